@@ -1,0 +1,40 @@
+"""Ticket numbers: what a citizen gets back and types in to ask for the status."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+# No 0/O, 1/I/L: tickets are read aloud on the phone and typed on feature phones.
+TICKET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TICKET_PREFIX = "BGR-"
+TICKET_LENGTH = 7
+
+_STATUS_QUERY = re.compile(r"^\s*(?:CEK|CHECK|STATUS)\b[\s:#-]*(?P<ticket>.*)$", re.IGNORECASE | re.DOTALL)
+
+
+def new_ticket() -> str:
+    """A random, unguessable ticket number such as ``BGR-7KQ2XMP`` (31^7 ≈ 2.7e10 values)."""
+    return TICKET_PREFIX + "".join(secrets.choice(TICKET_ALPHABET) for _ in range(TICKET_LENGTH))
+
+
+def normalize_ticket(raw: str) -> str | None:
+    """Canonical form of a ticket typed by a citizen (case, spaces, missing dash), or None."""
+    cleaned = "".join(ch for ch in raw.upper() if ch.isalnum())
+    if cleaned.startswith("BGR") and len(cleaned) == TICKET_LENGTH + 3:
+        cleaned = cleaned[3:]
+    if len(cleaned) != TICKET_LENGTH or any(ch not in TICKET_ALPHABET for ch in cleaned):
+        return None
+    return TICKET_PREFIX + cleaned
+
+
+def parse_status_query(text: str) -> str | None:
+    """If ``text`` is a status request (``CEK <ticket>``), return what follows the keyword.
+
+    Returns the raw ticket text (possibly empty or invalid: the worker answers that the
+    ticket is unknown) or None when the message is not a status request.
+    """
+    match = _STATUS_QUERY.match(text)
+    if not match:
+        return None
+    return match.group("ticket").strip()
