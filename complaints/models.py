@@ -1,0 +1,127 @@
+"""Database tables (SQLAlchemy 2 declarative models), shared by SQLite and PostgreSQL.
+
+- ``inbox``: every inbound message, durably stored before the channel is answered; unique on
+  (channel, external_id) so a provider's retry creates nothing new.
+- ``complaints``: the case record with its SOP status, OPD, and the current step's deadline.
+- ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
+- ``replies``: the outbox; one row per reply, queued -> sent -> delivered / failed.
+The schema itself is created by the Alembic migrations in ``complaints/migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class InboxMessage(Base):
+    """One inbound message as accepted from a channel (complaint or status query)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_inbox_channel_external_id"),
+        Index("ix_inbox_state_created", "state", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    ticket: Mapped[str | None] = mapped_column(String(20), unique=True)
+    envelope: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="accepted")  # accepted | done | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Complaint(Base):
+    """A case: one complaint following the SOP from receipt to the answer."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status", "status"), Index("ix_complaints_opd", "opd_code"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(20), unique=True)
+    inbox_id: Mapped[str] = mapped_column(ForeignKey("inbox.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(32))
+    reply_channel: Mapped[str] = mapped_column(String(32))
+    reply_provider: Mapped[str | None] = mapped_column(String(32))
+    reply_address: Mapped[str] = mapped_column(String(320))
+    reply_thread_ref: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    status: Mapped[str] = mapped_column(String(40))
+    step: Mapped[int] = mapped_column(Integer)
+    step_deadline_at: Mapped[datetime | None]
+    opd_code: Mapped[str | None] = mapped_column(String(40))
+    routing_score: Mapped[float | None] = mapped_column(Float)
+    routing_matched: Mapped[str | None] = mapped_column(Text)
+    # Personal data (UU 27/2022): shown only to roles that may see it, never logged.
+    nik: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    identity_problems: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class HistoryEntry(Base):
+    """One recorded event in a case's life."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Reply(Base):
+    """An outbound message to a citizen, tracked until the provider reports its fate."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        Index("ix_replies_status_created", "status", "created_at"),
+        Index("ix_replies_provider_message_id", "provider_message_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    complaint_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id"))
+    inbox_id: Mapped[str | None] = mapped_column(ForeignKey("inbox.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(320))
+    thread_ref: Mapped[str | None] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sent|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,233 @@
+"""Durable storage operations used by the gateway (accept, look-ups) and the workers.
+
+Every function takes a session factory or a session and does plain synchronous SQL; the
+gateway calls them from a thread so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from complaints.models import Complaint, HistoryEntry, InboxMessage, Reply
+from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
+from normalizer.tickets import new_ticket
+
+@dataclass(frozen=True, slots=True)
+class AcceptOutcome:
+    """The result of accepting one envelope: its inbox row and whether it was a retry."""
+
+    inbox_id: str
+    ticket: str | None
+    duplicate: bool
+
+
+def _insert(engine: Engine):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT that supports ON CONFLICT DO NOTHING."""
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(InboxMessage)
+
+
+def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelope]) -> list[AcceptOutcome]:
+    """Store envelopes durably in one transaction; return one outcome per envelope, in order.
+
+    A (channel, external_id) already stored — a provider retry, or the same message twice in
+    one batch — is not stored again: its outcome carries the original's ticket and
+    ``duplicate=True``.
+    """
+    outcomes: dict[int, AcceptOutcome] = {}
+    todo = list(range(len(envelopes)))
+    engine = sf.kw["bind"]
+    for _attempt in range(5):
+        if not todo:
+            break
+        now = utcnow()
+        rows, first_of_key = [], {}
+        for i in todo:
+            env = envelopes[i]
+            key = (env.channel, env.external_id)
+            if key in first_of_key:
+                continue
+            first_of_key[key] = i
+            rows.append(
+                {
+                    "id": env.id,
+                    "channel": env.channel,
+                    "provider": env.provider,
+                    "external_id": env.external_id,
+                    "kind": env.kind,
+                    "ticket": new_ticket() if env.kind == "complaint" else None,
+                    "envelope": env.to_dict(),
+                    "state": "accepted",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        with sf.begin() as session:
+            stmt = _insert(engine).on_conflict_do_nothing().returning(InboxMessage.id)
+            inserted = set(session.scalars(stmt, rows).all()) if rows else set()
+            keys = list({(envelopes[i].channel, envelopes[i].external_id) for i in todo})
+            found = {
+                (r.channel, r.external_id): r
+                for r in session.execute(
+                    select(InboxMessage.id, InboxMessage.channel, InboxMessage.external_id, InboxMessage.ticket)
+                    .where(tuple_(InboxMessage.channel, InboxMessage.external_id).in_(keys))
+                )
+            }
+        retry = []
+        for i in todo:
+            env = envelopes[i]
+            row = found.get((env.channel, env.external_id))
+            if row is None:
+                retry.append(i)  # lost a ticket-number collision: try again with a new number
+                continue
+            fresh = row.id in inserted and first_of_key.get((env.channel, env.external_id)) == i
+            outcomes[i] = AcceptOutcome(inbox_id=row.id, ticket=row.ticket, duplicate=not fresh)
+        todo = retry
+    if todo:
+        raise RuntimeError(f"could not store {len(todo)} message(s) after repeated ticket collisions")
+    return [outcomes[i] for i in range(len(envelopes))]
+
+
+def stale_inbox_ids(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
+    """Accepted messages that no worker finished within ``older_than`` (for the sweeper)."""
+    cutoff = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(InboxMessage.id)
+            .where(InboxMessage.state == "accepted", InboxMessage.updated_at < cutoff)
+            .order_by(InboxMessage.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def stale_reply_ids(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
+    """Replies still queued after ``older_than`` (their send message was lost)."""
+    cutoff = utcnow() - older_than
+    return list(
+        session.scalars(
+            select(Reply.id)
+            .where(Reply.status == "queued", Reply.updated_at < cutoff)
+            .order_by(Reply.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def touch(session: Session, model: type[InboxMessage] | type[Reply] | type[Complaint], ids: Sequence[str]) -> None:
+    """Bump ``updated_at`` so the sweeper waits a full period before trying these again."""
+    if ids:
+        session.execute(update(model).where(model.id.in_(ids)).values(updated_at=utcnow()))
+
+
+def complaint_by_ticket(session: Session, ticket: str) -> Complaint | None:
+    """The case with this ticket, or None."""
+    return session.scalar(select(Complaint).where(Complaint.ticket == ticket))
+
+
+def inbox_by_ticket(session: Session, ticket: str) -> InboxMessage | None:
+    """The accepted message that will become the case with this ticket, or None."""
+    return session.scalar(select(InboxMessage).where(InboxMessage.ticket == ticket))
+
+
+def history_of(session: Session, complaint_id: str) -> list[HistoryEntry]:
+    """A case's history, oldest first."""
+    return list(
+        session.scalars(
+            select(HistoryEntry).where(HistoryEntry.complaint_id == complaint_id).order_by(HistoryEntry.id)
+        )
+    )
+
+
+def replies_of(session: Session, complaint_id: str) -> list[Reply]:
+    """A case's outbound replies, oldest first."""
+    return list(
+        session.scalars(select(Reply).where(Reply.complaint_id == complaint_id).order_by(Reply.created_at))
+    )
+
+
+def queue_reply(
+    session: Session,
+    *,
+    dedupe_key: str,
+    kind: str,
+    channel: str,
+    provider: str | None,
+    address: str,
+    text: str,
+    thread_ref: str | None = None,
+    complaint_id: str | None = None,
+    inbox_id: str | None = None,
+) -> str | None:
+    """Add a reply to the outbox; return its id, or None when ``dedupe_key`` already exists.
+
+    The dedupe key (e.g. ``<inbox id>:ack``) is what makes a re-run worker harmless: the
+    same decision never queues the same reply twice.
+    """
+    engine = session.get_bind()
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    reply_id = new_id()
+    stmt = (
+        dialect_insert(Reply)
+        .values(
+            id=reply_id,
+            dedupe_key=dedupe_key,
+            complaint_id=complaint_id,
+            inbox_id=inbox_id,
+            kind=kind,
+            channel=channel,
+            provider=provider,
+            address=address,
+            thread_ref=thread_ref,
+            text=text,
+            status="queued",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(Reply.id)
+    )
+    return session.scalar(stmt)
+
+
+def apply_delivery_update(
+    session: Session,
+    *,
+    status: str,
+    reply_id: str | None = None,
+    provider_message_id: str | None = None,
+    detail: str | None = None,
+) -> bool:
+    """Record a provider's delivery report on a reply; return False if no reply matches.
+
+    Reports can arrive out of order (``sent`` after ``delivered``), so a final state is never
+    overwritten by an earlier one.
+    """
+    if reply_id:
+        reply = session.get(Reply, reply_id)
+    elif provider_message_id:
+        reply = session.scalar(select(Reply).where(Reply.provider_message_id == provider_message_id))
+    else:
+        return False
+    if reply is None:
+        return False
+    rank = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2}
+    if rank.get(status, 0) >= rank.get(reply.status, 0) and reply.status not in ("delivered", "failed"):
+        reply.status = status
+        if status == "failed":
+            reply.error = detail or "provider reported failure"
+    reply.updated_at = utcnow()
+    return True
+
+
+def parse_ts(value: str) -> datetime:
+    """Parse an ISO timestamp stored in an envelope."""
+    return datetime.fromisoformat(value)
