@@ -1,0 +1,35 @@
+"""Shared outbound HTTP for adapters: one place that decides which failures are retryable."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from channels.base import SendError
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def classify_status(status: int) -> bool:
+    """True when an HTTP answer means "try again later" (throttling, server trouble)."""
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+async def post_or_get(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    **kwargs: Any,
+) -> tuple[int, str]:
+    """Make one request and return (status, body text).
+
+    Network errors and time-outs raise a retryable :class:`SendError`: the provider may
+    come back, and the outbox keeps the reply until it does.
+    """
+    try:
+        async with session.request(method, url, **kwargs) as response:
+            return response.status, await response.text(errors="replace")
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
