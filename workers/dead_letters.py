@@ -1,0 +1,60 @@
+"""Makes dead-lettered work visible: the row it was about records the failure.
+
+Dramatiq's Retries middleware gives up on a message after its retries and moves it to the
+dead-letter queue; this middleware, added after it, then marks the inbox message ``dead``,
+the reply ``failed`` or the unroutable case ``triase`` with the error, so operators see it and the sweeper stops retrying.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from dramatiq.middleware import Middleware
+from sqlalchemy import select, update
+
+from complaints import lifecycle
+from complaints.models import Complaint, InboxMessage, Reply
+from normalizer.envelope import utcnow
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+class DeadLetterRecorder(Middleware):
+    """Record messages that exhausted their retries on their database rows."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+        """Called after every message; acts only on ones Retries has just failed for good."""
+        if exception is None or not message.failed:
+            return
+        ids = list(message.args[0]) if message.args else []
+        error = f"{type(exception).__name__}: {exception}"[:1000]
+        now = utcnow()
+        with self.runtime.sf.begin() as session:
+            if message.actor_name == "send_reply":
+                session.execute(
+                    update(Reply)
+                    .where(Reply.id.in_(ids), Reply.status == "queued")
+                    .values(status="failed", error=error, updated_at=now)
+                )
+            elif message.actor_name == "verify_intake":
+                session.execute(
+                    update(InboxMessage)
+                    .where(InboxMessage.id.in_(ids), InboxMessage.state == "accepted")
+                    .values(state="dead", error=error, updated_at=now)
+                )
+            elif message.actor_name == "route_to_opd":
+                # Routing could not decide: hand the case to the operator instead of retrying.
+                for complaint in session.scalars(select(Complaint).where(Complaint.id.in_(ids))):
+                    if complaint.status == lifecycle.VERIFIED:
+                        lifecycle.transition(
+                            session, complaint, lifecycle.TRIAGE, actor="worker:route_to_opd",
+                            action="routing_failed", note=error,
+                        )
+        log.error("dead_letter", actor=message.actor_name, count=len(ids), error=type(exception).__name__)

@@ -1,0 +1,71 @@
+"""Re-enqueues work that was accepted but never finished (a lost queue message, a crash).
+
+The database is the source of truth: an inbox message still ``accepted``, a case still
+``diverifikasi`` or a reply still ``queued`` after ``SWEEP_AFTER_SECONDS`` is sent to its
+actor again. Every actor is idempotent, so a sweep that races a slow worker is harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select
+
+from complaints import lifecycle, store
+from complaints.models import Complaint, InboxMessage, Reply
+from normalizer.envelope import utcnow
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def sweep_once(runtime: Runtime) -> dict[str, int]:
+    """One pass; returns how many ids were re-enqueued per actor."""
+    older = timedelta(seconds=runtime.settings.sweep_after_seconds)
+    with runtime.sf.begin() as session:
+        inbox_ids = store.stale_inbox_ids(session, older)
+        reply_ids = store.stale_reply_ids(session, older)
+        cutoff = utcnow() - older
+        case_ids = list(
+            session.scalars(
+                select(Complaint.id)
+                .where(Complaint.status == lifecycle.VERIFIED, Complaint.updated_at < cutoff)
+                .limit(500)
+            )
+        )
+        store.touch(session, InboxMessage, inbox_ids)
+        store.touch(session, Reply, reply_ids)
+        store.touch(session, Complaint, case_ids)
+    counts = {"verify_intake": len(inbox_ids), "route_to_opd": len(case_ids), "send_reply": len(reply_ids)}
+    for actor, ids in (("verify_intake", inbox_ids), ("route_to_opd", case_ids), ("send_reply", reply_ids)):
+        for start in range(0, len(ids), 100):
+            runtime.send(actor, ids[start : start + 100])
+    if any(counts.values()):
+        log.warning("sweeper_requeued", **counts)
+    return counts
+
+
+class Sweeper(threading.Thread):
+    """Background thread calling :func:`sweep_once` every ``SWEEP_INTERVAL_SECONDS``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(name="sweeper", daemon=True)
+        self.runtime = runtime
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Sweep until :meth:`stop`; a failed sweep is logged and tried again next time."""
+        while not self.stopping.wait(self.runtime.settings.sweep_interval_seconds):
+            try:
+                sweep_once(self.runtime)
+            except Exception as exc:  # noqa: BLE001 - the sweeper must outlive a database hiccup
+                log.error("sweep_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        """Ask the thread to end after its current pass."""
+        self.stopping.set()
