@@ -1,0 +1,43 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from channels.registry import build_adapters
+from config.settings import Settings
+from gateway.accept import GroupCommitAcceptor
+from gateway.health import setup_health
+from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.pages.views import setup_pages
+from gateway.webhooks import setup_webhooks
+from workers.runtime import Runtime
+
+
+def create_app(settings: Settings, runtime: Runtime) -> web.Application:
+    """Build the web application: webhooks, citizen pages, public API, health.
+
+    ``runtime`` is owned by the caller (it may also run workers); the app only starts and
+    stops its group-commit acceptor.
+    """
+    # Uploads (photos) are bounded by their own setting; aiohttp's default would be 1 MiB.
+    app = web.Application(client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024)
+    adapters = build_adapters(settings)
+    app[SETTINGS] = settings
+    app[RUNTIME] = runtime
+    app[ADAPTERS] = adapters
+    app[ACCEPTOR] = GroupCommitAcceptor(runtime)
+    app.cleanup_ctx.append(_acceptor_ctx)
+    setup_webhooks(app, adapters)
+    setup_health(app)
+    setup_pages(app)
+    return app
+
+
+async def _acceptor_ctx(app: web.Application) -> AsyncIterator[None]:
+    acceptor = app[ACCEPTOR]
+    acceptor.start()
+    yield
+    await acceptor.stop()

@@ -1,0 +1,142 @@
+"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``db upgrade``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+import structlog
+
+from config.logging import configure_logging
+from config.settings import ConfigurationError, Settings, load_settings
+
+log = structlog.get_logger("intake")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["port"] = args.port
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    settings.check_providers()
+    return settings
+
+
+async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
+    from channels.registry import enabled_providers
+    from gateway.embedded import start_system
+
+    system = await start_system(settings, with_workers=with_workers)
+    mode = "embedded queue" if not settings.redis_url else "Redis queue"
+    db = settings.resolved_database_url.split("://", 1)[0]
+    print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
+    for path in ("/lapor", "/lacak", "/api/v1/complaints/{ticket}", "/healthz", "/readyz"):
+        print(f"  {system.urls[0]}{path}", flush=True)
+    for provider in enabled_providers(settings):
+        adapter_path = {"kannel": "/channels/sms/kannel", "twilio": "/channels/sms/twilio",
+                        "android_sms": "/channels/sms/android"}.get(provider)
+        if adapter_path:
+            print(f"  {system.urls[0]}{adapter_path}  ({provider} webhook)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("intake: stopping", flush=True)
+    await system.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Everything in one process: web, workers and sweeper."""
+    asyncio.run(_serve_until_signal(_settings(args), with_workers=True))
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    """Only the web process (webhooks, pages, API); workers run elsewhere."""
+    settings = _settings(args)
+    if not settings.redis_url:
+        print("intake gateway: REDIS_URL is not set, so no separate worker could see the queue;"
+              " use `intake serve` for the embedded mode", file=sys.stderr)
+        return 2
+    asyncio.run(_serve_until_signal(settings, with_workers=False))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Only the queue workers (and the sweeper)."""
+    from gateway.embedded import start_workers
+    from workers.runtime import build_runtime
+
+    settings = _settings(args)
+    if not settings.redis_url:
+        print("intake worker: REDIS_URL is not set; the embedded queue lives inside `intake serve`", file=sys.stderr)
+        return 2
+    runtime = build_runtime(settings)
+    pool = start_workers(runtime, threads=args.threads)
+    print(f"intake worker: {args.threads or settings.worker_threads} threads on {settings.redis_namespace}", flush=True)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stopping.wait()
+    pool.stop()
+    runtime.close()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create or migrate the database schema."""
+    from complaints.db import make_engine, upgrade
+
+    settings = _settings(args)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine, args.revision)
+    print(f"intake db: {engine.url.render_as_string(hide_password=True)} is at {args.revision}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (every sub-command has --help)."""
+    parser = argparse.ArgumentParser(
+        prog="intake",
+        description="Complaint intake gateway: settings come from the environment and ./.env (see README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, helptext in (
+        ("serve", cmd_serve, "run everything in one process (embedded default: SQLite + in-process queue)"),
+        ("gateway", cmd_gateway, "run the web process only (needs REDIS_URL)"),
+    ):
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        p.add_argument("--host", help="address to listen on (HOST, default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (PORT, default 8080)")
+        p.set_defaults(func=func)
+    p = sub.add_parser("worker", help="run queue workers only (needs REDIS_URL)", description="run queue workers only")
+    p.add_argument("--threads", type=int, help="worker threads (WORKER_THREADS, default 4)")
+    p.set_defaults(func=cmd_worker)
+    db = sub.add_parser("db", help="database schema", description="database schema commands")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="migrate the schema to the latest revision", description="migrate the schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``intake`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigurationError as exc:
+        print(f"intake: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

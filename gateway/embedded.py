@@ -1,0 +1,81 @@
+"""Starting the pieces of the system inside one process (``intake serve``) or one role each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dramatiq
+import structlog
+from aiohttp import web
+
+from config.settings import Settings
+from gateway.app import create_app
+from workers.outbound import OutboundSender
+from workers.runtime import Runtime, build_runtime
+from workers.sweeper import Sweeper
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class WorkerPool:
+    """Dramatiq worker threads plus the sweeper and the outbound sender of one process."""
+
+    runtime: Runtime
+    worker: dramatiq.Worker
+    sweeper: Sweeper
+
+    def stop(self) -> None:
+        """Stop consuming, let running messages finish, close the sender."""
+        self.sweeper.stop()
+        self.worker.stop(timeout=10_000)
+        if self.runtime.outbound is not None:
+            self.runtime.outbound.close()
+            self.runtime.outbound = None
+
+
+def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
+    """Start consuming the queue in this process."""
+    runtime.outbound = OutboundSender(runtime.settings)
+    worker = dramatiq.Worker(
+        runtime.broker, worker_threads=threads or runtime.settings.worker_threads, worker_timeout=250
+    )
+    worker.start()
+    sweeper = Sweeper(runtime)
+    sweeper.start()
+    return WorkerPool(runtime=runtime, worker=worker, sweeper=sweeper)
+
+
+@dataclass
+class EmbeddedSystem:
+    """Web app, workers and sweeper running in this process (the embedded default)."""
+
+    settings: Settings
+    runtime: Runtime
+    runner: web.AppRunner
+    workers: WorkerPool | None
+    urls: list[str] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        """Stop accepting, then stop the workers, then close connections."""
+        await self.runner.cleanup()
+        if self.workers is not None:
+            self.workers.stop()
+        self.runtime.close()
+
+
+async def start_system(settings: Settings, *, with_workers: bool = True) -> EmbeddedSystem:
+    """Migrate, start workers (optional) and serve HTTP on ``settings.host:port``."""
+    runtime = build_runtime(settings)
+    workers = start_workers(runtime) if with_workers else None
+    app = create_app(settings, runtime)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = settings.port
+    if port == 0:  # the OS picked one: report the real port
+        port = runner.addresses[0][1]
+    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers)
+    system.urls = [f"http://{settings.host}:{port}"]
+    return system

@@ -1,0 +1,95 @@
+"""Liveness, readiness and the public status API (no personal data anywhere here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from complaints import store
+from config.loader import load_opds, load_sop
+from gateway.keys import ACCEPTOR, RUNTIME
+from normalizer.tickets import normalize_ticket
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is up."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """The database answers (and Redis, when it is the broker): ready to accept."""
+    runtime = request.app[RUNTIME]
+    checks: dict[str, str] = {}
+
+    def probe() -> None:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        client = getattr(runtime.broker, "client", None)
+        if client is not None:
+            client.ping()
+            checks["redis"] = "ok"
+
+    try:
+        await request.app[ACCEPTOR].read(lambda _session: probe())
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the probe
+        return web.json_response({"status": "unavailable", "checks": checks, "error": type(exc).__name__}, status=503)
+    return web.json_response({"status": "ready", "checks": checks})
+
+
+def public_status(session: Session, ticket: str, lang: str = "id") -> dict[str, Any] | None:
+    """The public view of a case: status, step, deadline, OPD and history — no identity."""
+    sop = load_sop()
+    complaint = store.complaint_by_ticket(session, ticket)
+    if complaint is None:
+        pending = store.inbox_by_ticket(session, ticket)
+        if pending is None:
+            return None
+        return {
+            "ticket": ticket,
+            "status": "diterima",
+            "status_label": sop.label("diterima", lang),
+            "step": 1,
+            "opd": None,
+            "received_at": pending.created_at.isoformat(),
+            "step_deadline_at": None,
+            "history": [],
+        }
+    opd = load_opds().get(complaint.opd_code or "")
+    return {
+        "ticket": complaint.ticket,
+        "status": complaint.status,
+        "status_label": sop.label(complaint.status, lang),
+        "step": complaint.step,
+        "opd": {"code": opd.code, "name": opd.name} if opd else None,
+        "channel": complaint.channel,
+        "received_at": complaint.created_at.isoformat(),
+        "step_deadline_at": complaint.step_deadline_at.isoformat() if complaint.step_deadline_at else None,
+        "history": [
+            {"at": h.at.isoformat(), "status": h.to_status, "status_label": sop.label(h.to_status or "", lang),
+             "action": h.action}
+            for h in store.history_of(session, complaint.id)
+        ],
+    }
+
+
+async def complaint_status(request: web.Request) -> web.Response:
+    """GET /api/v1/complaints/{ticket}: public status JSON."""
+    ticket = normalize_ticket(request.match_info["ticket"])
+    if ticket is None:
+        return web.json_response({"error": "not a ticket number"}, status=400)
+    lang = request.query.get("lang", "id")
+    data = await request.app[ACCEPTOR].read(public_status, ticket, lang if lang in ("id", "en") else "id")
+    if data is None:
+        return web.json_response({"error": "ticket not found"}, status=404)
+    return web.json_response(data)
+
+
+def setup_health(app: web.Application) -> None:
+    """Add the health and public status routes."""
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/api/v1/complaints/{ticket}", complaint_status)

@@ -1,0 +1,37 @@
+"""Small request helpers shared by webhooks, pages and the API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from channels.base import RawRequest
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """Read the body, answering 413 as soon as it passes ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length,
+                                            text=f"body larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size,
+                                                text=f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def raw_request(request: web.Request, body: bytes, public_base_url: str) -> RawRequest:
+    """Copy what an adapter needs out of the aiohttp request."""
+    query_string = request.query_string
+    url = public_base_url.rstrip("/") + request.path + (f"?{query_string}" if query_string else "")
+    return RawRequest(
+        method=request.method,
+        path=request.path,
+        query={k: v for k, v in request.query.items()},
+        headers={k: v for k, v in request.headers.items()},
+        body=body,
+        url=url,
+        query_string=request.raw_path.partition("?")[2],
+    )

@@ -1,0 +1,16 @@
+"""Typed application keys (aiohttp ``web.AppKey``), one module so every part agrees on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from config.settings import Settings
+from gateway.accept import GroupCommitAcceptor
+from workers.runtime import Runtime
+
+SETTINGS = web.AppKey("settings", Settings)
+RUNTIME = web.AppKey("runtime", Runtime)
+ACCEPTOR = web.AppKey("acceptor", GroupCommitAcceptor)
+ADAPTERS = web.AppKey("adapters", dict[str, Any])

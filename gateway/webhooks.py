@@ -1,0 +1,61 @@
+"""Mounts every enabled channel adapter's webhook: verify → parse → normalise → accept → answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from channels.base import ChannelError
+from gateway.http import raw_request, read_body
+from gateway.keys import ACCEPTOR, SETTINGS
+from normalizer.normalize import build_envelope
+
+log = structlog.get_logger(__name__)
+
+
+def webhook_handler(adapter: Any) -> Any:
+    """Build the aiohttp handler for one adapter."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        settings = request.app[SETTINGS]
+        body = await read_body(request, settings.max_body_bytes)
+        raw = raw_request(request, body, settings.public_base_url)
+        try:
+            # Signature first: nothing from an unverified request is parsed or stored.
+            adapter.verify(raw)
+            result = adapter.parse(raw)
+        except ChannelError as exc:
+            log.warning("webhook_rejected", provider=adapter.name, status=exc.status, reason=str(exc))
+            return web.Response(status=exc.status, text=f"{type(exc).__name__}: {exc}\n")
+        acceptor = request.app[ACCEPTOR]
+        envelopes = [build_envelope(intake) for intake in result.intakes]
+        try:
+            outcomes = await acceptor.accept(envelopes)
+            if result.delivery_updates:
+                await acceptor.apply_delivery_updates(result.delivery_updates)
+        except Exception:
+            # Not stored: answer 503 so the provider retries instead of believing us.
+            log.exception("webhook_store_failed", provider=adapter.name)
+            return web.Response(status=503, text="temporarily unable to store the message, retry\n")
+        if result.ignored:
+            log.info("webhook_ignored", provider=adapter.name, reason=result.ignored)
+        for outcome in outcomes:
+            log.info("accepted", provider=adapter.name, inbox=outcome.inbox_id, ticket=outcome.ticket,
+                     duplicate=outcome.duplicate)
+        status, content_type, payload = adapter.answer(raw, [o.ticket for o in outcomes])
+        return web.Response(status=status, body=payload, content_type=content_type.split(";")[0])
+
+    return handle
+
+
+def setup_webhooks(app: web.Application, adapters: dict[str, Any]) -> None:
+    """Add a route per webhook adapter (adapters without a ``path`` have no webhook)."""
+    for adapter in adapters.values():
+        path = getattr(adapter, "path", None)
+        if not path:
+            continue
+        handler = webhook_handler(adapter)
+        for method in adapter.methods:
+            app.router.add_route(method, path, handler)
