@@ -1,0 +1,127 @@
+"""End to end through a real Kannel: a citizen's SMS in, our reply out at the fake SMSC.
+
+Runs on both ways to run the system: SQLite + in-process queue, and PostgreSQL + Redis.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from complaints.models import Complaint, HistoryEntry, Reply
+from tests.conftest import base_settings
+from tests.support.kannel import KannelHarness, running_kannel
+from tests.support.system import SystemThread, running_system
+
+PHONE = "+6281234567890"
+SHORT_CODE = "1708"
+TOKEN = "kannel-inbound-secret"
+# A valid Kota Bogor NIK: district 32.71.01, woman born 05-05-1990 (day + 40), serial 0002.
+NIK = "3271014505900002"
+TICKET = re.compile(r"BGR-[2-9A-HJ-NP-Z]{7}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sms_system(tmp_path: Path, backend: dict[str, Any]) -> Iterator[tuple[KannelHarness, SystemThread]]:
+    """A real Kannel wired to a running gateway (web + workers)."""
+    port = _free_port()
+    get_url = (
+        f"http://127.0.0.1:{port}/channels/sms/kannel?token={TOKEN}"
+        "&from=%p&to=%P&text=%b&id=%I&ts=%T&smsc=%i&coding=%c&charset=%C"
+    )
+    with running_kannel(tmp_path / "kannel", get_url) as kannel:
+        settings = base_settings(
+            tmp_path,
+            port=port,
+            public_base_url=f"http://127.0.0.1:{port}",
+            kannel_sendsms_url=kannel.sendsms_url,
+            kannel_username=kannel.username,
+            kannel_password=kannel.password,
+            kannel_from=SHORT_CODE,
+            kannel_inbound_token=TOKEN,
+            **backend,
+        )
+        with running_system(settings) as system:
+            yield kannel, system
+
+
+def test_sms_complaint_gets_ticket_reply_and_is_routed(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """A LAPOR# SMS gets an SMS back with a ticket; the case is routed to PUPR with a deadline and history."""
+    kannel, system = sms_system
+    # Given a citizen with a complete identity
+    started = time.monotonic()
+    kannel.inject(PHONE, SHORT_CODE, f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran No. 5, Bogor Tengah#Jalan berlubang besar di depan Kebun Raya")
+    # When the gateway has processed it
+    sms = kannel.wait_for_mt(PHONE, timeout=20)
+    elapsed = time.monotonic() - started
+    print(f"\nKannel MO -> reply at fake SMSC: {elapsed * 1000:.0f} ms")
+    # Then the citizen's phone has a ticket number, and the case is with the right OPD
+    match = TICKET.search(sms.text)
+    assert match, sms.text
+    assert "PUPR" in sms.text
+    assert len(sms.text) <= 160
+    ticket = match.group(0)
+    case = system.db(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket)))
+    assert case.status == "disposisi" and case.opd_code == "pupr"
+    assert case.nik == NIK and case.phone == PHONE
+    assert case.step == 4 and case.step_deadline_at is not None
+    actions = system.db(lambda s: [h.action for h in s.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == case.id))])
+    assert actions == ["received", "verified", "routed"]
+    # And Kannel's delivery report marks our reply delivered
+    system.wait_for(lambda s: s.scalar(select(Reply.status).where(Reply.complaint_id == case.id)) == "delivered")
+
+
+def test_sms_without_identity_is_returned_with_what_is_missing(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """An SMS without NIK/name/address gets a reply naming the missing fields; the case waits for the citizen."""
+    kannel, system = sms_system
+    kannel.inject(PHONE, SHORT_CODE, "sampah menumpuk di pasar bogor sudah seminggu")
+    sms = kannel.wait_for_mt(PHONE, timeout=20)
+    assert "NIK" in sms.text and "LAPOR#" in sms.text, sms.text
+    case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "dikembalikan_ke_pelapor")))
+    assert "nik:missing" in case.identity_problems and "name:missing" in case.identity_problems
+
+
+def test_sms_with_false_nik_is_returned(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """A NIK from a district that does not exist is refused (SOP: false identity is not processed)."""
+    kannel, system = sms_system
+    kannel.inject(PHONE, SHORT_CODE, "LAPOR#3271994505900002#Siti Aminah#Jl. Sudirman 1#lampu jalan mati")
+    sms = kannel.wait_for_mt(PHONE, timeout=20)
+    assert "NIK" in sms.text, sms.text
+    case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "dikembalikan_ke_pelapor")))
+    assert case.identity_problems == "nik:region"
+    assert case.opd_code is None
+
+
+def test_cek_returns_the_status_by_sms(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """`CEK <ticket>` answers the complaint's status by SMS, without personal data."""
+    kannel, _system = sms_system
+    kannel.inject(PHONE, SHORT_CODE, f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#sampah menumpuk di TPS")
+    ticket = TICKET.search(kannel.wait_for_mt(PHONE, timeout=20).text).group(0)  # type: ignore[union-attr]
+    kannel.inject(PHONE, SHORT_CODE, f"cek {ticket.lower()}")
+    status = kannel.wait_for_mt(PHONE, timeout=20)
+    assert ticket in status.text and "Disposisi" in status.text, status.text
+    assert NIK not in status.text and "Siti" not in status.text
+
+
+def test_ucs2_sms_text_is_kept_verbatim(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """A UCS-2 SMS (emoji, curly quotes) arrives intact in the case text."""
+    kannel, system = sms_system
+    text = "Pohon tumbang 🌳 menutup “jalan” di Tanah Sareal"
+    kannel.inject(PHONE, SHORT_CODE, f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#{text}", coding="ucs2")
+    kannel.wait_for_mt(PHONE, timeout=20)
+    case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.text.contains("Pohon"))))
+    assert case.text == text
+    assert case.opd_code == "dlh"
