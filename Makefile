@@ -1,0 +1,39 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-test services bench clean
+
+$(BIN)/intake: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+setup: $(BIN)/intake
+
+## Set up and start the whole system on its embedded default (SQLite + in-process queue).
+run: setup
+	$(BIN)/intake db upgrade
+	$(BIN)/intake serve
+
+$(VENV)/.test-deps: $(BIN)/intake pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+setup-test: $(VENV)/.test-deps
+
+## Install Debian packages and start PostgreSQL and Redis for the tests.
+services:
+	bash scripts/test-setup.sh
+
+## Set up and run the whole test suite.
+test: setup-test services
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/kannel_load.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
