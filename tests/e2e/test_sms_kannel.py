@@ -6,7 +6,6 @@ Runs on both ways to run the system: SQLite + in-process queue, and PostgreSQL +
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from complaints.models import Complaint, HistoryEntry, Reply
 from tests.conftest import base_settings
 from tests.support.kannel import KannelHarness, running_kannel
-from tests.support.system import SystemThread, running_system
+from tests.support.system import SystemThread, free_port, running_system
 
 PHONE = "+6281234567890"
 SHORT_CODE = "1708"
@@ -28,16 +27,10 @@ NIK = "3271014505900002"
 TICKET = re.compile(r"BGR-[2-9A-HJ-NP-Z]{7}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sms_system(tmp_path: Path, backend: dict[str, Any]) -> Iterator[tuple[KannelHarness, SystemThread]]:
     """A real Kannel wired to a running gateway (web + workers)."""
-    port = _free_port()
+    port = free_port()
     get_url = (
         f"http://127.0.0.1:{port}/channels/sms/kannel?token={TOKEN}"
         "&from=%p&to=%P&text=%b&id=%I&ts=%T&smsc=%i&coding=%c&charset=%C"

@@ -74,3 +74,12 @@ def running_system(settings: Settings, *, with_workers: bool = True) -> Iterator
         yield st
     finally:
         st.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

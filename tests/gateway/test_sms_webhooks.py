@@ -1,0 +1,229 @@
+"""Every SMS provider's webhook through the running gateway: bad input, retries, replies, delivery reports."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from urllib.parse import urlencode
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
+
+from complaints.models import Complaint, InboxMessage, Reply
+from gateway.embedded import EmbeddedSystem, start_system
+from tests.conftest import base_settings
+from tests.support.system import free_port
+from tests.support.fake_android_gateway import FakeAndroidGateway
+from tests.support.fake_twilio import FakeTwilio
+
+FIXTURES = Path(__file__).parent.parent / "channels"
+NIK = "3271014505900002"
+LAPOR = f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#Lampu PJU mati di depan rumah sejak seminggu"
+KANNEL_TOKEN = "kannel-secret-token"
+TWILIO_SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+TWILIO_TOKEN = "twilio-auth-token-123"
+ANDROID_KEY = "android-signing-key"
+
+
+async def wait_db(system: EmbeddedSystem, fn: Callable[[Session], Any], timeout: float = 10.0) -> Any:
+    """Poll ``fn(session)`` until truthy, without blocking the loop the fakes run on."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        with system.runtime.sf() as session:
+            last = fn(session)
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+    """The whole system with all three SMS providers pointed at local fakes."""
+    port = free_port()
+    async with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio, FakeAndroidGateway("user", "pass") as android:
+        settings = base_settings(
+            tmp_path,
+            port=port,
+            public_base_url=f"http://127.0.0.1:{port}",
+            kannel_sendsms_url="http://127.0.0.1:9/cgi-bin/sendsms",  # nothing listens: sends fail, retried
+            kannel_username="u",
+            kannel_password="p",
+            kannel_inbound_token=KANNEL_TOKEN,
+            twilio_account_sid=TWILIO_SID,
+            twilio_auth_token=TWILIO_TOKEN,
+            twilio_from="+15005550006",
+            twilio_api_base=twilio.url,
+            android_sms_gateway_url=android.url,
+            android_sms_gateway_username="user",
+            android_sms_gateway_password="pass",
+            android_sms_gateway_signing_key=ANDROID_KEY,
+            max_body_bytes=4096,
+        )
+        system = await start_system(settings)
+        async with aiohttp.ClientSession() as http:
+            yield {"system": system, "url": system.urls[0], "http": http, "twilio": twilio, "android": android}
+        await system.stop()
+
+
+def _count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(InboxMessage)) or 0)
+
+
+def twilio_request(url: str, fields: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Headers and body of a Twilio webhook, signed with the twilio package's own code."""
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, fields)
+    body = urlencode(fields)
+    return {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}, body
+
+
+def android_request(event: dict[str, Any], *, key: str = ANDROID_KEY, ts: int | None = None) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a signed SMS Gateway for Android webhook."""
+    body = json.dumps(event).encode()
+    stamp = str(ts if ts is not None else int(time.time()))
+    signature = hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
+    return {"X-Signature": signature, "X-Timestamp": stamp, "Content-Type": "application/json"}, body
+
+
+BAD_INPUT = [
+    # (label, method, path, headers, body, expected status)
+    ("kannel without token", "GET", "/channels/sms/kannel?from=%2B62812&text=hi", {}, b"", 401),
+    ("kannel wrong token", "GET", "/channels/sms/kannel?token=nope&from=%2B62812&text=hi", {}, b"", 401),
+    ("kannel missing from", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&text=hi", {}, b"", 400),
+    ("kannel missing text", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"", 400),
+    ("kannel oversized post", "POST", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"x" * 5000, 413),
+    ("twilio unsigned", "POST", "/channels/sms/twilio", {"Content-Type": "application/x-www-form-urlencoded"},
+     b"From=%2B62812&Body=hi&MessageSid=SM1", 401),
+    ("twilio bad signature", "POST", "/channels/sms/twilio",
+     {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm9wZQ=="},
+     b"From=%2B62812&Body=hi&MessageSid=SM1", 401),
+    ("android unsigned", "POST", "/channels/sms/android", {"Content-Type": "application/json"}, b"{}", 401),
+    ("android bad signature", "POST", "/channels/sms/android",
+     {"Content-Type": "application/json", "X-Signature": "00" * 32, "X-Timestamp": str(int(time.time()))}, b"{}", 401),
+    ("android oversized", "POST", "/channels/sms/android", {"Content-Type": "application/json"}, b"{" + b" " * 5000 + b"}", 413),
+]
+
+
+@pytest.mark.parametrize(("label", "method", "path", "headers", "body", "status"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+async def test_bad_input_is_refused_with_reason_and_nothing_stored(
+    gateway: dict[str, Any], caplog: pytest.LogCaptureFixture, label: str, method: str, path: str,
+    headers: dict[str, str], body: bytes, status: int,
+) -> None:
+    """Bad signatures, malformed and oversized bodies get 401/400/413 with a reason, and store nothing."""
+    caplog.set_level(logging.INFO)
+    async with gateway["http"].request(method, gateway["url"] + path, headers=headers, data=body) as resp:
+        text = await resp.text()
+    assert resp.status == status, text
+    assert text.strip(), "the answer says why"
+    await asyncio.sleep(0.2)  # a stored message would have been committed by now
+    with gateway["system"].runtime.sf() as session:
+        assert _count(session) == 0
+    for secret in (KANNEL_TOKEN, TWILIO_TOKEN, ANDROID_KEY):
+        assert secret not in caplog.text
+
+
+async def test_malformed_android_json_is_400(gateway: dict[str, Any]) -> None:
+    """A correctly signed but malformed Android webhook is refused with 400 and the reason."""
+    headers, body = android_request({"event": "sms:received", "id": "x", "payload": {}})
+    async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
+        assert resp.status == 400
+        assert "payload" in (await resp.text()).lower()
+
+
+async def test_kannel_retry_creates_one_complaint(gateway: dict[str, Any]) -> None:
+    """Kannel retrying the same message (same id) gets the same 200 and creates nothing new."""
+    query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "to": "1708", "text": LAPOR, "id": "0b5c-retry", "coding": "0"}
+    for _ in range(3):
+        async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel", params=query) as resp:
+            assert resp.status == 200 and await resp.read() == b""
+    system = gateway["system"]
+    await wait_db(system, lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 1)
+    assert await wait_db(system, _count) == 1
+
+
+async def test_kannel_invalid_utf8_is_accepted_with_what_could_be_read(gateway: dict[str, Any]) -> None:
+    """Broken UTF-8 bytes in an SMS do not lose the message: the readable text is kept."""
+    raw = "token={}&from=%2B6281234567890&text=LAPOR%23{}%23Siti+Aminah%23Jl+Pajajaran+5%23sampah+%FF%FE+menumpuk&id=bad-utf8&coding=0&charset=UTF-8"
+    async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel?" + raw.format(KANNEL_TOKEN, NIK)) as resp:
+        assert resp.status == 200
+    case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint)))
+    assert case.text.startswith("sampah") and case.text.endswith("menumpuk")
+
+
+async def test_twilio_sms_gets_reply_through_messages_api_and_status_callback(gateway: dict[str, Any]) -> None:
+    """A signed Twilio webhook gets empty TwiML; the ticket reply goes out via the Messages API; the callback marks it delivered."""
+    url = gateway["url"] + "/channels/sms/twilio"
+    fields = {
+        "MessageSid": "SM1234567890abcdef1234567890abcdef",
+        "AccountSid": TWILIO_SID,
+        "From": "+6281234567890",
+        "To": "+15005550006",
+        "Body": LAPOR,
+        "NumMedia": "0",
+    }
+    headers, body = twilio_request(url, fields)
+    for _ in range(2):  # Twilio retries on time-outs: the second delivery changes nothing
+        async with gateway["http"].post(url, headers=headers, data=body) as resp:
+            assert resp.status == 200
+            assert "<Response></Response>" in await resp.text()
+    twilio: FakeTwilio = gateway["twilio"]
+    await wait_db(gateway["system"], lambda s: len(twilio.requests) >= 1)
+    sent = twilio.requests[0].form
+    assert sent["To"] == "+6281234567890" and "BGR-" in sent["Body"]
+    assert sent["StatusCallback"].startswith(gateway["url"] + "/channels/sms/twilio?reply=")
+    reply = await wait_db(gateway["system"], lambda s: s.scalar(select(Reply).where(Reply.status == "sent")))
+    assert reply.provider_message_id and reply.provider_message_id.startswith("SM")
+    # Twilio's status callback, signed over the callback URL
+    callback = {"MessageSid": reply.provider_message_id, "MessageStatus": "delivered", "AccountSid": TWILIO_SID,
+                "From": "+15005550006", "To": "+6281234567890"}
+    headers, body = twilio_request(sent["StatusCallback"], callback)
+    async with gateway["http"].post(sent["StatusCallback"], headers=headers, data=body) as resp:
+        assert resp.status == 200
+    await wait_db(gateway["system"], lambda s: s.get(Reply, reply.id).status == "delivered")
+    assert len(twilio.requests) == 1
+    assert await wait_db(gateway["system"], lambda s: s.scalar(select(func.count()).select_from(Complaint))) == 1
+
+
+async def test_android_gateway_sms_gets_reply_and_delivery_report(gateway: dict[str, Any]) -> None:
+    """A signed Android webhook becomes a complaint; the reply goes to the phone's /messages API; sms:delivered is recorded."""
+    event = json.loads((FIXTURES / "android_sms" / "fixtures" / "sms_received.json").read_text())
+    event["payload"]["message"] = LAPOR
+    event["payload"]["phoneNumber"] = "+6281234567890"
+    headers, body = android_request(event)
+    for _ in range(2):  # the app retries failed webhooks with the same event id
+        async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
+            assert resp.status == 200
+    android: FakeAndroidGateway = gateway["android"]
+    await wait_db(gateway["system"], lambda s: len(android.requests) >= 1)
+    sent = android.requests[0].json
+    assert sent["phoneNumbers"] == ["+6281234567890"]
+    assert "BGR-" in sent["textMessage"]["text"]
+    reply = await wait_db(gateway["system"], lambda s: s.scalar(select(Reply).where(Reply.status == "sent")))
+    delivered = {"deviceId": event["deviceId"], "event": "sms:delivered", "id": "evt-delivered-1", "webhookId": "w",
+                 "payload": {"messageId": sent["id"], "phoneNumber": "+6281234567890",
+                             "deliveredAt": "2026-11-29T10:00:00.000+07:00"}}
+    headers, body = android_request(delivered)
+    async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
+        assert resp.status == 200
+    await wait_db(gateway["system"], lambda s: s.get(Reply, reply.id).status == "delivered")
+
+
+async def test_stale_android_timestamp_is_refused(gateway: dict[str, Any]) -> None:
+    """A webhook signed more than five minutes ago is refused (replay protection) and not stored."""
+    event = json.loads((FIXTURES / "android_sms" / "fixtures" / "sms_received.json").read_text())
+    headers, body = android_request(event, ts=int(time.time()) - 3600)
+    async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
+        assert resp.status == 401
+    with gateway["system"].runtime.sf() as session:
+        assert _count(session) == 0
