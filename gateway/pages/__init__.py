@@ -1,0 +1,1 @@
+"""Citizen-facing HTML pages: the complaint form and public tracking."""

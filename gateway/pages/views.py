@@ -1,0 +1,401 @@
+"""Citizen pages: the complaint form (``/lapor``) and public tracking (``/lacak``).
+
+The form is read with ``request.multipart()`` as a stream, so an oversized photo is refused
+(413) as soon as it passes ``max_upload_bytes``, before the rest of the body is read.
+Identity is checked here too (SOP step 3's rules, :func:`normalizer.identity.check_identity`)
+so a citizen fixes a typo at once instead of getting the complaint back later; the worker
+checks it again. Tracking pages show the case's status only: never identity or complaint text.
+Everything a citizen typed is escaped by Jinja's autoescape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jinja2
+import structlog
+from aiohttp import MultipartReader, hdrs, web
+
+from channels.web_form import (
+    IDENTITY_FIELDS,
+    MAX_TEXT_CHARS,
+    PHOTO_FIELD,
+    TEXT_FIELD,
+    FormErrors,
+    UploadedPhoto,
+    attachment_path,
+    identity_from_fields,
+    new_submission_id,
+    save_attachment,
+    valid_submission_id,
+)
+from gateway.health import public_status
+from gateway.http import read_body
+from gateway.keys import ACCEPTOR, ADAPTERS, SETTINGS
+from gateway.pages.strings import LANGUAGES, STRINGS
+from normalizer.identity import check_identity
+from normalizer.normalize import build_envelope
+from normalizer.tickets import normalize_ticket
+
+log = structlog.get_logger(__name__)
+
+HERE = Path(__file__).parent
+TEMPLATES = web.AppKey("page_templates", jinja2.Environment)
+
+LANG_COOKIE = "lang"
+WIB = timezone(timedelta(hours=7), "WIB")  # Kota Bogor's time zone, no DST
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Problem.field (Identity attribute) -> form field name.
+_FORM_FIELD = {attr: name for name, attr in IDENTITY_FIELDS.items()}
+_FIELD_ORDER = (*IDENTITY_FIELDS, TEXT_FIELD, PHOTO_FIELD)
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Ticket numbers are in the URLs: do not leak them to other sites.
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class _TooLarge(Exception):
+    """The upload passed a size limit; ``what`` is "photo" or "fields"; ``fields`` read so far."""
+
+    def __init__(self, what: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.fields = fields or {}
+
+
+class _Unreadable(Exception):
+    """The body is not the multipart form we serve."""
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _pick_lang(request: web.Request, form_lang: str | None = None) -> str:
+    """``?lang=`` first, then the form's hidden field, the cookie, the configured default."""
+    for candidate in (request.query.get("lang"), form_lang, request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate  # type: ignore[return-value]
+    default = request.app[SETTINGS].default_language
+    return default if default in LANGUAGES else "id"
+
+
+def _format_time(value: str | None, lang: str) -> str:
+    """An ISO timestamp as Bogor local time, e.g. ``5 Jun 2025 14:03 WIB``."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(WIB)
+    month = STRINGS[lang]["months"].split()[local.month - 1]
+    return f"{local.day} {month} {local.year} {local:%H:%M} WIB"
+
+
+def _render(request: web.Request, template: str, lang: str, *, status: int = 200, **context: Any) -> web.Response:
+    """Render ``template`` in ``lang``; remember an explicit ``?lang=`` choice in a cookie."""
+    settings = request.app[SETTINGS]
+    other = "en" if lang == "id" else "id"
+    page = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            t=STRINGS[lang],
+            lang=lang,
+            other_lang=other,
+            switch_url=f"{request.path}?lang={other}",
+            max_chars=MAX_TEXT_CHARS,
+            max_mb=_megabytes(settings.max_upload_bytes),
+            **context,
+        )
+    )
+    response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    response.headers.update(_SECURITY_HEADERS)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True)
+    return response
+
+
+def _megabytes(size: int) -> str:
+    mb = size / (1024 * 1024)
+    return f"{mb:.0f}" if mb == int(mb) else f"{mb:.1f}"
+
+
+def _error_page(request: web.Request, lang: str, status: int, title_key: str, body: str) -> web.Response:
+    return _render(request, "error.html", lang, status=status, title_key=title_key, body=body)
+
+
+def _not_found(request: web.Request, lang: str) -> web.Response:
+    return _error_page(request, lang, 404, "error_404_title", STRINGS[lang]["error_404_body"])
+
+
+# --------------------------------------------------------------------------- the form
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """GET /: the form is the home page."""
+    raise web.HTTPFound("/lapor" + (f"?{request.query_string}" if request.query_string else ""))
+
+
+async def form_page(request: web.Request) -> web.Response:
+    """GET /lapor: an empty form with a fresh submission id."""
+    lang = _pick_lang(request)
+    return _form(request, lang, values={}, errors={}, submission_id=new_submission_id(), kept_photo=None)
+
+
+def _form(
+    request: web.Request,
+    lang: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    submission_id: str,
+    kept_photo: dict[str, str] | None,
+    status: int = 200,
+) -> web.Response:
+    strings = STRINGS[lang]
+    mb = _megabytes(request.app[SETTINGS].max_upload_bytes)
+    # In the order of the form, so the summary reads top to bottom like the page.
+    ordered = sorted(errors.items(), key=lambda item: _FIELD_ORDER.index(item[0]) if item[0] in _FIELD_ORDER else 99)
+    messages = {
+        field: strings.get(key, strings["field_invalid"]).format(max=MAX_TEXT_CHARS, mb=mb) for field, key in ordered
+    }
+    return _render(
+        request,
+        "form.html",
+        lang,
+        status=status,
+        values=values,
+        errors=messages,
+        submission_id=submission_id,
+        kept_photo=kept_photo,
+    )
+
+
+async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhoto | None]:
+    """Stream the multipart body: text fields up to ``max_body_bytes`` in total, the photo up
+    to ``max_upload_bytes``. A urlencoded body (no photo) is read too, for clients without
+    the page. Raises :class:`_TooLarge` or :class:`_Unreadable`."""
+    settings = request.app[SETTINGS]
+    overall = settings.max_upload_bytes + settings.max_body_bytes + 64 * 1024
+    if request.content_length is not None and request.content_length > overall:
+        raise _TooLarge("photo")
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise _TooLarge("fields") from exc
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _Unreadable(str(exc)) from exc
+        return {k: v.replace("\r\n", "\n") for k, v in pairs}, None
+    if request.content_type != "multipart/form-data":
+        raise _Unreadable(request.content_type)
+    fields: dict[str, str] = {}
+    photo: UploadedPhoto | None = None
+    text_bytes = 0
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, MultipartReader):
+                raise _Unreadable("nested multipart")
+            if part.name == PHOTO_FIELD:
+                data = bytearray()
+                while chunk := await part.read_chunk(64 * 1024):
+                    data += chunk
+                    if len(data) > settings.max_upload_bytes:
+                        raise _TooLarge("photo", fields)
+                if data:  # an empty file input arrives as a part with no bytes
+                    photo = UploadedPhoto(bytes(data), part.filename, part.headers.get(hdrs.CONTENT_TYPE))
+                continue
+            raw = bytearray()
+            while chunk := await part.read_chunk(16 * 1024):
+                raw += chunk
+                text_bytes += len(chunk)
+                if text_bytes > settings.max_body_bytes:
+                    raise _TooLarge("fields", fields)
+            if part.name:
+                fields[part.name] = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    except (ValueError, AssertionError, RuntimeError) as exc:
+        raise _Unreadable(str(exc)) from exc
+    return fields, photo
+
+
+async def _load_kept_photo(root: Path, sha256: str, filename: str | None) -> UploadedPhoto | None:
+    """The photo stored on an earlier, rejected submission of this form (or None)."""
+    if not _SHA256.fullmatch(sha256):
+        return None
+    path = attachment_path(root, sha256)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        return None
+    return UploadedPhoto(data, filename)
+
+
+async def submit(request: web.Request) -> web.Response:
+    """POST /lapor: check, store the photo, accept the complaint, redirect to the receipt."""
+    settings = request.app[SETTINGS]
+    try:
+        fields, photo = await _read_form(request)
+    except _TooLarge as exc:
+        lang = _pick_lang(request, exc.fields.get("lang"))
+        key = "error_413_photo" if exc.what == "photo" else "error_413_fields"
+        body = STRINGS[lang][key].format(mb=_megabytes(settings.max_upload_bytes))
+        log.info("web_form_too_large", part=exc.what)
+        return _error_page(request, lang, 413, "error_413_title", body)
+    except _Unreadable as exc:
+        lang = _pick_lang(request)
+        log.info("web_form_unreadable", reason=str(exc))
+        return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
+
+    lang = _pick_lang(request, fields.get("lang"))
+    submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
+    fields["submission_id"] = submission_id
+    if photo is None and fields.get("foto_ref"):
+        photo = await _load_kept_photo(settings.attachments_dir, fields["foto_ref"], fields.get("foto_nama"))
+
+    adapter = request.app[ADAPTERS]["web"]
+    errors: dict[str, str] = {}
+    intake = None
+    try:
+        intake = adapter.parse_submission(fields, photo, lang=lang)
+    except FormErrors as exc:
+        errors.update(exc.errors)
+    for problem in check_identity(identity_from_fields(fields), home_region=settings.region_code):
+        field = _FORM_FIELD[problem.field]
+        errors.setdefault(field, f"{field}_{problem.code}")
+
+    attachments = intake.attachments if intake is not None else ()
+    if intake is None and PHOTO_FIELD not in errors and photo is not None:
+        # The text was rejected but the photo is fine: keep it so the citizen need not pick it again.
+        attachment = adapter.photo_attachment(photo)
+        attachments = (attachment,) if attachment else ()
+    for attachment in attachments:
+        assert photo is not None
+        await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
+
+    if errors or intake is None:
+        values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD)}
+        kept = {"sha256": attachments[0].sha256, "name": attachments[0].filename or "foto"} if attachments else None
+        log.info("web_form_rejected", fields=sorted(errors))
+        return _form(
+            request, lang, values=values, errors=errors, submission_id=submission_id, kept_photo=kept, status=422
+        )
+
+    envelope = build_envelope(intake)
+    try:
+        outcomes = await request.app[ACCEPTOR].accept([envelope])
+    except Exception:  # noqa: BLE001 - nothing stored: tell the citizen to try again
+        log.exception("web_form_store_failed")
+        return _error_page(request, lang, 503, "error_503_title", STRINGS[lang]["error_503_body"])
+    outcome = outcomes[0]
+    log.info("accepted", provider="web", inbox=outcome.inbox_id, ticket=outcome.ticket, duplicate=outcome.duplicate)
+    raise web.HTTPSeeOther(f"/lapor/terima/{outcome.ticket}")
+
+
+async def receipt_page(request: web.Request) -> web.Response:
+    """GET /lapor/terima/{ticket}: the ticket number the citizen keeps."""
+    lang = _pick_lang(request)
+    ticket = normalize_ticket(request.match_info["ticket"])
+    if ticket is None:
+        return _not_found(request, lang)
+    status = await request.app[ACCEPTOR].read(public_status, ticket, lang)
+    if status is None:
+        return _not_found(request, lang)
+    return _render(request, "receipt.html", lang, ticket=ticket)
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+async def track_form(request: web.Request) -> web.Response:
+    """GET /lacak: ask for a ticket; ``?tiket=`` redirects to its page."""
+    lang = _pick_lang(request)
+    raw = request.query.get("tiket")
+    if raw is None:
+        return _render(request, "track_form.html", lang, value="", error=None)
+    ticket = normalize_ticket(raw)
+    if ticket is None:
+        return _render(request, "track_form.html", lang, status=422, value=raw, error=STRINGS[lang]["tiket_invalid"])
+    raise web.HTTPSeeOther(f"/lacak/{ticket}")
+
+
+async def track_page(request: web.Request) -> web.Response:
+    """GET /lacak/{ticket}: status, SOP step, OPD, deadline and history — no personal data."""
+    lang = _pick_lang(request)
+    given = request.match_info["ticket"]
+    ticket = normalize_ticket(given)
+    if ticket is None:
+        return _not_found(request, lang)
+    if ticket != given:
+        raise web.HTTPMovedPermanently(f"/lacak/{ticket}")
+    data = await request.app[ACCEPTOR].read(public_status, ticket, lang)
+    if data is None:
+        return _not_found(request, lang)
+    view = {
+        "ticket": data["ticket"],
+        "status": data["status"],
+        "status_label": data["status_label"],
+        "step": data.get("step"),
+        "opd_name": (data.get("opd") or {}).get("name"),
+        "received_at": _format_time(data.get("received_at"), lang),
+        "deadline": _format_time(data.get("step_deadline_at"), lang),
+        "history": [
+            {"at": _format_time(h.get("at"), lang), "status_label": h.get("status_label") or ""}
+            for h in data.get("history") or ()
+        ],
+        "note": STRINGS[lang].get(f"note_{data['status']}"),
+    }
+    return _render(request, "track.html", lang, case=view)
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+@web.middleware
+async def _friendly_404(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Unknown URLs get the citizen 404 page instead of aiohttp's plain text."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPNotFound:
+        if request.path.startswith(("/api/", "/channels/", "/static/")) or request.method not in ("GET", "HEAD"):
+            raise
+        return _not_found(request, _pick_lang(request))
+
+
+def build_templates() -> jinja2.Environment:
+    """The page templates (autoescape on, undefined names fail loudly)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def setup_pages(app: web.Application) -> None:
+    """Add the citizen pages, their static files and the friendly 404 middleware."""
+    app[TEMPLATES] = build_templates()
+    app.middlewares.append(_friendly_404)
+    app.router.add_get("/", index)
+    app.router.add_get("/lapor", form_page)
+    app.router.add_post("/lapor", submit)
+    app.router.add_get("/lapor/terima/{ticket}", receipt_page)
+    app.router.add_get("/lacak", track_form)
+    app.router.add_get("/lacak/{ticket}", track_page)
+    app.router.add_static("/static/", HERE / "static", name="static")
