@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
+
+from complaints.sqlite import tune_sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -15,31 +17,31 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def make_engine(url: str) -> Engine:
     """Create an engine tuned for the accept path.
 
-    SQLite gets WAL (readers never block the single writer), a busy timeout instead of
-    "database is locked" errors under worker contention, and ``synchronous=NORMAL`` which
-    is durable across process crashes in WAL mode.
+    SQLite gets WAL, savepoint-safe transactions and one writer at a time
+    (:mod:`complaints.sqlite`); PostgreSQL a connection pool with pre-ping.
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
+        tune_sqlite(engine)
         return engine
     return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory whose objects stay readable after commit."""
+    """The factory for sessions that write (on SQLite they begin IMMEDIATE)."""
+    return sessionmaker(engine.execution_options(sqlite_immediate=True), expire_on_commit=False)
+
+
+def urgent_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Writing sessions of the accept path: on SQLite they go before queued worker writes."""
+    return sessionmaker(engine.execution_options(sqlite_immediate=True, sqlite_urgent=True), expire_on_commit=False)
+
+
+def read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """The factory for read-only sessions (on SQLite they never hold the write lock)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -54,6 +56,9 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (idempotent)."""
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
+    with engine.execution_options(sqlite_immediate=True).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The Procfile's processes start together and each migrates: one at a time.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(726201)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

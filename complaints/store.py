@@ -198,6 +198,22 @@ def queue_reply(
     return session.scalar(stmt)
 
 
+def queue_case_reply(session: Session, complaint: Complaint, kind: str, text: str) -> str | None:
+    """Queue a reply to a case's citizen on the channel the complaint came in on (once per kind)."""
+    return queue_reply(
+        session,
+        dedupe_key=f"{complaint.id}:{kind}",
+        kind=kind,
+        channel=complaint.reply_channel,
+        provider=complaint.reply_provider,
+        address=complaint.reply_address,
+        thread_ref=complaint.reply_thread_ref,
+        complaint_id=complaint.id,
+        inbox_id=complaint.inbox_id,
+        text=text,
+    )
+
+
 def apply_delivery_update(
     session: Session,
     *,

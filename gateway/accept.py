@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from complaints import store
+from complaints.db import urgent_session_factory
 from normalizer.envelope import ComplaintEnvelope
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class GroupCommitAcceptor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._sf = urgent_session_factory(runtime.engine)
         self._pending: list[tuple[ComplaintEnvelope, asyncio.Future[store.AcceptOutcome]]] = []
         self._wakeup = asyncio.Event()
         # One writer thread: SQLite allows one writer anyway, and ordering stays simple.
@@ -78,7 +80,7 @@ class GroupCommitAcceptor:
         loop = asyncio.get_running_loop()
 
         def call() -> Any:
-            with self.runtime.sf() as session:
+            with self.runtime.read_sf() as session:
                 return fn(session, *args)
 
         return await loop.run_in_executor(None, call)
@@ -104,7 +106,7 @@ class GroupCommitAcceptor:
                         fut.set_result(outcome)
 
     def _flush(self, envelopes: list[ComplaintEnvelope]) -> list[store.AcceptOutcome]:
-        outcomes = store.accept_batch(self.runtime.sf, envelopes)
+        outcomes = store.accept_batch(self._sf, envelopes)
         self.flushes += 1
         fresh = [o.inbox_id for o in outcomes if not o.duplicate]
         self.accepted += len(fresh)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dramatiq
 import structlog
 
+from workers.batch import StageResult
 from workers.broker import QUEUE
 
 if TYPE_CHECKING:
@@ -22,37 +23,27 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# name -> "module:function" taking (runtime, id) and returning follow-up {actor: [ids]}.
+# name -> "module:function" taking (runtime, ids) and returning a StageResult.
 STAGES: dict[str, str] = {
-    "verify_intake": "workers.verify:verify_one",
-    "route_to_opd": "workers.route:route_one",
-    "send_reply": "workers.reply:send_one",
+    "verify_intake": "workers.verify:verify_batch",
+    "route_to_opd": "workers.route:route_batch",
+    "send_reply": "workers.reply:send_batch",
 }
 
 
-def _load(target: str) -> Callable[..., dict[str, list[str]]]:
+def _load(target: str) -> Callable[..., StageResult]:
     module_name, _, func = target.partition(":")
     return getattr(__import__(module_name, fromlist=[func]), func)  # type: ignore[no-any-return]
 
 
-def run_batch(runtime: Runtime, name: str, step: Callable[..., dict[str, list[str]]], ids: list[str]) -> None:
-    """Run ``step`` on each id; enqueue follow-ups; split failures off (see module doc)."""
-    follow_ups: dict[str, list[str]] = {}
-    failed: list[str] = []
-    last_error: Exception | None = None
-    for item_id in ids:
-        try:
-            for actor, more in step(runtime, item_id).items():
-                follow_ups.setdefault(actor, []).extend(more)
-        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
-            last_error = exc
-            failed.append(item_id)
-            log.warning("stage_failed", stage=name, item=item_id, error=type(exc).__name__)
-    for actor, more in follow_ups.items():
+def run_batch(runtime: Runtime, name: str, stage: Callable[..., StageResult], ids: list[str]) -> None:
+    """Run ``stage`` on the batch; enqueue follow-ups; split failures off (see module doc)."""
+    result = stage(runtime, ids)
+    for actor, more in result.follow_ups.items():
         runtime.send(actor, more)
-    if failed and len(ids) == 1:
-        raise last_error  # type: ignore[misc]
-    for item_id in failed:
+    if result.failed and len(ids) == 1:
+        raise next(iter(result.failed.values()))
+    for item_id in result.failed:
         runtime.send(name, [item_id])
 
 
@@ -61,10 +52,10 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
     settings = runtime.settings
     actors: dict[str, dramatiq.Actor[Any, Any]] = {}
     for name, target in STAGES.items():
-        step = _load(target)
+        stage = _load(target)
 
-        def fn(ids: list[str], _name: str = name, _step: Callable[..., Any] = step) -> None:
-            run_batch(runtime, _name, _step, ids)
+        def fn(ids: list[str], _name: str = name, _stage: Callable[..., StageResult] = stage) -> None:
+            run_batch(runtime, _name, _stage, ids)
 
         fn.__name__ = name
         actors[name] = dramatiq.actor(

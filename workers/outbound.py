@@ -25,16 +25,25 @@ class OutboundSender:
         self.thread = threading.Thread(target=self.loop.run_forever, name="outbound-loop", daemon=True)
         self.thread.start()
 
-    def send(self, reply: OutboundReply) -> SendResult:
-        """Send through ``reply.provider``'s adapter; raise :class:`SendError`."""
+    def send_many(self, replies: list[OutboundReply]) -> list[SendResult | BaseException]:
+        """Send replies concurrently; one result or exception per reply, in order."""
+        future = asyncio.run_coroutine_threadsafe(self._send_all(replies), self.loop)
+        try:
+            return future.result(self.timeout + 5)
+        except TimeoutError:
+            future.cancel()
+            return [SendError("send timed out", retryable=True) for _ in replies]
+
+    async def _send_all(self, replies: list[OutboundReply]) -> list[SendResult | BaseException]:
+        return list(await asyncio.gather(*(self._send_one(r) for r in replies), return_exceptions=True))
+
+    async def _send_one(self, reply: OutboundReply) -> SendResult:
         adapter = self.adapters.get(reply.provider or reply.channel)
         if adapter is None:
             raise SendError(f"provider {reply.provider!r} is not enabled", retryable=False)
-        future = asyncio.run_coroutine_threadsafe(adapter.send(reply), self.loop)
         try:
-            return future.result(self.timeout)
+            return await asyncio.wait_for(adapter.send(reply), self.timeout)  # type: ignore[no-any-return]
         except TimeoutError as exc:
-            future.cancel()
             raise SendError("send timed out", retryable=True) from exc
 
     def close(self) -> None:

@@ -11,43 +11,50 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle
+from complaints import lifecycle, store
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
 from config.loader import load_opds
-from workers.verify import _queue
+
+from workers.batch import FollowUps, StageResult, each_in_savepoint
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
 
-def route_one(runtime: Runtime, complaint_id: str) -> dict[str, list[str]]:
+def route_batch(runtime: Runtime, complaint_ids: list[str]) -> StageResult:
+    """Route a batch of verified complaints in one transaction."""
+    return each_in_savepoint(runtime, "route_to_opd", complaint_ids, route_one)
+
+
+def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUps:
     """Route one verified complaint; return the acknowledgement reply to send."""
-    with runtime.sf.begin() as session:
-        complaint = session.get(Complaint, complaint_id)
-        if complaint is None or complaint.status != lifecycle.VERIFIED:
-            return {}
-        decision = route(" ".join(filter(None, [complaint.subject, complaint.text])))
-        complaint.routing_score = decision.score
-        complaint.routing_matched = ",".join(decision.matched) or None
-        opd = load_opds().get(decision.opd_code) if decision.opd_code else None
-        if opd is not None:
-            complaint.opd_code = opd.code
-            lifecycle.transition(
-                session, complaint, lifecycle.DISPOSED, actor="worker:route_to_opd", action="routed",
-                note=f"{opd.code} (matched: {complaint.routing_matched})",
-            )
-            key, params = "ack", {"opd": opd.short_name}
-        else:
-            lifecycle.transition(
-                session, complaint, lifecycle.TRIAGE, actor="worker:route_to_opd", action="to_triage",
-                note="no routing rule matched clearly",
-            )
-            key, params = "ack_triage", {}
-        text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket, **params)
-        log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
-        reply_id = _queue(session, complaint, "ack", text)
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None or complaint.status != lifecycle.VERIFIED:
+        return {}
+    decision = route(" ".join(filter(None, [complaint.subject, complaint.text])))
+    complaint.routing_score = decision.score
+    complaint.routing_matched = ",".join(decision.matched) or None
+    opd = load_opds().get(decision.opd_code) if decision.opd_code else None
+    if opd is not None:
+        complaint.opd_code = opd.code
+        lifecycle.transition(
+            session, complaint, lifecycle.DISPOSED, actor="worker:route_to_opd", action="routed",
+            note=f"{opd.code} (matched: {complaint.routing_matched})",
+        )
+        key, params = "ack", {"opd": opd.short_name}
+    else:
+        lifecycle.transition(
+            session, complaint, lifecycle.TRIAGE, actor="worker:route_to_opd", action="to_triage",
+            note="no routing rule matched clearly",
+        )
+        key, params = "ack_triage", {}
+    text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket, **params)
+    log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
+    reply_id = store.queue_case_reply(session, complaint, "ack", text)
     return {"send_reply": [reply_id]} if reply_id else {}

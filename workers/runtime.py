@@ -13,7 +13,7 @@ import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaints.db import make_engine, session_factory, upgrade
+from complaints.db import make_engine, read_session_factory, session_factory, upgrade
 from config.settings import Settings
 from workers.broker import make_broker
 
@@ -25,6 +25,9 @@ class Runtime:
     settings: Settings
     engine: Engine
     sf: sessionmaker[Session]
+    """Sessions that write."""
+    read_sf: sessionmaker[Session]
+    """Read-only sessions (pages, API, health): never block writers."""
     broker: dramatiq.Broker
     actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
     outbound: Any = None
@@ -52,7 +55,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     if migrate:
         upgrade(engine)
     sf = session_factory(engine)
-    runtime = Runtime(settings=settings, engine=engine, sf=sf, broker=None)  # type: ignore[arg-type]
+    runtime = Runtime(settings=settings, engine=engine, sf=sf, read_sf=read_session_factory(engine), broker=None)  # type: ignore[arg-type]
     runtime.broker = make_broker(settings, [DeadLetterRecorder(runtime)])
     runtime.actors = declare_actors(runtime)
     return runtime

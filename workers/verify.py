@@ -19,6 +19,8 @@ from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.identity import check_identity
 from normalizer.tickets import normalize_ticket
 
+from workers.batch import FollowUps, StageResult, each_in_savepoint
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -27,20 +29,24 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def verify_one(runtime: Runtime, inbox_id: str) -> dict[str, list[str]]:
+def verify_batch(runtime: Runtime, inbox_ids: list[str]) -> StageResult:
+    """Verify a batch of accepted messages in one transaction."""
+    return each_in_savepoint(runtime, "verify_intake", inbox_ids, verify_one)
+
+
+def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     """Process one accepted message; return the follow-up work ``{actor: [ids]}``."""
-    with runtime.sf.begin() as session:
-        inbox = session.get(InboxMessage, inbox_id)
-        if inbox is None or inbox.state != "accepted":
-            return {}  # already done by an earlier run: every actor is idempotent
-        envelope = ComplaintEnvelope.from_dict(inbox.envelope)
-        inbox.attempts += 1
-        if envelope.kind == "status_query":
-            follow = _answer_status_query(session, inbox, envelope)
-        else:
-            follow = _verify_complaint(runtime, session, inbox, envelope)
-        inbox.state = "done"
-        inbox.updated_at = utcnow()
+    inbox = session.get(InboxMessage, inbox_id)
+    if inbox is None or inbox.state != "accepted":
+        return {}  # already done by an earlier run: every actor is idempotent
+    envelope = ComplaintEnvelope.from_dict(inbox.envelope)
+    inbox.attempts += 1
+    if envelope.kind == "status_query":
+        follow = _answer_status_query(session, inbox, envelope)
+    else:
+        follow = _verify_complaint(runtime, session, inbox, envelope)
+    inbox.state = "done"
+    inbox.updated_at = utcnow()
     return follow
 
 
@@ -72,7 +78,7 @@ def _verify_complaint(
             fields=field_labels([p for p in problems if p[0] != "text"], complaint.language),
         )
         log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
-        reply_id = _queue(session, complaint, key, text)
+        reply_id = store.queue_case_reply(session, complaint, key, text)
         return {"send_reply": [reply_id]} if reply_id else {}
     lifecycle.transition(session, complaint, lifecycle.VERIFIED, actor="worker:verify_intake", action="verified")
     return {"route_to_opd": [complaint.id]}
@@ -113,19 +119,3 @@ def _answer_status_query(session: Session, inbox: InboxMessage, envelope: Compla
         text=text,
     )
     return {"send_reply": [reply_id]} if reply_id else {}
-
-
-def _queue(session: Session, complaint, kind: str, text: str) -> str | None:  # type: ignore[no-untyped-def]
-    """Queue a reply to the citizen on the case's own channel."""
-    return store.queue_reply(
-        session,
-        dedupe_key=f"{complaint.id}:{kind}",
-        kind=kind,
-        channel=complaint.reply_channel,
-        provider=complaint.reply_provider,
-        address=complaint.reply_address,
-        thread_ref=complaint.reply_thread_ref,
-        complaint_id=complaint.id,
-        inbox_id=complaint.inbox_id,
-        text=text,
-    )

@@ -81,7 +81,7 @@ class Site:
         return await self.client.post("/lapor", data=data, allow_redirects=False)
 
     def inbox_count(self) -> int:
-        with self.runtime.sf() as session:
+        with self.runtime.read_sf() as session:
             return int(session.scalar(select(func.count()).select_from(InboxMessage)) or 0)
 
 
@@ -219,7 +219,7 @@ async def test_photo_is_stored_by_hash(site: Site) -> None:
     await accepted_ticket(site, photo=("lubang.png", png, "image/png"))
     sha = hashlib.sha256(png).hexdigest()
     assert (site.settings.attachments_dir / sha[:2] / sha).read_bytes() == png
-    with site.runtime.sf() as session:
+    with site.runtime.read_sf() as session:
         envelope = session.scalars(select(InboxMessage.envelope)).one()
     assert envelope["attachments"] == [
         {"sha256": sha, "size": len(png), "content_type": "image/png", "filename": "lubang.png"}
@@ -245,7 +245,7 @@ async def test_valid_photo_survives_an_identity_error(site: Site) -> None:
     assert ref
     resp = await site.submit(sid, foto_ref=ref.group(1), foto_nama="lubang.png")
     assert resp.status == 303
-    with site.runtime.sf() as session:
+    with site.runtime.read_sf() as session:
         envelope = session.scalars(select(InboxMessage.envelope)).one()
     assert envelope["attachments"][0]["sha256"] == ref.group(1)
 

@@ -40,7 +40,7 @@ async def wait_db(system: EmbeddedSystem, fn: Callable[[Session], Any], timeout:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        with system.runtime.sf() as session:
+        with system.runtime.read_sf() as session:
             last = fn(session)
         if last:
             return last
@@ -127,7 +127,7 @@ async def test_bad_input_is_refused_with_reason_and_nothing_stored(
     assert resp.status == status, text
     assert text.strip(), "the answer says why"
     await asyncio.sleep(0.2)  # a stored message would have been committed by now
-    with gateway["system"].runtime.sf() as session:
+    with gateway["system"].runtime.read_sf() as session:
         assert _count(session) == 0
     for secret in (KANNEL_TOKEN, TWILIO_TOKEN, ANDROID_KEY):
         assert secret not in caplog.text
@@ -225,5 +225,5 @@ async def test_stale_android_timestamp_is_refused(gateway: dict[str, Any]) -> No
     headers, body = android_request(event, ts=int(time.time()) - 3600)
     async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
         assert resp.status == 401
-    with gateway["system"].runtime.sf() as session:
+    with gateway["system"].runtime.read_sf() as session:
         assert _count(session) == 0

@@ -43,7 +43,7 @@ class SystemThread:
     def db(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` against the system's database."""
         assert self.system is not None
-        with self.system.runtime.sf() as session:
+        with self.system.runtime.read_sf() as session:
             return fn(session)
 
     def wait_for(self, fn: Callable[[Session], Any], timeout: float = 15.0, interval: float = 0.1) -> Any:

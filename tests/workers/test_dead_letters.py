@@ -18,14 +18,16 @@ from tests.conftest import base_settings
 from workers.runtime import build_runtime
 
 
-def _wait(fn: Any, timeout: float = 10.0) -> Any:
+def _wait(runtime: Any, query: Any, timeout: float = 10.0) -> Any:
+    """Poll a read-only query until it returns a row."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = fn()
+        with runtime.read_sf() as session:
+            value = session.scalar(query)
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out waiting for {query}")
 
 
 def _envelope(text: str, ext: str):  # type: ignore[no-untyped-def]
@@ -76,12 +78,13 @@ def test_poison_message_is_dead_lettered_and_the_rest_flows(tmp_path: Path) -> N
             row = session.get(InboxMessage, outcomes[0].inbox_id)
             row.envelope = {**row.envelope, "version": 99}
         runtime.send("verify_intake", [o.inbox_id for o in outcomes])
-        dead = _wait(lambda: runtime.sf().scalar(select(InboxMessage).where(InboxMessage.state == "dead")))
+        dead = _wait(runtime, select(InboxMessage).where(InboxMessage.state == "dead"))
         assert dead.id == outcomes[0].inbox_id
         assert "version 99" in dead.error
-        _wait(lambda: adapter.sent)
-        case = runtime.sf().scalar(select(Complaint))
-        assert case.ticket == outcomes[1].ticket and case.status == "disposisi"
+        case = _wait(runtime, select(Complaint).where(Complaint.status == "disposisi"))
+        _wait(runtime, select(Reply).where(Reply.status == "sent"))
+        assert case.ticket == outcomes[1].ticket
+        assert len(adapter.sent) == 1
     finally:
         pool.stop()
         runtime.close()
@@ -93,7 +96,7 @@ def test_retryable_send_error_is_retried_then_sent(tmp_path: Path) -> None:
     try:
         outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "a")])
         runtime.send("verify_intake", [outcomes[0].inbox_id])
-        reply = _wait(lambda: runtime.sf().scalar(select(Reply).where(Reply.status == "sent")))
+        reply = _wait(runtime, select(Reply).where(Reply.status == "sent"))
         assert reply.attempts == 2 and len(adapter.sent) == 1
     finally:
         pool.stop()
@@ -106,7 +109,7 @@ def test_permanent_send_error_marks_reply_failed_at_once(tmp_path: Path) -> None
     try:
         outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "b")])
         runtime.send("verify_intake", [outcomes[0].inbox_id])
-        reply = _wait(lambda: runtime.sf().scalar(select(Reply).where(Reply.status == "failed")))
+        reply = _wait(runtime, select(Reply).where(Reply.status == "failed"))
         assert reply.attempts == 1 and reply.error == "invalid number"
         assert adapter.sent == []
     finally:
@@ -120,7 +123,7 @@ def test_exhausted_retries_mark_reply_failed(tmp_path: Path) -> None:
     try:
         outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "c")])
         runtime.send("verify_intake", [outcomes[0].inbox_id])
-        reply = _wait(lambda: runtime.sf().scalar(select(Reply).where(Reply.status == "failed")))
+        reply = _wait(runtime, select(Reply).where(Reply.status == "failed"))
         assert reply.attempts == 3 and "503" in reply.error
     finally:
         pool.stop()
