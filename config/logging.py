@@ -68,3 +68,5 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic narrates every plugin it loads at INFO; only its warnings are worth a line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

@@ -227,3 +227,35 @@ async def test_stale_android_timestamp_is_refused(gateway: dict[str, Any]) -> No
         assert resp.status == 401
     with gateway["system"].runtime.read_sf() as session:
         assert _count(session) == 0
+
+
+async def test_kannel_post_url_with_x_kannel_headers(gateway: dict[str, Any]) -> None:
+    """Kannel's post-url form (text as the body, facts in X-Kannel-* headers) is accepted like get-url."""
+    headers = {"X-Kannel-From": "+6281234567890", "X-Kannel-To": "1708", "X-Kannel-Time": "1764400000",
+               "Content-Type": "text/plain; charset=UTF-8"}
+    url = gateway["url"] + f"/channels/sms/kannel?token={KANNEL_TOKEN}&id=post-1"
+    async with gateway["http"].post(url, headers=headers, data=LAPOR.encode()) as resp:
+        assert resp.status == 200 and await resp.read() == b""
+    case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+    assert case.phone == "+6281234567890" and case.opd_code == "disperumkim"
+
+
+async def test_public_status_api_has_no_personal_data(gateway: dict[str, Any]) -> None:
+    """GET /api/v1/complaints/<ticket> shows status, step, OPD, deadline and history, and no identity."""
+    query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "text": LAPOR, "id": "api-1"}
+    async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel", params=query) as resp:
+        assert resp.status == 200
+    case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+    async with gateway["http"].get(gateway["url"] + f"/api/v1/complaints/{case.ticket.lower()}") as resp:
+        body = await resp.text()
+        data = json.loads(body)
+    assert resp.status == 200
+    assert data["ticket"] == case.ticket and data["status"] == "disposisi" and data["step"] == 4
+    assert data["opd"]["code"] == "disperumkim" and data["step_deadline_at"]
+    assert [h["status"] for h in data["history"]] == ["diterima", "diverifikasi", "disposisi"]
+    for secret in (NIK, "Siti", "Pajajaran", "6281234567890", "Lampu"):
+        assert secret not in body
+    async with gateway["http"].get(gateway["url"] + "/api/v1/complaints/BGR-2222222") as resp:
+        assert resp.status == 404
+    async with gateway["http"].get(gateway["url"] + "/api/v1/complaints/not-a-ticket") as resp:
+        assert resp.status == 400

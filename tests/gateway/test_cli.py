@@ -1,0 +1,89 @@
+"""The `intake` command as an operator uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support.system import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def intake(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m gateway.cli ...` the way the console script does."""
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
+                          env={**_clean_env(), **(env or {})}, cwd=cwd or ROOT, timeout=60)
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KANNEL_", "TWILIO_", "ANDROID_", "REDIS_", "DATABASE_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["gateway", "--help"], ["worker", "--help"],
+                                  ["db", "--help"], ["db", "upgrade", "--help"]])
+def test_every_command_has_help(args: list[str]) -> None:
+    """`--help` works on the command and every sub-command."""
+    result = intake(*args)
+    assert result.returncode == 0 and "usage: intake" in result.stdout
+
+
+def test_half_configured_provider_stops_start_up_naming_what_is_missing(tmp_path: Path) -> None:
+    """Setting only part of a provider's variables refuses to start and names the missing ones."""
+    result = intake("serve", env={"DATA_DIR": str(tmp_path), "TWILIO_ACCOUNT_SID": "AC123"})
+    assert result.returncode == 2
+    assert "TWILIO_AUTH_TOKEN" in result.stderr and "TWILIO_FROM" in result.stderr
+
+
+def test_worker_without_redis_explains_the_embedded_mode(tmp_path: Path) -> None:
+    """`intake worker` without REDIS_URL says why it cannot work and what to run instead."""
+    result = intake("worker", env={"DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "intake serve" in result.stderr
+
+
+def test_db_upgrade_creates_the_sqlite_database(tmp_path: Path) -> None:
+    """`intake db upgrade` creates the SQLite file under DATA_DIR and can run twice."""
+    for _ in range(2):
+        result = intake("db", "upgrade", env={"DATA_DIR": str(tmp_path / "data")})
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "intake.sqlite3").exists()
+
+
+def test_serve_from_another_directory_prints_urls_and_serves(tmp_path: Path) -> None:
+    """`intake serve --port` started elsewhere prints its URLs, keeps its files in DATA_DIR, and answers."""
+    port = free_port()
+    data = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=(tmp_path / "stderr.log").open("w"), text=True, cwd=tmp_path,
+                            env={**_clean_env(), "DATA_DIR": str(data)})
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert f"serving on http://127.0.0.1:{port}" in first, first + (tmp_path / "stderr.log").read_text()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+                    assert json.load(resp)["status"] == "ready"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not answer"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lapor", timeout=5) as resp:
+            assert re.search(r"<form", resp.read().decode())
+        assert (data / "intake.sqlite3").exists()
+        assert not (tmp_path / "var").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert proc.returncode == 0
