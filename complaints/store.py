@@ -27,9 +27,10 @@ class AcceptOutcome:
     duplicate: bool
 
 
-def _insert(engine: Engine):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT that supports ON CONFLICT DO NOTHING."""
-    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(InboxMessage)
+def _insert_ignoring_conflicts(engine: Engine):  # type: ignore[no-untyped-def]
+    """A Core INSERT ... ON CONFLICT DO NOTHING on the inbox table for this dialect."""
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(InboxMessage.__table__).on_conflict_do_nothing()
 
 
 def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelope]) -> list[AcceptOutcome]:
@@ -69,8 +70,10 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
                 }
             )
         with sf.begin() as session:
-            stmt = _insert(engine).on_conflict_do_nothing().returning(InboxMessage.id)
-            inserted = set(session.scalars(stmt, rows).all()) if rows else set()
+            # Core executemany without RETURNING: the driver pipelines it, and whether a row
+            # is ours shows in the look-up below (its id is the envelope's own).
+            if rows:
+                session.connection().execute(_insert_ignoring_conflicts(engine), rows)
             keys = list({(envelopes[i].channel, envelopes[i].external_id) for i in todo})
             found = {
                 (r.channel, r.external_id): r
@@ -86,7 +89,7 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
             if row is None:
                 retry.append(i)  # lost a ticket-number collision: try again with a new number
                 continue
-            fresh = row.id in inserted and first_of_key.get((env.channel, env.external_id)) == i
+            fresh = row.id == env.id
             outcomes[i] = AcceptOutcome(inbox_id=row.id, ticket=row.ticket, duplicate=not fresh)
         todo = retry
     if todo:
