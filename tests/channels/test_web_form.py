@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from channels.web_form import (
     sniff_image_type,
 )
 from config.settings import Settings
+from tests.support.images import png
 
 NIK = "3271014501900002"  # Bogor Selatan, woman born 5 Jan 1990
 FIELDS = {
@@ -32,15 +31,6 @@ FIELDS = {
 }
 
 
-def tiny_png() -> bytes:
-    """A valid 1x1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixel = zlib.compress(b"\x00\x0b\x5d\x3b")  # filter byte + one RGB pixel
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
 
 
 @pytest.fixture
@@ -97,12 +87,12 @@ def test_too_long_text_is_an_error(form: WebForm) -> None:
 
 def test_photo_is_referenced_by_hash_with_sniffed_type(form: WebForm) -> None:
     """A PNG becomes an attachment with its sha256, size, real type and a safe filename."""
-    png = tiny_png()
-    photo = UploadedPhoto(png, filename="C:\\Users\\siti\\jalan <rusak>.png", declared_type="application/octet-stream")
+    data = png()
+    photo = UploadedPhoto(data, filename="C:\\Users\\siti\\jalan <rusak>.png", declared_type="application/octet-stream")
     intake = form.parse_submission(FIELDS, photo, lang="id")
     (att,) = intake.attachments
-    assert att.sha256 == hashlib.sha256(png).hexdigest()
-    assert att.size == len(png)
+    assert att.sha256 == hashlib.sha256(data).hexdigest()
+    assert att.size == len(data)
     assert att.content_type == "image/png"
     assert att.filename == "jalan_rusak_.png"
 
@@ -117,7 +107,7 @@ def test_bad_magic_bytes_are_refused_whatever_the_declared_type(form: WebForm) -
 
 def test_oversized_photo_is_refused(form: WebForm) -> None:
     """A photo over max_upload_bytes is refused on the foto field."""
-    photo = UploadedPhoto(tiny_png() + b"\0" * 2048, filename="big.png", declared_type="image/png")
+    photo = UploadedPhoto(png() + b"\0" * 2048, filename="big.png", declared_type="image/png")
     with pytest.raises(FormErrors) as exc:
         form.parse_submission(FIELDS, photo, lang="id")
     assert exc.value.errors == {"foto": "foto_too_large"}
@@ -153,7 +143,7 @@ def test_sanitize_filename(given: str | None, expected: str | None) -> None:
 
 def test_save_attachment_stores_by_hash(tmp_path: Path) -> None:
     """Bytes land under <root>/<sha[:2]>/<sha> and a second save keeps the first copy."""
-    data = tiny_png()
+    data = png()
     sha = hashlib.sha256(data).hexdigest()
     path = save_attachment(tmp_path, sha, data)
     assert path == tmp_path / sha[:2] / sha and path.read_bytes() == data

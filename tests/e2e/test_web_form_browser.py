@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-import struct
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from config.loader import load_opds, load_sop
 from config.settings import Settings
 from normalizer.identity import validate_nik
 from tests.support.system import running_system
+from tests.support.images import png
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,19 +32,6 @@ PHONE = "0812-3456-7890"
 TEXT = "Jalan berlubang besar di Jl. Pajajaran dekat Kebun Raya, bahaya untuk motor"
 
 
-def photo_png(width: int = 96, height: int = 64) -> bytes:
-    """A small gradient PNG, as a phone photo stand-in."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = [
-        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 90)) for x in range(width))
-        for y in range(height)
-    ]
-    rows = b"".join(row)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def test_citizen_submits_on_the_web_and_sees_the_complaint_routed(tmp_path: Path) -> None:
@@ -80,7 +66,7 @@ def test_citizen_submits_on_the_web_and_sees_the_complaint_routed(tmp_path: Path
             page.get_by_label("No. Telp / HP").fill(PHONE)
             page.get_by_label("Isi pengaduan").fill(TEXT)
             page.get_by_label("Foto").set_input_files(
-                files=[{"name": "jalan-berlubang.png", "mimeType": "image/png", "buffer": photo_png()}]
+                files=[{"name": "jalan-berlubang.png", "mimeType": "image/png", "buffer": png(96, 64)}]
             )
             page.screenshot(path=str(tmp_path / "form.png"), full_page=True)
             page.get_by_role("button", name="Kirim pengaduan").click()

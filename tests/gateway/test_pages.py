@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from config.settings import Settings
 from gateway.app import create_app
 from gateway.pages.strings import STRINGS
 from workers.runtime import Runtime, build_runtime
+from tests.support.images import png
 
 NIK = "3271014501900002"  # Kota Bogor, Bogor Selatan; woman born 5 Jan 1990
 NAME = "Siti Aminah Kusumawardani"
@@ -30,15 +29,6 @@ SCRIPT = "<script>alert(1)</script>"
 MAX_UPLOAD = 32 * 1024
 
 
-def tiny_png() -> bytes:
-    """A valid 1x1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixel = zlib.compress(b"\x00\x0b\x5d\x3b")  # filter byte + one RGB pixel
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
 
 
 class Site:
@@ -215,14 +205,14 @@ async def test_photo_is_stored_by_hash(site: Site) -> None:
     """An attached PNG is stored under attachments/<sha[:2]>/<sha> and referenced in the envelope."""
     import hashlib
 
-    png = tiny_png()
-    await accepted_ticket(site, photo=("lubang.png", png, "image/png"))
-    sha = hashlib.sha256(png).hexdigest()
-    assert (site.settings.attachments_dir / sha[:2] / sha).read_bytes() == png
+    image = png()
+    await accepted_ticket(site, photo=("lubang.png", image, "image/png"))
+    sha = hashlib.sha256(image).hexdigest()
+    assert (site.settings.attachments_dir / sha[:2] / sha).read_bytes() == image
     with site.runtime.read_sf() as session:
         envelope = session.scalars(select(InboxMessage.envelope)).one()
     assert envelope["attachments"] == [
-        {"sha256": sha, "size": len(png), "content_type": "image/png", "filename": "lubang.png"}
+        {"sha256": sha, "size": len(image), "content_type": "image/png", "filename": "lubang.png"}
     ]
 
 
@@ -236,9 +226,9 @@ async def test_photo_with_wrong_magic_bytes_is_refused(site: Site) -> None:
 @pytest.mark.asyncio
 async def test_valid_photo_survives_an_identity_error(site: Site) -> None:
     """When only the NIK is wrong, the photo need not be chosen again: resubmitting keeps it."""
-    png = tiny_png()
+    image = png()
     sid = await site.new_form()
-    resp = await site.submit(sid, nik="", photo=("lubang.png", png, "image/png"))
+    resp = await site.submit(sid, nik="", photo=("lubang.png", image, "image/png"))
     html = await resp.text()
     assert resp.status == 422 and "lubang.png" in html
     ref = re.search(r'name="foto_ref" value="([0-9a-f]{64})"', html)
@@ -253,7 +243,7 @@ async def test_valid_photo_survives_an_identity_error(site: Site) -> None:
 @pytest.mark.asyncio
 async def test_oversized_photo_is_refused_with_413(site: Site) -> None:
     """A photo over the upload limit gets a friendly 413 page naming the limit; nothing is stored."""
-    big = tiny_png() + b"\0" * (MAX_UPLOAD + 1)
+    big = png() + b"\0" * (MAX_UPLOAD + 1)
     resp = await site.submit(await site.new_form(), photo=("big.png", big, "image/png"))
     html = await resp.text()
     assert resp.status == 413
