@@ -13,10 +13,8 @@ Each rendered form carries a random ``submission_id``; the intake's external id 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -96,30 +94,6 @@ def valid_submission_id(value: str | None) -> str | None:
 def identity_from_fields(fields: dict[str, str]) -> Identity:
     """The identity as typed on the form: trimmed, empty fields None, nothing else changed."""
     return Identity(**{attr: (fields.get(name) or "").strip() or None for name, attr in IDENTITY_FIELDS.items()})
-
-
-def attachment_path(root: Path, sha256: str) -> Path:
-    """Where the bytes of an attachment live: ``root/<sha256[:2]>/<sha256>``."""
-    return root / sha256[:2] / sha256
-
-
-def save_attachment(root: Path, sha256: str, data: bytes) -> Path:
-    """Write ``data`` under its hash (atomically; an existing copy is kept). Blocking: use a thread."""
-    path = attachment_path(root, sha256)
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 class WebForm:

@@ -28,12 +28,11 @@ from channels.web_form import (
     TEXT_FIELD,
     FormErrors,
     UploadedPhoto,
-    attachment_path,
     identity_from_fields,
     new_submission_id,
-    save_attachment,
     valid_submission_id,
 )
+from channels.storage import attachment_path, save_attachment
 from gateway.health import public_status
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, SETTINGS

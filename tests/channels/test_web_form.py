@@ -13,10 +13,10 @@ from channels.web_form import (
     UploadedPhoto,
     WebForm,
     sanitize_filename,
-    save_attachment,
     sniff_image_type,
 )
 from config.settings import Settings
+from channels.storage import save_attachment
 from tests.support.images import png
 
 NIK = "3271014501900002"  # Bogor Selatan, woman born 5 Jan 1990
