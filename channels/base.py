@@ -80,6 +80,8 @@ class OutboundReply:
     address: str
     text: str
     thread_ref: str | None = None
+    ticket: str | None = None
+    """The complaint's ticket, for channels that show it outside the text (e-mail subject)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,3 @@ class OutboundAdapter(Protocol):
     async def close(self) -> None:
         """Release connections."""
 
-
-def header_map(pairs: Mapping[str, str]) -> dict[str, str]:
-    """Copy headers into a plain dict with lower-case keys."""
-    return {k.lower(): v for k, v in pairs.items()}

@@ -32,4 +32,6 @@ async def post_or_get(
         async with session.request(method, url, **kwargs) as response:
             return response.status, await response.text(errors="replace")
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        # "from None": the message says it all; a chained traceback per failed send would
+        # flood the logs while a provider is down.
+        raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None

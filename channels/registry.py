@@ -7,13 +7,14 @@ from typing import Any
 
 from config.settings import Settings
 
-# provider name -> (settings key that enables it, "module:Class"). Imported lazily so a
-# provider's library is loaded only when that provider is switched on.
+# provider name -> "module:Class", enabled by that provider's settings (config/settings.py).
+# Imported lazily so a provider's library is loaded only when that provider is switched on.
 ADAPTERS: dict[str, str] = {
     "kannel": "channels.sms.kannel:KannelSms",
     "twilio": "channels.sms.twilio:TwilioSms",
     "android_sms": "channels.sms.android_gateway:AndroidSmsGateway",
     "web": "channels.web_form:WebForm",
+    "email": "channels.email.sender:EmailSender",
 }
 
 # Providers that need no settings: they are part of the product itself.

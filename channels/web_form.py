@@ -16,7 +16,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 
 from channels.base import OutboundReply, SendResult
 from config.settings import Settings

@@ -48,6 +48,14 @@ def transition(
     )
 
 
+def note(session: Session, complaint: Complaint, *, actor: str, action: str, note: str | None = None) -> None:
+    """Record an event that does not change the status (a follow-up, a suppressed reply)."""
+    now = utcnow()
+    complaint.updated_at = now
+    session.add(HistoryEntry(complaint_id=complaint.id, at=now, actor=actor, action=action,
+                             from_status=complaint.status, to_status=complaint.status, note=note))
+
+
 def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> Complaint:
     """Create the case for an accepted complaint message (or return the existing one).
 

@@ -5,22 +5,56 @@
 - ``complaints``: the case record with its SOP status, OPD, and the current step's deadline.
 - ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
 - ``replies``: the outbox; one row per reply, queued -> sent -> delivered / failed.
+- ``mailbox_state``: the IMAP poller's position (UIDVALIDITY, last UID) and health.
 The schema itself is created by the Alembic migrations in ``complaints/migrations``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored and returned in UTC on every database.
+
+    PostgreSQL keeps the zone; SQLite does not, so values read back from it are naive and
+    would print without "+00:00". Naive values are refused on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use an aware UTC value")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
-    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON}
 
 
 class InboxMessage(Base):
@@ -60,7 +94,7 @@ class Complaint(Base):
     reply_channel: Mapped[str] = mapped_column(String(32))
     reply_provider: Mapped[str | None] = mapped_column(String(32))
     reply_address: Mapped[str] = mapped_column(String(320))
-    reply_thread_ref: Mapped[str | None] = mapped_column(String(500))
+    reply_thread_ref: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8), default="id")
     status: Mapped[str] = mapped_column(String(40))
     step: Mapped[int] = mapped_column(Integer)
@@ -106,6 +140,7 @@ class Reply(Base):
     __table_args__ = (
         Index("ix_replies_status_created", "status", "created_at"),
         Index("ix_replies_provider_message_id", "provider_message_id"),
+        Index("ix_replies_address_created", "address", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -116,7 +151,7 @@ class Reply(Base):
     channel: Mapped[str] = mapped_column(String(32))
     provider: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(320))
-    thread_ref: Mapped[str | None] = mapped_column(String(500))
+    thread_ref: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sent|delivered|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -125,3 +160,18 @@ class Reply(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class MailboxState(Base):
+    """Where the IMAP poller is in a mailbox folder, and how it is doing (shown to operators)."""
+
+    __tablename__ = "mailbox_state"
+
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)  # user@host/folder
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="starting")  # connected|idle|polling|error
+    last_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import Engine, select, tuple_, update
+from sqlalchemy import Engine, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -97,6 +97,22 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
     return [outcomes[i] for i in range(len(envelopes))]
 
 
+def keep_unreadable(sf: sessionmaker[Session], *, channel: str, provider: str, external_id: str,
+                    reason: str, raw_ref: str) -> None:
+    """Record a message we could not read, so it is kept, reported and never imported again."""
+    engine = sf.kw["bind"]
+    now = utcnow()
+    with sf.begin() as session:
+        session.connection().execute(
+            _insert_ignoring_conflicts(engine),
+            [{
+                "id": new_id(), "channel": channel, "provider": provider, "external_id": external_id,
+                "kind": "unreadable", "ticket": None, "envelope": {"raw_sha256": raw_ref, "reason": reason},
+                "state": "unreadable", "attempts": 0, "error": reason[:1000], "created_at": now, "updated_at": now,
+            }],
+        )
+
+
 def stale_inbox_ids(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
     """Accepted messages that no worker finished within ``older_than`` (for the sweeper)."""
     cutoff = utcnow() - older_than
@@ -123,6 +139,22 @@ def stale_reply_ids(session: Session, older_than: timedelta, limit: int = 500) -
     )
 
 
+def reclaim_stale_sending(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
+    """Replies stuck in ``sending`` (their worker died mid-send): put back to ``queued``.
+
+    Whether the provider got them is unknown; sending again risks a duplicate SMS, which is
+    better than a citizen who never hears back.
+    """
+    cutoff = utcnow() - older_than
+    ids = list(session.scalars(
+        select(Reply.id).where(Reply.status == "sending", Reply.updated_at < cutoff).limit(limit)
+    ))
+    if ids:
+        session.execute(update(Reply).where(Reply.id.in_(ids), Reply.status == "sending")
+                        .values(status="queued", updated_at=utcnow(), error="worker lost mid-send; sending again"))
+    return ids
+
+
 def touch(session: Session, model: type[InboxMessage] | type[Reply] | type[Complaint], ids: Sequence[str]) -> None:
     """Bump ``updated_at`` so the sweeper waits a full period before trying these again."""
     if ids:
@@ -145,13 +177,6 @@ def history_of(session: Session, complaint_id: str) -> list[HistoryEntry]:
         session.scalars(
             select(HistoryEntry).where(HistoryEntry.complaint_id == complaint_id).order_by(HistoryEntry.id)
         )
-    )
-
-
-def replies_of(session: Session, complaint_id: str) -> list[Reply]:
-    """A case's outbound replies, oldest first."""
-    return list(
-        session.scalars(select(Reply).where(Reply.complaint_id == complaint_id).order_by(Reply.created_at))
     )
 
 
@@ -201,11 +226,14 @@ def queue_reply(
     return session.scalar(stmt)
 
 
-def queue_case_reply(session: Session, complaint: Complaint, kind: str, text: str) -> str | None:
-    """Queue a reply to a case's citizen on the channel the complaint came in on (once per kind)."""
+def queue_case_reply(session: Session, complaint: Complaint, kind: str, text: str, *, round_id: str = "") -> str | None:
+    """Queue a reply to a case's citizen on the channel the complaint came in on.
+
+    Once per kind and ``round_id`` (e.g. the inbox id of a follow-up that is checked again).
+    """
     return queue_reply(
         session,
-        dedupe_key=f"{complaint.id}:{kind}",
+        dedupe_key=f"{complaint.id}:{kind}" + (f":{round_id}" if round_id else ""),
         kind=kind,
         channel=complaint.reply_channel,
         provider=complaint.reply_provider,
@@ -214,6 +242,15 @@ def queue_case_reply(session: Session, complaint: Complaint, kind: str, text: st
         complaint_id=complaint.id,
         inbox_id=complaint.inbox_id,
         text=text,
+    )
+
+
+def recent_reply_count(session: Session, address: str, *, within_seconds: int) -> int:
+    """How many replies were queued to ``address`` in the last ``within_seconds``."""
+    cutoff = utcnow() - timedelta(seconds=within_seconds)
+    return int(
+        session.scalar(select(func.count()).select_from(Reply).where(Reply.address == address, Reply.created_at >= cutoff))
+        or 0
     )
 
 
@@ -238,7 +275,7 @@ def apply_delivery_update(
         return False
     if reply is None:
         return False
-    rank = {"queued": 0, "sent": 1, "delivered": 2, "failed": 2}
+    rank = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "failed": 2}
     if rank.get(status, 0) >= rank.get(reply.status, 0) and reply.status not in ("delivered", "failed"):
         reply.status = status
         if status == "failed":
@@ -246,7 +283,3 @@ def apply_delivery_update(
     reply.updated_at = utcnow()
     return True
 
-
-def parse_ts(value: str) -> datetime:
-    """Parse an ISO timestamp stored in an envelope."""
-    return datetime.fromisoformat(value)

@@ -59,6 +59,8 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Render tracebacks to text first, so the masking below covers them too.
+            structlog.processors.format_exc_info,
             redact_personal_data,
             renderer,
         ],

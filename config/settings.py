@@ -15,15 +15,28 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Provider -> (variables that must all be set, optional variables). A provider is
 # "configured" when any required variable is set, and "complete" when all are.
 PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # Inbound secrets are required: an open webhook lets anyone make the city send SMS to
+    # numbers of their choosing (SMS pumping) or forge delivery reports.
     "kannel": (
-        ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD"),
-        ("KANNEL_FROM", "KANNEL_INBOUND_TOKEN"),
+        ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD", "KANNEL_INBOUND_TOKEN"),
+        ("KANNEL_FROM",),
     ),
-    "twilio": (("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"), ("TWILIO_API_BASE",)),
+    "twilio": (
+        ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"),
+        ("TWILIO_API_BASE", "TWILIO_WEBHOOK_SHARED_KEY"),
+    ),
     "android_sms": (
-        ("ANDROID_SMS_GATEWAY_URL", "ANDROID_SMS_GATEWAY_USERNAME", "ANDROID_SMS_GATEWAY_PASSWORD"),
-        ("ANDROID_SMS_GATEWAY_SIGNING_KEY",),
+        (
+            "ANDROID_SMS_GATEWAY_URL",
+            "ANDROID_SMS_GATEWAY_USERNAME",
+            "ANDROID_SMS_GATEWAY_PASSWORD",
+            "ANDROID_SMS_GATEWAY_SIGNING_KEY",
+        ),
+        (),
     ),
+    "imap": (("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD"), ("IMAP_PORT",)),
+    "smtp_intake": (("SMTP_INTAKE_PORT", "SMTP_INTAKE_DOMAINS"), ("SMTP_INTAKE_HOST", "SMTP_INTAKE_MAX_BYTES")),
+    "email": (("SMTP_HOST", "MAIL_FROM"), ("SMTP_USER", "SMTP_PASSWORD")),
 }
 
 
@@ -76,11 +89,46 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
+    twilio_webhook_shared_key: str | None = Field(
+        default=None, description="Twilio's webhook SharedKey, for accounts that sign with it instead of the token."
+    )
 
     android_sms_gateway_url: str | None = None
     android_sms_gateway_username: str | None = None
     android_sms_gateway_password: str | None = None
     android_sms_gateway_signing_key: str | None = None
+
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, description="Default 993 with IMAP_SSL, else 143.")
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_ssl: bool = True
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str | None = Field(
+        default=None, description="Move accepted mail here instead of only flagging it \\Seen."
+    )
+    imap_poll_seconds: float = Field(default=30.0, description="Polling interval when the server has no IDLE.")
+    imap_idle_seconds: float = Field(default=25 * 60, description="Re-issue IDLE before the 29-minute limit.")
+
+    smtp_intake_host: str = Field(default="127.0.0.1", description="Address our SMTP server listens on.")
+    smtp_intake_port: int | None = None
+    smtp_intake_domains: str | None = Field(default=None, description="Comma-separated domains we accept mail for.")
+    smtp_intake_max_bytes: int = Field(default=25 * 1024 * 1024, description="Largest mail accepted (552 above).")
+    smtp_intake_max_recipients: int = 20
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    mail_from: str | None = Field(default=None, description="From address of our replies, e.g. lapor@kota.go.id.")
+    mail_auto_replies_per_hour: int = Field(default=5, description="Automatic replies per sender per hour, at most.")
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, description="Largest e-mail attachment kept.")
+
+    @property
+    def intake_domains(self) -> frozenset[str]:
+        """Lower-cased domains from SMTP_INTAKE_DOMAINS."""
+        return frozenset(d.strip().lower() for d in (self.smtp_intake_domains or "").split(",") if d.strip())
 
     @property
     def resolved_database_url(self) -> str:
@@ -105,14 +153,20 @@ class Settings(BaseSettings):
         required, _ = PROVIDER_VARIABLES[provider]
         return all(getattr(self, name.lower()) for name in required)
 
+    def _explicit(self, field: str) -> bool:
+        value = getattr(self, field)
+        return value is not None and value != type(self).model_fields[field].default
+
     def check_providers(self) -> list[str]:
         """Return the enabled providers; raise if any is half configured."""
         enabled, problems = [], []
-        for provider, (required, _optional) in PROVIDER_VARIABLES.items():
+        for provider, (required, optional) in PROVIDER_VARIABLES.items():
             present = [n for n in required if getattr(self, n.lower())]
-            if present and len(present) < len(required):
+            # An optional variable set on its own (e.g. only KANNEL_FROM) is a half set-up too.
+            chosen = present + [n for n in optional if self._explicit(n.lower())]
+            if chosen and len(present) < len(required):
                 missing = [n for n in required if n not in present]
-                problems.append(f"{provider}: set {', '.join(missing)} (or unset {', '.join(present)})")
+                problems.append(f"{provider}: set {', '.join(missing)} (or unset {', '.join(chosen)})")
             elif present:
                 enabled.append(provider)
         if problems:

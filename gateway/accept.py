@@ -95,15 +95,22 @@ class GroupCommitAcceptor:
                 envelopes = [env for env, _ in batch]
                 try:
                     outcomes = await loop.run_in_executor(self._writer, self._flush, envelopes)
-                except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
-                    log.error("accept_failed", count=len(batch), error=f"{type(exc).__name__}: {exc}")
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                except Exception as exc:  # noqa: BLE001 - the waiting requests get the error
+                    log.error("accept_failed", count=len(batch), error=type(exc).__name__)
+                    if len(batch) == 1:
+                        _settle(batch[0][1], error=exc)
+                        continue
+                    # One bad row must not fail its neighbours: store them one by one.
+                    for env, fut in batch:
+                        try:
+                            single = await loop.run_in_executor(self._writer, self._flush, [env])
+                        except Exception as one_exc:  # noqa: BLE001
+                            _settle(fut, error=one_exc)
+                        else:
+                            _settle(fut, outcome=single[0])
                     continue
                 for (_, fut), outcome in zip(batch, outcomes, strict=True):
-                    if not fut.done():
-                        fut.set_result(outcome)
+                    _settle(fut, outcome=outcome)
 
     def _flush(self, envelopes: list[ComplaintEnvelope]) -> list[store.AcceptOutcome]:
         outcomes = store.accept_batch(self._sf, envelopes)
@@ -128,3 +135,18 @@ class GroupCommitAcceptor:
                     detail=update.detail,
                 )
         return matched
+
+
+def _settle(
+    fut: asyncio.Future[store.AcceptOutcome],
+    *,
+    outcome: store.AcceptOutcome | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Resolve a waiting request (it may have gone away: a client that hung up)."""
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(outcome)  # type: ignore[arg-type]

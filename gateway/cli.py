@@ -1,4 +1,4 @@
-"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``db upgrade``."""
+"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``."""
 
 from __future__ import annotations
 
@@ -29,11 +29,20 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
-    from channels.registry import enabled_providers
-    from gateway.embedded import start_system
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
-    system = await start_system(settings, with_workers=with_workers)
+
+async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
+    from gateway.embedded import start_system
+    from gateway.keys import ADAPTERS
+
+    # The Procfile runs mail intake as its own processes; `serve` runs everything.
+    system = await start_system(settings, with_workers=with_workers, with_mail=with_workers)
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
     db = settings.resolved_database_url.split("://", 1)[0]
     print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
@@ -45,16 +54,15 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
                        ("/api/v1/complaints/{ticket}", "public status JSON"), ("/healthz", "liveness"),
                        ("/readyz", "readiness")):
         print(f"  {system.urls[0]}{path}  {what}", flush=True)
-    for provider in enabled_providers(settings):
-        adapter_path = {"kannel": "/channels/sms/kannel", "twilio": "/channels/sms/twilio",
-                        "android_sms": "/channels/sms/android"}.get(provider)
-        if adapter_path:
-            print(f"  {system.urls[0]}{adapter_path}  ({provider} webhook)", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    for name, adapter in system.runner.app[ADAPTERS].items():
+        if getattr(adapter, "path", None):
+            print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
+    if system.mail.poller is not None:
+        print(f"  IMAP poller: {settings.imap_user}@{settings.imap_host} folder {settings.imap_folder}", flush=True)
+    if system.mail.smtp is not None:
+        print(f"  SMTP intake: {settings.smtp_intake_host}:{settings.smtp_intake_port} for {settings.smtp_intake_domains}",
+              flush=True)
+    await _wait_for_signal()
     print("intake: stopping", flush=True)
     await system.stop()
 
@@ -97,6 +105,40 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _mail_until_signal(settings: Settings, role: str) -> int:
+    from gateway.accept import GroupCommitAcceptor
+    from gateway.embedded import start_mail_intake
+    from workers.runtime import build_runtime
+
+    provider = {"poller": "imap", "smtp": "smtp_intake"}[role]
+    if provider not in settings.check_providers():
+        needed = {"poller": "IMAP_HOST, IMAP_USER and IMAP_PASSWORD", "smtp": "SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS"}
+        print(f"intake {role}: set {needed[role]}", file=sys.stderr)
+        return 2
+    runtime = build_runtime(settings)
+    acceptor = GroupCommitAcceptor(runtime)
+    acceptor.start()
+    # Only this role's part: the other mail process is started on its own.
+    role_settings = settings.model_copy(update={"smtp_intake_port": None} if role == "poller" else {"imap_host": None})
+    mail = await start_mail_intake(role_settings, runtime, acceptor)
+    print(f"intake {role}: running", flush=True)
+    await _wait_for_signal()
+    await mail.stop()
+    await acceptor.stop()
+    runtime.close()
+    return 0
+
+
+def cmd_poller(args: argparse.Namespace) -> int:
+    """Only the IMAP poller."""
+    return asyncio.run(_mail_until_signal(_settings(args), "poller"))
+
+
+def cmd_smtp(args: argparse.Namespace) -> int:
+    """Only the SMTP intake server."""
+    return asyncio.run(_mail_until_signal(_settings(args), "smtp"))
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Create or migrate the database schema."""
     from complaints.db import make_engine, upgrade
@@ -123,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", help="address to listen on (HOST, default 127.0.0.1)")
         p.add_argument("--port", type=int, help="port to listen on (PORT, default 8080)")
         p.set_defaults(func=func)
+    for name, func, helptext in (
+        ("poller", cmd_poller, "run the IMAP poller only (IMAP_* settings)"),
+        ("smtp", cmd_smtp, "run the SMTP intake server only (SMTP_INTAKE_* settings)"),
+    ):
+        sub.add_parser(name, help=helptext, description=helptext).set_defaults(func=func)
     p = sub.add_parser("worker", help="run queue workers only (needs REDIS_URL)", description="run queue workers only")
     p.add_argument("--threads", type=int, help="worker threads (WORKER_THREADS, default 4)")
     p.set_defaults(func=cmd_worker)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -9,7 +10,11 @@ import structlog
 from aiohttp import web
 
 from config.settings import Settings
+from channels.email.imap_poller import ImapPoller, acceptor_bridge
+from channels.email.smtp_server import start_smtp_server
+from gateway.accept import GroupCommitAcceptor
 from gateway.app import create_app
+from gateway.keys import ACCEPTOR
 from workers.outbound import OutboundSender
 from workers.runtime import Runtime, build_runtime
 from workers.sweeper import Sweeper
@@ -47,6 +52,35 @@ def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
 
 
 @dataclass
+class MailIntake:
+    """The e-mail intake of one process: IMAP poller and/or SMTP server, as configured."""
+
+    poller: ImapPoller | None = None
+    smtp: asyncio.AbstractServer | None = None
+
+    async def stop(self) -> None:
+        """Stop listening and polling (the poller finishes its current step)."""
+        if self.smtp is not None:
+            self.smtp.close()
+            await self.smtp.wait_closed()
+        if self.poller is not None:
+            self.poller.stop()
+            await asyncio.to_thread(self.poller.join, 30)
+
+
+async def start_mail_intake(settings: Settings, runtime: Runtime, acceptor: GroupCommitAcceptor) -> MailIntake:
+    """Start the IMAP poller and the SMTP server when their settings are present."""
+    enabled = set(settings.check_providers())
+    intake = MailIntake()
+    if "imap" in enabled:
+        intake.poller = ImapPoller(settings, runtime, acceptor_bridge(acceptor, asyncio.get_running_loop()))
+        intake.poller.start()
+    if "smtp_intake" in enabled:
+        intake.smtp = await start_smtp_server(settings, runtime, acceptor)
+    return intake
+
+
+@dataclass
 class EmbeddedSystem:
     """Web app, workers and sweeper running in this process (the embedded default)."""
 
@@ -54,18 +88,20 @@ class EmbeddedSystem:
     runtime: Runtime
     runner: web.AppRunner
     workers: WorkerPool | None
+    mail: MailIntake = field(default_factory=MailIntake)
     urls: list[str] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Stop accepting, then stop the workers, then close connections."""
+        await self.mail.stop()
         await self.runner.cleanup()
         if self.workers is not None:
             self.workers.stop()
         self.runtime.close()
 
 
-async def start_system(settings: Settings, *, with_workers: bool = True) -> EmbeddedSystem:
-    """Migrate, start workers (optional) and serve HTTP on ``settings.host:port``."""
+async def start_system(settings: Settings, *, with_workers: bool = True, with_mail: bool = True) -> EmbeddedSystem:
+    """Migrate, start workers and mail intake (optional) and serve HTTP on ``settings.host:port``."""
     runtime = build_runtime(settings)
     workers = start_workers(runtime) if with_workers else None
     app = create_app(settings, runtime)
@@ -76,6 +112,7 @@ async def start_system(settings: Settings, *, with_workers: bool = True) -> Embe
     port = settings.port
     if port == 0:  # the OS picked one: report the real port
         port = runner.addresses[0][1]
-    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers)
+    mail = await start_mail_intake(settings, runtime, app[ACCEPTOR]) if with_mail else MailIntake()
+    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers, mail=mail)
     system.urls = [f"http://{settings.host}:{port}"]
     return system

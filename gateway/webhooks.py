@@ -6,11 +6,12 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import DataError, IntegrityError
 
 from channels.base import ChannelError
 from gateway.http import raw_request, read_body
 from gateway.keys import ACCEPTOR, SETTINGS
-from normalizer.normalize import build_envelope
+from normalizer.normalize import InvalidIntake, build_envelope
 
 log = structlog.get_logger(__name__)
 
@@ -26,18 +27,28 @@ def webhook_handler(adapter: Any) -> Any:
             # Signature first: nothing from an unverified request is parsed or stored.
             adapter.verify(raw)
             result = adapter.parse(raw)
+            envelopes = [build_envelope(intake) for intake in result.intakes]
         except ChannelError as exc:
             log.warning("webhook_rejected", provider=adapter.name, status=exc.status, reason=str(exc))
             return web.Response(status=exc.status, text=f"{type(exc).__name__}: {exc}\n")
+        except InvalidIntake as exc:
+            log.warning("webhook_rejected", provider=adapter.name, status=400, reason=str(exc))
+            return web.Response(status=400, text=f"BadRequest: {exc}\n")
+        except Exception as exc:  # noqa: BLE001 - a 500 would make the provider retry for ever
+            log.error("webhook_unreadable", provider=adapter.name, error=type(exc).__name__)
+            return web.Response(status=400, text="BadRequest: the message could not be read\n")
         acceptor = request.app[ACCEPTOR]
-        envelopes = [build_envelope(intake) for intake in result.intakes]
         try:
             outcomes = await acceptor.accept(envelopes)
             if result.delivery_updates:
                 await acceptor.apply_delivery_updates(result.delivery_updates)
-        except Exception:
+        except (DataError, IntegrityError) as exc:
+            # The database refuses this very message: a retry would fail the same way.
+            log.error("webhook_store_refused", provider=adapter.name, error=type(exc).__name__)
+            return web.Response(status=400, text="BadRequest: the message could not be stored as sent\n")
+        except Exception as exc:  # noqa: BLE001
             # Not stored: answer 503 so the provider retries instead of believing us.
-            log.exception("webhook_store_failed", provider=adapter.name)
+            log.error("webhook_store_failed", provider=adapter.name, error=type(exc).__name__)
             return web.Response(status=503, text="temporarily unable to store the message, retry\n")
         if result.ignored:
             log.info("webhook_ignored", provider=adapter.name, reason=result.ignored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from normalizer.envelope import ComplaintEnvelope, Identity, Intake, new_id, utcnow
@@ -25,8 +26,46 @@ def content_fingerprint(intake: Intake, received_at: datetime) -> str:
     return "fp:" + digest.hexdigest()[:40]
 
 
+# Column sizes of the case record: longer values are cut here, never by a database error
+# that would fail a whole group-committed batch.
+MAX_EXTERNAL_ID = 150
+MAX_ADDRESS = 320
+FIELD_LIMITS = {"nik": 32, "name": 200, "address": 1000, "phone": 32, "email": 320}
+
+
+class InvalidIntake(ValueError):
+    """The message cannot be stored as it is (e.g. a sender address longer than any real one)."""
+
+
+def _one_line(value: str) -> str:
+    """Remove NUL and other control characters from a single-line value."""
+    return "".join(ch for ch in value if ch >= " " and ch != "\x7f").strip()
+
+
+def _bounded_identity(identity: Identity) -> Identity:
+    values = {}
+    for field, limit in FIELD_LIMITS.items():
+        value = getattr(identity, field)
+        values[field] = _one_line(value)[:limit] or None if value else None
+    return Identity(**values)
+
+
+def _external_id(raw: str) -> str:
+    cleaned = _one_line(raw)
+    if len(cleaned) <= MAX_EXTERNAL_ID and cleaned == raw:
+        return raw
+    # Over-long or odd ids still deduplicate: their hash is stable across retries.
+    return "h:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def build_envelope(intake: Intake) -> ComplaintEnvelope:
-    """Normalise an intake: clean text, classify, extract identity, fix the external id."""
+    """Normalise an intake: clean text, classify, extract identity, fix the external id.
+
+    Raises :class:`InvalidIntake` when the sender address cannot be a real one.
+    """
+    sender = _one_line(intake.sender)
+    if not sender or len(sender) > MAX_ADDRESS:
+        raise InvalidIntake("sender address is empty or longer than 320 characters")
     received_at = (intake.received_at or utcnow()).astimezone(UTC)
     text = clean_text(intake.text)
     kind = intake.kind
@@ -39,23 +78,28 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
             query_ticket = query
     if kind == "complaint":
         parsed, body = parse_identity_text(text)
-        identity = merge_identity(identity, parsed)
+        # What the citizen typed ("Nama: ...") wins over what the provider tells about the
+        # sender (an e-mail display name, a phone contact name).
+        identity = merge_identity(parsed, identity)
         text = body.strip()
         if intake.channel in PHONE_CHANNELS and not identity.phone:
             identity = merge_identity(identity, Identity(phone=normalize_phone(intake.sender)))
+    route = intake.reply_route
+    if route.address != sender and (not route.address or len(route.address) > MAX_ADDRESS):
+        raise InvalidIntake("reply address is empty or longer than 320 characters")
     return ComplaintEnvelope(
         id=new_id(),
         channel=intake.channel,
         provider=intake.provider,
-        external_id=intake.external_id or content_fingerprint(intake, received_at),
+        external_id=_external_id(intake.external_id) if intake.external_id else content_fingerprint(intake, received_at),
         received_at=received_at.isoformat(),
-        sender=intake.sender,
-        reply_route=intake.reply_route,
-        identity=identity,
+        sender=sender,
+        reply_route=replace(route, address=_one_line(route.address)),
+        identity=_bounded_identity(identity),
         text=text,
         kind=kind,
         query_ticket=query_ticket,
-        subject=intake.subject,
+        subject=_one_line(intake.subject)[:500] if intake.subject else None,
         attachments=intake.attachments,
         location=intake.location,
         language=intake.language,

@@ -31,10 +31,37 @@ def normalize_ticket(raw: str) -> str | None:
 def parse_status_query(text: str) -> str | None:
     """If ``text`` is a status request (``CEK <ticket>``), return what follows the keyword.
 
-    Returns the raw ticket text (possibly empty or invalid: the worker answers that the
-    ticket is unknown) or None when the message is not a status request.
+    Only a keyword followed by nothing or by one short word counts: "Cek lampu PJU mati di
+    Jl. Pajajaran" is a complaint, not a question about ticket "lampu". Returns the word
+    (possibly not a valid ticket: the worker then answers that it is unknown), ``""`` for a
+    bare keyword, or None when the message is not a status request.
     """
     match = _STATUS_QUERY.match(text)
     if not match:
         return None
-    return match.group("ticket").strip()
+    rest = match.group("ticket").strip()
+    if not rest:
+        return ""
+    if normalize_ticket(rest):
+        return rest
+    words = rest.split()
+    if len(words) == 1 and len(rest) <= TICKET_LENGTH + 6:
+        return rest
+    return None
+
+
+
+# Loose shapes; normalize_ticket() then decides (so "BGR-0000000" is not a ticket).
+_BRACKETED_TICKET = re.compile(r"\[\s*(BGR[-\s]?[A-Za-z0-9]{7})\s*\]", re.IGNORECASE)
+_BARE_TICKET = re.compile(r"(?<![A-Za-z0-9])(BGR-?[A-Za-z0-9]{7})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def find_ticket(text: str) -> str | None:
+    """The ticket in ``text`` (an e-mail subject: ``[BGR-7KQ2XMP]`` preferred, else a bare
+    ``BGR-7KQ2XMP``), canonical, or None."""
+    for pattern in (_BRACKETED_TICKET, _BARE_TICKET):
+        for match in pattern.finditer(text or ""):
+            ticket = normalize_ticket(match.group(1))
+            if ticket:
+                return ticket
+    return None

@@ -7,6 +7,7 @@ need_pkgs=()
 command -v bearerbox >/dev/null 2>&1 || [ -x /usr/sbin/bearerbox ] || need_pkgs+=(kannel)
 [ -x /usr/lib/kannel/test/fakesmsc ] || need_pkgs+=(kannel-extras)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] || need_pkgs+=(dovecot-imapd)
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || need_pkgs+=(postgresql)
 
@@ -41,4 +42,4 @@ if ! redis_ready; then
   for _ in $(seq 1 30); do redis_ready && break; sleep 0.5; done
   redis_ready || { echo "test-setup: Redis is not answering on 127.0.0.1:6379; start it with: redis-server --daemonize yes --port 6379" >&2; exit 1; }
 fi
-echo "test-setup: PostgreSQL, Redis, Kannel and Chromium are ready"
+echo "test-setup: PostgreSQL, Redis, Kannel, Dovecot and Chromium are ready"

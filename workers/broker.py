@@ -27,6 +27,10 @@ def make_broker(settings: Settings, extra_middleware: list[Middleware] | None = 
             # A worker killed with -9 leaves unacknowledged messages; Redis hands them to
             # another worker once this heartbeat has lapsed.
             heartbeat_timeout=int(settings.worker_heartbeat_timeout_seconds * 1000),
+            # A Redis that stops answering must not hang the accept path: fail, and let the
+            # sweeper enqueue the (already durable) rows later.
+            socket_connect_timeout=5,
+            socket_timeout=10,
         )
     else:
         broker = StubBroker()

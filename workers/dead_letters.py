@@ -40,7 +40,7 @@ class DeadLetterRecorder(Middleware):
             if message.actor_name == "send_reply":
                 session.execute(
                     update(Reply)
-                    .where(Reply.id.in_(ids), Reply.status == "queued")
+                    .where(Reply.id.in_(ids), Reply.status.in_(("queued", "sending")))
                     .values(status="failed", error=error, updated_at=now)
                 )
             elif message.actor_name == "verify_intake":

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle, store
+from complaints import lifecycle
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
 from config.loader import load_opds
 
 from workers.batch import FollowUps, StageResult, each_in_savepoint
+from workers.casework import queue_reply_to_citizen
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,7 +35,8 @@ def route_batch(runtime: Runtime, complaint_ids: list[str]) -> StageResult:
 
 def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUps:
     """Route one verified complaint; return the acknowledgement reply to send."""
-    complaint = session.get(Complaint, complaint_id)
+    # Row lock (PostgreSQL): a sweep may hand the same case to two workers at once.
+    complaint = session.get(Complaint, complaint_id, with_for_update=True)
     if complaint is None or complaint.status != lifecycle.VERIFIED:
         return {}
     decision = route(" ".join(filter(None, [complaint.subject, complaint.text])))
@@ -56,5 +58,5 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
         key, params = "ack_triage", {}
     text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket, **params)
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
-    reply_id = store.queue_case_reply(session, complaint, "ack", text)
+    reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
     return {"send_reply": [reply_id]} if reply_id else {}

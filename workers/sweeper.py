@@ -2,7 +2,8 @@
 
 The database is the source of truth: an inbox message still ``accepted``, a case still
 ``diverifikasi`` or a reply still ``queued`` after ``SWEEP_AFTER_SECONDS`` is sent to its
-actor again. Every actor is idempotent, so a sweep that races a slow worker is harmless.
+actor again; a reply stuck in ``sending`` (its worker died) is queued again once no send
+could still be running. Every actor is idempotent, so a sweep that races a slow worker is harmless.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
     older = timedelta(seconds=runtime.settings.sweep_after_seconds)
     with runtime.sf.begin() as session:
         inbox_ids = store.stale_inbox_ids(session, older)
-        reply_ids = store.stale_reply_ids(session, older)
+        # A send can legitimately take SEND_TIMEOUT_SECONDS: only rows older than that are lost.
+        lost = timedelta(seconds=max(runtime.settings.sweep_after_seconds, 2 * runtime.settings.send_timeout_seconds + 5))
+        reclaimed = store.reclaim_stale_sending(session, lost)
+        reply_ids = store.stale_reply_ids(session, older) + reclaimed
         cutoff = utcnow() - older
         case_ids = list(
             session.scalars(

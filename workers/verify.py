@@ -13,12 +13,13 @@ import structlog
 
 from complaints import lifecycle, store
 from complaints.models import InboxMessage
-from complaints.replies import field_labels, render_reply
+from complaints.replies import render_reply
 from config.loader import load_opds, load_sop
 from normalizer.envelope import ComplaintEnvelope, utcnow
-from normalizer.identity import check_identity
 from normalizer.tickets import normalize_ticket
 
+from workers import followup
+from workers.casework import check_case
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 
 if TYPE_CHECKING:
@@ -36,52 +37,30 @@ def verify_batch(runtime: Runtime, inbox_ids: list[str]) -> StageResult:
 
 def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     """Process one accepted message; return the follow-up work ``{actor: [ids]}``."""
-    inbox = session.get(InboxMessage, inbox_id)
+    # Row lock (PostgreSQL): a sweep may hand the same message to two workers at once.
+    inbox = session.get(InboxMessage, inbox_id, with_for_update=True)
     if inbox is None or inbox.state != "accepted":
         return {}  # already done by an earlier run: every actor is idempotent
     envelope = ComplaintEnvelope.from_dict(inbox.envelope)
     inbox.attempts += 1
-    if envelope.kind == "status_query":
-        follow = _answer_status_query(session, inbox, envelope)
-    else:
-        follow = _verify_complaint(runtime, session, inbox, envelope)
     inbox.state = "done"
     inbox.updated_at = utcnow()
-    return follow
-
-
-def _verify_complaint(
-    runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
-) -> dict[str, list[str]]:
+    if envelope.kind == "status_query":
+        return _answer_status_query(session, inbox, envelope)
+    automatic = (envelope.raw or {}).get("auto")
+    if automatic:
+        # RFC 3834: never answer robots; a bounce of our own reply marks that reply failed.
+        inbox.state = "ignored"
+        inbox.error = f"automatic message ({automatic}): no case, no reply"
+        followup.apply_bounce(session, envelope)
+        return {}
+    case = followup.find_case(session, envelope)
+    if case is not None:
+        return followup.add_to_case(runtime, session, case, inbox, envelope)
     complaint = lifecycle.open_case(session, inbox, envelope)
     if complaint.status != lifecycle.RECEIVED:
         return {}
-    problems = [(p.field, p.code) for p in check_identity(envelope.identity, home_region=runtime.settings.region_code)]
-    if not envelope.text:
-        problems.append(("text", "missing"))
-    if problems:
-        complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
-        lifecycle.transition(
-            session,
-            complaint,
-            lifecycle.RETURNED_TO_CITIZEN,
-            actor="worker:verify_intake",
-            action="returned_to_citizen",
-            note=complaint.identity_problems,
-        )
-        key = "empty_complaint" if problems == [("text", "missing")] else "identity_missing"
-        text = render_reply(
-            key,
-            complaint.language,
-            channel=complaint.reply_channel,
-            ticket=complaint.ticket,
-            fields=field_labels([p for p in problems if p[0] != "text"], complaint.language),
-        )
-        log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
-        reply_id = store.queue_case_reply(session, complaint, key, text)
-        return {"send_reply": [reply_id]} if reply_id else {}
-    lifecycle.transition(session, complaint, lifecycle.VERIFIED, actor="worker:verify_intake", action="verified")
-    return {"route_to_opd": [complaint.id]}
+    return check_case(runtime, session, complaint, actor="worker:verify_intake")
 
 
 def _answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> dict[str, list[str]]:
@@ -97,7 +76,8 @@ def _answer_status_query(session: Session, inbox: InboxMessage, envelope: Compla
                 status_label=load_sop().label(lifecycle.RECEIVED, lang), opd="-",
             )
         else:
-            text = render_reply("status_unknown", lang, channel=channel, ticket=envelope.query_ticket or "-")
+            # Never echo what was sent: only a well-formed ticket is repeated back.
+            text = render_reply("status_unknown", lang, channel=channel, ticket=ticket or "-")
     else:
         opd = load_opds().get(complaint.opd_code or "")
         text = render_reply(

@@ -172,5 +172,5 @@ class KannelSms:
 def _parse_ts(value: str | bytes | None) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(value), UTC) if value else None  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):  # OSError: a year past 9999
         return None

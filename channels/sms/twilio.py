@@ -89,8 +89,7 @@ class TwilioSms:
         self.timeout = settings.send_timeout_seconds
         # Webhooks matched by a Twilio Webhook Rule are signed with a SharedKey secret instead
         # of the Auth Token (https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys).
-        # Settings has no field for it yet (requested); until then such requests are refused.
-        self.shared_key: str | None = getattr(settings, "twilio_webhook_shared_key", None)
+        self.shared_key: str | None = settings.twilio_webhook_shared_key
         self._session: aiohttp.ClientSession | None = None
 
     # -- inbound -----------------------------------------------------------------------

@@ -29,7 +29,7 @@ def test_defaults_run_embedded() -> None:
 def test_half_configured_provider_names_missing_variables(provider: str) -> None:
     """Setting one required variable of a provider raises, naming the others."""
     required, _ = PROVIDER_VARIABLES[provider]
-    settings = Settings(_env_file=None, **{required[0].lower(): "x"})  # type: ignore[arg-type, call-arg]
+    settings = Settings(_env_file=None, **{required[0].lower(): "2525"})  # type: ignore[arg-type, call-arg]
     with pytest.raises(ConfigurationError) as excinfo:
         settings.check_providers()
     for missing in required[1:]:

@@ -109,7 +109,7 @@ def test_worker_killed_mid_task_still_completes(
         "SWEEP_AFTER_SECONDS": "4",
         "WORKER_HEARTBEAT_TIMEOUT_SECONDS": "5",
         "RETRY_MIN_BACKOFF_MS": "200",
-        "SEND_TIMEOUT_SECONDS": "60",
+        "SEND_TIMEOUT_SECONDS": "3",
     }
     log = tmp_path / "processes.log"
     engine = create_engine(pg_url)

@@ -49,8 +49,8 @@ async def wait_db(system: EmbeddedSystem, fn: Callable[[Session], Any], timeout:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    """The whole system with all three SMS providers pointed at local fakes."""
+async def gateway(tmp_path: Path, backend: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    """The whole system (SQLite + in-process queue, or PostgreSQL + Redis) with the three SMS providers on fakes."""
     port = free_port()
     async with FakeTwilio(TWILIO_SID, TWILIO_TOKEN) as twilio, FakeAndroidGateway("user", "pass") as android:
         settings = base_settings(
@@ -70,6 +70,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
             android_sms_gateway_password="pass",
             android_sms_gateway_signing_key=ANDROID_KEY,
             max_body_bytes=4096,
+            **backend,
         )
         system = await start_system(settings)
         async with aiohttp.ClientSession() as http:
@@ -259,3 +260,26 @@ async def test_public_status_api_has_no_personal_data(gateway: dict[str, Any]) -
         assert resp.status == 404
     async with gateway["http"].get(gateway["url"] + "/api/v1/complaints/not-a-ticket") as resp:
         assert resp.status == 400
+
+
+async def test_one_poisonous_message_does_not_fail_its_batch(gateway: dict[str, Any]) -> None:
+    """Messages committed together with an unstorable one are accepted (200); only that one is refused (400)."""
+    http, url = gateway["http"], gateway["url"] + "/channels/sms/kannel"
+
+    async def send(msg_id: str) -> int:
+        query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "text": LAPOR, "id": msg_id}
+        async with http.get(url, params=query) as resp:
+            return resp.status
+
+    ids = [f"good-{i}" for i in range(5)] + ["nul\x00id", "x" * 400]
+    statuses = await asyncio.gather(*(send(i) for i in ids))
+    assert statuses[:5] == [200] * 5
+    assert all(s in (200, 400) for s in statuses[5:])
+    await wait_db(gateway["system"], lambda s: s.scalar(select(func.count()).select_from(Complaint)) >= 5)
+
+
+async def test_odd_kannel_timestamp_is_not_a_server_error(gateway: dict[str, Any]) -> None:
+    """A timestamp beyond year 9999 is ignored (the message is accepted), never a 500 that Kannel would retry."""
+    query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "text": LAPOR, "id": "ts-1", "ts": "99999999999999999"}
+    async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel", params=query) as resp:
+        assert resp.status == 200

@@ -1,0 +1,1 @@
+"""The e-mail channel: MIME parsing, IMAP poller, SMTP intake server, SMTP replies."""

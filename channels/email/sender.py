@@ -1,0 +1,87 @@
+"""Replies by e-mail through the city's SMTP server (aiosmtplib), in the citizen's thread.
+
+Every reply carries Message-ID, In-Reply-To, References and "Re: <subject> [<ticket>]" so
+mail clients thread it and a citizen's answer finds its complaint again; and
+``Auto-Submitted: auto-replied`` (RFC 3834) so other robots do not answer it.
+"""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+
+from channels.base import OutboundReply, SendError, SendResult
+from channels.email.mime import reply_headers
+from config.settings import Settings
+
+
+class EmailSender:
+    """Outbound adapter of the e-mail channel (provider ``email``)."""
+
+    name = "email"
+    channel = "email"
+    path = None  # inbound mail arrives through the IMAP poller or our SMTP server
+    methods: tuple[str, ...] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.mail_from = settings.mail_from or ""
+        self.domain = self.mail_from.rpartition("@")[2] or "localhost"
+
+    def build_message(self, reply: OutboundReply) -> EmailMessage:
+        """The reply as a MIME message (plain text, UTF-8), threaded to the citizen's mail."""
+        thread = _thread(reply.thread_ref)
+        headers = reply_headers(
+            ticket=reply.ticket or "",
+            original_subject=thread.get("subject") or "",
+            original_message_id=thread.get("message_id"),
+            original_references=tuple(thread.get("references") or ()),
+            our_domain=self.domain,
+        )
+        message = EmailMessage()
+        message["From"] = self.mail_from
+        message["To"] = reply.address
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        for name, value in headers.items():
+            message[name] = value
+        message.set_content(reply.text, charset="utf-8")
+        return message
+
+    async def send(self, reply: OutboundReply) -> SendResult:
+        """Hand the reply to the SMTP server; 4xx and network errors are retryable, 5xx are not."""
+        message = self.build_message(reply)
+        s = self.settings
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_user or None,
+                password=s.smtp_password or None,
+                start_tls=s.smtp_starttls,
+                timeout=s.send_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            raise SendError(f"recipient refused: {codes}", retryable=all(400 <= c < 500 for c in codes)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise SendError(f"SMTP {exc.code}: {exc.message}"[:300], retryable=400 <= exc.code < 500) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}"[:300], retryable=True) from exc
+        return SendResult(provider_message_id=message["Message-ID"].strip("<>"))
+
+    async def close(self) -> None:
+        """Nothing held open: one SMTP connection per reply."""
+
+
+def _thread(thread_ref: str | None) -> dict[str, object]:
+    if not thread_ref:
+        return {}
+    try:
+        value = json.loads(thread_ref)
+    except ValueError:
+        return {"message_id": thread_ref}
+    return value if isinstance(value, dict) else {}

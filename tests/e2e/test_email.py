@@ -1,0 +1,246 @@
+"""E-mail end to end: a real Dovecot mailbox in, our SMTP server in, replies out to a real SMTP sink."""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from channels.email.imap_poller import ImapPoller
+from complaints import store
+from complaints.models import Complaint, HistoryEntry, InboxMessage, MailboxState, Reply
+from tests.conftest import base_settings
+from tests.support.dovecot import DovecotHarness, running_dovecot
+from tests.support.smtp_sink import SmtpSink
+from tests.support.system import SystemThread, free_port, running_system
+from workers.runtime import build_runtime
+
+CITIZEN = "siti.aminah@example.org"
+MAILBOX = "lapor@bogorkota.go.id"
+NIK = "3271014505900002"
+IDENTITY = f"NIK: {NIK}\nNama: Siti Aminah\nAlamat: Jl. Pajajaran No. 5, Bogor Tengah\nTelp: 0812-3456-7890\n"
+
+
+def mail(subject: str, body: str, *, sender: str = CITIZEN, headers: dict[str, str] | None = None) -> EmailMessage:
+    """A citizen's mail as a mail client would write it."""
+    message = EmailMessage()
+    message["From"] = f"Siti Aminah <{sender}>"
+    message["To"] = MAILBOX
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="example.org")
+    message["Date"] = "Sun, 29 Nov 2026 10:00:00 +0700"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """The city's outbound SMTP server, capturing what we send."""
+    with SmtpSink() as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
+    """The city's IMAP mailbox on a real Dovecot."""
+    with running_dovecot(tmp_path / "dovecot") as dovecot:
+        yield dovecot
+
+
+def email_settings(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink, **extra: Any) -> Any:
+    values: dict[str, Any] = {
+        "imap_host": mailbox.host, "imap_port": mailbox.port, "imap_user": mailbox.user,
+        "imap_password": mailbox.password, "imap_ssl": False, "imap_poll_seconds": 0.5, "imap_idle_seconds": 5,
+        "smtp_host": sink.host, "smtp_port": sink.port, "smtp_starttls": False, "mail_from": MAILBOX,
+    }
+    values.update(extra)
+    return base_settings(tmp_path, **values)
+
+
+def count(system: SystemThread, model: Any, *where: Any) -> int:
+    return int(system.db(lambda s: s.scalar(select(func.count()).select_from(model).where(*where))) or 0)
+
+
+def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """A mail in the city's mailbox becomes a case; the ack arrives in the citizen's thread; the mail is \\Seen."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        original = mail("Jalan berlubang di Jl. Pajajaran", IDENTITY + "Isi: Jalan berlubang besar, bahaya untuk motor.")
+        started = time.monotonic()
+        uid = mailbox.deliver(original.as_bytes())
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
+        print(f"\nIMAP delivery -> ack in the citizen's mailbox: {(time.monotonic() - started) * 1000:.0f} ms")
+        message = ack.message
+        assert message["In-Reply-To"] == original["Message-ID"]
+        assert original["Message-ID"] in message["References"]
+        assert message["Subject"].startswith("Re: Jalan berlubang di Jl. Pajajaran [BGR-")
+        assert message["Auto-Submitted"] == "auto-replied"
+        assert "PUPR" in message.get_content()
+        case = system.db(lambda s: s.scalar(select(Complaint)))
+        assert case.ticket in message["Subject"] and case.email == CITIZEN and case.opd_code == "pupr"
+        system.wait_for(lambda s: b"\\Seen" in mailbox.flags(uid))
+        state = system.db(lambda s: s.scalar(select(MailboxState)))
+        assert state.last_uid == uid and state.status in ("connected", "idle") and state.last_poll_at
+
+
+def test_reply_with_missing_nik_completes_the_same_case(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """A complaint without NIK gets asked for it; the citizen's answer in the thread completes that same case."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        first = mail("Sampah menumpuk", "Nama: Siti Aminah\nAlamat: Jl. Pajajaran 5\nTelp: 081234567890\n\nSampah menumpuk di TPS dekat pasar.")
+        mailbox.deliver(first.as_bytes())
+        asked = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
+        assert "NIK" in asked.get_content()
+        answer = mail(f"Re: {first['Subject']}", f"NIK: {NIK}\n\n> {asked.get_content()[:40]}",
+                      headers={"In-Reply-To": asked["Message-ID"], "References": f"{first['Message-ID']} {asked['Message-ID']}"})
+        mailbox.deliver(answer.as_bytes())
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos and "[BGR-" in m.message["Subject"]
+                            and m.message["Message-ID"] != asked["Message-ID"], timeout=20).message
+        case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+        assert case.nik == NIK and case.opd_code == "dlh"
+        assert case.ticket in ack["Subject"]
+        assert count(system, Complaint) == 1
+        history = system.db(lambda s: list(s.scalars(select(HistoryEntry.action))))
+        assert "citizen_follow_up" in history
+
+
+def test_out_of_office_answer_gets_no_reply(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """An automatic out-of-office answer to our ack opens no case and gets no reply (RFC 3834)."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        original = mail("Lampu PJU mati", IDENTITY + "Isi: Lampu PJU mati sejak seminggu di depan rumah.")
+        mailbox.deliver(original.as_bytes())
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
+        ooo = mail(f"Automatic reply: {ack['Subject']}", "Saya sedang cuti sampai 5 Desember.",
+                   headers={"Auto-Submitted": "auto-replied", "In-Reply-To": ack["Message-ID"]})
+        uid = mailbox.deliver(ooo.as_bytes())
+        system.wait_for(lambda s: b"\\Seen" in mailbox.flags(uid))
+        system.wait_for(lambda s: s.scalar(select(InboxMessage).where(InboxMessage.state == "ignored")))
+        time.sleep(1.0)
+        assert len(sink.messages) == 1
+        assert count(system, Complaint) == 1
+
+
+def test_unreadable_mail_is_kept_and_does_not_block_the_next(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """A mail that cannot be read is kept as unreadable and flagged; the mail behind it is processed."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        bad_uid = mailbox.deliver(b"\r\n\r\n")
+        good = mail("PDAM mati", IDENTITY + "Isi: Air PDAM tidak mengalir tiga hari.")
+        mailbox.deliver(good.as_bytes())
+        sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
+        unreadable = system.wait_for(lambda s: s.scalar(select(InboxMessage).where(InboxMessage.state == "unreadable")))
+        assert unreadable.error
+        assert b"\\Seen" in mailbox.flags(bad_uid)
+        assert count(system, Complaint) == 1
+
+
+def test_uidvalidity_change_rescans_without_doubles(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """When the server renumbers the folder, the poller starts over and nothing is imported twice."""
+    settings = email_settings(tmp_path, mailbox, sink)
+    with running_system(settings) as system:
+        mailbox.deliver(mail("Parkir liar", IDENTITY + "Isi: Parkir liar di trotoar depan stasiun.").as_bytes())
+        sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
+        old = system.db(lambda s: s.scalar(select(MailboxState.uidvalidity)))
+    mailbox.reset_uidvalidity()
+    with running_system(settings) as system:
+        mailbox.deliver(mail("Angkot ngetem", IDENTITY + "Isi: Angkot ngetem sembarangan di Jl. Juanda.").as_bytes())
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2)
+        system.wait_for(lambda s: s.scalar(select(MailboxState.uidvalidity)) != old)
+        time.sleep(1.5)
+        assert count(system, Complaint) == 2
+
+
+def test_poller_restart_mid_mailbox_loses_and_doubles_nothing(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """A poller that dies after storing part of a mailbox, before flagging it, resumes with nothing lost or doubled."""
+
+    for i in range(25):
+        mailbox.deliver(mail(f"Keluhan {i}", IDENTITY + f"Isi: Jalan rusak nomor {i}.").as_bytes())
+    settings = email_settings(tmp_path, mailbox, sink)
+    runtime = build_runtime(settings)
+
+    calls = {"n": 0}
+
+    def crashing_accept(envelopes: list[Any]) -> list[Any]:
+        outcomes = store.accept_batch(runtime.sf, envelopes)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("power cut after the commit, before the flags")
+        return outcomes
+
+    poller = ImapPoller(settings, runtime, crashing_accept)
+    client = poller._connect()
+    with pytest.raises(RuntimeError):
+        poller.sync(client)
+    client.logout()
+    stored_first = runtime.read_sf().scalar(select(func.count()).select_from(InboxMessage))
+    assert 0 < stored_first < 25
+    poller2 = ImapPoller(settings, runtime, lambda envs: store.accept_batch(runtime.sf, envs))
+    client = poller2._connect()
+    poller2.sync(client)
+    client.logout()
+    with runtime.read_sf() as session:
+        assert session.scalar(select(func.count()).select_from(InboxMessage)) == 25
+        assert session.scalar(select(func.count(func.distinct(InboxMessage.external_id)))) == 25
+    assert all(b"\\Seen" in mailbox.flags(uid) for uid in mailbox.list_uids())
+    runtime.close()
+
+
+def test_smtp_intake_accepts_our_domains_only_and_replies(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """Our SMTP server refuses other domains with 550, over-size mail with 552, and accepts ours with 250."""
+    port = free_port()
+    settings = email_settings(tmp_path, mailbox, sink, smtp_intake_port=port, smtp_intake_domains="bogorkota.go.id",
+                              smtp_intake_max_bytes=200_000, imap_host=None, imap_port=None, imap_user=None,
+                              imap_password=None)
+    with running_system(settings) as system, smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo("mx.example.org")
+        code, _ = client.docmd("MAIL FROM:<siti.aminah@example.org>")
+        assert code == 250
+        code, text = client.docmd("RCPT TO:<someone@elsewhere.example>")
+        assert code == 550 and b"bogorkota.go.id" in text
+        client.rset()
+        big = mail("Besar", "x" * 300_000)
+        with pytest.raises(smtplib.SMTPException) as excinfo:
+            client.send_message(big, to_addrs=[MAILBOX])
+        assert "552" in str(excinfo.value)
+        client.rset()
+        refused = client.send_message(mail("Pohon tumbang", IDENTITY + "Isi: Pohon tumbang menutup jalan di Tanah Sareal."),
+                                      to_addrs=[MAILBOX])
+        assert refused == {}
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
+        assert "[BGR-" in ack["Subject"]
+        case = system.db(lambda s: s.scalar(select(Complaint)))
+        assert case.provider == "smtp" and case.opd_code == "dlh"
+
+
+def test_bounce_of_our_reply_marks_it_failed(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """A delivery failure report (DSN) for one of our replies marks that reply failed, and gets no answer."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        mailbox.deliver(mail("Banjir", IDENTITY + "Isi: Banjir setinggi lutut di perumahan.").as_bytes())
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
+        ours = ack["Message-ID"]
+        dsn = (
+            "From: Mail Delivery System <MAILER-DAEMON@example.org>\r\n"
+            f"To: {MAILBOX}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+            f"Message-ID: {make_msgid(domain='example.org')}\r\nAuto-Submitted: auto-replied\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n\r\n'
+            "--b1\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+            "--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+            f"Final-Recipient: rfc822; {CITIZEN}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+            "--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: {MAILBOX}\r\nTo: {CITIZEN}\r\nMessage-ID: {ours}\r\nSubject: {ack['Subject']}\r\n"
+            "--b1--\r\n"
+        ).encode()
+        mailbox.deliver(dsn)
+        reply = system.wait_for(lambda s: s.scalar(select(Reply).where(Reply.status == "failed")))
+        assert "5.1.1" in (reply.error or "")
+        time.sleep(0.5)
+        assert len(sink.messages) == 1

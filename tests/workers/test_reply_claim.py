@@ -1,0 +1,87 @@
+"""A reply is sent once even when two workers hold it, and a lost send is tried again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from channels.base import OutboundReply, SendResult
+from complaints import store
+from complaints.models import Reply
+from normalizer.envelope import utcnow
+from tests.conftest import base_settings
+from workers.outbound import OutboundSender
+from workers.reply import send_batch
+from workers.runtime import build_runtime
+from workers.sweeper import sweep_once
+
+
+class SlowAdapter:
+    """Takes a moment to answer, like a real provider, and counts the calls."""
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, reply: OutboundReply) -> SendResult:
+        self.calls += 1
+        await asyncio.sleep(0.3)
+        return SendResult(provider_message_id="m1")
+
+    async def close(self) -> None:
+        pass
+
+
+def _queued_reply(runtime) -> str:  # type: ignore[no-untyped-def]
+    with runtime.sf.begin() as session:
+        reply_id = store.queue_reply(session, dedupe_key="k1", kind="ack", channel="sms", provider="test",
+                                     address="+6281234567890", text="Tiket BGR-7KQ2XMP")
+    assert reply_id
+    return reply_id
+
+
+def test_two_workers_with_the_same_reply_send_it_once(tmp_path: Path) -> None:
+    """A sweep racing a retry hands one reply to two workers: the provider is called once."""
+    runtime = build_runtime(base_settings(tmp_path))
+    adapter = SlowAdapter()
+    runtime.outbound = OutboundSender(runtime.settings, adapters={"test": adapter})
+    try:
+        reply_id = _queued_reply(runtime)
+        threads = [threading.Thread(target=send_batch, args=(runtime, [reply_id])) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert adapter.calls == 1
+        with runtime.read_sf() as session:
+            assert session.get(Reply, reply_id).status == "sent"
+    finally:
+        runtime.outbound.close()
+        runtime.close()
+
+
+def test_reply_stuck_in_sending_is_sent_again_by_the_sweeper(tmp_path: Path) -> None:
+    """A reply whose worker died mid-send goes back to the queue once no send can still be running."""
+    runtime = build_runtime(base_settings(tmp_path, send_timeout_seconds=1, sweep_after_seconds=1))
+    sent: list[list[str]] = []
+    runtime.send = lambda actor, ids: sent.append(list(ids)) if actor == "send_reply" else None  # type: ignore[method-assign]
+    try:
+        reply_id = _queued_reply(runtime)
+        with runtime.sf.begin() as session:
+            session.execute(update(Reply).where(Reply.id == reply_id)
+                            .values(status="sending", updated_at=utcnow() - timedelta(seconds=5)))
+        assert sweep_once(runtime)["send_reply"] == 0  # 5 s is not yet "lost" (2 × timeout + 5)
+        with runtime.sf.begin() as session:
+            session.execute(update(Reply).where(Reply.id == reply_id)
+                            .values(updated_at=utcnow() - timedelta(seconds=60)))
+        assert sweep_once(runtime)["send_reply"] == 1
+        assert sent == [[reply_id]]
+        with runtime.read_sf() as session:
+            assert session.get(Reply, reply_id).status == "queued"
+    finally:
+        runtime.close()

@@ -1,0 +1,69 @@
+"""Decisions on a case shared by the stages: the identity check (SOP step 3) and replying.
+
+Used for a new complaint and again when the citizen sends what was missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from complaints import lifecycle, store
+from complaints.models import Complaint
+from complaints.replies import field_labels, render_reply
+from normalizer.envelope import Identity
+from normalizer.identity import check_identity
+from workers.batch import FollowUps
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def check_case(runtime: Runtime, session: Session, complaint: Complaint, *, actor: str, round_id: str = "") -> FollowUps:
+    """SOP step 3 on a case's current identity and text: verified → routing, else returned with a reply.
+
+    ``round_id`` tells apart the replies of repeated checks (a citizen's follow-up) so each
+    round can answer once.
+    """
+    identity = Identity(nik=complaint.nik, name=complaint.name, address=complaint.address, phone=complaint.phone,
+                        email=complaint.email)
+    problems = [(p.field, p.code) for p in check_identity(identity, home_region=runtime.settings.region_code)]
+    if not complaint.text:
+        problems.append(("text", "missing"))
+    if not problems:
+        complaint.identity_problems = None
+        lifecycle.transition(session, complaint, lifecycle.VERIFIED, actor=actor, action="verified")
+        return {"route_to_opd": [complaint.id]}
+    complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
+    if complaint.status != lifecycle.RETURNED_TO_CITIZEN:
+        lifecycle.transition(session, complaint, lifecycle.RETURNED_TO_CITIZEN, actor=actor,
+                             action="returned_to_citizen", note=complaint.identity_problems)
+    key = "empty_complaint" if problems == [("text", "missing")] else "identity_missing"
+    text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket,
+                        fields=field_labels([p for p in problems if p[0] != "text"], complaint.language))
+    log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
+    reply_id = queue_reply_to_citizen(runtime, session, complaint, key, text, round_id=round_id)
+    return {"send_reply": [reply_id]} if reply_id else {}
+
+
+def queue_reply_to_citizen(
+    runtime: Runtime, session: Session, complaint: Complaint, kind: str, text: str, *, round_id: str = ""
+) -> str | None:
+    """Queue a reply on the case's channel, unless the sender's hourly automatic-reply budget is spent.
+
+    The budget (MAIL_AUTO_REPLIES_PER_HOUR, for e-mail) is the last line of defence against
+    two robots answering each other for ever (RFC 3834).
+    """
+    if complaint.reply_channel == "email":
+        sent = store.recent_reply_count(session, complaint.reply_address, within_seconds=3600)
+        if sent >= runtime.settings.mail_auto_replies_per_hour:
+            lifecycle.note(session, complaint, actor="worker", action="reply_suppressed",
+                           note=f"{kind}: hourly automatic-reply limit reached for this sender")
+            log.warning("reply_rate_limited", ticket=complaint.ticket, kind=kind)
+            return None
+    return store.queue_case_reply(session, complaint, kind, text, round_id=round_id)

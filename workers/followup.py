@@ -1,0 +1,89 @@
+"""A citizen writing again about the same complaint, and bounces of our own replies.
+
+A message belongs to an existing case when it answers one of our replies (its In-Reply-To
+or References name a reply's Message-ID) or, failing that, when its subject carries the
+case's ticket and it comes from the case's own address. It is added to that case instead of
+opening a new one; a case returned for missing identity is checked again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+
+from complaints import lifecycle, store
+from complaints.models import Complaint, InboxMessage, Reply
+from normalizer.envelope import ComplaintEnvelope
+from normalizer.tickets import find_ticket
+from workers.batch import FollowUps
+from workers.casework import check_case
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from workers.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+IDENTITY_FIELDS = ("nik", "name", "address", "phone", "email")
+
+
+def _thread_ids(raw: dict[str, Any]) -> list[str]:
+    ids = [*raw.get("in_reply_to", ()), *raw.get("references", ())]
+    return [i for i in ids if isinstance(i, str) and i][-50:]
+
+
+def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
+    """The case this message continues, or None for a new complaint."""
+    raw = envelope.raw or {}
+    ids = _thread_ids(raw)
+    if ids:
+        complaint_id = session.scalar(
+            select(Reply.complaint_id).where(Reply.provider_message_id.in_(ids), Reply.complaint_id.is_not(None)).limit(1)
+        )
+        if complaint_id:
+            return session.get(Complaint, complaint_id)
+    ticket = find_ticket(envelope.subject or "")
+    if ticket:
+        case = store.complaint_by_ticket(session, ticket)
+        route = envelope.reply_route
+        # A ticket in a subject is easy to copy: only the case's own address may add to it.
+        if case is not None and case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+            return case
+    return None
+
+
+def add_to_case(
+    runtime: Runtime, session: Session, complaint: Complaint, inbox: InboxMessage, envelope: ComplaintEnvelope
+) -> FollowUps:
+    """Append the message to the case; re-check identity if the case was waiting for it."""
+    inbox.error = f"follow-up of {complaint.ticket}"
+    if envelope.text:
+        stamp = envelope.received_at[:16].replace("T", " ")
+        complaint.text = f"{complaint.text}\n\n[{stamp} UTC]\n{envelope.text}".strip()
+    waiting = complaint.status == lifecycle.RETURNED_TO_CITIZEN
+    for field in IDENTITY_FIELDS:
+        value = getattr(envelope.identity, field)
+        # A returned case takes corrections; a verified one keeps what was verified.
+        if value and (waiting or not getattr(complaint, field)):
+            setattr(complaint, field, value)
+    lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
+    log.info("follow_up", ticket=complaint.ticket, waiting=waiting)
+    if waiting:
+        return check_case(runtime, session, complaint, actor="worker:verify_intake", round_id=inbox.id)
+    return {}
+
+
+def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> None:
+    """If the message is a delivery failure report for one of our replies, mark that reply failed."""
+    dsn = (envelope.raw or {}).get("dsn") or {}
+    original = dsn.get("original_message_id") if isinstance(dsn, dict) else None
+    if not original or dsn.get("action") == "delayed":
+        return
+    matched = store.apply_delivery_update(
+        session, status="failed", provider_message_id=original,
+        detail=f"bounced: {dsn.get('status') or ''} {dsn.get('diagnostic') or ''}".strip()[:500],
+    )
+    log.info("bounce", matched=matched)
