@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -14,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from channels.email.imap_poller import ImapPoller
+from channels.email.smtp_server import start_smtp_server
 from complaints import store
 from complaints.models import Complaint, HistoryEntry, InboxMessage, MailboxState, Reply
 from tests.conftest import base_settings
@@ -244,3 +247,78 @@ def test_bounce_of_our_reply_marks_it_failed(tmp_path: Path, mailbox: DovecotHar
         assert "5.1.1" in (reply.error or "")
         time.sleep(0.5)
         assert len(sink.messages) == 1
+
+
+def test_smtp_intake_answers_451_when_we_cannot_store(tmp_path: Path) -> None:
+    """If storing fails on our side the sending server gets 451 (retry later), never a permanent 5xx."""
+    port = free_port()
+    settings = base_settings(tmp_path, smtp_intake_port=port, smtp_intake_domains="bogorkota.go.id",
+                             smtp_intake_max_recipients=2)
+    runtime = build_runtime(settings)
+
+    class BrokenAcceptor:
+        async def accept(self, envelopes: list[Any]) -> list[Any]:
+            raise RuntimeError("database unreachable")
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(start_smtp_server(settings, runtime, BrokenAcceptor()))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.ehlo("mx.example.org")
+            client.mail(CITIZEN)
+            assert client.rcpt("a@bogorkota.go.id")[0] == 250
+            assert client.rcpt("b@bogorkota.go.id")[0] == 250
+            assert client.rcpt("c@bogorkota.go.id")[0] == 452  # too many recipients: sent again later
+            code, text = client.data(mail("Jalan rusak", IDENTITY + "Isi: jalan rusak").as_bytes())
+            assert code == 451 and b"retry" in text
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        runtime.close()
+
+
+def test_ticket_in_subject_adds_to_the_case_only_from_its_own_address(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
+    """A new mail naming the ticket in its subject joins the case if it comes from the case's address; a stranger's does not."""
+    with running_system(email_settings(tmp_path, mailbox, sink)) as system:
+        mailbox.deliver(mail("Drainase mampet", IDENTITY + "Isi: Got mampet di depan rumah.").as_bytes())
+        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
+        ticket = ack["Subject"].rsplit("[", 1)[1].rstrip("]")
+        mailbox.deliver(mail(f"Tambahan info {ticket}", "Airnya sudah masuk ke rumah warga.").as_bytes())
+        stranger = mail(f"Soal {ticket}", IDENTITY + "Isi: Saya mau ikut menambahkan.", sender="orang.lain@example.net")
+        mailbox.deliver(stranger.as_bytes())
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2)
+        case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket,
+                                                                          Complaint.text.contains("masuk ke rumah"))))
+        assert "Saya mau ikut" not in case.text
+
+
+def test_hourly_reply_limit_per_sender(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """At most MAIL_AUTO_REPLIES_PER_HOUR automatic replies go to one sender; the rest are recorded, not sent."""
+    with running_system(email_settings(tmp_path, mailbox, sink, mail_auto_replies_per_hour=2)) as system:
+        for i in range(4):
+            mailbox.deliver(mail(f"Keluhan {i}", IDENTITY + f"Isi: Sampah menumpuk di TPS {i}.").as_bytes())
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)
+                                           .where(Complaint.status == "disposisi")) == 4)
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(HistoryEntry)
+                                           .where(HistoryEntry.action == "reply_suppressed")) == 2)
+        time.sleep(0.5)
+        assert len([m for m in sink.messages if CITIZEN in m.rcpt_tos]) == 2
+
+
+def test_processed_mail_is_moved_and_poller_reconnects(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """With IMAP_PROCESSED_FOLDER accepted mail is moved there; after the server restarts the poller reconnects."""
+    mailbox.create_folder("Diproses")
+    with running_system(email_settings(tmp_path, mailbox, sink, imap_processed_folder="Diproses")) as system:
+        mailbox.deliver(mail("Pohon tumbang", IDENTITY + "Isi: Pohon tumbang di Jl. Sudirman.").as_bytes())
+        sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
+        system.wait_for(lambda s: mailbox.list_uids() == [] and len(mailbox.list_uids("Diproses")) == 1)
+        mailbox.restart()
+        mailbox.deliver(mail("Lampu merah mati", IDENTITY + "Isi: Lampu lalu lintas mati di simpang Tugu Kujang.").as_bytes())
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2, timeout=30)
+        state = system.db(lambda s: s.scalar(select(MailboxState)))
+        assert state.last_error  # the restart was seen and reported
