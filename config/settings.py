@@ -78,6 +78,7 @@ class Settings(BaseSettings):
         default=60.0, description="After this, messages held by a dead worker go to another one."
     )
     region_code: str = Field(default="32.71", description="Home region (Kota Bogor).")
+    ops_token: str | None = Field(default=None, description="Bearer token for GET /ops/status; unset = no endpoint.")
 
     kannel_sendsms_url: str | None = None
     kannel_username: str | None = None

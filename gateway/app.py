@@ -11,6 +11,7 @@ from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from gateway.health import setup_health
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.ops import setup_ops
 from gateway.pages.views import setup_pages
 from gateway.webhooks import setup_webhooks
 from workers.runtime import Runtime
@@ -32,6 +33,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_acceptor_ctx)
     setup_webhooks(app, adapters)
     setup_health(app)
+    setup_ops(app)
     setup_pages(app)
     return app
 

@@ -322,3 +322,30 @@ def test_processed_mail_is_moved_and_poller_reconnects(tmp_path: Path, mailbox: 
         system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2, timeout=30)
         state = system.db(lambda s: s.scalar(select(MailboxState)))
         assert state.last_error  # the restart was seen and reported
+
+
+def test_operators_see_mailbox_and_queue_health(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+    """GET /ops/status (bearer OPS_TOKEN) shows the poller connected, its last poll, and queue counts; no token, 401."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    with running_system(email_settings(tmp_path, mailbox, sink, ops_token="ops-secret")) as system:
+        mailbox.deliver(mail("Parkir liar", IDENTITY + "Isi: Parkir liar di trotoar.").as_bytes())
+        sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
+        request = urllib.request.Request(system.url + "/ops/status", headers={"Authorization": "Bearer ops-secret"})
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                status = json.load(resp)
+            if status["replies"].get("sent") == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status["inbox"]["done"] == 1 and status["cases"]["disposisi"] == 1
+        assert status["mailboxes"][0]["status"] == "connected" and status["mailboxes"][0]["last_poll_at"]
+        assert CITIZEN not in json.dumps(status) and NIK not in json.dumps(status)
+        try:
+            urllib.request.urlopen(system.url + "/ops/status", timeout=5)
+            raise AssertionError("no token must be refused")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401

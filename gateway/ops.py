@@ -1,0 +1,74 @@
+"""What operators watch: queue health, the outbox, and each mailbox the poller reads.
+
+``GET /ops/status`` answers JSON to a request carrying ``Authorization: Bearer <OPS_TOKEN>``;
+without OPS_TOKEN set the endpoint does not exist (404), so nothing is exposed by default.
+It holds counts and states only, never a citizen's data.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from complaints.models import Complaint, InboxMessage, MailboxState, Reply
+from gateway.keys import ACCEPTOR, SETTINGS
+from normalizer.envelope import utcnow
+
+
+def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
+    """Counts by state, the oldest unfinished work, and the mailboxes' health."""
+    now = utcnow()
+    inbox = dict(session.execute(select(InboxMessage.state, func.count()).group_by(InboxMessage.state)).all())
+    replies = dict(session.execute(select(Reply.status, func.count()).group_by(Reply.status)).all())
+    cases = dict(session.execute(select(Complaint.status, func.count()).group_by(Complaint.status)).all())
+    oldest = session.scalar(select(func.min(InboxMessage.created_at)).where(InboxMessage.state == "accepted"))
+    overdue = session.scalar(
+        select(func.count()).select_from(Complaint).where(Complaint.step_deadline_at < now)
+    )
+    stuck = session.scalar(
+        select(func.count()).select_from(InboxMessage)
+        .where(InboxMessage.state == "accepted", InboxMessage.updated_at < now - timedelta(seconds=stale_after))
+    )
+    mailboxes = [
+        {
+            "mailbox": m.id,
+            "status": m.status,
+            "uidvalidity": m.uidvalidity,
+            "last_uid": m.last_uid,
+            "last_poll_at": m.last_poll_at.isoformat() if m.last_poll_at else None,
+            "last_error": m.last_error,
+            "last_error_at": m.last_error_at.isoformat() if m.last_error_at else None,
+        }
+        for m in session.scalars(select(MailboxState).order_by(MailboxState.id))
+    ]
+    return {
+        "inbox": inbox,
+        "inbox_oldest_unfinished_seconds": (now - oldest).total_seconds() if oldest else 0,
+        "inbox_stuck": stuck,
+        "replies": replies,
+        "cases": cases,
+        "cases_overdue": overdue,
+        "mailboxes": mailboxes,
+    }
+
+
+async def ops_status(request: web.Request) -> web.Response:
+    """GET /ops/status (bearer OPS_TOKEN)."""
+    settings = request.app[SETTINGS]
+    token = settings.ops_token or ""
+    given = request.headers.get("Authorization", "")
+    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+        return web.json_response({"error": "send Authorization: Bearer <OPS_TOKEN>"}, status=401)
+    data = await request.app[ACCEPTOR].read(operations_status, settings.sweep_after_seconds)
+    return web.json_response(data)
+
+
+def setup_ops(app: web.Application) -> None:
+    """Mount /ops/status when an OPS_TOKEN is configured."""
+    if app[SETTINGS].ops_token:
+        app.router.add_get("/ops/status", ops_status)
