@@ -8,9 +8,10 @@ retry can help.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from normalizer.envelope import Intake
@@ -82,6 +83,9 @@ class OutboundReply:
     thread_ref: str | None = None
     ticket: str | None = None
     """The complaint's ticket, for channels that show it outside the text (e-mail subject)."""
+    kind: str | None = None
+    """What the reply is (ack, status, identity_missing, answer...): public channels such as X
+    send only the short, non-personal kinds in public and the rest privately."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,34 @@ class InboundAdapter(Protocol):
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:
         """The HTTP answer (status, content type, body) once everything is accepted."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """What the gateway hands a polling adapter (X mentions, Telegram long poll).
+
+    ``accept`` normalises and durably accepts intakes (the same path as a webhook) and
+    returns one outcome per intake, each with ``.duplicate``; ``cursor_get``/``cursor_set``
+    keep the adapter's position (since_id, update offset) in the database.
+    """
+
+    accept: Callable[[list[Intake]], Awaitable[list[Any]]]
+    apply_updates: Callable[[list[DeliveryUpdate]], Awaitable[int]]
+    cursor_get: Callable[[str], Awaitable[str | None]]
+    cursor_set: Callable[[str, str], Awaitable[None]]
+    stopping: asyncio.Event
+
+
+class PollingAdapter(Protocol):
+    """An adapter that fetches messages itself instead of (or besides) receiving webhooks."""
+
+    name: str
+
+    def polling_enabled(self) -> bool:
+        """True when the settings ask for polling (e.g. TELEGRAM_MODE=poll)."""
+
+    async def poll(self, ctx: PollContext) -> None:
+        """Fetch and accept messages until ``ctx.stopping`` is set; never raise for provider trouble."""
 
 
 class OutboundAdapter(Protocol):

@@ -15,10 +15,13 @@ ADAPTERS: dict[str, str] = {
     "android_sms": "channels.sms.android_gateway:AndroidSmsGateway",
     "web": "channels.web_form:WebForm",
     "email": "channels.email.sender:EmailSender",
+    "telegram": "channels.telegram:TelegramChannel",
+    "x": "channels.x:XChannel",
+    "app": "channels.android_app:AndroidApp",
 }
 
 # Providers that need no settings: they are part of the product itself.
-ALWAYS_ON = frozenset({"web"})
+ALWAYS_ON = frozenset({"web", "app"})
 
 
 def _load(target: str) -> Callable[[Settings], Any]:

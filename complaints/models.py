@@ -6,6 +6,7 @@
 - ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
 - ``replies``: the outbox; one row per reply, queued -> sent -> delivered / failed.
 - ``mailbox_state``: the IMAP poller's position (UIDVALIDITY, last UID) and health.
+- ``channel_cursors``, ``conversations``, ``devices``: pollers' positions, guided chats, app phones.
 The schema itself is created by the Alembic migrations in ``complaints/migrations``.
 """
 
@@ -175,3 +176,39 @@ class MailboxState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class ChannelCursor(Base):
+    """Where a polling channel is (X since_id, Telegram update offset), kept across restarts."""
+
+    __tablename__ = "channel_cursors"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "x:mentions:<user id>"
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """A guided conversation in progress (Telegram /lapor): which question comes next, what is known."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # e.g. "telegram:<chat id>"
+    channel: Mapped[str] = mapped_column(String(32))
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class Device(Base):
+    """A phone running the city's Android app; complaints from it are answered by push."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)  # the device token itself is never stored
+    push_token: Mapped[str | None] = mapped_column(Text)
+    push_token_dead: Mapped[bool] = mapped_column(default=False)
+    platform: Mapped[str] = mapped_column(String(20), default="android")
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]

@@ -34,6 +34,12 @@ PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         (),
     ),
+    "x": (
+        ("X_BEARER_TOKEN", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
+        ("X_API_BASE",),
+    ),
+    "telegram": (("TELEGRAM_BOT_TOKEN",), ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE")),
+    "fcm": (("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE"), ("FCM_API_BASE",)),
     "imap": (("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD"), ("IMAP_PORT",)),
     "smtp_intake": (("SMTP_INTAKE_PORT", "SMTP_INTAKE_DOMAINS"), ("SMTP_INTAKE_HOST", "SMTP_INTAKE_MAX_BYTES")),
     "email": (("SMTP_HOST", "MAIL_FROM"), ("SMTP_USER", "SMTP_PASSWORD")),
@@ -98,6 +104,29 @@ class Settings(BaseSettings):
     android_sms_gateway_username: str | None = None
     android_sms_gateway_password: str | None = None
     android_sms_gateway_signing_key: str | None = None
+
+    x_bearer_token: str | None = None
+    x_consumer_key: str | None = None
+    x_consumer_secret: str | None = None
+    x_access_token: str | None = None
+    x_access_token_secret: str | None = None
+    x_user_id: str | None = Field(default=None, description="The city's own X account id (mentions of it are read).")
+    x_api_base: str = Field(default="https://api.x.com", description="X API base URL.")
+    x_webhook_enabled: bool = Field(
+        default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
+    )
+    x_poll_seconds: float = Field(default=60.0, description="How often mentions and DMs are polled.")
+
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = Field(
+        default=None, description="Secret token Telegram sends with each webhook call (required in webhook mode)."
+    )
+    telegram_mode: str = Field(default="webhook", description="webhook or poll (long polling, no public HTTPS needed).")
+    telegram_api_base: str = Field(default="https://api.telegram.org", description="Bot API base URL.")
+
+    fcm_project_id: str | None = None
+    fcm_credentials_file: str | None = Field(default=None, description="Service-account JSON for FCM HTTP v1.")
+    fcm_api_base: str = Field(default="https://fcm.googleapis.com", description="FCM API base URL.")
 
     imap_host: str | None = None
     imap_port: int | None = Field(default=None, description="Default 993 with IMAP_SSL, else 143.")

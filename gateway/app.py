@@ -9,6 +9,7 @@ from aiohttp import web
 from channels.registry import build_adapters
 from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
+from gateway.app_api import setup_app_api
 from gateway.health import setup_health
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.ops import setup_ops
@@ -33,6 +34,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     app.cleanup_ctx.append(_acceptor_ctx)
     setup_webhooks(app, adapters)
     setup_health(app)
+    setup_app_api(app)
     setup_ops(app)
     setup_pages(app)
     return app

@@ -106,14 +106,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _mail_until_signal(settings: Settings, role: str) -> int:
+    from channels.registry import build_adapters
     from gateway.accept import GroupCommitAcceptor
     from gateway.embedded import start_mail_intake
+    from gateway.pollers import PollerSet, start_pollers
     from workers.runtime import build_runtime
 
-    provider = {"poller": "imap", "smtp": "smtp_intake"}[role]
-    if provider not in settings.check_providers():
-        needed = {"poller": "IMAP_HOST, IMAP_USER and IMAP_PASSWORD", "smtp": "SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS"}
-        print(f"intake {role}: set {needed[role]}", file=sys.stderr)
+    enabled = set(settings.check_providers())
+    if role == "smtp" and "smtp_intake" not in enabled:
+        print("intake smtp: set SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS", file=sys.stderr)
+        return 2
+    if role == "poller" and not enabled & {"imap", "x", "telegram"}:
+        print("intake poller: nothing to poll; set IMAP_* (mailbox), X_* or TELEGRAM_* with TELEGRAM_MODE=poll",
+              file=sys.stderr)
         return 2
     runtime = build_runtime(settings)
     acceptor = GroupCommitAcceptor(runtime)
@@ -121,8 +126,11 @@ async def _mail_until_signal(settings: Settings, role: str) -> int:
     # Only this role's part: the other mail process is started on its own.
     role_settings = settings.model_copy(update={"smtp_intake_port": None} if role == "poller" else {"imap_host": None})
     mail = await start_mail_intake(role_settings, runtime, acceptor)
+    # The poller process also runs the social pollers (X, Telegram in poll mode).
+    pollers = start_pollers(build_adapters(settings), acceptor) if role == "poller" else PollerSet()
     print(f"intake {role}: running", flush=True)
     await _wait_for_signal()
+    await pollers.stop()
     await mail.stop()
     await acceptor.stop()
     runtime.close()
@@ -166,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port to listen on (PORT, default 8080)")
         p.set_defaults(func=func)
     for name, func, helptext in (
-        ("poller", cmd_poller, "run the IMAP poller only (IMAP_* settings)"),
+        ("poller", cmd_poller, "run the pollers only: IMAP (IMAP_*), X mentions/DMs, Telegram long poll"),
         ("smtp", cmd_smtp, "run the SMTP intake server only (SMTP_INTAKE_* settings)"),
     ):
         sub.add_parser(name, help=helptext, description=helptext).set_defaults(func=func)

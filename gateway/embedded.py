@@ -9,12 +9,13 @@ import dramatiq
 import structlog
 from aiohttp import web
 
-from config.settings import Settings
 from channels.email.imap_poller import ImapPoller, acceptor_bridge
 from channels.email.smtp_server import start_smtp_server
+from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from gateway.app import create_app
-from gateway.keys import ACCEPTOR
+from gateway.keys import ACCEPTOR, ADAPTERS
+from gateway.pollers import PollerSet, start_pollers
 from workers.outbound import OutboundSender
 from workers.runtime import Runtime, build_runtime
 from workers.sweeper import Sweeper
@@ -89,10 +90,12 @@ class EmbeddedSystem:
     runner: web.AppRunner
     workers: WorkerPool | None
     mail: MailIntake = field(default_factory=MailIntake)
+    pollers: PollerSet = field(default_factory=PollerSet)
     urls: list[str] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Stop accepting, then stop the workers, then close connections."""
+        await self.pollers.stop()
         await self.mail.stop()
         await self.runner.cleanup()
         if self.workers is not None:
@@ -101,7 +104,7 @@ class EmbeddedSystem:
 
 
 async def start_system(settings: Settings, *, with_workers: bool = True, with_mail: bool = True) -> EmbeddedSystem:
-    """Migrate, start workers and mail intake (optional) and serve HTTP on ``settings.host:port``."""
+    """Migrate, start workers and the pollers (IMAP, SMTP, X, Telegram; optional) and serve HTTP."""
     runtime = build_runtime(settings)
     workers = start_workers(runtime) if with_workers else None
     app = create_app(settings, runtime)
@@ -113,6 +116,8 @@ async def start_system(settings: Settings, *, with_workers: bool = True, with_ma
     if port == 0:  # the OS picked one: report the real port
         port = runner.addresses[0][1]
     mail = await start_mail_intake(settings, runtime, app[ACCEPTOR]) if with_mail else MailIntake()
-    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers, mail=mail)
+    pollers = start_pollers(app[ADAPTERS], app[ACCEPTOR]) if with_mail else PollerSet()
+    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers, mail=mail,
+                            pollers=pollers)
     system.urls = [f"http://{settings.host}:{port}"]
     return system

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 ENVELOPE_VERSION = 1
 
-Kind = Literal["complaint", "status_query"]
+Kind = Literal["complaint", "status_query", "conversation"]
+"""``conversation``: one turn of a guided chat (Telegram /lapor); the worker keeps its state."""
 
 
 @dataclass(frozen=True, slots=True)

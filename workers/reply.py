@@ -44,7 +44,7 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
         ).all() if claimed else []
         outbound = [
             OutboundReply(id=reply.id, channel=reply.channel, provider=reply.provider, address=reply.address,
-                          text=reply.text, thread_ref=reply.thread_ref, ticket=ticket)
+                          text=reply.text, thread_ref=reply.thread_ref, ticket=ticket, kind=reply.kind)
             for reply, ticket in rows
         ]
     if not outbound:

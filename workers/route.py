@@ -16,7 +16,6 @@ from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
 from config.loader import load_opds
-
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 from workers.casework import queue_reply_to_citizen
 

@@ -17,10 +17,9 @@ from complaints.replies import render_reply
 from config.loader import load_opds, load_sop
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.tickets import normalize_ticket
-
-from workers import followup
-from workers.casework import check_case
+from workers import conversation, followup
 from workers.batch import FollowUps, StageResult, each_in_savepoint
+from workers.casework import check_case
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -47,6 +46,8 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.updated_at = utcnow()
     if envelope.kind == "status_query":
         return _answer_status_query(session, inbox, envelope)
+    if envelope.kind == "conversation":
+        return conversation.handle_turn(runtime, session, inbox, envelope)
     automatic = (envelope.raw or {}).get("auto")
     if automatic:
         # RFC 3834: never answer robots; a bounce of our own reply marks that reply failed.

@@ -21,6 +21,7 @@ import jinja2
 import structlog
 from aiohttp import MultipartReader, hdrs, web
 
+from channels.storage import attachment_path, save_attachment
 from channels.web_form import (
     IDENTITY_FIELDS,
     MAX_TEXT_CHARS,
@@ -32,7 +33,6 @@ from channels.web_form import (
     new_submission_id,
     valid_submission_id,
 )
-from channels.storage import attachment_path, save_attachment
 from gateway.health import public_status
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, SETTINGS
