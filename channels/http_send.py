@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -35,3 +36,12 @@ async def post_or_get(
         # "from None": the message says it all; a chained traceback per failed send would
         # flood the logs while a provider is down.
         raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+
+
+def json_field(body: str, name: str) -> Any:
+    """``name`` from a JSON object in a provider's answer, or None when it is not JSON."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data.get(name) if isinstance(data, dict) else None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import DataError, IntegrityError
 
-from channels.base import ChannelError
+from channels.base import ChannelError, InboundAdapter
 from gateway.http import raw_request, read_body
 from gateway.keys import ACCEPTOR, SETTINGS
 from normalizer.normalize import InvalidIntake, build_envelope
@@ -16,7 +17,7 @@ from normalizer.normalize import InvalidIntake, build_envelope
 log = structlog.get_logger(__name__)
 
 
-def webhook_handler(adapter: Any) -> Any:
+def webhook_handler(adapter: InboundAdapter) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Build the aiohttp handler for one adapter."""
 
     async def handle(request: web.Request) -> web.StreamResponse:

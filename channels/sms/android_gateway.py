@@ -43,7 +43,7 @@ from channels.base import (
     SendResult,
     Unauthorized,
 )
-from channels.http_send import classify_status, post_or_get
+from channels.http_send import classify_status, json_field, post_or_get
 from config.settings import Settings
 from normalizer.envelope import Intake, ReplyRoute
 
@@ -210,11 +210,11 @@ class AndroidSmsGateway:
             headers={"Authorization": aiohttp.encode_basic_auth(self.username, self.password)},
         )
         if status in (200, 201, 202):
-            message_id = _json_field(text, "id")
+            message_id = json_field(text, "id")
             return SendResult(provider_message_id=message_id if isinstance(message_id, str) and message_id else reply.id)
         if status == 409:
             return SendResult(provider_message_id=reply.id)
-        message = _json_field(text, "message") or text[:200]
+        message = json_field(text, "message") or text[:200]
         raise SendError(f"SMS gateway answered {status}: {message}", retryable=classify_status(status))
 
     async def close(self) -> None:
@@ -253,10 +253,3 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
 
-
-def _json_field(body: str, name: str) -> Any:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data.get(name) if isinstance(data, dict) else None

@@ -18,7 +18,6 @@ that ``StatusCallback`` URL, so the signature covers the reply id too.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -41,7 +40,7 @@ from channels.base import (
     SendResult,
     Unauthorized,
 )
-from channels.http_send import classify_status, post_or_get
+from channels.http_send import classify_status, json_field, post_or_get
 from config.settings import Settings
 from normalizer.envelope import Intake, ReplyRoute
 
@@ -218,10 +217,10 @@ class TwilioSms:
         )
         if 200 <= status < 300:
             # The message exists now: never turn an unreadable 2xx into a retry (it would send twice).
-            sid = _json_field(body, "sid")
+            sid = json_field(body, "sid")
             return SendResult(provider_message_id=sid if isinstance(sid, str) else None)
-        code = _json_field(body, "code")
-        message = _json_field(body, "message") or body[:200]
+        code = json_field(body, "code")
+        message = json_field(body, "message") or body[:200]
         hint = PERMANENT_ERROR_HINTS.get(code) if isinstance(code, int) else None
         text = f"Twilio answered {status}" + (f" (error {code})" if code else "") + f": {hint or message}"
         raise SendError(text, retryable=classify_status(status))
@@ -254,10 +253,3 @@ def _media(form: dict[str, str]) -> list[dict[str, str | None]]:
         media.append({"url": url, "content_type": form.get(f"MediaContentType{i}")})
     return media
 
-
-def _json_field(body: str, name: str) -> Any:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data.get(name) if isinstance(data, dict) else None
