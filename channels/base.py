@@ -83,6 +83,8 @@ class OutboundReply:
     thread_ref: str | None = None
     ticket: str | None = None
     """The complaint's ticket, for channels that show it outside the text (e-mail subject)."""
+    language: str | None = None
+    """The case's language (id/en), for text an adapter writes itself (X's public reply)."""
     kind: str | None = None
     """What the reply is (ack, status, identity_missing, answer...): public channels such as X
     send only the short, non-personal kinds in public and the rest privately."""

@@ -72,3 +72,5 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level.upper())
     # Alembic narrates every plugin it loads at INFO; only its warnings are worth a line.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # tweepy logs request bodies (DM texts) and tokens at DEBUG.
+    logging.getLogger("tweepy").setLevel(max(logging.INFO, root.level))

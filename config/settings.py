@@ -34,9 +34,11 @@ PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         (),
     ),
+    # Everything the X channel does (mentions, DMs, posting) needs OAuth 1.0a user context;
+    # the app-only bearer token is accepted but not needed.
     "x": (
-        ("X_BEARER_TOKEN", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
-        ("X_API_BASE",),
+        ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
+        ("X_BEARER_TOKEN", "X_API_BASE"),
     ),
     "telegram": (("TELEGRAM_BOT_TOKEN",), ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE")),
     "fcm": (("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE"), ("FCM_API_BASE",)),
@@ -115,7 +117,9 @@ class Settings(BaseSettings):
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )
-    x_poll_seconds: float = Field(default=60.0, description="How often mentions and DMs are polled.")
+    x_poll_seconds: float = Field(
+        default=60.0, description="How often mentions and DMs are polled; 0 turns polling off (webhook only)."
+    )
 
     telegram_bot_token: str | None = None
     telegram_webhook_secret: str | None = Field(

@@ -44,7 +44,10 @@ def check_case(runtime: Runtime, session: Session, complaint: Complaint, *, acto
         lifecycle.transition(session, complaint, lifecycle.RETURNED_TO_CITIZEN, actor=actor,
                              action="returned_to_citizen", note=complaint.identity_problems)
     key = "empty_complaint" if problems == [("text", "missing")] else "identity_missing"
-    text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket,
+    # On X the generic advice ("send LAPOR#NIK#...") would make a citizen post their NIK in a
+    # public mention: the X wording asks for a direct message instead.
+    template = "x_identity_missing" if key == "identity_missing" and complaint.reply_channel == "x" else key
+    text = render_reply(template, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket,
                         fields=field_labels([p for p in problems if p[0] != "text"], complaint.language))
     log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, key, text, round_id=round_id)

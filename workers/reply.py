@@ -39,13 +39,14 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
             .returning(Reply.id)
         ))
         rows = session.execute(
-            select(Reply, Complaint.ticket).outerjoin(Complaint, Complaint.id == Reply.complaint_id)
+            select(Reply, Complaint.ticket, Complaint.language).outerjoin(Complaint, Complaint.id == Reply.complaint_id)
             .where(Reply.id.in_(claimed))
         ).all() if claimed else []
         outbound = [
             OutboundReply(id=reply.id, channel=reply.channel, provider=reply.provider, address=reply.address,
-                          text=reply.text, thread_ref=reply.thread_ref, ticket=ticket, kind=reply.kind)
-            for reply, ticket in rows
+                          text=reply.text, thread_ref=reply.thread_ref, ticket=ticket, kind=reply.kind,
+                          language=language)
+            for reply, ticket, language in rows
         ]
     if not outbound:
         return StageResult()
