@@ -17,13 +17,15 @@ import structlog
 _NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 _PHONE = re.compile(r"(?<![\w])(?:\+62|62|0)8\d{7,12}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_BOT_TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
 # Keys whose values are personal data whatever they look like.
 _SENSITIVE_KEYS = frozenset({"nik", "name", "nama", "address", "alamat", "phone", "telp", "email", "password", "token",
                              "auth_token", "sender", "to", "from"})
 
 
 def mask(text: str) -> str:
-    """Replace NIKs, Indonesian mobile numbers and e-mail addresses in ``text``."""
+    """Replace NIKs, Indonesian mobile numbers, e-mail addresses and bot tokens in ``text``."""
+    text = _BOT_TOKEN.sub("[TOKEN]", text)
     text = _NIK.sub("[NIK]", text)
     text = _EMAIL.sub("[EMAIL]", text)
     return _PHONE.sub("[PHONE]", text)
@@ -72,5 +74,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level.upper())
     # Alembic narrates every plugin it loads at INFO; only its warnings are worth a line.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request URL at INFO, and Bot API URLs carry the Telegram bot token.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     # tweepy logs request bodies (DM texts) and tokens at DEBUG.
     logging.getLogger("tweepy").setLevel(max(logging.INFO, root.level))

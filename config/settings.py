@@ -40,7 +40,7 @@ PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_USER_ID"),
         ("X_BEARER_TOKEN", "X_API_BASE"),
     ),
-    "telegram": (("TELEGRAM_BOT_TOKEN",), ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE")),
+    "telegram": (("TELEGRAM_BOT_TOKEN",), ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_MODE", "TELEGRAM_API_BASE")),
     "fcm": (("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE"), ("FCM_API_BASE",)),
     "imap": (("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD"), ("IMAP_PORT",)),
     "smtp_intake": (("SMTP_INTAKE_PORT", "SMTP_INTAKE_DOMAINS"), ("SMTP_INTAKE_HOST", "SMTP_INTAKE_MAX_BYTES")),
@@ -203,6 +203,11 @@ class Settings(BaseSettings):
                 problems.append(f"{provider}: set {', '.join(missing)} (or unset {', '.join(chosen)})")
             elif present:
                 enabled.append(provider)
+        if "telegram" in enabled:
+            if self.telegram_mode not in ("webhook", "poll"):
+                problems.append(f"telegram: TELEGRAM_MODE must be webhook or poll, not {self.telegram_mode!r}")
+            elif self.telegram_mode == "webhook" and not self.telegram_webhook_secret:
+                problems.append("telegram: set TELEGRAM_WEBHOOK_SECRET (required when TELEGRAM_MODE=webhook)")
         if problems:
             raise ConfigurationError("half-configured provider(s): " + "; ".join(problems))
         return enabled

@@ -1,11 +1,36 @@
-"""Guided conversations (Telegram /lapor), being written: issue 4."""
+"""Guided conversations (Telegram): /lapor asks for the complaint and each missing identity field.
+
+Every message of a private chat is one turn. The state between turns lives in the
+``conversations`` row ``<channel>:<chat id>`` (locked for the turn); what the citizen still has
+to give is worked out from it each time, in the SOP's order: the complaint, NIK, nama, alamat,
+no. telp, then the optional e-mail. Each answer is checked with ``normalizer.identity`` and, if
+wrong, asked again with the reason. Once nothing is missing the case is opened and checked like
+any other complaint (SOP step 3), so the usual acknowledgement with the ticket goes out.
+
+Each turn queues at most one chat reply (dedupe key ``<inbox id>:chat``), so a re-run turn
+sends nothing twice. Personal data is never logged and never repeated back: a confirmation
+says "NIK diterima", not the number.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import copy
+import dataclasses
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from normalizer.envelope import ComplaintEnvelope
+import structlog
+
+from complaints import lifecycle, store
+from complaints.models import Conversation
+from complaints.replies import field_labels, render_reply
+from config.loader import load_replies
+from normalizer.envelope import ComplaintEnvelope, Identity, utcnow
+from normalizer.identity import check_identity, normalize_email, normalize_phone, parse_identity_text, validate_nik
+from normalizer.normalize import FIELD_LIMITS
+from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
 from workers.batch import FollowUps
+from workers.casework import check_case
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -13,7 +38,337 @@ if TYPE_CHECKING:
     from complaints.models import InboxMessage
     from workers.runtime import Runtime
 
+log = structlog.get_logger(__name__)
+
+IDENTITY_FIELDS = ("nik", "name", "address", "phone", "email")
+REQUIRED_FIELDS = ("nik", "name", "address", "phone")
+# An abandoned /lapor is forgotten after a day: it holds personal data nobody will finish.
+CONVERSATION_TTL = timedelta(hours=24)
+# Answers that skip the optional e-mail question.
+SKIP_WORDS = frozenset({"-", "--", "lewati", "skip", "tidak", "tidak ada", "gak ada", "ga ada", "none", "no"})
+# A message outside /lapor with fewer words is a greeting ("halo"), answered with the welcome.
+MIN_COMPLAINT_WORDS = 3
+
+COMMANDS = {
+    "start": "help", "help": "help", "bantuan": "help", "mulai": "help",
+    "lapor": "report", "report": "report", "adu": "report",
+    "cek": "status", "status": "status", "check": "status", "lacak": "status",
+    "batal": "cancel", "cancel": "cancel",
+    "english": "english", "en": "english",
+    "indonesia": "indonesian", "id": "indonesian", "bahasa": "indonesian",
+}
+
 
 def handle_turn(runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
-    """One message of a guided conversation (not implemented yet)."""
-    raise NotImplementedError("guided conversations are not implemented yet")
+    """Process one message of a guided conversation; return the follow-up work ``{actor: [ids]}``."""
+    conv_id = f"{envelope.channel}:{envelope.sender}"
+    now = utcnow()
+    # Row lock (PostgreSQL): two turns of one chat must not both read the same old state.
+    conv = session.get(Conversation, conv_id, with_for_update=True)
+    if conv is None:
+        conv = Conversation(id=conv_id, channel=envelope.channel, state={}, updated_at=now)
+        session.add(conv)
+    state: dict[str, Any] = copy.deepcopy(conv.state or {})
+    if state.get("flow") and conv.updated_at < now - CONVERSATION_TTL:
+        state = {"lang": state.get("lang")}
+        log.info("conversation_expired", inbox=inbox.id)
+    turn = _Turn(runtime, session, inbox, envelope, state)
+    follow_ups = turn.run()
+    conv.state = turn.state  # a new dict, so the JSON column is written
+    conv.updated_at = now
+    return follow_ups
+
+
+class _Turn:
+    """One message and what it does to the conversation state."""
+
+    def __init__(self, runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope,
+                 state: dict[str, Any]) -> None:
+        self.runtime, self.session, self.inbox, self.envelope = runtime, session, inbox, envelope
+        self.state = state
+        self.lang = "en" if (state.get("lang") or envelope.language) == "en" else "id"
+        self.state["lang"] = self.lang
+        self.raw = envelope.raw or {}
+        self.message_id = str(self.raw.get("message_id") or envelope.reply_route.thread_ref or "")
+        self.parts: list[str] = []
+        self.received: list[str] = []
+        self.problems: list[tuple[str, str]] = []
+
+    # -- dispatch --------------------------------------------------------------------------
+    def run(self) -> FollowUps:
+        content = str(self.raw.get("content") or "text")
+        text = self.envelope.text.strip()
+        if self.raw.get("edited"):
+            return self._edit(text)
+        if content == "text" and text.startswith("/"):
+            return self._command(text)
+        if content.startswith("unsupported:"):
+            self._say("chat_unsupported")
+            return self._continue() if self._in_flow() else self._reply()
+        if content == "text":
+            return self._text(text)
+        # Photo, location or the citizen's own contact: always part of a report, started if need be.
+        self._start_flow_if_needed()
+        if content == "photo":
+            self._add_photo(text)
+        elif content == "location" and self.envelope.location is not None:
+            self.state["location"] = list(self.envelope.location)
+            self._say("chat_location_received")
+        elif content == "contact":
+            self._take("phone", str(self.raw.get("contact_phone") or ""))
+        return self._continue()
+
+    def _command(self, text: str) -> FollowUps:
+        word, _, arg = text[1:].partition(" ")
+        action = COMMANDS.get(word.split("@", 1)[0].lower())
+        arg = arg.strip()
+        if action == "status":
+            return self._status(arg) if arg else self._say_and_reply("chat_cek_usage")
+        if action == "report":
+            if self.state.get("text") or self.state.get("identity"):
+                self._say("chat_restarted")
+                self._reset(flow=True)
+            self._start_flow_if_needed()  # photos or a location sent before /lapor are kept
+            if arg:
+                self._answer(arg)
+            return self._continue()
+        if action == "cancel":
+            if not self._in_flow():
+                return self._say_and_reply("chat_nothing_to_cancel")
+            self._reset(flow=False)
+            log.info("conversation_cancelled", inbox=self.inbox.id)
+            return self._say_and_reply("chat_cancelled")
+        if action in ("english", "indonesian"):
+            self.lang = self.state["lang"] = "en" if action == "english" else "id"
+            self._say("chat_language")
+        elif action == "help":
+            self._say("chat_welcome")
+        else:
+            self._say("chat_help")
+        return self._continue() if self._in_flow() else self._reply()
+
+    def _text(self, text: str) -> FollowUps:
+        query = parse_status_query(text)
+        # "CEK <ticket>" as typed on SMS; inside a report only with a real ticket, so an answer
+        # such as "cek lampu" is still an answer.
+        if query is not None and (not self._in_flow() or normalize_ticket(query)):
+            return self._status(query) if query else self._say_and_reply("chat_cek_usage")
+        if not self._in_flow():
+            identity, _ = parse_identity_text(text)
+            if not _has_fields(identity) and len(text.split()) < MIN_COMPLAINT_WORDS:
+                return self._say_and_reply("chat_welcome")
+            self._reset(flow=True)
+        self._answer(text)
+        return self._continue()
+
+    def _edit(self, text: str) -> FollowUps:
+        """An edited message changes the answer it gave, while the report is being written."""
+        field = self.state.get("answers", {}).get(self.message_id)
+        if not self._in_flow() or field is None:
+            log.info("conversation_edit_ignored", inbox=self.inbox.id)
+            return {}
+        if field == "*":
+            self._take_labelled(text)
+        elif not self._take(field, text) and field in REQUIRED_FIELDS:
+            # The citizen withdrew the old value; a wrong new one leaves it to be asked again.
+            self.state.get("identity", {}).pop(field, None)
+        self.parts.extend(self._drain_confirmations(updated=True))
+        return self._continue()
+
+    # -- state -----------------------------------------------------------------------------
+    def _in_flow(self) -> bool:
+        return bool(self.state.get("flow"))
+
+    def _reset(self, *, flow: bool) -> None:
+        self.state = {"lang": self.lang}
+        if flow:
+            self.state.update({"flow": "report", "identity": {}, "answers": {}, "photos": []})
+
+    def _start_flow_if_needed(self) -> None:
+        if not self._in_flow():
+            self._reset(flow=True)
+
+    def _missing(self) -> str | None:
+        """The next thing to ask for, or None when the report is complete."""
+        if not self.state.get("text"):
+            return "text"
+        identity = self.state.get("identity", {})
+        for field in REQUIRED_FIELDS:
+            if not identity.get(field):
+                return field
+        return None if self.state.get("email_done") else "email"
+
+    def _answer(self, text: str) -> None:
+        """A text message inside a report: labelled fields, or the answer to the open question."""
+        identity, _ = parse_identity_text(text)
+        if _has_fields(identity):
+            self._take_labelled(text)
+        else:
+            self._take(self._missing() or "text", text)
+
+    def _take_labelled(self, text: str) -> None:
+        identity, body = parse_identity_text(text)
+        for field in IDENTITY_FIELDS:
+            value = getattr(identity, field)
+            if value:
+                self._take(field, value, marker="*")
+        if body.strip() and not self.state.get("text"):
+            self._take("text", body, marker="*")
+
+    def _take(self, field: str, value: str, *, marker: str | None = None) -> bool:
+        """Check one answer; store it (cleaned) or note the problem."""
+        clean, problem = check_answer(field, value, home_region=self.runtime.settings.region_code)
+        if problem is not None:
+            if field != "text":
+                self.problems.append((field, problem))
+            return False
+        if field == "text":
+            self.state["text"] = clean
+            self.state["text_ref"] = self.envelope.reply_route.thread_ref
+        else:
+            self.state.setdefault("identity", {})[field] = clean or None
+            if field == "email":
+                self.state["email_done"] = True
+        self.state.setdefault("answers", {})[self.message_id] = marker or field
+        self.received.append(field)
+        return True
+
+    def _add_photo(self, caption: str) -> None:
+        photo = self.raw.get("photo")
+        if isinstance(photo, dict) and photo.get("file_id"):
+            self.state.setdefault("photos", []).append(photo)
+        self._say("chat_photo_received")
+        if caption:
+            identity, _ = parse_identity_text(caption)
+            if _has_fields(identity):
+                self._take_labelled(caption)
+            elif not self.state.get("text"):
+                self._take("text", caption)
+
+    # -- replies ---------------------------------------------------------------------------
+    def _say(self, key: str, **params: object) -> None:
+        self.parts.append(render_reply(key, self.lang, channel="telegram", **params))
+
+    def _say_and_reply(self, key: str) -> FollowUps:
+        self._say(key)
+        return self._reply()
+
+    def _drain_confirmations(self, *, updated: bool = False) -> list[str]:
+        """"NIK diterima." / "Maaf, ..." for what this turn gave; never the values themselves."""
+        lines = []
+        if "text" in self.received:
+            lines.append(render_reply("chat_text_updated" if updated else "chat_text_received", self.lang,
+                                      channel="telegram"))
+        names = load_replies(self.lang)["fields"]
+        labels = [names.get(f, f) for f in dict.fromkeys(self.received) if f != "text"]
+        if labels:
+            key = "chat_updated" if updated else "chat_received"
+            lines.append(render_reply(key, self.lang, channel="telegram", fields=", ".join(labels)))
+        if self.problems:
+            lines.append(render_reply("chat_invalid", self.lang, channel="telegram",
+                                      fields=field_labels(self.problems, self.lang)))
+        self.received, self.problems = [], []
+        return lines
+
+    def _continue(self) -> FollowUps:
+        """Confirm what this turn gave, then ask the next question or open the case."""
+        self.parts.extend(self._drain_confirmations())
+        missing = self._missing()
+        if missing is None:
+            return self._open_case()
+        self._say(f"chat_ask_{missing}")
+        log.info("conversation_asks", inbox=self.inbox.id, asks=missing)
+        return self._reply()
+
+    def _reply(self) -> FollowUps:
+        route = self.envelope.reply_route
+        reply_id = store.queue_reply(
+            self.session,
+            dedupe_key=f"{self.inbox.id}:chat",
+            kind="chat",
+            channel=route.channel,
+            provider=route.provider,
+            address=route.address,
+            thread_ref=route.thread_ref,
+            inbox_id=self.inbox.id,
+            text="\n".join(self.parts),
+        )
+        return {"send_reply": [reply_id]} if reply_id else {}
+
+    def _status(self, query: str) -> FollowUps:
+        # Imported here: workers.verify imports this module to dispatch conversation turns.
+        from workers.verify import answer_status_query
+
+        envelope = dataclasses.replace(self.envelope, kind="status_query", query_ticket=query, language=self.lang)
+        return answer_status_query(self.session, self.inbox, envelope)
+
+    # -- the case --------------------------------------------------------------------------
+    def _open_case(self) -> FollowUps:
+        """Everything is there: open the case on this turn's inbox row and check it (SOP step 3)."""
+        state, envelope = self.state, self.envelope
+        identity = Identity(**{f: state.get("identity", {}).get(f) or None for f in IDENTITY_FIELDS})
+        location = state.get("location")
+        photos = state.get("photos") or []
+        # Tickets are handed out at accept time only for kind "complaint"; a conversation
+        # turn becomes one here (inbox.ticket is unique: a collision fails the savepoint and
+        # the turn is retried with a new number).
+        self.inbox.ticket = new_ticket()
+        complaint_envelope = dataclasses.replace(
+            envelope,
+            kind="complaint",
+            # Answers quote the complaint itself, not the last "-" of the conversation.
+            reply_route=dataclasses.replace(envelope.reply_route,
+                                            thread_ref=state.get("text_ref") or envelope.reply_route.thread_ref),
+            identity=identity,
+            text=state["text"],
+            location=(location[0], location[1]) if location else None,
+            language=self.lang,
+            raw={"conversation": f"{envelope.channel}:{envelope.sender}", "telegram_photos": photos},
+        )
+        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope)
+        if photos or location:
+            # Telegram keeps the files; file_ids stay valid for this bot, to be fetched with
+            # getFile. The case has no location columns yet, so the point is kept here too.
+            extra: dict[str, Any] = {"telegram_photos": photos}
+            if location:
+                extra["location"] = {"latitude": location[0], "longitude": location[1]}
+            complaint.attachments = {"files": [], **(complaint.attachments or {}), **extra}
+        self.state = {"lang": self.lang}
+        log.info("conversation_complete", inbox=self.inbox.id, ticket=complaint.ticket, photos=len(photos),
+                 location=bool(location))
+        if complaint.status != lifecycle.RECEIVED:
+            return {}
+        return check_case(self.runtime, self.session, complaint, actor="worker:conversation")
+
+
+def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | None, str | None]:
+    """Check one answer: ``(clean value, None)`` or ``(None, problem code)``.
+
+    Problem codes are those of :func:`normalizer.identity.check_identity` (missing, invalid,
+    format, region, birthdate). An e-mail answer of "-" (or "lewati") skips it: ``("", None)``.
+    """
+    value = value.strip()
+    if field == "email" and value.lower() in SKIP_WORDS:
+        return "", None
+    if not value:
+        return None, "missing"
+    if field == "text":
+        return value, None
+    if field == "nik":
+        problem = validate_nik(value, home_region=home_region)
+        return (None, problem) if problem else ("".join(ch for ch in value if ch.isdigit()), None)
+    if field == "phone":
+        phone = normalize_phone(value)
+        return (phone, None) if phone else (None, "invalid")
+    if field == "email":
+        email = normalize_email(value)
+        return (email, None) if email else (None, "invalid")
+    if field == "address":
+        ok = len(value) >= 5 and any(ch.isalpha() for ch in value)
+        return (value[: FIELD_LIMITS["address"]], None) if ok else (None, "invalid")
+    problems = check_identity(Identity(name=value), required=(), home_region=home_region)
+    return (None, problems[0].code) if problems else (value[: FIELD_LIMITS["name"]], None)
+
+
+def _has_fields(identity: Identity) -> bool:
+    return any(getattr(identity, f) for f in IDENTITY_FIELDS)

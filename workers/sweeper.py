@@ -13,10 +13,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from complaints import lifecycle, store
-from complaints.models import Complaint, InboxMessage, Reply
+from complaints.models import Complaint, Conversation, InboxMessage, Reply
 from normalizer.envelope import utcnow
 
 if TYPE_CHECKING:
@@ -42,6 +42,10 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
                 .limit(500)
             )
         )
+        # An abandoned guided conversation holds NIK, address and phone: forget it after a day.
+        forgotten = session.execute(
+            delete(Conversation).where(Conversation.updated_at < utcnow() - timedelta(hours=24))
+        ).rowcount
         store.touch(session, InboxMessage, inbox_ids)
         store.touch(session, Reply, reply_ids)
         store.touch(session, Complaint, case_ids)
@@ -51,6 +55,8 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
             runtime.send(actor, ids[start : start + 100])
     if any(counts.values()):
         log.warning("sweeper_requeued", **counts)
+    if forgotten:
+        log.info("conversations_forgotten", count=forgotten)
     return counts
 
 

@@ -45,7 +45,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.state = "done"
     inbox.updated_at = utcnow()
     if envelope.kind == "status_query":
-        return _answer_status_query(session, inbox, envelope)
+        return answer_status_query(session, inbox, envelope)
     if envelope.kind == "conversation":
         return conversation.handle_turn(runtime, session, inbox, envelope)
     automatic = (envelope.raw or {}).get("auto")
@@ -64,7 +64,8 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     return check_case(runtime, session, complaint, actor="worker:verify_intake")
 
 
-def _answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> dict[str, list[str]]:
+def answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
+    """Answer `CEK <ticket>` with the case's status (never echoing what was sent)."""
     lang = envelope.language
     channel = envelope.reply_route.channel
     ticket = normalize_ticket(envelope.query_ticket or "")

@@ -28,6 +28,7 @@ def test_mask_hides_nik_phone_and_email() -> None:
     text = mask("NIK 3271014505900002 telp 081234567890 / +6281234567890 mail siti@example.org tiket BGR-7KQ2XMP")
     assert "3271014505900002" not in text and "081234567890" not in text and "6281234567890" not in text
     assert "siti@example.org" not in text and "BGR-7KQ2XMP" in text
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in mask("url /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage")
 
 
 def test_events_and_tracebacks_are_redacted(configured: object) -> None:

@@ -40,3 +40,13 @@ def test_postgres_urls_use_psycopg3() -> None:
     """postgres:// and postgresql:// URLs are mapped to the psycopg 3 driver."""
     for url in ("postgres://u@h/db", "postgresql://u@h/db"):
         assert Settings(_env_file=None, database_url=url).resolved_database_url == "postgresql+psycopg://u@h/db"  # type: ignore[call-arg]
+
+
+def test_telegram_webhook_mode_needs_its_secret() -> None:
+    """TELEGRAM_MODE=webhook without TELEGRAM_WEBHOOK_SECRET stops start-up; poll mode does not need it."""
+    with pytest.raises(ConfigurationError) as excinfo:
+        Settings(_env_file=None, telegram_bot_token="123:abc").check_providers()  # type: ignore[call-arg]
+    assert "TELEGRAM_WEBHOOK_SECRET" in str(excinfo.value)
+    assert "telegram" in Settings(_env_file=None, telegram_bot_token="123:abc", telegram_mode="poll").check_providers()  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError):
+        Settings(_env_file=None, telegram_mode="poll").check_providers()  # type: ignore[call-arg]

@@ -1,0 +1,351 @@
+"""Telegram bot: webhook or long poll in, Bot API ``sendMessage`` out, with python-telegram-bot.
+
+Inbound, Telegram POSTs each Update as JSON to ``/channels/telegram`` with the secret given to
+setWebhook in ``X-Telegram-Bot-Api-Secret-Token`` (https://core.telegram.org/bots/api#setwebhook);
+cities without public HTTPS set ``TELEGRAM_MODE=poll`` and the gateway long-polls getUpdates
+instead (https://core.telegram.org/bots/api#getupdates). Both feed :func:`parse_update`.
+
+Outbound, replies are sent as plain text (no parse_mode: an OPD's answer or a citizen's words
+must never be read as markup) and quote the citizen's message with ``reply_parameters``
+(https://core.telegram.org/bots/api#replyparameters).
+
+Bot API URLs carry the bot token (``/bot<token>/<method>``), so the token is kept out of error
+texts, and httpx's request log (which prints URLs at INFO) is limited to warnings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+import time
+from typing import Any
+
+import structlog
+from telegram import Bot, ReplyParameters
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import (
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from channels.base import (
+    BadRequest,
+    InboundResult,
+    OutboundReply,
+    PollContext,
+    RawRequest,
+    SendError,
+    SendResult,
+    Unauthorized,
+)
+from channels.telegram.updates import ALLOWED_UPDATES, parse_update
+from config.settings import ConfigurationError, Settings
+
+log = structlog.get_logger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+CURSOR_KEY = "telegram:offset"
+LONG_POLL_SECONDS = 25
+MAX_MESSAGE_UTF16 = 4096  # sendMessage text: 1-4096 characters, counted in UTF-16 code units
+# Update ids restart at a random number after a week without updates
+# (https://core.telegram.org/bots/api#update); an old offset could then hide new updates, so
+# after six idle days the poll asks without one (everything earlier is confirmed by then).
+IDLE_OFFSET_RESET_SECONDS = 6 * 24 * 3600
+
+
+class TelegramPollError(RuntimeError):
+    """The long poll cannot go on (bad token, another poller, ...); the message names no secret."""
+
+
+class TelegramChannel:
+    """Adapter for one Telegram bot (webhook or long poll in, Bot API out)."""
+
+    name = "telegram"
+    channel = "telegram"
+    methods: tuple[str, ...] = ("POST",)
+
+    def __init__(self, settings: Settings) -> None:
+        """Read the settings; raises :class:`ConfigurationError` when they cannot work."""
+        self.token = settings.telegram_bot_token or ""
+        self.secret = settings.telegram_webhook_secret or None
+        self.mode = (settings.telegram_mode or "").strip().lower()
+        if self.mode not in ("webhook", "poll"):
+            raise ConfigurationError(f"TELEGRAM_MODE must be webhook or poll, not {settings.telegram_mode!r}")
+        if self.mode == "webhook" and not self.secret:
+            raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        if self.secret and not _SECRET_RE.fullmatch(self.secret):
+            raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - "
+                                     "(1-256 characters): setWebhook refuses anything else")
+        # No webhook route in poll mode: nobody should be able to inject updates there.
+        self.path: str | None = "/channels/telegram" if self.mode == "webhook" else None
+        self.api_base = settings.telegram_api_base.rstrip("/")
+        self.timeout = settings.send_timeout_seconds
+        self.long_poll_seconds = LONG_POLL_SECONDS
+        self._bot: Bot | None = None
+        self._bot_lock: asyncio.Lock | None = None
+        httpx_log = logging.getLogger("httpx")
+        if httpx_log.level < logging.WARNING:
+            httpx_log.setLevel(logging.WARNING)
+
+    # -- inbound -----------------------------------------------------------------------
+    def verify(self, request: RawRequest) -> None:
+        """Compare ``X-Telegram-Bot-Api-Secret-Token`` with TELEGRAM_WEBHOOK_SECRET in constant time.
+
+        Raises :class:`Unauthorized` when it is missing or wrong (or no secret is configured).
+        """
+        if not self.secret:
+            raise Unauthorized("the Telegram webhook is off (no TELEGRAM_WEBHOOK_SECRET)")
+        given = request.header(SECRET_HEADER)
+        if not given:
+            raise Unauthorized(f"missing {SECRET_HEADER}")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            raise Unauthorized(f"{SECRET_HEADER} does not match")
+
+    def parse(self, request: RawRequest) -> InboundResult:
+        """Read the Update in the body; raises :class:`BadRequest` for malformed JSON."""
+        try:
+            data = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body is not JSON: {exc}") from None
+        return parse_update(data)
+
+    def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:
+        """An empty 200: Telegram then considers the update delivered."""
+        return 200, "application/json", b"{}"
+
+    # -- outbound ----------------------------------------------------------------------
+    async def send(self, reply: OutboundReply) -> SendResult:
+        """sendMessage (https://core.telegram.org/bots/api#sendmessage), quoting ``thread_ref``.
+
+        Texts over 4096 characters go as several messages, only the first quoting. Raises
+        :class:`SendError`: permanent when the citizen blocked the bot (403) or Telegram refuses
+        the request (400, bad token), retryable for 429 and network trouble.
+        """
+        if not self.token:
+            raise SendError("TELEGRAM_BOT_TOKEN is not set", retryable=False)
+        if not reply.text.strip():
+            raise SendError("empty reply: Telegram refuses empty messages", retryable=False)
+        bot = await self._sending_bot()
+        parts = split_message(reply.text)
+        first_id: int | None = None
+        for index, part in enumerate(parts):
+            quote = reply.thread_ref if index == 0 and reply.thread_ref and reply.thread_ref.isdigit() else None
+            # allow_sending_without_reply: the citizen may have deleted their message; the
+            # answer must still arrive.
+            params = ReplyParameters(message_id=int(quote), allow_sending_without_reply=True) if quote else None
+            try:
+                message = await bot.send_message(chat_id=reply.address, text=part, reply_parameters=params)
+            except TelegramError as exc:
+                raise self._send_error(exc, index, len(parts)) from None
+            if first_id is None:
+                first_id = message.message_id
+        return SendResult(provider_message_id=str(first_id))
+
+    async def close(self) -> None:
+        """Shut down the sending bot's HTTP pool."""
+        if self._bot is not None:
+            bot, self._bot = self._bot, None
+            await bot.shutdown()
+
+    async def _sending_bot(self) -> Bot:
+        # Created on first use, in the loop that sends (workers/outbound.py runs its own).
+        if self._bot_lock is None:
+            self._bot_lock = asyncio.Lock()
+        async with self._bot_lock:
+            if self._bot is None:
+                bot = self._make_bot()
+                try:
+                    await bot.initialize()  # getMe: also proves the token
+                except TelegramError as exc:
+                    await bot.shutdown()
+                    raise self._send_error(exc, 0, 1) from None
+                self._bot = bot
+            return self._bot
+
+    def _make_bot(self) -> Bot:
+        """A Bot on TELEGRAM_API_BASE (a self-hosted Bot API server works the same way)."""
+        timeouts = {"connect_timeout": self.timeout, "read_timeout": self.timeout,
+                    "write_timeout": self.timeout, "pool_timeout": self.timeout}
+        return Bot(
+            self.token,
+            # PTB appends the token to base_url: "<base>/bot" + token → "<base>/bot<token>/<method>".
+            base_url=f"{self.api_base}/bot",
+            base_file_url=f"{self.api_base}/file/bot",
+            request=HTTPXRequest(connection_pool_size=16, **timeouts),
+            # get_updates adds the long-poll timeout to this read timeout itself.
+            get_updates_request=HTTPXRequest(connection_pool_size=1, **timeouts),
+        )
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.token, "<token>") if self.token else text
+
+    def _send_error(self, exc: TelegramError, index: int, parts: int) -> SendError:
+        text = self._scrub(f"{type(exc).__name__}: {exc.message}")
+        if index > 0:
+            # The earlier parts are with the citizen; a retry would send them twice.
+            return SendError(f"part {index + 1} of {parts} not sent ({text})", retryable=False)
+        if isinstance(exc, RetryAfter):  # 429 flood control; the text says how long to wait
+            return SendError(text, retryable=True)
+        if isinstance(exc, Forbidden):
+            # "bot was blocked by the user", "user is deactivated": no retry will get through.
+            return SendError(text, retryable=False)
+        if isinstance(exc, TelegramBadRequest | InvalidToken | ChatMigrated):
+            return SendError(text, retryable=False)
+        if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
+            return SendError(text, retryable=True)
+        return SendError(text, retryable=False)
+
+    # -- long poll ---------------------------------------------------------------------
+    def polling_enabled(self) -> bool:
+        """True when TELEGRAM_MODE=poll."""
+        return self.mode == "poll"
+
+    async def poll(self, ctx: PollContext) -> None:
+        """Long-poll getUpdates until ``ctx.stopping`` is set.
+
+        Each batch is accepted durably before the offset moves past it (``ctx.cursor_set``), so
+        a crash in between re-reads the batch and the inbox's unique key drops the repeats.
+        Network trouble while polling is waited out here. Trouble at start-up (getMe,
+        deleteWebhook), a bad token or a second poller on the same bot raises
+        :class:`TelegramPollError`, naming no secret; the gateway restarts the poll with backoff.
+        """
+        bot = self._make_bot()
+        try:
+            await bot.initialize()
+            # getUpdates answers 409 Conflict while a webhook is set.
+            await bot.delete_webhook(drop_pending_updates=False)
+            offset = _parse_offset(await ctx.cursor_get(CURSOR_KEY))
+            log.info("telegram_polling", offset=offset)
+            idle_since, backoff = time.monotonic(), 1.0
+            while not ctx.stopping.is_set():
+                try:
+                    updates = await self._fetch(bot, offset, ctx.stopping)
+                except RetryAfter as exc:
+                    await _sleep(ctx.stopping, _seconds(exc.retry_after))
+                    continue
+                except TimedOut:
+                    continue  # a long poll cut by a proxy or a slow network: ask again
+                except NetworkError as exc:
+                    if isinstance(exc, TelegramBadRequest):
+                        raise
+                    log.warning("telegram_poll_network", error=self._scrub(str(exc))[:200], wait=backoff)
+                    await _sleep(ctx.stopping, backoff)
+                    backoff = min(backoff * 2, 60.0)
+                    continue
+                if updates is None:
+                    break
+                backoff = 1.0
+                if not updates:
+                    if offset is not None and time.monotonic() - idle_since > IDLE_OFFSET_RESET_SECONDS:
+                        offset = None
+                    continue
+                idle_since = time.monotonic()
+                intakes, last_id = _intakes(updates)
+                if intakes:
+                    await ctx.accept(intakes)
+                if last_id >= 0:
+                    offset = last_id + 1
+                    await ctx.cursor_set(CURSOR_KEY, str(offset))
+        except TelegramError as exc:
+            raise TelegramPollError(self._scrub(f"{type(exc).__name__}: {exc.message}")) from None
+        finally:
+            await bot.shutdown()
+
+    async def _fetch(self, bot: Bot, offset: int | None, stopping: asyncio.Event) -> list[dict[str, Any]] | None:
+        """One getUpdates call, as raw Update dicts; None when ``stopping`` came first."""
+        fetch = asyncio.ensure_future(
+            bot.get_updates(offset=offset, timeout=int(self.long_poll_seconds), allowed_updates=list(ALLOWED_UPDATES))
+        )
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            done, _ = await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                    await fetch
+        if fetch not in done:
+            return None
+        # Back to the wire shape, so the webhook and the poll share parse_update.
+        return [update.to_dict() for update in fetch.result()]
+
+    async def set_webhook(self, url: str) -> None:
+        """Point Telegram at ``url`` with our secret and the update types we read (for deployment)."""
+        if not self.secret:
+            raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required to set a webhook")
+        async with self._make_bot() as bot:
+            await bot.set_webhook(url, secret_token=self.secret, allowed_updates=list(ALLOWED_UPDATES))
+
+
+def _intakes(updates: list[dict[str, Any]]) -> tuple[list[Any], int]:
+    """Intakes of a getUpdates batch, and the highest update_id in it."""
+    intakes: list[Any] = []
+    last_id = -1
+    for data in updates:
+        update_id = data.get("update_id")
+        if isinstance(update_id, int):
+            last_id = max(last_id, update_id)
+        try:
+            result = parse_update(data)
+        except BadRequest as exc:
+            # No one to answer 400 to: skip it, or one bad update would block the bot for ever.
+            log.warning("telegram_update_unreadable", update_id=update_id, reason=str(exc))
+            continue
+        if result.ignored:
+            log.info("telegram_update_ignored", update_id=update_id, reason=result.ignored)
+        intakes.extend(result.intakes)
+    return intakes, last_id
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_UTF16) -> list[str]:
+    """Cut ``text`` into pieces Telegram accepts, at a line break or space where possible."""
+    parts: list[str] = []
+    while _utf16_len(text) > limit:
+        cut, used = 0, 0
+        for ch in text:
+            used += 2 if ord(ch) > 0xFFFF else 1
+            if used > limit:
+                break
+            cut += 1
+        brk = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut))
+        if brk > cut // 2:
+            cut = brk
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [part for part in parts if part]
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _parse_offset(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        log.warning("telegram_offset_unreadable")
+        return None
+
+
+def _seconds(value: Any) -> float:
+    # RetryAfter.retry_after is an int today and a timedelta in PTB's next major version.
+    return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
