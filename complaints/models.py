@@ -85,7 +85,11 @@ class Complaint(Base):
     """A case: one complaint following the SOP from receipt to the answer."""
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_status", "status"), Index("ix_complaints_opd", "opd_code"))
+    __table_args__ = (
+        Index("ix_complaints_status", "status"),
+        Index("ix_complaints_opd", "opd_code"),
+        Index("ix_complaints_reply_route", "reply_channel", "reply_address"),  # "my complaints" in the app
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ticket: Mapped[str] = mapped_column(String(20), unique=True)

@@ -42,7 +42,7 @@ class WorkerPool:
 
 def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
     """Start consuming the queue in this process."""
-    runtime.outbound = OutboundSender(runtime.settings)
+    runtime.outbound = OutboundSender(runtime.settings, sf=runtime.sf, read_sf=runtime.read_sf)
     worker = dramatiq.Worker(
         runtime.broker, worker_threads=threads or runtime.settings.worker_threads, worker_timeout=250
     )

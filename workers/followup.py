@@ -38,6 +38,13 @@ def _thread_ids(raw: dict[str, Any]) -> list[str]:
 def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
     """The case this message continues, or None for a new complaint."""
     raw = envelope.raw or {}
+    case_ticket = raw.get("case_ticket")
+    if isinstance(case_ticket, str):
+        # The app API names the case a message continues; it must still be this sender's case.
+        case = store.complaint_by_ticket(session, case_ticket)
+        route = envelope.reply_route
+        if case is not None and case.reply_channel == route.channel and case.reply_address == route.address:
+            return case
     ids = _thread_ids(raw)
     if ids:
         complaint_id = session.scalar(

@@ -18,9 +18,17 @@ from config.settings import Settings
 class OutboundSender:
     """Sends replies through the enabled adapters, keyed by provider name."""
 
-    def __init__(self, settings: Settings, adapters: dict[str, Any] | None = None) -> None:
+    def __init__(self, settings: Settings, adapters: dict[str, Any] | None = None, *, sf: Any = None,
+                 read_sf: Any = None) -> None:
         self.timeout = settings.send_timeout_seconds + 5
         self.adapters = adapters if adapters is not None else build_adapters(settings)
+        if sf is not None:
+            # Adapters that look things up at send time (the app's push tokens) get the store.
+            from workers.push_tokens import make_push_token_killer, make_push_token_lookup
+
+            for adapter in self.adapters.values():
+                if hasattr(adapter, "bind_push_tokens"):
+                    adapter.bind_push_tokens(make_push_token_lookup(read_sf or sf), make_push_token_killer(sf))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="outbound-loop", daemon=True)
         self.thread.start()

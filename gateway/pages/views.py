@@ -256,9 +256,10 @@ async def submit(request: web.Request) -> web.Response:
         body = STRINGS[lang][key].format(mb=_megabytes(settings.max_upload_bytes))
         log.info("web_form_too_large", part=exc.what)
         return _error_page(request, lang, 413, "error_413_title", body)
-    except _Unreadable as exc:
+    except (_Unreadable, HttpProcessingError) as exc:
+        # HttpProcessingError: aiohttp's multipart reader refusing e.g. control characters.
         lang = _pick_lang(request)
-        log.info("web_form_unreadable", reason=str(exc))
+        log.info("web_form_unreadable", reason=type(exc).__name__)
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
 
     lang = _pick_lang(request, fields.get("lang"))
