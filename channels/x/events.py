@@ -132,10 +132,21 @@ def intake_from_v2_mention(tweet: Mapping[str, Any], users: Mapping[str, Mapping
     if any(r.get("type") == "retweeted" for r in references):
         raise NotForUs(f"post {tweet_id} is a retweet")
     author = as_dict(users.get(author_id))
+    return mention_intake(
+        tweet, tweet_id=tweet_id, author_id=author_id, text=text, username=author.get("username"),
+        conversation_id=tweet.get("conversation_id"), in_reply_to_user_id=tweet.get("in_reply_to_user_id"),
+    )
+
+
+def mention_intake(
+    tweet: Mapping[str, Any], *, tweet_id: str, author_id: str, text: str, username: Any,
+    conversation_id: Any, in_reply_to_user_id: Any, **extra_raw: Any,
+) -> Intake:
+    """The intake of a public mention, whichever API format (v2 poll, v1.1 webhook) it came in."""
     return Intake(
         channel=CHANNEL,
         provider=PROVIDER,
-        external_id=f"x:tweet:{tweet_id}",
+        external_id=f"x:tweet:{tweet_id}",  # the same id from poll and webhook: overlap dedupes
         sender=author_id,
         text=clean_post_text(text),
         reply_route=reply_route(author_id, tweet_id),
@@ -144,10 +155,11 @@ def intake_from_v2_mention(tweet: Mapping[str, Any], users: Mapping[str, Mapping
         raw={
             "public": True,
             "tweet_id": tweet_id,
-            "author_username": as_text(author.get("username")),
-            "conversation_id": x_id(tweet.get("conversation_id")),
-            "in_reply_to_user_id": x_id(tweet.get("in_reply_to_user_id")),
+            "author_username": as_text(username),
+            "conversation_id": x_id(conversation_id),
+            "in_reply_to_user_id": x_id(in_reply_to_user_id),
             "lang": as_text(tweet.get("lang")),
+            **extra_raw,
         },
     )
 

@@ -19,17 +19,13 @@ from typing import Any
 
 from channels.base import BadRequest, InboundResult
 from channels.x.events import (
-    CHANNEL,
-    PROVIDER,
     NotForUs,
     as_dict,
     as_text,
-    clean_post_text,
     dm_conversation_id,
     dm_intake,
+    mention_intake,
     parse_time,
-    reply_language_of,
-    reply_route,
     x_id,
 )
 from normalizer.envelope import Intake
@@ -162,24 +158,10 @@ def _intake_from_tweet_event(tweet: dict[str, Any], payload: dict[str, Any], own
         raise NotForUs(f"post {tweet_id} is a retweet")
     if not _mentions_us(tweet, own_user_id):
         raise NotForUs(f"post {tweet_id} does not mention us")
-    return Intake(
-        channel=CHANNEL,
-        provider=PROVIDER,
-        external_id=f"x:tweet:{tweet_id}",
-        sender=author_id,
-        text=clean_post_text(text),
-        reply_route=reply_route(author_id, tweet_id),
-        received_at=parse_time(tweet.get("created_at")),
-        language=reply_language_of(tweet.get("lang")),
-        raw={
-            "public": True,
-            "tweet_id": tweet_id,
-            "author_username": as_text(user.get("screen_name")),
-            "conversation_id": None,
-            "in_reply_to_user_id": x_id(tweet.get("in_reply_to_user_id_str")),
-            "lang": as_text(tweet.get("lang")),
-            "user_has_blocked": payload.get("user_has_blocked"),
-        },
+    return mention_intake(
+        tweet, tweet_id=tweet_id, author_id=author_id, text=text, username=user.get("screen_name"),
+        conversation_id=None, in_reply_to_user_id=tweet.get("in_reply_to_user_id_str"),
+        user_has_blocked=payload.get("user_has_blocked"),
     )
 
 

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from channels.telegram import CURSOR_KEY, SECRET_HEADER
 from complaints.models import ChannelCursor, Complaint, Conversation, InboxMessage, Reply
-from gateway.embedded import EmbeddedSystem, start_system
+from gateway.embedded import start_system
 from tests.conftest import base_settings
 from tests.support.fake_telegram import FakeTelegram, SentMessage
+from tests.support.system import wait_db
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 SECRET = "Bogor_webhook-secret_2026"
@@ -38,18 +39,6 @@ FALSE_NIK = "3271994505900002"  # district 32.71.99 does not exist
 ADDRESS = "Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah"
 TICKET = re.compile(r"BGR-[2-9A-HJ-NP-Z]{7}")
 
-
-async def wait_db(system: EmbeddedSystem, fn: Callable[[Session], Any], timeout: float = 15.0) -> Any:
-    """Poll ``fn(session)`` until truthy, without blocking the loop the gateway and the fake run on."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        with system.runtime.read_sf() as session:
-            last = fn(session)
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def count(model: Any) -> Callable[[Session], int]:

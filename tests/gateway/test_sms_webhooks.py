@@ -8,23 +8,23 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from urllib.parse import urlencode
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from complaints.models import Complaint, InboxMessage, Reply
-from gateway.embedded import EmbeddedSystem, start_system
+from gateway.embedded import start_system
 from tests.conftest import base_settings
-from tests.support.system import free_port
 from tests.support.fake_android_gateway import FakeAndroidGateway
 from tests.support.fake_twilio import FakeTwilio
+from tests.support.system import free_port, wait_db
 
 FIXTURES = Path(__file__).parent.parent / "channels"
 NIK = "3271014505900002"
@@ -34,18 +34,6 @@ TWILIO_SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
 TWILIO_TOKEN = "twilio-auth-token-123"
 ANDROID_KEY = "android-signing-key"
 
-
-async def wait_db(system: EmbeddedSystem, fn: Callable[[Session], Any], timeout: float = 10.0) -> Any:
-    """Poll ``fn(session)`` until truthy, without blocking the loop the fakes run on."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        with system.runtime.read_sf() as session:
-            last = fn(session)
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 @pytest.fixture

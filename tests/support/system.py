@@ -83,3 +83,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def wait_db(system: Any, fn: Callable[[Session], Any], timeout: float = 15.0) -> Any:
+    """Poll ``fn(session)`` on an in-loop :class:`EmbeddedSystem` until truthy, without blocking the loop."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        with system.runtime.read_sf() as session:
+            last = fn(session)
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
