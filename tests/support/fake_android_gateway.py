@@ -18,13 +18,14 @@ Usage::
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.local_http import basic_auth, serve_on_loopback
 
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
 
@@ -68,12 +69,8 @@ class FakeAndroidGateway:
     async def __aenter__(self) -> FakeAndroidGateway:
         app = web.Application()
         app.router.add_post(f"{self.prefix}/messages", self._post_message)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}{self.prefix}"
+        self._runner, base = await serve_on_loopback(app)
+        self.url = base + self.prefix
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -87,7 +84,7 @@ class FakeAndroidGateway:
             data = json.loads(body)
         except ValueError:
             data = None
-        auth = _basic_auth(request.headers.get("Authorization"))
+        auth = basic_auth(request.headers.get("Authorization"))
         self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body, data, auth))
         if self._canned:
             status, canned = self._canned.pop(0)
@@ -123,15 +120,6 @@ class FakeAndroidGateway:
         self.messages[message_id] = {"request": data, "state": state}
         return web.json_response(state, status=202, headers={"Location": f"{self.prefix}/messages/{message_id}"})
 
-
-def _basic_auth(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.startswith("Basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except ValueError:
-        return None
-    return user, password
 
 
 def _error(status: int, message: str) -> web.Response:

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import jwt
 
+from tests.support.local_http import serve_on_loopback
+
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The assertion's "aud" is always Google's endpoint, wherever the request is sent
 # ("When making an access token request this value is always https://oauth2.googleapis.com/token").
@@ -152,12 +154,8 @@ class FakeFcm:
         app = web.Application()
         app.router.add_post("/token", self._token)
         app.router.add_post("/v1/projects/{project}/messages:send", self._send)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, base = await serve_on_loopback(app)
+        self.url = base
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -17,14 +17,15 @@ Usage::
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from aiohttp import web
+
+from tests.support.local_http import basic_auth, serve_on_loopback
 
 
 @dataclass
@@ -76,12 +77,8 @@ class FakeTwilio:
     async def __aenter__(self) -> FakeTwilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create_message)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, base = await serve_on_loopback(app)
+        self.url = base
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -92,7 +89,7 @@ class FakeTwilio:
     async def _create_message(self, request: web.Request) -> web.Response:
         body = await request.read()
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-        auth = _basic_auth(request.headers.get("Authorization"))
+        auth = basic_auth(request.headers.get("Authorization"))
         self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body, form, auth))
         if self._canned:
             canned = self._canned.pop(0)
@@ -136,15 +133,6 @@ class FakeTwilio:
         self.messages[sid] = message
         return web.json_response(message, status=201)
 
-
-def _basic_auth(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.startswith("Basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except ValueError:
-        return None
-    return user, password
 
 
 def _error(status: int, code: int, message: str) -> web.Response:

@@ -49,6 +49,8 @@ from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
 
+from tests.support.local_http import serve_on_loopback
+
 PUBLIC_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 
 
@@ -244,12 +246,8 @@ class FakeX:
         app.router.add_get("/2/dm_events", self._dm_events)
         app.router.add_post("/2/tweets", self._create_tweet)
         app.router.add_post("/2/dm_conversations/with/{participant_id}/messages", self._create_dm)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self._runner, base = await serve_on_loopback(app)
+        self.url = base
 
     async def _record(self, request: web.Request) -> RecordedRequest:
         body = await request.read()
