@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import dramatiq
 import structlog
 from aiohttp import web
 
-from channels.email.imap_poller import ImapPoller, acceptor_bridge
-from channels.email.smtp_server import start_smtp_server
 from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from gateway.app import create_app
@@ -56,7 +55,8 @@ def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
 class MailIntake:
     """The e-mail intake of one process: IMAP poller and/or SMTP server, as configured."""
 
-    poller: ImapPoller | None = None
+    poller: Any = None
+    """channels.email.imap_poller.ImapPoller when IMAP is configured."""
     smtp: asyncio.AbstractServer | None = None
 
     async def stop(self) -> None:
@@ -73,6 +73,10 @@ async def start_mail_intake(settings: Settings, runtime: Runtime, acceptor: Grou
     """Start the IMAP poller and the SMTP server when their settings are present."""
     enabled = set(settings.check_providers())
     intake = MailIntake()
+    # Imported here: processes without mail settings never load imapclient or aiosmtpd.
+    from channels.email.imap_poller import ImapPoller, acceptor_bridge
+    from channels.email.smtp_server import start_smtp_server
+
     if "imap" in enabled:
         intake.poller = ImapPoller(settings, runtime, acceptor_bridge(acceptor, asyncio.get_running_loop()))
         intake.poller.start()

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from channels.android_app.fcm import FcmClient, PushTokenDead
+from channels.android_app.errors import PushTokenDead
 from channels.android_app.payload import (
     MAX_PHOTOS,
     FieldErrors,
@@ -92,8 +92,10 @@ class AndroidApp:
         """Load the FCM service account when FCM is configured (ConfigurationError if unusable)."""
         self.home_region = settings.region_code
         self._photos = WebForm(settings)  # the same size and magic-byte checks as the web form
-        self.fcm: FcmClient | None = None
+        self.fcm: Any = None  # channels.android_app.fcm.FcmClient, imported only when FCM is configured
         if settings.provider_enabled("fcm"):
+            from channels.android_app.fcm import FcmClient  # google-auth only where pushes are sent
+
             self.fcm = FcmClient(
                 project_id=settings.fcm_project_id or "",
                 credentials_file=settings.fcm_credentials_file or "",

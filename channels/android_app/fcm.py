@@ -26,6 +26,7 @@ import google.auth.exceptions
 import google.auth.transport.requests
 from google.oauth2 import service_account
 
+from channels.android_app.errors import PushTokenDead
 from channels.base import SendError, SendResult
 from channels.http_send import classify_status, json_field, post_or_get
 from config.settings import ConfigurationError
@@ -35,13 +36,6 @@ SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 # FCM error codes (ErrorCode reference above) after which trying again later can succeed.
 RETRYABLE_CODES = frozenset({"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL"})
 _FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
-
-
-class PushTokenDead(SendError):
-    """FCM answered ``UNREGISTERED``: this registration token will never work again."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=False)
 
 
 class _TimedRequest(google.auth.transport.requests.Request):
