@@ -249,7 +249,8 @@ def recent_reply_count(session: Session, address: str, *, within_seconds: int) -
     """How many replies were queued to ``address`` in the last ``within_seconds``."""
     cutoff = utcnow() - timedelta(seconds=within_seconds)
     return int(
-        session.scalar(select(func.count()).select_from(Reply).where(Reply.address == address, Reply.created_at >= cutoff))
+        session.scalar(select(func.count()).select_from(Reply)
+                       .where(func.lower(Reply.address) == address.lower(), Reply.created_at >= cutoff))
         or 0
     )
 

@@ -36,7 +36,7 @@ def _thread_ids(raw: dict[str, Any]) -> list[str]:
 
 
 def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
-    """The case this message continues, or None for a new complaint."""
+    """The case this message continues (from the case's own address), or None for a new complaint."""
     raw = envelope.raw or {}
     case_ticket = raw.get("case_ticket")
     if isinstance(case_ticket, str):
@@ -46,16 +46,18 @@ def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None
         if case is not None and case.reply_channel == route.channel and case.reply_address == route.address:
             return case
     ids = _thread_ids(raw)
+    route = envelope.reply_route
     if ids:
         complaint_id = session.scalar(
             select(Reply.complaint_id).where(Reply.provider_message_id.in_(ids), Reply.complaint_id.is_not(None)).limit(1)
         )
-        if complaint_id:
-            return session.get(Complaint, complaint_id)
+        case = session.get(Complaint, complaint_id) if complaint_id else None
+        # Someone else in the thread (a relative copied in) does not get to change the case.
+        if case is not None and case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+            return case
     ticket = find_ticket(envelope.subject or "")
     if ticket:
         case = store.complaint_by_ticket(session, ticket)
-        route = envelope.reply_route
         # A ticket in a subject is easy to copy: only the case's own address may add to it.
         if case is not None and case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
             return case

@@ -147,7 +147,13 @@ class ImapPoller(threading.Thread):
                 self._keep_unreadable(uid, raw[: 64 * 1024], f"mail of {len(raw)} bytes is over the limit")
                 done.append(uid)
                 continue
-            result: Ingested = ingest_mail(self.settings, raw, provider="imap", mailbox=self.settings.imap_user or "")
+            try:
+                result: Ingested = ingest_mail(self.settings, raw, provider="imap", mailbox=self.settings.imap_user or "")
+            except Exception as exc:  # noqa: BLE001 - one mail must never stop the mails behind it
+                log.error("imap_mail_failed", mailbox=self.state_id, uid=uid, error=type(exc).__name__)
+                self._keep_unreadable(uid, raw[: 64 * 1024], f"could not be processed: {type(exc).__name__}")
+                done.append(uid)
+                continue
             if result.envelope is None:
                 store.keep_unreadable(self.runtime.sf, channel="email", provider="imap", external_id=result.external_id,
                                       reason=result.unreadable or "unreadable", raw_ref=result.raw_sha256)

@@ -17,7 +17,7 @@ from channels.email.mime import MailParseError, ParsedMail, mail_to_intake, pars
 from channels.storage import store_bytes
 from config.settings import Settings
 from normalizer.envelope import Attachment, ComplaintEnvelope
-from normalizer.normalize import build_envelope
+from normalizer.normalize import InvalidIntake, build_envelope
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +66,13 @@ def ingest_mail(settings: Settings, raw: bytes, *, provider: str, mailbox: str) 
         for att in parsed.attachments
     )
     external_id = external_id_for(parsed, raw_sha)
-    intake = mail_to_intake(parsed, mailbox=mailbox, provider=provider, external_id=external_id, saved=saved)
-    envelope = build_envelope(intake)
+    try:
+        intake = mail_to_intake(parsed, mailbox=mailbox, provider=provider, external_id=external_id, saved=saved)
+        envelope = build_envelope(intake)
+    except InvalidIntake as exc:
+        # e.g. no usable From/Reply-To: nobody to answer, but the mail is kept for an operator.
+        log.warning("mail_unreadable", provider=provider, raw=raw_sha[:12], reason=str(exc))
+        return Ingested(external_id=external_id, raw_sha256=raw_sha, unreadable=str(exc))
     raw_info = dict(envelope.raw or {})
     raw_info["raw_sha256"] = raw_sha
     envelope = _with(envelope, raw=raw_info, thread=thread_ref(parsed))

@@ -40,6 +40,7 @@ class EmailSender:
             original_message_id=thread.get("message_id"),
             original_references=tuple(thread.get("references") or ()),
             our_domain=self.domain,
+            local_id=reply.id,  # the same Message-ID on every attempt: receivers and bounces match it
         )
         message = EmailMessage()
         message["From"] = self.mail_from

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.exc import DataError, IntegrityError
 
 from channels.email.ingest import ingest_mail
 from complaints import store
@@ -70,7 +71,15 @@ class IntakeHandler:
                 )
                 log.warning("smtp_unreadable_kept", raw=result.raw_sha256[:12])
                 return "250 2.0.0 OK: kept for review"
-            outcome = (await self.accept([result.envelope]))[0]
+            try:
+                outcome = (await self.accept([result.envelope]))[0]
+            except (DataError, IntegrityError):
+                # The database refuses this very mail: a retry would fail the same way for days.
+                await asyncio.to_thread(
+                    store.keep_unreadable, self.runtime.sf, channel="email", provider="smtp",
+                    external_id=result.external_id, reason="refused by the database", raw_ref=result.raw_sha256,
+                )
+                return "250 2.0.0 OK: kept for review"
         except Exception as exc:  # noqa: BLE001 - never a permanent 500 for our own trouble
             log.error("smtp_accept_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             return "451 4.3.0 Temporary failure storing the message, please retry later"

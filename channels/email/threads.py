@@ -50,17 +50,20 @@ def reply_headers(
     original_message_id: str | None,
     original_references: tuple[str, ...],
     our_domain: str,
+    local_id: str | None = None,
 ) -> dict[str, str]:
     """Headers that thread our reply under the citizen's mail and stop robots answering it.
 
-    Message-ID (new, ``<uuid@our_domain>``), In-Reply-To, References (the original's
+    Message-ID (``<local_id@our_domain>``, a new uuid when ``local_id`` is not given: pass the
+    reply's own id so a retry after an unclear SMTP time-out keeps the same Message-ID), In-Reply-To, References (the original's
     references plus its id, the last 20, space separated so the mail library folds them),
     Subject (:func:`reply_subject`), ``Auto-Submitted: auto-replied`` (RFC 3834) and
     ``X-Auto-Response-Suppress: All``. No value contains CR or LF; ids with unsafe characters
     are dropped. An empty or invalid ``ticket`` leaves the subject without one.
     """
     domain = _DOMAIN_CHARS.sub("", one_line(our_domain).lower()).strip(".-") or "localhost"
-    headers = {"Message-ID": f"<{uuid.uuid4().hex}@{domain}>"}
+    local = re.sub(r"[^A-Za-z0-9._-]", "", local_id or "") or uuid.uuid4().hex
+    headers = {"Message-ID": f"<{local}@{domain}>"}
     original = _safe_id(original_message_id)
     references = [i for i in (_safe_id(r) for r in original_references) if i]
     if original:

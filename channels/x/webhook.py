@@ -118,13 +118,17 @@ def parse_account_activity(body: bytes, own_user_id: str) -> InboundResult:
             skipped.append(f"{key}: {IGNORED_EVENT_TYPES.get(key, 'unknown event type')}")
             continue
         if not isinstance(events, list):
-            raise BadRequest(f"{key} is not a list")
+            skipped.append(f"{key} is not a list")
+            continue
+        # One malformed event must not cost the others: X would resend the whole body, get the
+        # same 400 for ever, and (webhook-only set-ups) nothing else would pick them up.
         for event in events:
             if not isinstance(event, dict):
-                raise BadRequest(f"an item of {key} is not an object")
+                skipped.append(f"an item of {key} is not an object")
+                continue
             try:
                 intakes.append(reader(event, payload, own_user_id))
-            except NotForUs as exc:
+            except (NotForUs, BadRequest) as exc:
                 skipped.append(str(exc))
     ignored = "; ".join(skipped) or (None if intakes else "no events in the payload")
     return InboundResult(intakes=intakes, ignored=ignored)

@@ -269,17 +269,23 @@ def test_unknown_event_type_and_other_accounts_are_ignored() -> None:
     assert other.intakes == [] and other.ignored and "another subscribed account" in other.ignored
 
 
+@pytest.mark.parametrize("body", [b"not json", b"\xff\xfe", b"[]", b'"text"'])
+def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
+    """A signed body that is not a JSON object is refused with a reason."""
+    with pytest.raises(BadRequest):
+        parse_account_activity(body, OWN)
+
+
 @pytest.mark.parametrize("body", [
-    b"not json", b"\xff\xfe", b"[]", b'"text"',
     b'{"tweet_create_events": {}}',
     b'{"tweet_create_events": ["x"]}',
     b'{"tweet_create_events": [{"id_str": "1", "text": "hi"}]}',
     b'{"direct_message_events": [{"type": "message_create", "id": "5", "message_create": {}}]}',
 ])
-def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
-    """A signed body that is not a JSON object of well-formed events is refused with a reason."""
-    with pytest.raises(BadRequest):
-        parse_account_activity(body, OWN)
+def test_malformed_events_are_skipped_with_a_reason(body: bytes) -> None:
+    """Malformed events inside a valid body are skipped with a logged reason, not refused (X would resend for ever)."""
+    result = parse_account_activity(body, OWN)
+    assert result.intakes == [] and result.ignored
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -649,3 +655,12 @@ def test_documented_create_answers_are_read() -> None:
     assert _created_id(json.loads(fixture("create_dm.json")), "dm_event_id") == "128341038123"
     wrapped = {"data": copy.deepcopy(json.loads(fixture("create_dm.json")))}
     assert _created_id(wrapped, "dm_event_id") == "128341038123"
+
+
+def test_one_malformed_event_does_not_cost_the_others() -> None:
+    """A webhook body with a valid mention and a malformed event still yields the mention (X would resend a 400 for ever)."""
+    payload = json.loads(fixture("aaa_tweet_create_events_mention.json"))
+    payload["tweet_create_events"].append({"id_str": "2", "user": {"id_str": "9"}})
+    result = parse_account_activity(json.dumps(payload).encode(), OWN)
+    assert [i.external_id for i in result.intakes] == ["x:tweet:1746879348726448128"]
+    assert result.ignored

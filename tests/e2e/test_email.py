@@ -134,12 +134,14 @@ def test_unreadable_mail_is_kept_and_does_not_block_the_next(tmp_path: Path, mai
     """A mail that cannot be read is kept as unreadable and flagged; the mail behind it is processed."""
     with running_system(email_settings(tmp_path, mailbox, sink)) as system:
         bad_uid = mailbox.deliver(b"\r\n\r\n")
+        # Readable, but with nobody to answer: kept as unreadable too, never blocking the folder.
+        no_sender_uid = mailbox.deliver(b"Subject: jalan rusak\r\nMessage-ID: <nofrom@x>\r\n\r\nJalan rusak parah.\r\n")
         good = mail("PDAM mati", IDENTITY + "Isi: Air PDAM tidak mengalir tiga hari.")
         mailbox.deliver(good.as_bytes())
         sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
-        unreadable = system.wait_for(lambda s: s.scalar(select(InboxMessage).where(InboxMessage.state == "unreadable")))
-        assert unreadable.error
-        assert b"\\Seen" in mailbox.flags(bad_uid)
+        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(InboxMessage)
+                                           .where(InboxMessage.state == "unreadable")) == 2)
+        assert b"\\Seen" in mailbox.flags(bad_uid) and b"\\Seen" in mailbox.flags(no_sender_uid)
         assert count(system, Complaint) == 1
 
 
