@@ -18,6 +18,7 @@ from complaints.models import Complaint, HistoryEntry, InboxMessage, Reply
 from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
 from normalizer.tickets import new_ticket
 
+
 @dataclass(frozen=True, slots=True)
 class AcceptOutcome:
     """The result of accepting one envelope: its inbox row and whether it was a retry."""

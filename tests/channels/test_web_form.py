@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from channels.base import OutboundReply
+from channels.storage import save_attachment
 from channels.web_form import (
     FormErrors,
     UploadedPhoto,
@@ -16,7 +17,6 @@ from channels.web_form import (
     sniff_image_type,
 )
 from config.settings import Settings
-from channels.storage import save_attachment
 from tests.support.images import png
 
 NIK = "3271014501900002"  # Bogor Selatan, woman born 5 Jan 1990

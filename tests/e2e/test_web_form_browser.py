@@ -11,8 +11,8 @@ import pytest
 from config.loader import load_opds, load_sop
 from config.settings import Settings
 from normalizer.identity import validate_nik
-from tests.support.system import running_system
 from tests.support.images import png
+from tests.support.system import running_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
