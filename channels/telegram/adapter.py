@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from typing import Any
 
 import structlog
@@ -95,6 +96,8 @@ class TelegramChannel:
         self.long_poll_seconds = LONG_POLL_SECONDS
         self._bot: Bot | None = None
         self._bot_lock: asyncio.Lock | None = None
+        self._progress: OrderedDict[str, tuple[int, int | None]] = OrderedDict()
+        """reply id -> (parts already delivered, first message id) of long replies cut short."""
         httpx_log = logging.getLogger("httpx")
         if httpx_log.level < logging.WARNING:
             httpx_log.setLevel(logging.WARNING)
@@ -139,16 +142,24 @@ class TelegramChannel:
             raise SendError("empty reply: Telegram refuses empty messages", retryable=False)
         bot = await self._sending_bot()
         parts = split_message(reply.text)
-        first_id: int | None = None
-        for index, part in enumerate(parts):
+        # A long answer goes in parts; a retry resumes after the parts that already arrived, so
+        # the citizen neither loses the end of an answer nor gets its beginning twice. (The
+        # progress lives in this process: a retry handled by another worker starts over.)
+        start, first_id = self._progress.pop(reply.id, (0, None))
+        for index in range(start, len(parts)):
             quote = reply.thread_ref if index == 0 and reply.thread_ref and reply.thread_ref.isdigit() else None
             # allow_sending_without_reply: the citizen may have deleted their message; the
             # answer must still arrive.
             params = ReplyParameters(message_id=int(quote), allow_sending_without_reply=True) if quote else None
             try:
-                message = await bot.send_message(chat_id=reply.address, text=part, reply_parameters=params)
+                message = await bot.send_message(chat_id=reply.address, text=parts[index], reply_parameters=params)
             except TelegramError as exc:
-                raise self._send_error(exc, index, len(parts)) from None
+                error = self._send_error(exc, index, len(parts))
+                if error.retryable and index > 0:
+                    self._progress[reply.id] = (index, first_id)
+                    while len(self._progress) > 1000:
+                        self._progress.popitem(last=False)
+                raise error from None
             if first_id is None:
                 first_id = message.message_id
         return SendResult(provider_message_id=str(first_id))
@@ -194,8 +205,7 @@ class TelegramChannel:
     def _send_error(self, exc: TelegramError, index: int, parts: int) -> SendError:
         text = self._scrub(f"{type(exc).__name__}: {exc.message}")
         if index > 0:
-            # The earlier parts are with the citizen; a retry would send them twice.
-            return SendError(f"part {index + 1} of {parts} not sent ({text})", retryable=False)
+            text = f"part {index + 1} of {parts} not sent ({text})"
         if isinstance(exc, RetryAfter):  # 429 flood control; the text says how long to wait
             return SendError(text, retryable=True)
         if isinstance(exc, Forbidden):

@@ -380,6 +380,22 @@ async def test_long_text_goes_as_several_messages() -> None:
     assert result.provider_message_id == str(tg.messages[0].message_id)
 
 
+async def test_long_answer_cut_short_resumes_without_repeating() -> None:
+    """If part 2 of a long answer hits flood control, the retry sends the rest, not the start again."""
+    text = ("Jawaban OPD. " * 700).strip()
+    async with FakeTelegram(TOKEN) as tg:
+        adapter = channel(telegram_api_base=tg.url)
+        tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, after=1)
+        with pytest.raises(SendError) as err:
+            await adapter.send(reply(text))
+        assert err.value.retryable is True and len(tg.messages) == 1
+        result = await adapter.send(reply(text))
+        await adapter.close()
+    assert len(tg.messages) == 3
+    assert " ".join(m.text for m in tg.messages) == text
+    assert result.provider_message_id == str(tg.messages[0].message_id)
+
+
 def test_split_counts_utf16_like_telegram() -> None:
     """Emoji count twice towards the limit, and pieces break between words."""
     parts = split_message("🌳 " * 3000, limit=4096)

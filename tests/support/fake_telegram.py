@@ -80,12 +80,15 @@ class FakeTelegram:
         self.updates.append(update)
         self._wake()
 
-    def fail_next(self, method: str, error_code: int, description: str, *, retry_after: int | None = None) -> None:
-        """Answer the next call of ``method`` with a Bot API error (403 blocked, 429 flood, ...)."""
+    def fail_next(self, method: str, error_code: int, description: str, *, retry_after: int | None = None,
+                  after: int = 0) -> None:
+        """Answer the next call of ``method`` (after ``after`` successful ones) with a Bot API error."""
         payload: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
         if retry_after is not None:
             payload["parameters"] = {"retry_after": retry_after}
-        self._failures.setdefault(method.lower(), []).append(_Failure(error_code, payload))
+        queue = self._failures.setdefault(method.lower(), [])
+        queue.extend([None] * after)  # type: ignore[list-item] - None = let this call through
+        queue.append(_Failure(error_code, payload))
 
     def forget_confirmations(self) -> None:
         """Serve every update ever queued again, unless the caller's offset confirms it (restart worst case)."""
@@ -143,8 +146,8 @@ class FakeTelegram:
             return _error(400, f"Bad Request: {exc}")
         self.calls.append((method, params))
         failures = self._failures.get(method)
-        if failures:
-            failure = failures.pop(0)
+        failure = failures.pop(0) if failures else None
+        if failure is not None:
             return web.json_response(failure.payload, status=failure.status)
         handler = {
             "getme": self._get_me,
