@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,10 +29,10 @@ class AcceptOutcome:
     duplicate: bool
 
 
-def _insert_ignoring_conflicts(engine: Engine):  # type: ignore[no-untyped-def]
-    """A Core INSERT ... ON CONFLICT DO NOTHING on the inbox table for this dialect."""
+def _insert_ignoring_conflicts(engine: Engine, table: Any = InboxMessage.__table__):  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO NOTHING for this dialect (both SQLite and PostgreSQL have it)."""
     dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(InboxMessage.__table__).on_conflict_do_nothing()
+    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelope]) -> list[AcceptOutcome]:
@@ -200,11 +201,10 @@ def queue_reply(
     same decision never queues the same reply twice.
     """
     engine = session.get_bind()
-    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
     reply_id = new_id()
     stmt = (
-        dialect_insert(Reply)
+        _insert_ignoring_conflicts(engine, Reply)
         .values(
             id=reply_id,
             dedupe_key=dedupe_key,
@@ -221,7 +221,6 @@ def queue_reply(
             created_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing()
         .returning(Reply.id)
     )
     return session.scalar(stmt)
