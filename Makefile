@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test services bench clean
+.PHONY: run test lint setup setup-test services bench clean
 
 $(BIN)/intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ setup-test: $(VENV)/.test-deps
 services:
 	bash scripts/test-setup.sh
 
-## Set up and run the whole test suite.
-test: setup-test services
+## Lint and format check (part of `make test`, so CI fails on them).
+lint: setup-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Set up, lint and run the whole test suite.
+test: setup-test services lint
 	$(BIN)/python -m pytest
 
 bench: setup

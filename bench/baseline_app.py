@@ -18,8 +18,13 @@ from normalizer.normalize import build_envelope
 
 def main() -> None:
     """Serve the baseline on the port given as the first argument."""
-    settings = Settings(_env_file=None, kannel_sendsms_url="http://127.0.0.1:9/", kannel_username="u",
-                        kannel_password="p", kannel_inbound_token="bench-token")
+    settings = Settings(
+        _env_file=None,
+        kannel_sendsms_url="http://127.0.0.1:9/",
+        kannel_username="u",
+        kannel_password="p",
+        kannel_inbound_token="bench-token",
+    )
     adapter = KannelSms(settings)
 
     async def handle(request: web.Request) -> web.Response:

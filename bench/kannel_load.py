@@ -82,9 +82,20 @@ def peak_rss_mib(pid: int) -> float:
 def run_wrk(port: int, seconds: int, connections: int, run: str) -> dict[str, float]:
     env = {**os.environ, "KANNEL_INBOUND_TOKEN": "bench-token", "BENCH_RUN": run}
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(HERE / "kannel_mo.lua"),
-         f"http://127.0.0.1:{port}"],
-        check=True, capture_output=True, text=True, env=env,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(HERE / "kannel_mo.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
@@ -97,11 +108,18 @@ def run_wrk(port: int, seconds: int, connections: int, run: str) -> dict[str, fl
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
-    return {"rps": rps, "requests": total, "non2xx": int(errors.group(1)) if errors else 0,
-            "p50": pct("50"), "p99": pct("99")}
+    return {
+        "rps": rps,
+        "requests": total,
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "p50": pct("50"),
+        "p99": pct("99"),
+    }
 
 
-def bench_server(name: str, argv: list[str], env: dict[str, str], port: int, args: argparse.Namespace) -> dict[str, float]:
+def bench_server(
+    name: str, argv: list[str], env: dict[str, str], port: int, args: argparse.Namespace
+) -> dict[str, float]:
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http(f"http://127.0.0.1:{port}/channels/sms/kannel?token=bench-token&from=1&text=warmup&id=warmup-{name}")
@@ -118,8 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="also bench the web process on PostgreSQL + Redis ('' to skip)")
+    parser.add_argument(
+        "--pg-admin-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="also bench the web process on PostgreSQL + Redis ('' to skip)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -130,12 +151,20 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
 
     port = free_port()
-    results["baseline"] = bench_server("baseline", [sys.executable, str(HERE / "baseline_app.py"), str(port)],
-                                       dict(os.environ), port, args)
+    results["baseline"] = bench_server(
+        "baseline", [sys.executable, str(HERE / "baseline_app.py"), str(port)], dict(os.environ), port, args
+    )
     port = free_port()
-    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": str(port), "LOG_LEVEL": "WARNING",
-           "KANNEL_SENDSMS_URL": sendsms.url, "KANNEL_USERNAME": "u",
-           "KANNEL_PASSWORD": "p", "KANNEL_INBOUND_TOKEN": "bench-token"}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "KANNEL_SENDSMS_URL": sendsms.url,
+        "KANNEL_USERNAME": "u",
+        "KANNEL_PASSWORD": "p",
+        "KANNEL_INBOUND_TOKEN": "bench-token",
+    }
     results["serve"] = bench_server("serve", [sys.executable, "-m", "gateway.cli", "serve"], env, port, args)
     with sqlite3.connect(data_dir / "intake.sqlite3") as db:
         stored = db.execute("SELECT count(*) FROM inbox").fetchone()[0]
@@ -150,10 +179,17 @@ def main() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
         base_url = args.pg_admin_url.rsplit("/", 1)[0]
         port = free_port()
-        web_env = {**env, "PORT": str(port), "DATABASE_URL": f"{base_url}/{name}", "REDIS_URL": args.redis_url,
-                   "REDIS_NAMESPACE": f"intake-bench-{os.getpid()}"}
+        web_env = {
+            **env,
+            "PORT": str(port),
+            "DATABASE_URL": f"{base_url}/{name}",
+            "REDIS_URL": args.redis_url,
+            "REDIS_NAMESPACE": f"intake-bench-{os.getpid()}",
+        }
         try:
-            results["web+pg"] = bench_server("web", [sys.executable, "-m", "gateway.cli", "gateway"], web_env, port, args)
+            results["web+pg"] = bench_server(
+                "web", [sys.executable, "-m", "gateway.cli", "gateway"], web_env, port, args
+            )
         finally:
             with psycopg.connect(args.pg_admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -168,8 +204,10 @@ def main() -> None:
     print(f"\nKannel accept path, wrk -t2 -c{args.connections} -d{args.seconds}s on {os.cpu_count()} cores")
     print(f"{'server':<10}{'req/s':>10}{'vs base':>9}{'p50 ms':>9}{'p99 ms':>9}{'peak MiB':>10}{'non-2xx':>9}")
     for name, r in results.items():
-        print(f"{name:<10}{r['rps']:>10.0f}{r['rps'] / base:>9.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-              f"{r['rss']:>10.1f}{r['non2xx']:>9}")
+        print(
+            f"{name:<10}{r['rps']:>10.0f}{r['rps'] / base:>9.2f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+            f"{r['rss']:>10.1f}{r['non2xx']:>9}"
+        )
     print(f"serve stored {stored} inbox rows (each request has its own id)")
     print("baseline: parse + envelope only; serve: embedded (SQLite, in-process queue, workers and replies in the")
     print("same process); web+pg: the Procfile's web process alone on PostgreSQL + Redis (no workers running)")

@@ -188,4 +188,3 @@ class OutboundAdapter(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
-

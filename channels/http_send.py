@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -32,7 +31,7 @@ async def post_or_get(
     try:
         async with session.request(method, url, **kwargs) as response:
             return response.status, await response.text(errors="replace")
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         # "from None": the message says it all; a chained traceback per failed send would
         # flood the logs while a provider is down.
         raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None

@@ -52,8 +52,17 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
     """Record an event that does not change the status (a follow-up, a suppressed reply)."""
     now = utcnow()
     complaint.updated_at = now
-    session.add(HistoryEntry(complaint_id=complaint.id, at=now, actor=actor, action=action,
-                             from_status=complaint.status, to_status=complaint.status, note=note))
+    session.add(
+        HistoryEntry(
+            complaint_id=complaint.id,
+            at=now,
+            actor=actor,
+            action=action,
+            from_status=complaint.status,
+            to_status=complaint.status,
+            note=note,
+        )
+    )
 
 
 def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> Complaint:

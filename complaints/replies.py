@@ -19,12 +19,27 @@ SMS_MULTIPART = 153  # septets per segment once a message is split (the rest is 
 
 # Typographic characters that word processors put into OPD answers. None is in GSM-7, and
 # one of them would switch the whole SMS to UCS-2 (70 characters instead of 160).
-_GSM_LOOKALIKES = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'", "`": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2022": "-",
-    "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-})
+_GSM_LOOKALIKES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2022": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+    }
+)
 
 
 def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **params: object) -> str:

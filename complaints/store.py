@@ -80,8 +80,9 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
             found = {
                 (r.channel, r.external_id): r
                 for r in session.execute(
-                    select(InboxMessage.id, InboxMessage.channel, InboxMessage.external_id, InboxMessage.ticket)
-                    .where(tuple_(InboxMessage.channel, InboxMessage.external_id).in_(keys))
+                    select(InboxMessage.id, InboxMessage.channel, InboxMessage.external_id, InboxMessage.ticket).where(
+                        tuple_(InboxMessage.channel, InboxMessage.external_id).in_(keys)
+                    )
                 )
             }
         retry = []
@@ -99,19 +100,31 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
     return [outcomes[i] for i in range(len(envelopes))]
 
 
-def keep_unreadable(sf: sessionmaker[Session], *, channel: str, provider: str, external_id: str,
-                    reason: str, raw_ref: str) -> None:
+def keep_unreadable(
+    sf: sessionmaker[Session], *, channel: str, provider: str, external_id: str, reason: str, raw_ref: str
+) -> None:
     """Record a message we could not read, so it is kept, reported and never imported again."""
     engine = sf.kw["bind"]
     now = utcnow()
     with sf.begin() as session:
         session.connection().execute(
             _insert_ignoring_conflicts(engine),
-            [{
-                "id": new_id(), "channel": channel, "provider": provider, "external_id": external_id,
-                "kind": "unreadable", "ticket": None, "envelope": {"raw_sha256": raw_ref, "reason": reason},
-                "state": "unreadable", "attempts": 0, "error": reason[:1000], "created_at": now, "updated_at": now,
-            }],
+            [
+                {
+                    "id": new_id(),
+                    "channel": channel,
+                    "provider": provider,
+                    "external_id": external_id,
+                    "kind": "unreadable",
+                    "ticket": None,
+                    "envelope": {"raw_sha256": raw_ref, "reason": reason},
+                    "state": "unreadable",
+                    "attempts": 0,
+                    "error": reason[:1000],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            ],
         )
 
 
@@ -148,12 +161,15 @@ def reclaim_stale_sending(session: Session, older_than: timedelta, limit: int = 
     better than a citizen who never hears back.
     """
     cutoff = utcnow() - older_than
-    ids = list(session.scalars(
-        select(Reply.id).where(Reply.status == "sending", Reply.updated_at < cutoff).limit(limit)
-    ))
+    ids = list(
+        session.scalars(select(Reply.id).where(Reply.status == "sending", Reply.updated_at < cutoff).limit(limit))
+    )
     if ids:
-        session.execute(update(Reply).where(Reply.id.in_(ids), Reply.status == "sending")
-                        .values(status="queued", updated_at=utcnow(), error="worker lost mid-send; sending again"))
+        session.execute(
+            update(Reply)
+            .where(Reply.id.in_(ids), Reply.status == "sending")
+            .values(status="queued", updated_at=utcnow(), error="worker lost mid-send; sending again")
+        )
     return ids
 
 
@@ -176,9 +192,7 @@ def inbox_by_ticket(session: Session, ticket: str) -> InboxMessage | None:
 def history_of(session: Session, complaint_id: str) -> list[HistoryEntry]:
     """A case's history, oldest first."""
     return list(
-        session.scalars(
-            select(HistoryEntry).where(HistoryEntry.complaint_id == complaint_id).order_by(HistoryEntry.id)
-        )
+        session.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == complaint_id).order_by(HistoryEntry.id))
     )
 
 
@@ -249,8 +263,11 @@ def recent_reply_count(session: Session, address: str, *, within_seconds: int) -
     """How many replies were queued to ``address`` in the last ``within_seconds``."""
     cutoff = utcnow() - timedelta(seconds=within_seconds)
     return int(
-        session.scalar(select(func.count()).select_from(Reply)
-                       .where(func.lower(Reply.address) == address.lower(), Reply.created_at >= cutoff))
+        session.scalar(
+            select(func.count())
+            .select_from(Reply)
+            .where(func.lower(Reply.address) == address.lower(), Reply.created_at >= cutoff)
+        )
         or 0
     )
 
@@ -283,4 +300,3 @@ def apply_delivery_update(
             reply.error = detail or "provider reported failure"
     reply.updated_at = utcnow()
     return True
-

@@ -19,8 +19,24 @@ _PHONE = re.compile(r"(?<![\w])(?:\+62|62|0)8\d{7,12}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _BOT_TOKEN = re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}")
 # Keys whose values are personal data whatever they look like.
-_SENSITIVE_KEYS = frozenset({"nik", "name", "nama", "address", "alamat", "phone", "telp", "email", "password", "token",
-                             "auth_token", "sender", "to", "from"})
+_SENSITIVE_KEYS = frozenset(
+    {
+        "nik",
+        "name",
+        "nama",
+        "address",
+        "alamat",
+        "phone",
+        "telp",
+        "email",
+        "password",
+        "token",
+        "auth_token",
+        "sender",
+        "to",
+        "from",
+    }
+)
 
 
 def mask(text: str) -> str:
@@ -43,7 +59,9 @@ def redact_personal_data(_logger: Any, _method: str, event: dict[str, Any]) -> d
 
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     """Route structlog and the standard library (aiohttp, dramatiq) through one redacting pipeline."""
-    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+    )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

@@ -48,11 +48,18 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
     from config.loader import load_opds, load_routing_rules
 
-    print(f"  OPD directory: {len(load_opds())} units (config/opd.yaml), "
-          f"{len(load_routing_rules().rules)} routing rules (config/routing.yaml)", flush=True)
-    for path, what in (("/lapor", "web form (?lang=en for English)"), ("/lacak", "public tracking page"),
-                       ("/api/v1/complaints/{ticket}", "public status JSON"), ("/healthz", "liveness"),
-                       ("/readyz", "readiness")):
+    print(
+        f"  OPD directory: {len(load_opds())} units (config/opd.yaml), "
+        f"{len(load_routing_rules().rules)} routing rules (config/routing.yaml)",
+        flush=True,
+    )
+    for path, what in (
+        ("/lapor", "web form (?lang=en for English)"),
+        ("/lacak", "public tracking page"),
+        ("/api/v1/complaints/{ticket}", "public status JSON"),
+        ("/healthz", "liveness"),
+        ("/readyz", "readiness"),
+    ):
         print(f"  {system.urls[0]}{path}  {what}", flush=True)
     for name, adapter in system.runner.app[ADAPTERS].items():
         if getattr(adapter, "path", None):
@@ -60,8 +67,11 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     if system.mail.poller is not None:
         print(f"  IMAP poller: {settings.imap_user}@{settings.imap_host} folder {settings.imap_folder}", flush=True)
     if system.mail.smtp is not None:
-        print(f"  SMTP intake: {settings.smtp_intake_host}:{settings.smtp_intake_port} for {settings.smtp_intake_domains}",
-              flush=True)
+        print(
+            f"  SMTP intake: {settings.smtp_intake_host}:{settings.smtp_intake_port}"
+            f" for {settings.smtp_intake_domains}",
+            flush=True,
+        )
     await _wait_for_signal()
     print("intake: stopping", flush=True)
     await system.stop()
@@ -77,8 +87,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     """Only the web process (webhooks, pages, API); workers run elsewhere."""
     settings = _settings(args)
     if not settings.redis_url:
-        print("intake gateway: REDIS_URL is not set, so no separate worker could see the queue;"
-              " use `intake serve` for the embedded mode", file=sys.stderr)
+        print(
+            "intake gateway: REDIS_URL is not set, so no separate worker could see the queue;"
+            " use `intake serve` for the embedded mode",
+            file=sys.stderr,
+        )
         return 2
     asyncio.run(_serve_until_signal(settings, with_workers=False))
     return 0
@@ -117,8 +130,10 @@ async def _mail_until_signal(settings: Settings, role: str) -> int:
         print("intake smtp: set SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS", file=sys.stderr)
         return 2
     if role == "poller" and not enabled & {"imap", "x", "telegram"}:
-        print("intake poller: nothing to poll; set IMAP_* (mailbox), X_* or TELEGRAM_* with TELEGRAM_MODE=poll",
-              file=sys.stderr)
+        print(
+            "intake poller: nothing to poll; set IMAP_* (mailbox), X_* or TELEGRAM_* with TELEGRAM_MODE=poll",
+            file=sys.stderr,
+        )
         return 2
     runtime = build_runtime(settings)
     acceptor = GroupCommitAcceptor(runtime)

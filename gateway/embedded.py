@@ -121,7 +121,8 @@ async def start_system(settings: Settings, *, with_workers: bool = True, with_ma
         port = runner.addresses[0][1]
     mail = await start_mail_intake(settings, runtime, app[ACCEPTOR]) if with_mail else MailIntake()
     pollers = start_pollers(app[ADAPTERS], app[ACCEPTOR]) if with_mail else PollerSet()
-    system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers, mail=mail,
-                            pollers=pollers)
+    system = EmbeddedSystem(
+        settings=settings, runtime=runtime, runner=runner, workers=workers, mail=mail, pollers=pollers
+    )
     system.urls = [f"http://{settings.host}:{port}"]
     return system

@@ -69,8 +69,12 @@ def public_status(session: Session, ticket: str, lang: str = "id") -> dict[str, 
         "received_at": complaint.created_at.isoformat(),
         "step_deadline_at": complaint.step_deadline_at.isoformat() if complaint.step_deadline_at else None,
         "history": [
-            {"at": h.at.isoformat(), "status": h.to_status, "status_label": sop.label(h.to_status or "", lang),
-             "action": h.action}
+            {
+                "at": h.at.isoformat(),
+                "status": h.to_status,
+                "status_label": sop.label(h.to_status or "", lang),
+                "action": h.action,
+            }
             for h in store.history_of(session, complaint.id)
         ],
     }

@@ -10,14 +10,16 @@ from channels.base import RawRequest
 async def read_body(request: web.Request, limit: int) -> bytes:
     """Read the body, answering 413 as soon as it passes ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length,
-                                            text=f"body larger than {limit} bytes")
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=limit, actual_size=request.content_length, text=f"body larger than {limit} bytes"
+        )
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
         if size > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size,
-                                                text=f"body larger than {limit} bytes")
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=limit, actual_size=size, text=f"body larger than {limit} bytes"
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 

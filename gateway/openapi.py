@@ -72,16 +72,22 @@ ERRORS: dict[int, dict[str, Any]] = {
     400: _error("The body is not valid UTF-8 JSON (or not a JSON object), or the form cannot be read."),
     401: _error(
         "No `Authorization: Bearer <device token>`, or a token no device has.",
-        headers={"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
-                                      "description": 'Always `Bearer realm="intake-app"`.'}},
+        headers={
+            "WWW-Authenticate": {
+                "required": True,
+                "schema": {"type": "string"},
+                "description": 'Always `Bearer realm="intake-app"`.',
+            }
+        },
     ),
     404: _error("No complaint of this device has that ticket."),
-    409: _error("The complaint is still being registered (about a second); send again.",
-                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}),
+    409: _error(
+        "The complaint is still being registered (about a second); send again.",
+        headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    ),
     413: _error("The JSON body is larger than MAX_BODY_BYTES, or a photo larger than MAX_UPLOAD_BYTES."),
     415: _error("Unsupported Content-Type."),
-    422: _error("Field-level problems: `fields` has a message per field in the device's language.",
-                "ValidationError"),
+    422: _error("Field-level problems: `fields` has a message per field in the device's language.", "ValidationError"),
     503: _error("Nothing could be stored right now and nothing was kept; retry (with the same client_id)."),
 }
 
@@ -99,23 +105,30 @@ def _complaint_properties(*, form: bool) -> dict[str, Any]:
     }
     for attr, doc in _IDENTITY_DOC.items():
         required = attr in REQUIRED_IDENTITY
-        properties[attr] = _string(FIELD_LIMITS[attr], min_length=1 if required else None,
-                                   nullable=not required and not form, description=doc)
+        properties[attr] = _string(
+            FIELD_LIMITS[attr], min_length=1 if required else None, nullable=not required and not form, description=doc
+        )
     location: dict[str, Any] = {"allOf": [_ref("Location")]}
     if not form:
         location["nullable"] = True
     properties["location"] = location
     properties["client_id"] = {
-        "type": "string", "pattern": CLIENT_ID_PATTERN, "nullable": not form,
+        "type": "string",
+        "pattern": CLIENT_ID_PATTERN,
+        "nullable": not form,
         "description": "Idempotency key chosen by the app (e.g. a UUID without dashes): a retry with the same "
-                       "client_id answers 200 with the first ticket instead of making a second complaint.",
+        "client_id answers 200 with the first ticket instead of making a second complaint.",
     }
     return properties
 
 
 def _schemas() -> dict[str, Any]:
-    opd = {"type": "object", "required": ["code", "name"], "nullable": True,
-           "properties": {"code": {"type": "string"}, "name": {"type": "string"}}}
+    opd = {
+        "type": "object",
+        "required": ["code", "name"],
+        "nullable": True,
+        "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+    }
     public_status = {
         "type": "object",
         "required": ["ticket", "status", "status_label", "step", "opd", "received_at", "step_deadline_at", "history"],
@@ -128,11 +141,19 @@ def _schemas() -> dict[str, Any]:
             "channel": {"type": "string"},
             "received_at": _DATE_TIME,
             "step_deadline_at": {**_DATE_TIME, "nullable": True},
-            "history": {"type": "array", "items": {
-                "type": "object", "required": ["at", "status", "status_label", "action"],
-                "properties": {"at": _DATE_TIME, "status": {"type": "string", "nullable": True},
-                               "status_label": {"type": "string"}, "action": {"type": "string"}},
-            }},
+            "history": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "status", "status_label", "action"],
+                    "properties": {
+                        "at": _DATE_TIME,
+                        "status": {"type": "string", "nullable": True},
+                        "status_label": {"type": "string"},
+                        "action": {"type": "string"},
+                    },
+                },
+            },
         },
     }
     device = {
@@ -142,37 +163,59 @@ def _schemas() -> dict[str, Any]:
             "device_id": {"type": "string"},
             "platform": {"type": "string", "enum": list(PLATFORMS)},
             "language": {"type": "string", "enum": list(LANGUAGES)},
-            "push_enabled": {"type": "boolean",
-                             "description": "A push token is registered and FCM has not refused it."},
+            "push_enabled": {
+                "type": "boolean",
+                "description": "A push token is registered and FCM has not refused it.",
+            },
         },
     }
-    push_token = _string(MAX_PUSH_TOKEN_CHARS, min_length=1, nullable=True,
-                         description="FCM registration token; null means no pushes (the app polls).")
+    push_token = _string(
+        MAX_PUSH_TOKEN_CHARS,
+        min_length=1,
+        nullable=True,
+        description="FCM registration token; null means no pushes (the app polls).",
+    )
     # OpenAPI 3.0: an enum that may be null must list null itself.
-    language = {"type": "string", "enum": [*LANGUAGES, None], "nullable": True,
-                "description": "Language of replies and messages (default `id`); null means unchanged/default."}
+    language = {
+        "type": "string",
+        "enum": [*LANGUAGES, None],
+        "nullable": True,
+        "description": "Language of replies and messages (default `id`); null means unchanged/default.",
+    }
     return {
         "Error": {
-            "type": "object", "required": ["error", "detail"],
+            "type": "object",
+            "required": ["error", "detail"],
             "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
         },
         "ValidationError": {
-            "type": "object", "required": ["error", "detail", "fields", "codes"],
+            "type": "object",
+            "required": ["error", "detail", "fields", "codes"],
             "properties": {
                 "error": {"type": "string", "enum": ["validation"]},
                 "detail": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"},
-                           "description": "Field -> message for the citizen, in the device's language."},
-                "codes": {"type": "object", "additionalProperties": {"type": "string"},
-                          "description": "Field -> code: missing, type, too_long, format, invalid, region, "
-                                         "birthdate, range, not_allowed, image_type, too_large, too_many."},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Field -> message for the citizen, in the device's language.",
+                },
+                "codes": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string"},
+                    "description": "Field -> code: missing, type, too_long, format, invalid, region, "
+                    "birthdate, range, not_allowed, image_type, too_large, too_many.",
+                },
             },
         },
         "PublicError": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
         "DeviceRegistration": {
-            "type": "object", "required": ["platform"],
-            "properties": {"platform": {"type": "string", "enum": list(PLATFORMS)}, "language": language,
-                           "push_token": push_token},
+            "type": "object",
+            "required": ["platform"],
+            "properties": {
+                "platform": {"type": "string", "enum": list(PLATFORMS)},
+                "language": language,
+                "push_token": push_token,
+            },
         },
         "DeviceUpdate": {
             "type": "object",
@@ -185,82 +228,119 @@ def _schemas() -> dict[str, Any]:
             "required": ["device_token", *device["required"]],
             "properties": {
                 **device["properties"],
-                "device_token": {"type": "string", "minLength": 43,
-                                 "description": "Secret, shown only here: send it as `Authorization: Bearer ...`."},
+                "device_token": {
+                    "type": "string",
+                    "minLength": 43,
+                    "description": "Secret, shown only here: send it as `Authorization: Bearer ...`.",
+                },
             },
         },
         "Location": {
-            "type": "object", "required": ["lat", "lon"],
+            "type": "object",
+            "required": ["lat", "lon"],
             "description": "WGS 84 degrees, as Android's Location reports them.",
-            "properties": {"lat": {"type": "number", "minimum": -90, "maximum": 90},
-                           "lon": {"type": "number", "minimum": -180, "maximum": 180}},
+            "properties": {
+                "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                "lon": {"type": "number", "minimum": -180, "maximum": 180},
+            },
         },
         "ComplaintSubmission": {
-            "type": "object", "required": ["text", *REQUIRED_IDENTITY],
+            "type": "object",
+            "required": ["text", *REQUIRED_IDENTITY],
             "properties": _complaint_properties(form=False),
         },
         "ComplaintForm": {
-            "type": "object", "required": ["text", *REQUIRED_IDENTITY],
+            "type": "object",
+            "required": ["text", *REQUIRED_IDENTITY],
             "additionalProperties": False,
             "description": "The JSON fields as form parts (`location` as a JSON part) plus `photo` parts; "
-                           "other part names are refused (422).",
+            "other part names are refused (422).",
             "properties": {
                 **_complaint_properties(form=True),
-                "photo": {"type": "array", "maxItems": MAX_PHOTOS, "description":
-                          "JPEG, PNG or WebP (checked by content, not by the declared type), each at most "
-                          "MAX_UPLOAD_BYTES; repeat the part for several photos.",
-                          "items": {"type": "string", "format": "binary"}},
+                "photo": {
+                    "type": "array",
+                    "maxItems": MAX_PHOTOS,
+                    "description": "JPEG, PNG or WebP (checked by content, not by the declared type), each at most "
+                    "MAX_UPLOAD_BYTES; repeat the part for several photos.",
+                    "items": {"type": "string", "format": "binary"},
+                },
             },
         },
         "MessageSubmission": {
-            "type": "object", "required": ["text"],
+            "type": "object",
+            "required": ["text"],
             "properties": {
                 "text": _string(MAX_TEXT_CHARS, min_length=1),
-                "client_id": {"type": "string", "pattern": CLIENT_ID_PATTERN, "nullable": True,
-                              "description": "Idempotency key: the same message sent twice is kept once."},
+                "client_id": {
+                    "type": "string",
+                    "pattern": CLIENT_ID_PATTERN,
+                    "nullable": True,
+                    "description": "Idempotency key: the same message sent twice is kept once.",
+                },
             },
         },
         "Receipt": {
-            "type": "object", "required": ["ticket", "status_url"],
-            "properties": {"ticket": {"type": "string", "pattern": TICKET_PATTERN},
-                           "status_url": {"type": "string", "description": "Public status path (no login)."}},
+            "type": "object",
+            "required": ["ticket", "status_url"],
+            "properties": {
+                "ticket": {"type": "string", "pattern": TICKET_PATTERN},
+                "status_url": {"type": "string", "description": "Public status path (no login)."},
+            },
         },
         "ComplaintSummary": {
-            "type": "object", "required": ["ticket", "status", "status_label", "opd", "created_at"],
-            "properties": {"ticket": {"type": "string", "pattern": TICKET_PATTERN}, "status": {"type": "string"},
-                           "status_label": {"type": "string"}, "opd": opd, "created_at": _DATE_TIME},
+            "type": "object",
+            "required": ["ticket", "status", "status_label", "opd", "created_at"],
+            "properties": {
+                "ticket": {"type": "string", "pattern": TICKET_PATTERN},
+                "status": {"type": "string"},
+                "status_label": {"type": "string"},
+                "opd": opd,
+                "created_at": _DATE_TIME,
+            },
         },
         "ComplaintList": {
-            "type": "object", "required": ["complaints"],
+            "type": "object",
+            "required": ["complaints"],
             "properties": {"complaints": {"type": "array", "items": _ref("ComplaintSummary"), "maxItems": 100}},
         },
         "PublicStatus": public_status,
         "Reply": {
-            "type": "object", "required": ["id", "kind", "text", "created_at", "sent_at"],
+            "type": "object",
+            "required": ["id", "kind", "text", "created_at", "sent_at"],
             "properties": {
                 "id": {"type": "string"},
                 "kind": {"type": "string", "description": "ack, identity_missing, status, answer ..."},
                 "text": {"type": "string"},
                 "created_at": _DATE_TIME,
-                "sent_at": {**_DATE_TIME, "nullable": True,
-                            "description": "When the push went out; null while queued, or when it could not be "
-                                           "pushed (the text is here either way)."},
+                "sent_at": {
+                    **_DATE_TIME,
+                    "nullable": True,
+                    "description": "When the push went out; null while queued, or when it could not be "
+                    "pushed (the text is here either way).",
+                },
             },
         },
         "MyComplaint": {
             "allOf": [
                 _ref("PublicStatus"),
-                {"type": "object", "required": ["replies"],
-                 "properties": {"replies": {"type": "array", "items": _ref("Reply")}}},
+                {
+                    "type": "object",
+                    "required": ["replies"],
+                    "properties": {"replies": {"type": "array", "items": _ref("Reply")}},
+                },
             ],
         },
     }
 
 
 def _ticket_parameter() -> dict[str, Any]:
-    return {"name": "ticket", "in": "path", "required": True,
-            "description": "Ticket number; lower case, spaces and a missing dash are tolerated.",
-            "schema": {"type": "string", "pattern": TICKET_PATTERN}}
+    return {
+        "name": "ticket",
+        "in": "path",
+        "required": True,
+        "description": "Ticket number; lower case, spaces and a missing dash are tolerated.",
+        "schema": {"type": "string", "pattern": TICKET_PATTERN},
+    }
 
 
 # Example bodies (shown by API browsers; Schemathesis sends them too). The NIK is synthetic:
@@ -280,8 +360,11 @@ EXAMPLE_COMPLAINT = {
 # stateful tests follow them).
 _TICKET_LINKS = {
     name: {"operationId": operation, "parameters": {"ticket": "$response.body#/ticket"}}
-    for name, operation in (("GetMyComplaint", "getMyComplaint"), ("AddMessage", "addMessage"),
-                            ("PublicStatus", "publicStatus"))
+    for name, operation in (
+        ("GetMyComplaint", "getMyComplaint"),
+        ("AddMessage", "addMessage"),
+        ("PublicStatus", "publicStatus"),
+    )
 }
 
 
@@ -289,87 +372,167 @@ def _paths() -> dict[str, Any]:
     none: list[dict[str, Any]] = []  # no authentication
     receipt = {"description": "Accepted.", "content": _json(_ref("Receipt")), "links": _TICKET_LINKS}
     return {
-        "/api/v1/devices": {"post": {
-            "operationId": "registerDevice", "tags": ["devices"], "security": none,
-            "summary": "Register the phone; keep the device token it returns (it is shown once).",
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": _ref("DeviceRegistration"),
-                "example": {"platform": "android", "language": "id", "push_token": "fcm-registration-token"},
-            }}},
-            "responses": _responses({201: {"description": "Registered.", "content": _json(_ref("DeviceCreated"))}},
-                                    400, 413, 415, 422, 503),
-        }},
+        "/api/v1/devices": {
+            "post": {
+                "operationId": "registerDevice",
+                "tags": ["devices"],
+                "security": none,
+                "summary": "Register the phone; keep the device token it returns (it is shown once).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("DeviceRegistration"),
+                            "example": {
+                                "platform": "android",
+                                "language": "id",
+                                "push_token": "fcm-registration-token",
+                            },
+                        }
+                    },
+                },
+                "responses": _responses(
+                    {201: {"description": "Registered.", "content": _json(_ref("DeviceCreated"))}},
+                    400,
+                    413,
+                    415,
+                    422,
+                    503,
+                ),
+            }
+        },
         "/api/v1/devices/me": {
             "get": {
-                "operationId": "getDevice", "tags": ["devices"], "summary": "This phone's registration.",
+                "operationId": "getDevice",
+                "tags": ["devices"],
+                "summary": "This phone's registration.",
                 "responses": _responses({200: {"description": "The device.", "content": _json(_ref("Device"))}}, 401),
             },
             "put": {
-                "operationId": "updateDevice", "tags": ["devices"],
+                "operationId": "updateDevice",
+                "tags": ["devices"],
                 "summary": "Change the push token (after FCM rotates it) or the language.",
                 "requestBody": {"required": True, "content": _json(_ref("DeviceUpdate"))},
-                "responses": _responses({200: {"description": "Updated.", "content": _json(_ref("Device"))}},
-                                        400, 401, 413, 415, 422, 503),
+                "responses": _responses(
+                    {200: {"description": "Updated.", "content": _json(_ref("Device"))}}, 400, 401, 413, 415, 422, 503
+                ),
             },
         },
         "/api/v1/complaints": {
             "post": {
-                "operationId": "submitComplaint", "tags": ["complaints"],
-                "summary": "Submit a complaint: JSON, or multipart/form-data with up to "
-                           f"{MAX_PHOTOS} `photo` parts.",
-                "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": _ref("ComplaintSubmission"), "example": EXAMPLE_COMPLAINT},
-                    "multipart/form-data": {"schema": _ref("ComplaintForm"),
-                                            "encoding": {"location": {"contentType": "application/json"}}},
-                }},
+                "operationId": "submitComplaint",
+                "tags": ["complaints"],
+                "summary": f"Submit a complaint: JSON, or multipart/form-data with up to {MAX_PHOTOS} `photo` parts.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": _ref("ComplaintSubmission"), "example": EXAMPLE_COMPLAINT},
+                        "multipart/form-data": {
+                            "schema": _ref("ComplaintForm"),
+                            "encoding": {"location": {"contentType": "application/json"}},
+                        },
+                    },
+                },
                 "responses": _responses(
-                    {201: {**receipt, "description": "A new complaint."},
-                     200: {**receipt, "description": "A retry with a known client_id: the first complaint's ticket."}},
-                    400, 401, 413, 415, 422, 503),
+                    {
+                        201: {**receipt, "description": "A new complaint."},
+                        200: {
+                            **receipt,
+                            "description": "A retry with a known client_id: the first complaint's ticket.",
+                        },
+                    },
+                    400,
+                    401,
+                    413,
+                    415,
+                    422,
+                    503,
+                ),
             },
             "get": {
-                "operationId": "listMyComplaints", "tags": ["complaints"],
+                "operationId": "listMyComplaints",
+                "tags": ["complaints"],
                 "summary": "This device's complaints, newest first (at most 100).",
-                "responses": _responses({200: {"description": "The list.", "content": _json(_ref("ComplaintList"))}},
-                                        401),
+                "responses": _responses(
+                    {200: {"description": "The list.", "content": _json(_ref("ComplaintList"))}}, 401
+                ),
             },
         },
-        "/api/v1/complaints/{ticket}": {"get": {
-            "operationId": "publicStatus", "tags": ["public"], "security": none,
-            "summary": "Public status of any ticket: no identity, no complaint text.",
-            "parameters": [_ticket_parameter(),
-                           # Any value is accepted: the endpoint answers in Indonesian unless it is "en".
-                           {"name": "lang", "in": "query", "required": False,
-                            "description": "`id` or `en`; any other value means `id`.",
-                            "schema": {"type": "string", "default": "id"}}],
-            "responses": {
-                "200": {"description": "The status.", "content": _json(_ref("PublicStatus"))},
-                "400": _error("Not a ticket number.", "PublicError"),
-                "404": _error("No such ticket.", "PublicError"),
-            },
-        }},
-        "/api/v1/complaints/{ticket}/mine": {"get": {
-            "operationId": "getMyComplaint", "tags": ["complaints"],
-            "summary": "One of this device's complaints: public history plus every reply sent to the device.",
-            "parameters": [_ticket_parameter()],
-            "responses": _responses({200: {"description": "The complaint.", "content": _json(_ref("MyComplaint"))}},
-                                    401, 404),
-        }},
-        "/api/v1/complaints/{ticket}/messages": {"post": {
-            "operationId": "addMessage", "tags": ["complaints"],
-            "summary": "Add information to one of this device's complaints.",
-            "parameters": [_ticket_parameter()],
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": _ref("MessageSubmission"),
-                "example": {"text": "Lampu kedua di depan sekolah juga mati.", "client_id": "9b8a7c6d5e4f3a2b"},
-            }}},
-            "responses": _responses({202: {**receipt, "description": "Accepted; it is added to the case."}},
-                                    400, 401, 404, 409, 413, 415, 422, 503),
-        }},
-        "/api/v1/openapi.json": {"get": {
-            "operationId": "openapi", "tags": ["meta"], "security": none, "summary": "This document.",
-            "responses": {"200": {"description": "OpenAPI 3.0 document.", "content": _json({"type": "object"})}},
-        }},
+        "/api/v1/complaints/{ticket}": {
+            "get": {
+                "operationId": "publicStatus",
+                "tags": ["public"],
+                "security": none,
+                "summary": "Public status of any ticket: no identity, no complaint text.",
+                "parameters": [
+                    _ticket_parameter(),
+                    # Any value is accepted: the endpoint answers in Indonesian unless it is "en".
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "required": False,
+                        "description": "`id` or `en`; any other value means `id`.",
+                        "schema": {"type": "string", "default": "id"},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The status.", "content": _json(_ref("PublicStatus"))},
+                    "400": _error("Not a ticket number.", "PublicError"),
+                    "404": _error("No such ticket.", "PublicError"),
+                },
+            }
+        },
+        "/api/v1/complaints/{ticket}/mine": {
+            "get": {
+                "operationId": "getMyComplaint",
+                "tags": ["complaints"],
+                "summary": "One of this device's complaints: public history plus every reply sent to the device.",
+                "parameters": [_ticket_parameter()],
+                "responses": _responses(
+                    {200: {"description": "The complaint.", "content": _json(_ref("MyComplaint"))}}, 401, 404
+                ),
+            }
+        },
+        "/api/v1/complaints/{ticket}/messages": {
+            "post": {
+                "operationId": "addMessage",
+                "tags": ["complaints"],
+                "summary": "Add information to one of this device's complaints.",
+                "parameters": [_ticket_parameter()],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("MessageSubmission"),
+                            "example": {
+                                "text": "Lampu kedua di depan sekolah juga mati.",
+                                "client_id": "9b8a7c6d5e4f3a2b",
+                            },
+                        }
+                    },
+                },
+                "responses": _responses(
+                    {202: {**receipt, "description": "Accepted; it is added to the case."}},
+                    400,
+                    401,
+                    404,
+                    409,
+                    413,
+                    415,
+                    422,
+                    503,
+                ),
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "tags": ["meta"],
+                "security": none,
+                "summary": "This document.",
+                "responses": {"200": {"description": "OpenAPI 3.0 document.", "content": _json({"type": "object"})}},
+            }
+        },
     }
 
 
@@ -392,8 +555,13 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "tags": [{"name": "devices"}, {"name": "complaints"}, {"name": "public"}, {"name": "meta"}],
         "paths": _paths(),
         "components": {
-            "securitySchemes": {"deviceToken": {"type": "http", "scheme": "bearer",
-                                                "description": "The device token from POST /api/v1/devices."}},
+            "securitySchemes": {
+                "deviceToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The device token from POST /api/v1/devices.",
+                }
+            },
             "schemas": _schemas(),
         },
     }

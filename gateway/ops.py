@@ -27,11 +27,10 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
     replies = dict(session.execute(select(Reply.status, func.count()).group_by(Reply.status)).all())
     cases = dict(session.execute(select(Complaint.status, func.count()).group_by(Complaint.status)).all())
     oldest = session.scalar(select(func.min(InboxMessage.created_at)).where(InboxMessage.state == "accepted"))
-    overdue = session.scalar(
-        select(func.count()).select_from(Complaint).where(Complaint.step_deadline_at < now)
-    )
+    overdue = session.scalar(select(func.count()).select_from(Complaint).where(Complaint.step_deadline_at < now))
     stuck = session.scalar(
-        select(func.count()).select_from(InboxMessage)
+        select(func.count())
+        .select_from(InboxMessage)
         .where(InboxMessage.state == "accepted", InboxMessage.updated_at < now - timedelta(seconds=stale_after))
     )
     mailboxes = [

@@ -72,8 +72,9 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
 
         await asyncio.to_thread(write)
 
-    return PollContext(accept=accept, apply_updates=apply_updates, cursor_get=cursor_get, cursor_set=cursor_set,
-                       stopping=stopping)
+    return PollContext(
+        accept=accept, apply_updates=apply_updates, cursor_get=cursor_get, cursor_set=cursor_set, stopping=stopping
+    )
 
 
 async def _keep_polling(adapter: Any, ctx: PollContext) -> None:

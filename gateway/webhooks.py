@@ -54,8 +54,13 @@ def webhook_handler(adapter: InboundAdapter) -> Callable[[web.Request], Awaitabl
         if result.ignored:
             log.info("webhook_ignored", provider=adapter.name, reason=result.ignored)
         for outcome in outcomes:
-            log.info("accepted", provider=adapter.name, inbox=outcome.inbox_id, ticket=outcome.ticket,
-                     duplicate=outcome.duplicate)
+            log.info(
+                "accepted",
+                provider=adapter.name,
+                inbox=outcome.inbox_id,
+                ticket=outcome.ticket,
+                duplicate=outcome.duplicate,
+            )
         status, content_type, payload = adapter.answer(raw, [o.ticket for o in outcomes])
         return web.Response(status=status, body=payload, content_type=content_type.split(";")[0])
 

@@ -161,12 +161,25 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "name": (r"nama\s+lengkap", r"nama", r"name"),
     "address": (r"alamat", r"address"),
     "phone": (
-        r"no\.?\s*telp", r"no\.?\s*telepon", r"no\.?\s*hp", r"no\.?\s*wa", r"telepon",
-        r"telp", r"hp", r"phone", r"whatsapp", r"wa",
+        r"no\.?\s*telp",
+        r"no\.?\s*telepon",
+        r"no\.?\s*hp",
+        r"no\.?\s*wa",
+        r"telepon",
+        r"telp",
+        r"hp",
+        r"phone",
+        r"whatsapp",
+        r"wa",
     ),
     "email": (r"e-?mail", r"surel"),
     "text": (
-        r"isi\s+pengaduan", r"isi\s+laporan", r"isi", r"pengaduan", r"laporan", r"keluhan",
+        r"isi\s+pengaduan",
+        r"isi\s+laporan",
+        r"isi",
+        r"pengaduan",
+        r"laporan",
+        r"keluhan",
         r"complaint",
     ),
 }
@@ -235,7 +248,7 @@ def _parse_lapor(text: str) -> tuple[Identity, str]:
         # Short forms (LAPOR#nik#isi): fill fields from the front, the last part is the
         # complaint; what is missing is reported by check_identity instead of losing the text.
         *fields, isi = parts if len(parts) > 1 else ["", *parts]
-        return _identity(dict(zip(("nik", "name", "address"), fields))), isi.strip()
+        return _identity(dict(zip(("nik", "name", "address"), fields, strict=False))), isi.strip()
     nik, name, address, rest = parts
     email = None
     first, sep, remainder = rest.partition("#")

@@ -91,7 +91,9 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         id=new_id(),
         channel=intake.channel,
         provider=intake.provider,
-        external_id=_external_id(intake.external_id) if intake.external_id else content_fingerprint(intake, received_at),
+        external_id=_external_id(intake.external_id)
+        if intake.external_id
+        else content_fingerprint(intake, received_at),
         received_at=received_at.isoformat(),
         sender=sender,
         reply_route=replace(route, address=_one_line(route.address)),

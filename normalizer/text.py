@@ -33,10 +33,7 @@ def clean_text(text: str, max_len: int = 5000) -> str:
     boundary when there is one).
     """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = "".join(
-        ch for ch in text
-        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufeff")
-    )
+    text = "".join(ch for ch in text if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufeff"))
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip(" ") for line in text.split("\n"))
     text = _BLANK_LINES.sub("\n\n", text).strip()
@@ -49,8 +46,13 @@ def clean_text(text: str, max_len: int = 5000) -> str:
 
 # Kannel says "UCS-2" for coding=2; Python has no codec of that name, and UCS-2 from a
 # phone is big-endian (plain "utf-16" would guess the byte order from the host).
-_CHARSET_ALIASES = {"ucs-2": "utf-16-be", "ucs2": "utf-16-be", "utf-16": "utf-16-be",
-                    "utf16": "utf-16-be", "ucs-2be": "utf-16-be"}
+_CHARSET_ALIASES = {
+    "ucs-2": "utf-16-be",
+    "ucs2": "utf-16-be",
+    "utf-16": "utf-16-be",
+    "utf16": "utf-16-be",
+    "ucs-2be": "utf-16-be",
+}
 
 
 def decode_sms_text(raw: bytes | str, *, coding: str | None, charset: str | None) -> str:

@@ -50,7 +50,6 @@ def parse_status_query(text: str) -> str | None:
     return None
 
 
-
 # Loose shapes; normalize_ticket() then decides (so "BGR-0000000" is not a ticket).
 _BRACKETED_TICKET = re.compile(r"\[\s*(BGR[-\s]?[A-Za-z0-9]{7})\s*\]", re.IGNORECASE)
 _BARE_TICKET = re.compile(r"(?<![A-Za-z0-9])(BGR-?[A-Za-z0-9]{7})(?![A-Za-z0-9])", re.IGNORECASE)

@@ -24,14 +24,17 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def check_case(runtime: Runtime, session: Session, complaint: Complaint, *, actor: str, round_id: str = "") -> FollowUps:
+def check_case(
+    runtime: Runtime, session: Session, complaint: Complaint, *, actor: str, round_id: str = ""
+) -> FollowUps:
     """SOP step 3 on a case's current identity and text: verified → routing, else returned with a reply.
 
     ``round_id`` tells apart the replies of repeated checks (a citizen's follow-up) so each
     round can answer once.
     """
-    identity = Identity(nik=complaint.nik, name=complaint.name, address=complaint.address, phone=complaint.phone,
-                        email=complaint.email)
+    identity = Identity(
+        nik=complaint.nik, name=complaint.name, address=complaint.address, phone=complaint.phone, email=complaint.email
+    )
     problems = [(p.field, p.code) for p in check_identity(identity, home_region=runtime.settings.region_code)]
     if not complaint.text:
         problems.append(("text", "missing"))
@@ -41,14 +44,25 @@ def check_case(runtime: Runtime, session: Session, complaint: Complaint, *, acto
         return {"route_to_opd": [complaint.id]}
     complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
     if complaint.status != lifecycle.RETURNED_TO_CITIZEN:
-        lifecycle.transition(session, complaint, lifecycle.RETURNED_TO_CITIZEN, actor=actor,
-                             action="returned_to_citizen", note=complaint.identity_problems)
+        lifecycle.transition(
+            session,
+            complaint,
+            lifecycle.RETURNED_TO_CITIZEN,
+            actor=actor,
+            action="returned_to_citizen",
+            note=complaint.identity_problems,
+        )
     key = "empty_complaint" if problems == [("text", "missing")] else "identity_missing"
     # On X the generic advice ("send LAPOR#NIK#...") would make a citizen post their NIK in a
     # public mention: the X wording asks for a direct message instead.
     template = "x_identity_missing" if key == "identity_missing" and complaint.reply_channel == "x" else key
-    text = render_reply(template, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket,
-                        fields=field_labels([p for p in problems if p[0] != "text"], complaint.language))
+    text = render_reply(
+        template,
+        complaint.language,
+        channel=complaint.reply_channel,
+        ticket=complaint.ticket,
+        fields=field_labels([p for p in problems if p[0] != "text"], complaint.language),
+    )
     log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, key, text, round_id=round_id)
     return {"send_reply": [reply_id]} if reply_id else {}
@@ -65,8 +79,13 @@ def queue_reply_to_citizen(
     if complaint.reply_channel == "email":
         sent = store.recent_reply_count(session, complaint.reply_address, within_seconds=3600)
         if sent >= runtime.settings.mail_auto_replies_per_hour:
-            lifecycle.note(session, complaint, actor="worker", action="reply_suppressed",
-                           note=f"{kind}: hourly automatic-reply limit reached for this sender")
+            lifecycle.note(
+                session,
+                complaint,
+                actor="worker",
+                action="reply_suppressed",
+                note=f"{kind}: hourly automatic-reply limit reached for this sender",
+            )
             log.warning("reply_rate_limited", ticket=complaint.ticket, kind=kind)
             return None
     return store.queue_case_reply(session, complaint, kind, text, round_id=round_id)

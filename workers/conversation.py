@@ -50,12 +50,24 @@ SKIP_WORDS = frozenset({"-", "--", "lewati", "skip", "tidak", "tidak ada", "gak 
 MIN_COMPLAINT_WORDS = 3
 
 COMMANDS = {
-    "start": "help", "help": "help", "bantuan": "help", "mulai": "help",
-    "lapor": "report", "report": "report", "adu": "report",
-    "cek": "status", "status": "status", "check": "status", "lacak": "status",
-    "batal": "cancel", "cancel": "cancel",
-    "english": "english", "en": "english",
-    "indonesia": "indonesian", "id": "indonesian", "bahasa": "indonesian",
+    "start": "help",
+    "help": "help",
+    "bantuan": "help",
+    "mulai": "help",
+    "lapor": "report",
+    "report": "report",
+    "adu": "report",
+    "cek": "status",
+    "status": "status",
+    "check": "status",
+    "lacak": "status",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "english": "english",
+    "en": "english",
+    "indonesia": "indonesian",
+    "id": "indonesian",
+    "bahasa": "indonesian",
 }
 
 
@@ -82,8 +94,14 @@ def handle_turn(runtime: Runtime, session: Session, inbox: InboxMessage, envelop
 class _Turn:
     """One message and what it does to the conversation state."""
 
-    def __init__(self, runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope,
-                 state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        session: Session,
+        inbox: InboxMessage,
+        envelope: ComplaintEnvelope,
+        state: dict[str, Any],
+    ) -> None:
         self.runtime, self.session, self.inbox, self.envelope = runtime, session, inbox, envelope
         self.state = state
         self.lang = "en" if (state.get("lang") or envelope.language) == "en" else "id"
@@ -254,19 +272,23 @@ class _Turn:
         return self._reply()
 
     def _drain_confirmations(self, *, updated: bool = False) -> list[str]:
-        """"NIK diterima." / "Maaf, ..." for what this turn gave; never the values themselves."""
+        """ "NIK diterima." / "Maaf, ..." for what this turn gave; never the values themselves."""
         lines = []
         if "text" in self.received:
-            lines.append(render_reply("chat_text_updated" if updated else "chat_text_received", self.lang,
-                                      channel="telegram"))
+            lines.append(
+                render_reply("chat_text_updated" if updated else "chat_text_received", self.lang, channel="telegram")
+            )
         names = load_replies(self.lang)["fields"]
         labels = [names.get(f, f) for f in dict.fromkeys(self.received) if f != "text"]
         if labels:
             key = "chat_updated" if updated else "chat_received"
             lines.append(render_reply(key, self.lang, channel="telegram", fields=", ".join(labels)))
         if self.problems:
-            lines.append(render_reply("chat_invalid", self.lang, channel="telegram",
-                                      fields=field_labels(self.problems, self.lang)))
+            lines.append(
+                render_reply(
+                    "chat_invalid", self.lang, channel="telegram", fields=field_labels(self.problems, self.lang)
+                )
+            )
         self.received, self.problems = [], []
         return lines
 
@@ -317,8 +339,9 @@ class _Turn:
             envelope,
             kind="complaint",
             # Answers quote the complaint itself, not the last "-" of the conversation.
-            reply_route=dataclasses.replace(envelope.reply_route,
-                                            thread_ref=state.get("text_ref") or envelope.reply_route.thread_ref),
+            reply_route=dataclasses.replace(
+                envelope.reply_route, thread_ref=state.get("text_ref") or envelope.reply_route.thread_ref
+            ),
             identity=identity,
             text=state["text"],
             location=(location[0], location[1]) if location else None,
@@ -334,8 +357,13 @@ class _Turn:
                 extra["location"] = {"latitude": location[0], "longitude": location[1]}
             complaint.attachments = {"files": [], **(complaint.attachments or {}), **extra}
         self.state = {"lang": self.lang}
-        log.info("conversation_complete", inbox=self.inbox.id, ticket=complaint.ticket, photos=len(photos),
-                 location=bool(location))
+        log.info(
+            "conversation_complete",
+            inbox=self.inbox.id,
+            ticket=complaint.ticket,
+            photos=len(photos),
+            location=bool(location),
+        )
         if complaint.status != lifecycle.RECEIVED:
             return {}
         return check_case(self.runtime, self.session, complaint, actor="worker:conversation")

@@ -2,7 +2,8 @@
 
 Dramatiq's Retries middleware gives up on a message after its retries and moves it to the
 dead-letter queue; this middleware, added after it, then marks the inbox message ``dead``,
-the reply ``failed`` or the unroutable case ``triase`` with the error, so operators see it and the sweeper stops retrying.
+the reply ``failed`` or the unroutable case ``triase`` with the error, so operators see it and the
+sweeper stops retrying.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ class DeadLetterRecorder(Middleware):
                 for complaint in session.scalars(select(Complaint).where(Complaint.id.in_(ids))):
                     if complaint.status == lifecycle.VERIFIED:
                         lifecycle.transition(
-                            session, complaint, lifecycle.TRIAGE, actor="worker:route_to_opd",
-                            action="routing_failed", note=error,
+                            session,
+                            complaint,
+                            lifecycle.TRIAGE,
+                            actor="worker:route_to_opd",
+                            action="routing_failed",
+                            note=error,
                         )
         log.error("dead_letter", actor=message.actor_name, count=len(ids), error=type(exception).__name__)

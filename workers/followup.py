@@ -49,17 +49,27 @@ def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None
     route = envelope.reply_route
     if ids:
         complaint_id = session.scalar(
-            select(Reply.complaint_id).where(Reply.provider_message_id.in_(ids), Reply.complaint_id.is_not(None)).limit(1)
+            select(Reply.complaint_id)
+            .where(Reply.provider_message_id.in_(ids), Reply.complaint_id.is_not(None))
+            .limit(1)
         )
         case = session.get(Complaint, complaint_id) if complaint_id else None
         # Someone else in the thread (a relative copied in) does not get to change the case.
-        if case is not None and case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+        if (
+            case is not None
+            and case.reply_channel == route.channel
+            and case.reply_address.lower() == route.address.lower()
+        ):
             return case
     ticket = find_ticket(envelope.subject or "")
     if ticket:
         case = store.complaint_by_ticket(session, ticket)
         # A ticket in a subject is easy to copy: only the case's own address may add to it.
-        if case is not None and case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+        if (
+            case is not None
+            and case.reply_channel == route.channel
+            and case.reply_address.lower() == route.address.lower()
+        ):
             return case
     return None
 
@@ -92,7 +102,9 @@ def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> None:
     if not original or dsn.get("action") == "delayed":
         return
     matched = store.apply_delivery_update(
-        session, status="failed", provider_message_id=original,
+        session,
+        status="failed",
+        provider_message_id=original,
         detail=f"bounced: {dsn.get('status') or ''} {dsn.get('diagnostic') or ''}".strip()[:500],
     )
     log.info("bounce", matched=matched)

@@ -18,8 +18,9 @@ from config.settings import Settings
 class OutboundSender:
     """Sends replies through the enabled adapters, keyed by provider name."""
 
-    def __init__(self, settings: Settings, adapters: dict[str, Any] | None = None, *, sf: Any = None,
-                 read_sf: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, adapters: dict[str, Any] | None = None, *, sf: Any = None, read_sf: Any = None
+    ) -> None:
         self.timeout = settings.send_timeout_seconds + 5
         self.adapters = adapters if adapters is not None else build_adapters(settings)
         if sf is not None:

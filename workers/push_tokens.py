@@ -24,6 +24,7 @@ from channels.android_app import PushTokenKiller, PushTokenLookup
 
 def make_push_token_lookup(read_sf: sessionmaker[Session]) -> PushTokenLookup:
     """A lookup that reads ``devices.push_token`` in a thread, skipping dead tokens."""
+
     def read(device_id: str) -> str | None:
         with read_sf() as session:
             row = session.execute(
@@ -41,6 +42,7 @@ def make_push_token_lookup(read_sf: sessionmaker[Session]) -> PushTokenLookup:
 
 def make_push_token_killer(sf: sessionmaker[Session]) -> PushTokenKiller:
     """A callable that sets ``devices.push_token_dead`` for exactly the token FCM refused."""
+
     def mark(device_id: str, token: str) -> None:
         with sf.begin() as session:
             # Only that token: the app may have sent a fresh one while the push was in flight.

@@ -32,20 +32,35 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
         now = utcnow()
         # Claim atomically: of two workers holding the same id (a retry and a sweep), only
         # one moves the row out of "queued", and only that one sends.
-        claimed = list(session.scalars(
-            update(Reply)
-            .where(Reply.id.in_(reply_ids), Reply.status == "queued")
-            .values(status="sending", attempts=Reply.attempts + 1, updated_at=now)
-            .returning(Reply.id)
-        ))
-        rows = session.execute(
-            select(Reply, Complaint.ticket, Complaint.language).outerjoin(Complaint, Complaint.id == Reply.complaint_id)
-            .where(Reply.id.in_(claimed))
-        ).all() if claimed else []
+        claimed = list(
+            session.scalars(
+                update(Reply)
+                .where(Reply.id.in_(reply_ids), Reply.status == "queued")
+                .values(status="sending", attempts=Reply.attempts + 1, updated_at=now)
+                .returning(Reply.id)
+            )
+        )
+        rows = (
+            session.execute(
+                select(Reply, Complaint.ticket, Complaint.language)
+                .outerjoin(Complaint, Complaint.id == Reply.complaint_id)
+                .where(Reply.id.in_(claimed))
+            ).all()
+            if claimed
+            else []
+        )
         outbound = [
-            OutboundReply(id=reply.id, channel=reply.channel, provider=reply.provider, address=reply.address,
-                          text=reply.text, thread_ref=reply.thread_ref, ticket=ticket, kind=reply.kind,
-                          language=language)
+            OutboundReply(
+                id=reply.id,
+                channel=reply.channel,
+                provider=reply.provider,
+                address=reply.address,
+                text=reply.text,
+                thread_ref=reply.thread_ref,
+                ticket=ticket,
+                kind=reply.kind,
+                language=language,
+            )
             for reply, ticket, language in rows
         ]
     if not outbound:
@@ -69,8 +84,13 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
                 continue
             reply.error = f"{outcome}"[:1000]
             retryable = not isinstance(outcome, SendError) or outcome.retryable
-            log.warning("reply_send_failed", reply=item.id, provider=item.provider, retryable=retryable,
-                        error=type(outcome).__name__)
+            log.warning(
+                "reply_send_failed",
+                reply=item.id,
+                provider=item.provider,
+                retryable=retryable,
+                error=type(outcome).__name__,
+            )
             if retryable:
                 reply.status = "queued"  # free for the retry to claim
                 result.failed[item.id] = outcome

@@ -45,13 +45,21 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     if opd is not None:
         complaint.opd_code = opd.code
         lifecycle.transition(
-            session, complaint, lifecycle.DISPOSED, actor="worker:route_to_opd", action="routed",
+            session,
+            complaint,
+            lifecycle.DISPOSED,
+            actor="worker:route_to_opd",
+            action="routed",
             note=f"{opd.code} (matched: {complaint.routing_matched})",
         )
         key, params = "ack", {"opd": opd.short_name}
     else:
         lifecycle.transition(
-            session, complaint, lifecycle.TRIAGE, actor="worker:route_to_opd", action="to_triage",
+            session,
+            complaint,
+            lifecycle.TRIAGE,
+            actor="worker:route_to_opd",
+            action="to_triage",
             note="no routing rule matched clearly",
         )
         key, params = "ack_triage", {}

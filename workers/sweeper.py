@@ -31,7 +31,9 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
     with runtime.sf.begin() as session:
         inbox_ids = store.stale_inbox_ids(session, older)
         # A send can legitimately take SEND_TIMEOUT_SECONDS: only rows older than that are lost.
-        lost = timedelta(seconds=max(runtime.settings.sweep_after_seconds, 2 * runtime.settings.send_timeout_seconds + 5))
+        lost = timedelta(
+            seconds=max(runtime.settings.sweep_after_seconds, 2 * runtime.settings.send_timeout_seconds + 5)
+        )
         reclaimed = store.reclaim_stale_sending(session, lost)
         reply_ids = store.stale_reply_ids(session, older) + reclaimed
         cutoff = utcnow() - older

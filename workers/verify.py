@@ -74,8 +74,12 @@ def answer_status_query(session: Session, inbox: InboxMessage, envelope: Complai
         pending = store.inbox_by_ticket(session, ticket) if ticket else None
         if pending is not None:
             text = render_reply(
-                "status", lang, channel=channel, ticket=ticket,
-                status_label=load_sop().label(lifecycle.RECEIVED, lang), opd="-",
+                "status",
+                lang,
+                channel=channel,
+                ticket=ticket,
+                status_label=load_sop().label(lifecycle.RECEIVED, lang),
+                opd="-",
             )
         else:
             # Never echo what was sent: only a well-formed ticket is repeated back.
@@ -83,7 +87,10 @@ def answer_status_query(session: Session, inbox: InboxMessage, envelope: Complai
     else:
         opd = load_opds().get(complaint.opd_code or "")
         text = render_reply(
-            "status", lang, channel=channel, ticket=complaint.ticket,
+            "status",
+            lang,
+            channel=channel,
+            ticket=complaint.ticket,
             status_label=load_sop().label(complaint.status, lang),
             opd=opd.short_name if opd else "-",
         )

@@ -194,7 +194,9 @@ class AndroidApp:
         if self.fcm is None:
             return SendResult(provider_message_id=None)
         if self.push_token_lookup is None:
-            raise SendError("no push token lookup bound: call AndroidApp.bind_push_tokens() in the sender", retryable=False)
+            raise SendError(
+                "no push token lookup bound: call AndroidApp.bind_push_tokens() in the sender", retryable=False
+            )
         token = await self.push_token_lookup(reply.address)
         if not token:
             raise SendError("device has no live push token; the app reads the reply through the API", retryable=False)

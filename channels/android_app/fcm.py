@@ -45,10 +45,12 @@ class _TimedRequest(google.auth.transport.requests.Request):
         super().__init__()
         self._timeout = timeout
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: Any = None, **kwargs: Any) -> Any:
-        return super().__call__(url, method=method, body=body, headers=headers,
-                                timeout=timeout or self._timeout, **kwargs)
+    def __call__(
+        self, url: str, method: str = "GET", body: Any = None, headers: Any = None, timeout: Any = None, **kwargs: Any
+    ) -> Any:
+        return super().__call__(
+            url, method=method, body=body, headers=headers, timeout=timeout or self._timeout, **kwargs
+        )
 
 
 def fcm_error(body: str) -> tuple[str, str]:
@@ -117,8 +119,9 @@ class FcmClient:
     async def _post(self, message: dict[str, Any], token: str) -> tuple[int, str]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return await post_or_get(self._session, "POST", self.url, json=message,
-                                 headers={"Authorization": f"Bearer {token}"})
+        return await post_or_get(
+            self._session, "POST", self.url, json=message, headers={"Authorization": f"Bearer {token}"}
+        )
 
     async def _access_token(self, *, force: bool = False) -> str:
         """A valid access token, refreshed in a thread when missing or about to expire."""

@@ -23,18 +23,40 @@ DEFAULT_ALLOWED_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "ima
 MAX_FILENAME_CHARS = 100
 
 # Parts that are report machinery or signatures, never something the citizen attached.
-_NOT_ATTACHMENTS = frozenset({
-    "message/delivery-status", "message/global-delivery-status", "text/rfc822-headers",
-    "message/rfc822-headers", "message/disposition-notification", "message/feedback-report",
-    "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature",
-})
+_NOT_ATTACHMENTS = frozenset(
+    {
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "text/rfc822-headers",
+        "message/rfc822-headers",
+        "message/disposition-notification",
+        "message/feedback-report",
+        "application/pgp-signature",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+    }
+)
 _EXTENSIONS = {
-    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"), "image/png": (".png",), "image/gif": (".gif",),
-    "image/webp": (".webp",), "application/pdf": (".pdf",),
+    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/pdf": (".pdf",),
 }
 _ARCHIVE_MAGIC = (
-    b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c",
-    b"Rar!\x1a\x07", b"\x28\xb5\x2f\xfd", b"MSCF", b"LZIP", b"\x1f\x9d", b"\x1f\xa0",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"PK\x07\x08",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"\x28\xb5\x2f\xfd",
+    b"MSCF",
+    b"LZIP",
+    b"\x1f\x9d",
+    b"\x1f\xa0",
 )
 _ARCHIVE_TYPES = re.compile(
     r"^application/(?:x-)?(?:zip|zip-compressed|gzip|gtar|tar|7z-compressed|rar|rar-compressed|vnd\.rar|bzip2?"

@@ -48,10 +48,25 @@ MAX_IDS = 50
 # ISO-8859-1 or US-ASCII from Windows carries curly quotes in 0x80-0x9F; GB2312 mail uses
 # GBK characters; Shift_JIS mail from Windows uses CP932 extensions.
 _SUPERSETS = {
-    "us-ascii": "cp1252", "ascii": "cp1252", "iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-    "iso8859-1": "cp1252", "l1": "cp1252", "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
-    "euc-cn": "gb18030", "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
-    "ks_c_5601-1987": "cp949", "euc-kr": "cp949", "tis-620": "cp874", "windows-874": "cp874",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "l1": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "tis-620": "cp874",
+    "windows-874": "cp874",
 }
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _SPACE_RUN = re.compile(r"\s+")
@@ -101,8 +116,7 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
     # Mixed bytes (a UTF-8 subject with a Latin-1 name pasted in): keep every valid UTF-8
     # sequence and read each stray byte as Windows-1252 (Latin-1 where cp1252 has a hole).
     text = "".join(
-        _stray_byte(ch) if "\udc80" <= ch <= "\udcff" else ch
-        for ch in data.decode("utf-8", errors="surrogateescape")
+        _stray_byte(ch) if "\udc80" <= ch <= "\udcff" else ch for ch in data.decode("utf-8", errors="surrogateescape")
     )
     return text, problem or "not UTF-8 and no charset; stray bytes read as windows-1252"
 
@@ -269,7 +283,7 @@ def part_type(part: Message) -> str:
 
 
 def part_disposition(part: Message) -> str | None:
-    """"inline", "attachment" or None."""
+    """ "inline", "attachment" or None."""
     try:
         return part.get_content_disposition()
     except Exception:  # noqa: BLE001 - untrusted input

@@ -148,15 +148,23 @@ class ImapPoller(threading.Thread):
                 done.append(uid)
                 continue
             try:
-                result: Ingested = ingest_mail(self.settings, raw, provider="imap", mailbox=self.settings.imap_user or "")
+                result: Ingested = ingest_mail(
+                    self.settings, raw, provider="imap", mailbox=self.settings.imap_user or ""
+                )
             except Exception as exc:  # noqa: BLE001 - one mail must never stop the mails behind it
                 log.error("imap_mail_failed", mailbox=self.state_id, uid=uid, error=type(exc).__name__)
                 self._keep_unreadable(uid, raw[: 64 * 1024], f"could not be processed: {type(exc).__name__}")
                 done.append(uid)
                 continue
             if result.envelope is None:
-                store.keep_unreadable(self.runtime.sf, channel="email", provider="imap", external_id=result.external_id,
-                                      reason=result.unreadable or "unreadable", raw_ref=result.raw_sha256)
+                store.keep_unreadable(
+                    self.runtime.sf,
+                    channel="email",
+                    provider="imap",
+                    external_id=result.external_id,
+                    reason=result.unreadable or "unreadable",
+                    raw_ref=result.raw_sha256,
+                )
             else:
                 envelopes.append(result.envelope)
             done.append(uid)
@@ -174,8 +182,14 @@ class ImapPoller(threading.Thread):
         from channels.storage import store_bytes
 
         sha = store_bytes(self.settings.data_dir / "mail", head)
-        store.keep_unreadable(self.runtime.sf, channel="email", provider="imap",
-                              external_id=f"imap-oversize:{self.state_id}:{uid}:{sha[:16]}", reason=reason, raw_ref=sha)
+        store.keep_unreadable(
+            self.runtime.sf,
+            channel="email",
+            provider="imap",
+            external_id=f"imap-oversize:{self.state_id}:{uid}:{sha[:16]}",
+            reason=reason,
+            raw_ref=sha,
+        )
 
     def _mark_accepted(self, client: IMAPClient, uids: list[int]) -> None:
         if not uids:
@@ -194,8 +208,9 @@ class ImapPoller(threading.Thread):
         with self.runtime.sf.begin() as session:
             state = session.get(MailboxState, self.state_id)
             if state is None:
-                state = MailboxState(id=self.state_id, uidvalidity=None, last_uid=0, status="starting",
-                                     updated_at=utcnow())
+                state = MailboxState(
+                    id=self.state_id, uidvalidity=None, last_uid=0, status="starting", updated_at=utcnow()
+                )
                 session.add(state)
             session.flush()
             session.expunge(state)
@@ -238,13 +253,12 @@ def _copy_delete(client: IMAPClient, uids: list[int], target: str) -> None:
         client.expunge()
 
 
-def acceptor_bridge(acceptor: Any, loop: asyncio.AbstractEventLoop, timeout: float = 60.0) -> Callable[
-    [list[ComplaintEnvelope]], list[store.AcceptOutcome]
-]:
+def acceptor_bridge(
+    acceptor: Any, loop: asyncio.AbstractEventLoop, timeout: float = 60.0
+) -> Callable[[list[ComplaintEnvelope]], list[store.AcceptOutcome]]:
     """Let a thread use the gateway's group-commit acceptor running on ``loop``."""
 
     def accept(envelopes: list[ComplaintEnvelope]) -> list[store.AcceptOutcome]:
         return asyncio.run_coroutine_threadsafe(acceptor.accept(envelopes), loop).result(timeout)
 
     return accept
-

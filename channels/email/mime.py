@@ -331,11 +331,37 @@ def parse_mail(
 # --------------------------------------------------------------------------- intake
 
 
-_ROLE_WORDS = frozenset({
-    "admin", "administrator", "info", "informasi", "noreply", "no-reply", "support", "team", "tim", "layanan",
-    "service", "customer", "cs", "humas", "official", "redaksi", "newsletter", "notification", "notifikasi",
-    "mailer", "daemon", "postmaster", "helpdesk", "office", "kantor", "pt", "cv",
-})
+_ROLE_WORDS = frozenset(
+    {
+        "admin",
+        "administrator",
+        "info",
+        "informasi",
+        "noreply",
+        "no-reply",
+        "support",
+        "team",
+        "tim",
+        "layanan",
+        "service",
+        "customer",
+        "cs",
+        "humas",
+        "official",
+        "redaksi",
+        "newsletter",
+        "notification",
+        "notifikasi",
+        "mailer",
+        "daemon",
+        "postmaster",
+        "helpdesk",
+        "office",
+        "kantor",
+        "pt",
+        "cv",
+    }
+)
 
 
 def _person_name(name: str | None) -> str | None:
@@ -400,5 +426,3 @@ def mail_to_intake(
         kind="complaint" if parsed.auto else None,
         raw=raw,
     )
-
-

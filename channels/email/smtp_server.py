@@ -65,8 +65,12 @@ class IntakeHandler:
             result = await asyncio.to_thread(ingest_mail, self.settings, raw, provider="smtp", mailbox=mailbox)
             if result.envelope is None:
                 await asyncio.to_thread(
-                    store.keep_unreadable, self.runtime.sf, channel="email", provider="smtp",
-                    external_id=result.external_id, reason=result.unreadable or "unreadable",
+                    store.keep_unreadable,
+                    self.runtime.sf,
+                    channel="email",
+                    provider="smtp",
+                    external_id=result.external_id,
+                    reason=result.unreadable or "unreadable",
                     raw_ref=result.raw_sha256,
                 )
                 log.warning("smtp_unreadable_kept", raw=result.raw_sha256[:12])
@@ -76,8 +80,13 @@ class IntakeHandler:
             except (DataError, IntegrityError):
                 # The database refuses this very mail: a retry would fail the same way for days.
                 await asyncio.to_thread(
-                    store.keep_unreadable, self.runtime.sf, channel="email", provider="smtp",
-                    external_id=result.external_id, reason="refused by the database", raw_ref=result.raw_sha256,
+                    store.keep_unreadable,
+                    self.runtime.sf,
+                    channel="email",
+                    provider="smtp",
+                    external_id=result.external_id,
+                    reason="refused by the database",
+                    raw_ref=result.raw_sha256,
                 )
                 return "250 2.0.0 OK: kept for review"
         except Exception as exc:  # noqa: BLE001 - never a permanent 500 for our own trouble

@@ -55,7 +55,8 @@ def reply_headers(
     """Headers that thread our reply under the citizen's mail and stop robots answering it.
 
     Message-ID (``<local_id@our_domain>``, a new uuid when ``local_id`` is not given: pass the
-    reply's own id so a retry after an unclear SMTP time-out keeps the same Message-ID), In-Reply-To, References (the original's
+    reply's own id so a retry after an unclear SMTP time-out keeps the same Message-ID), In-Reply-To,
+    References (the original's
     references plus its id, the last 20, space separated so the mail library folds them),
     Subject (:func:`reply_subject`), ``Auto-Submitted: auto-replied`` (RFC 3834) and
     ``X-Auto-Response-Suppress: All``. No value contains CR or LF; ids with unsafe characters

@@ -211,7 +211,9 @@ class AndroidSmsGateway:
         )
         if status in (200, 201, 202):
             message_id = json_field(text, "id")
-            return SendResult(provider_message_id=message_id if isinstance(message_id, str) and message_id else reply.id)
+            return SendResult(
+                provider_message_id=message_id if isinstance(message_id, str) and message_id else reply.id
+            )
         if status == 409:
             return SendResult(provider_message_id=reply.id)
         message = json_field(text, "message") or text[:200]
@@ -252,4 +254,3 @@ def _parse_time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
-

@@ -109,7 +109,9 @@ class TwilioSms:
         if settings_header:
             secret = self.shared_key
             if not secret:
-                raise Unauthorized(f"request is signed with a Twilio SharedKey ({SIGNATURE_SETTINGS_HEADER}) but none is configured")
+                raise Unauthorized(
+                    f"request is signed with a Twilio SharedKey ({SIGNATURE_SETTINGS_HEADER}) but none is configured"
+                )
         else:
             secret = self.auth_token
         if not secret:
@@ -252,4 +254,3 @@ def _media(form: dict[str, str]) -> list[dict[str, str | None]]:
             raise BadRequest(f"NumMedia is {count} but MediaUrl{i} is missing")
         media.append({"url": url, "content_type": form.get(f"MediaContentType{i}")})
     return media
-

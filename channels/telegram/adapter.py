@@ -87,8 +87,10 @@ class TelegramChannel:
         if self.mode == "webhook" and not self.secret:
             raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
         if self.secret and not _SECRET_RE.fullmatch(self.secret):
-            raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - "
-                                     "(1-256 characters): setWebhook refuses anything else")
+            raise ConfigurationError(
+                "TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - "
+                "(1-256 characters): setWebhook refuses anything else"
+            )
         # No webhook route in poll mode: nobody should be able to inject updates there.
         self.path: str | None = "/channels/telegram" if self.mode == "webhook" else None
         self.api_base = settings.telegram_api_base.rstrip("/")
@@ -187,8 +189,12 @@ class TelegramChannel:
 
     def _make_bot(self) -> Bot:
         """A Bot on TELEGRAM_API_BASE (a self-hosted Bot API server works the same way)."""
-        timeouts = {"connect_timeout": self.timeout, "read_timeout": self.timeout,
-                    "write_timeout": self.timeout, "pool_timeout": self.timeout}
+        timeouts = {
+            "connect_timeout": self.timeout,
+            "read_timeout": self.timeout,
+            "write_timeout": self.timeout,
+            "pool_timeout": self.timeout,
+        }
         return Bot(
             self.token,
             # PTB appends the token to base_url: "<base>/bot" + token → "<base>/bot<token>/<method>".

@@ -51,8 +51,19 @@ IGNORED_UPDATES: dict[str, str] = {
 # Message contents a citizen may send that the conversation cannot use: still a turn, so the
 # worker answers "text, photos and locations only" instead of leaving the citizen waiting.
 UNSUPPORTED_CONTENT = (
-    "sticker", "voice", "video", "video_note", "audio", "animation", "document", "dice", "poll",
-    "game", "contact", "story", "paid_media",
+    "sticker",
+    "voice",
+    "video",
+    "video_note",
+    "audio",
+    "animation",
+    "document",
+    "dice",
+    "poll",
+    "game",
+    "contact",
+    "story",
+    "paid_media",
 )
 
 NOT_PRIVATE = "only private chats are served: complaints carry personal data (NIK, address, phone)"

@@ -49,21 +49,41 @@ class ApiHostAdapter(HTTPAdapter):
         parts = urlsplit(url)
         return self.api_base + parts.path + (f"?{parts.query}" if parts.query else "")
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None,
-             verify: bool | str = True, cert: Any = None,
-             proxies: Mapping[str, str] | None = None) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         """Send ``request`` to the rewritten URL, with the default time-out if none was given."""
         if self.api_base and request.url:
             request.url = self.rewrite(request.url)
             # The session chose proxies for the public host; the new host may be a local one.
             if requests.utils.should_bypass_proxies(request.url, no_proxy=None):
                 proxies = {}
-        return super().send(request, stream=stream, timeout=timeout if timeout is not None else self.timeout,
-                            verify=verify, cert=cert, proxies=proxies)
+        return super().send(
+            request,
+            stream=stream,
+            timeout=timeout if timeout is not None else self.timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
 
 
-def build_client(*, bearer_token: str | None, consumer_key: str, consumer_secret: str, access_token: str,
-                 access_token_secret: str, api_base: str, timeout: float) -> tweepy.Client:
+def build_client(
+    *,
+    bearer_token: str | None,
+    consumer_key: str,
+    consumer_secret: str,
+    access_token: str,
+    access_token_secret: str,
+    api_base: str,
+    timeout: float,
+) -> tweepy.Client:
     """A tweepy v2 client that returns plain JSON (``return_type=dict``), so the poller and the
     webhook read the same shapes, and that never waits on a rate limit by itself (the poller
     decides, interruptibly)."""

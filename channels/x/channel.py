@@ -54,8 +54,13 @@ class XChannel:
         self.own_user_id = (settings.x_user_id or "").strip()
         self.consumer_secret = settings.x_consumer_secret or ""
         self.poll_seconds = settings.x_poll_seconds
-        self.configured = bool(self.own_user_id and settings.x_consumer_key and self.consumer_secret
-                               and settings.x_access_token and settings.x_access_token_secret)
+        self.configured = bool(
+            self.own_user_id
+            and settings.x_consumer_key
+            and self.consumer_secret
+            and settings.x_access_token
+            and settings.x_access_token_secret
+        )
         self.path: str | None = WEBHOOK_PATH if settings.x_webhook_enabled else None
         self.methods: tuple[str, ...] = ("GET", "POST") if self.path else ()
         self.client = build_client(
@@ -179,8 +184,9 @@ class XChannel:
         """Send a one-to-one DM (https://developer.x.com/en/docs/twitter-api/direct-messages/manage/api-reference/post-dm_conversations-with-participant_id-messages);
         returns its event id ("" if X's answer was unreadable)."""
         try:
-            answer = await asyncio.to_thread(self.client.create_direct_message, participant_id=participant_id,
-                                             text=text)
+            answer = await asyncio.to_thread(
+                self.client.create_direct_message, participant_id=participant_id, text=text
+            )
         except requests.JSONDecodeError:
             return ""  # sent, answer unreadable: a retry would send it twice
         except (tweepy.TweepyException, requests.RequestException, OSError) as exc:

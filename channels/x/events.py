@@ -112,8 +112,9 @@ def reply_route(user_id: str, thread_ref: str | None) -> ReplyRoute:
 # --------------------------------------------------------------------------- API v2 (polling)
 
 
-def intake_from_v2_mention(tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
-                           own_user_id: str) -> Intake:
+def intake_from_v2_mention(
+    tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], own_user_id: str
+) -> Intake:
     """A Post from the mentions timeline as an intake.
 
     Raises :class:`NotForUs` for our own posts and retweets, :class:`BadRequest` when the
@@ -133,14 +134,26 @@ def intake_from_v2_mention(tweet: Mapping[str, Any], users: Mapping[str, Mapping
         raise NotForUs(f"post {tweet_id} is a retweet")
     author = as_dict(users.get(author_id))
     return mention_intake(
-        tweet, tweet_id=tweet_id, author_id=author_id, text=text, username=author.get("username"),
-        conversation_id=tweet.get("conversation_id"), in_reply_to_user_id=tweet.get("in_reply_to_user_id"),
+        tweet,
+        tweet_id=tweet_id,
+        author_id=author_id,
+        text=text,
+        username=author.get("username"),
+        conversation_id=tweet.get("conversation_id"),
+        in_reply_to_user_id=tweet.get("in_reply_to_user_id"),
     )
 
 
 def mention_intake(
-    tweet: Mapping[str, Any], *, tweet_id: str, author_id: str, text: str, username: Any,
-    conversation_id: Any, in_reply_to_user_id: Any, **extra_raw: Any,
+    tweet: Mapping[str, Any],
+    *,
+    tweet_id: str,
+    author_id: str,
+    text: str,
+    username: Any,
+    conversation_id: Any,
+    in_reply_to_user_id: Any,
+    **extra_raw: Any,
 ) -> Intake:
     """The intake of a public mention, whichever API format (v2 poll, v1.1 webhook) it came in."""
     return Intake(
@@ -170,8 +183,7 @@ def users_by_id(includes: Any) -> dict[str, dict[str, Any]]:
     return {str(u["id"]): u for u in users or [] if isinstance(u, dict) and x_id(u.get("id"))}
 
 
-def intake_from_v2_dm(event: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]],
-                      own_user_id: str) -> Intake:
+def intake_from_v2_dm(event: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], own_user_id: str) -> Intake:
     """A ``MessageCreate`` DM event as an intake (replies go back by DM only).
 
     Raises :class:`NotForUs` for other event types and for DMs the city sent itself,
@@ -199,8 +211,16 @@ def intake_from_v2_dm(event: Mapping[str, Any], users: Mapping[str, Mapping[str,
     )
 
 
-def dm_intake(*, event_id: str, sender_id: str, text: str, received_at: datetime | None, username: str | None,
-              conversation: str, media_keys: list[str]) -> Intake:
+def dm_intake(
+    *,
+    event_id: str,
+    sender_id: str,
+    text: str,
+    received_at: datetime | None,
+    username: str | None,
+    conversation: str,
+    media_keys: list[str],
+) -> Intake:
     """A DM to the city as an intake, whichever API delivered it; replies go back by DM only."""
     text = html.unescape(text).strip()
     return Intake(

@@ -35,11 +35,18 @@ log = structlog.get_logger(__name__)
 
 # Fields the parser reads (https://docs.x.com/x-api/fundamentals/data-dictionary): lang picks
 # the reply language, referenced_tweets tells retweets apart, note_tweet has long posts' full text.
-MENTION_TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "author_id", "lang",
-                        "referenced_tweets", "note_tweet"]
+MENTION_TWEET_FIELDS = [
+    "created_at",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "author_id",
+    "lang",
+    "referenced_tweets",
+    "note_tweet",
+]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "dm_conversation_id", "sender_id", "attachments"]
-PAGE_SIZE = 100          # the largest page both endpoints serve
-MAX_PAGES = 8            # the mentions timeline reaches back 800 posts at most
+PAGE_SIZE = 100  # the largest page both endpoints serve
+MAX_PAGES = 8  # the mentions timeline reaches back 800 posts at most
 # On the very first poll (no position stored yet) only this much history is read: older
 # mentions were not addressed to this system, and answering them months late helps nobody.
 COLD_START_LOOKBACK = timedelta(hours=24)
@@ -102,8 +109,9 @@ class XPoller:
         newest = int(since_id) if since_id and since_id.isdigit() else 0
         token: str | None = None
         for _ in range(MAX_PAGES):
-            page = await asyncio.to_thread(self.client.get_users_mentions, self.own_user_id,
-                                           pagination_token=token, **params)
+            page = await asyncio.to_thread(
+                self.client.get_users_mentions, self.own_user_id, pagination_token=token, **params
+            )
             page = page if isinstance(page, dict) else {}
             tweets.extend(t for t in page.get("data") or [] if isinstance(t, dict))
             users.update(users_by_id(page.get("includes")))
@@ -113,8 +121,10 @@ class XPoller:
             if not token:
                 break
         newest = max([newest, *(_as_int(t.get("id")) for t in tweets)])
-        intakes = self._intakes(sorted(tweets, key=lambda t: _as_int(t.get("id"))),
-                                lambda t: intake_from_v2_mention(t, users, self.own_user_id))
+        intakes = self._intakes(
+            sorted(tweets, key=lambda t: _as_int(t.get("id"))),
+            lambda t: intake_from_v2_mention(t, users, self.own_user_id),
+        )
         if intakes:
             await ctx.accept(intakes)
         if newest and str(newest) != since_id:
@@ -157,8 +167,9 @@ class XPoller:
             if reached_known or not token:
                 break
         newest = max([last_id, *(_as_int(e.get("id")) for e in events)])
-        intakes = self._intakes(sorted(events, key=lambda e: _as_int(e.get("id"))),
-                                lambda e: intake_from_v2_dm(e, users, self.own_user_id))
+        intakes = self._intakes(
+            sorted(events, key=lambda e: _as_int(e.get("id"))), lambda e: intake_from_v2_dm(e, users, self.own_user_id)
+        )
         if intakes:
             await ctx.accept(intakes)
         if newest and newest != last_id:

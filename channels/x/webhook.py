@@ -151,8 +151,11 @@ def _intake_from_tweet_event(tweet: dict[str, Any], payload: dict[str, Any], own
     user = as_dict(tweet.get("user"))
     author_id = x_id(user.get("id_str") or user.get("id"))
     # Posts longer than 140 characters arrive "truncated" with the whole text in extended_tweet.
-    text = as_text(as_dict(tweet.get("extended_tweet")).get("full_text")) or as_text(tweet.get("full_text")) \
+    text = (
+        as_text(as_dict(tweet.get("extended_tweet")).get("full_text"))
+        or as_text(tweet.get("full_text"))
         or as_text(tweet.get("text"))
+    )
     if tweet_id is None or author_id is None or text is None:
         raise BadRequest("tweet_create_events item lacks id_str, user.id_str or text")
     # The event type also carries the city's own posts and retweets of and by it.
@@ -163,8 +166,13 @@ def _intake_from_tweet_event(tweet: dict[str, Any], payload: dict[str, Any], own
     if not _mentions_us(tweet, own_user_id):
         raise NotForUs(f"post {tweet_id} does not mention us")
     return mention_intake(
-        tweet, tweet_id=tweet_id, author_id=author_id, text=text, username=user.get("screen_name"),
-        conversation_id=None, in_reply_to_user_id=tweet.get("in_reply_to_user_id_str"),
+        tweet,
+        tweet_id=tweet_id,
+        author_id=author_id,
+        text=text,
+        username=user.get("screen_name"),
+        conversation_id=None,
+        in_reply_to_user_id=tweet.get("in_reply_to_user_id_str"),
         user_has_blocked=payload.get("user_has_blocked"),
     )
 

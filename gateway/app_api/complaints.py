@@ -80,8 +80,9 @@ async def submit_complaint(request: web.Request, device: DeviceRecord) -> web.Re
         return accepted
     ticket, duplicate = accepted
     url = status_url(ticket)
-    return web.json_response({"ticket": ticket, "status_url": url}, status=200 if duplicate else 201,
-                             headers={"Location": url})
+    return web.json_response(
+        {"ticket": ticket, "status_url": url}, status=200 if duplicate else 201, headers={"Location": url}
+    )
 
 
 async def list_my_complaints(request: web.Request, device: DeviceRecord) -> web.Response:
@@ -118,8 +119,12 @@ async def add_message(request: web.Request, device: DeviceRecord) -> web.Respons
     if owned == "pending":
         # The verify worker has not opened the case yet, so it could not attach the message
         # to it; this lasts about a second.
-        return error(409, "not_ready", "the complaint is still being registered; send the message again shortly",
-                     headers={"Retry-After": "2"})
+        return error(
+            409,
+            "not_ready",
+            "the complaint is still being registered; send the message again shortly",
+            headers={"Retry-After": "2"},
+        )
     accepted = await _accept(request, intake)
     if isinstance(accepted, web.Response):
         return accepted

@@ -68,9 +68,14 @@ def token_hash(token: str) -> str:
 
 
 def _record(device: Device) -> DeviceRecord:
-    return DeviceRecord(id=device.id, platform=device.platform, language=device.language,
-                        push_token=device.push_token, push_token_dead=device.push_token_dead,
-                        last_seen_at=device.last_seen_at)
+    return DeviceRecord(
+        id=device.id,
+        platform=device.platform,
+        language=device.language,
+        push_token=device.push_token,
+        push_token_dead=device.push_token_dead,
+        last_seen_at=device.last_seen_at,
+    )
 
 
 def device_by_token_hash(session: Session, digest: str) -> DeviceRecord | None:

@@ -72,8 +72,13 @@ def my_complaints(session: Session, device_id: str, lang: str) -> list[dict[str,
         .limit(MAX_LISTED)
     ).all()
     items = [
-        {"ticket": r.ticket, "status": r.status, "status_label": sop.label(r.status, lang), "opd": _opd(r.opd_code),
-         "created_at": r.created_at}
+        {
+            "ticket": r.ticket,
+            "status": r.status,
+            "status_label": sop.label(r.status, lang),
+            "opd": _opd(r.opd_code),
+            "created_at": r.created_at,
+        }
         for r in rows
     ]
     listed = {item["ticket"] for item in items}
@@ -85,8 +90,15 @@ def my_complaints(session: Session, device_id: str, lang: str) -> list[dict[str,
     )
     for inbox in pending:
         if inbox.ticket and inbox.ticket not in listed and _owns_pending(inbox, device_id):
-            items.append({"ticket": inbox.ticket, "status": RECEIVED, "status_label": sop.label(RECEIVED, lang),
-                          "opd": None, "created_at": inbox.created_at})
+            items.append(
+                {
+                    "ticket": inbox.ticket,
+                    "status": RECEIVED,
+                    "status_label": sop.label(RECEIVED, lang),
+                    "opd": None,
+                    "created_at": inbox.created_at,
+                }
+            )
     items.sort(key=lambda item: item["created_at"], reverse=True)
     for item in items:
         item["created_at"] = item["created_at"].isoformat()
@@ -111,8 +123,13 @@ def my_complaint(session: Session, device_id: str, ticket: str, lang: str) -> di
             .order_by(Reply.created_at, Reply.id)
         )
         replies = [
-            {"id": r.id, "kind": r.kind, "text": r.text, "created_at": r.created_at.isoformat(),
-             "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "text": r.text,
+                "created_at": r.created_at.isoformat(),
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+            }
             for r in rows
         ]
     return {**status, "replies": replies}

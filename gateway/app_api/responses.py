@@ -19,11 +19,21 @@ from gateway.pages.strings import STRINGS
 from normalizer.normalize import FIELD_LIMITS
 
 # API field -> web form field, whose messages are reused.
-_FORM_FIELD = {"nik": "nik", "name": "nama", "address": "alamat", "phone": "telp", "email": "email",
-               "text": "isi", "photo": "foto"}
+_FORM_FIELD = {
+    "nik": "nik",
+    "name": "nama",
+    "address": "alamat",
+    "phone": "telp",
+    "email": "email",
+    "text": "isi",
+    "photo": "foto",
+}
 # API codes whose web form message key differs.
-_FORM_CODE = {("text", "too_long"): "isi_too_long", ("photo", "too_large"): "foto_too_large",
-              ("photo", "image_type"): "foto_type"}
+_FORM_CODE = {
+    ("text", "too_long"): "isi_too_long",
+    ("photo", "too_large"): "foto_too_large",
+    ("photo", "image_type"): "foto_type",
+}
 
 # Messages the web form has no use for.
 API_STRINGS: dict[str, dict[str, str]] = {
@@ -63,11 +73,18 @@ def unauthorized(detail: str) -> web.Response:
 
 def validation_error(errors: dict[str, str], lang: str, settings: Settings) -> web.Response:
     """422 naming every bad field, with messages in ``lang``."""
-    limits = {"max_chars": {**FIELD_LIMITS, "text": MAX_TEXT_CHARS}, "photos": MAX_PHOTOS,
-              "mb": _megabytes(settings.max_upload_bytes)}
+    limits = {
+        "max_chars": {**FIELD_LIMITS, "text": MAX_TEXT_CHARS},
+        "photos": MAX_PHOTOS,
+        "mb": _megabytes(settings.max_upload_bytes),
+    }
     fields = {field: field_message(field, code, lang, limits) for field, code in errors.items()}
-    body = {"error": "validation", "detail": "some fields are not valid: " + ", ".join(sorted(errors)),
-            "fields": fields, "codes": dict(errors)}
+    body = {
+        "error": "validation",
+        "detail": "some fields are not valid: " + ", ".join(sorted(errors)),
+        "fields": fields,
+        "codes": dict(errors),
+    }
     return web.json_response(body, status=422)
 
 
@@ -79,8 +96,11 @@ def field_message(field: str, code: str, lang: str, limits: dict[str, Any]) -> s
     if form_field:
         candidates += [_FORM_CODE.get((field, code), ""), f"{form_field}_{code}"]
     page, api = STRINGS[lang], API_STRINGS[lang]
-    params = {"max": limits.get("max_chars", {}).get(field, ""), "mb": limits.get("mb", ""),
-              "photos": limits.get("photos", "")}
+    params = {
+        "max": limits.get("max_chars", {}).get(field, ""),
+        "mb": limits.get("mb", ""),
+        "photos": limits.get("photos", ""),
+    }
     for key in candidates:
         if key and key in page:
             return page[key].format(**params)

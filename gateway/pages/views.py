@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import jinja2
 import structlog
 from aiohttp import MultipartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from channels.storage import attachment_path, save_attachment
 from channels.web_form import (

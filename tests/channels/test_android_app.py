@@ -33,8 +33,13 @@ PROJECT = "kota-bogor-lapor"
 DEVICE = "0123456789abcdef0123456789abcdef"
 PUSH_TOKEN = "dXNlci1wdXNoLXRva2Vu:APA91bH-test-registration-token"
 NIK = "3271014501900002"
-FIELDS = {"text": "  Jalan berlubang di Jl. Pajajaran  ", "nik": NIK, "name": "Siti Aminah",
-          "address": "Jl. Pajajaran No. 5, Baranangsiang", "phone": "0812-3456-7890"}
+FIELDS = {
+    "text": "  Jalan berlubang di Jl. Pajajaran  ",
+    "nik": NIK,
+    "name": "Siti Aminah",
+    "address": "Jl. Pajajaran No. 5, Baranangsiang",
+    "phone": "0812-3456-7890",
+}
 
 
 def fixture(name: str) -> bytes:
@@ -42,8 +47,15 @@ def fixture(name: str) -> bytes:
 
 
 def reply(text: str = "Pengaduan Anda sudah diteruskan ke Dinas PUPR.", **kw: Any) -> OutboundReply:
-    values: dict[str, Any] = {"id": "r1", "channel": "app", "provider": "app", "address": DEVICE, "text": text,
-                              "ticket": "BGR-7KQ2XMP", "kind": "ack"}
+    values: dict[str, Any] = {
+        "id": "r1",
+        "channel": "app",
+        "provider": "app",
+        "address": DEVICE,
+        "text": text,
+        "ticket": "BGR-7KQ2XMP",
+        "kind": "ack",
+    }
     values.update(kw)
     return OutboundReply(**values)
 
@@ -66,9 +78,13 @@ class Tokens:
 
 def fcm_settings(tmp_path: Path, fcm: FakeFcm, **overrides: Any) -> Settings:
     credentials = fcm.write_service_account(tmp_path / "service-account.json")
-    values: dict[str, Any] = {"data_dir": tmp_path / "var", "fcm_project_id": PROJECT,
-                              "fcm_credentials_file": str(credentials), "fcm_api_base": fcm.url,
-                              "send_timeout_seconds": 5}
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "var",
+        "fcm_project_id": PROJECT,
+        "fcm_credentials_file": str(credentials),
+        "fcm_api_base": fcm.url,
+        "send_timeout_seconds": 5,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -100,8 +116,10 @@ async def test_reply_is_pushed_in_the_documented_shape(pusher: tuple[AndroidApp,
     documented = json.loads(fixture("send_request.json"))["message"]
     assert set(documented) <= set(message) and set(documented["notification"]) == set(message["notification"])
     assert message["token"] == PUSH_TOKEN
-    assert message["notification"] == {"title": "Pengaduan BGR-7KQ2XMP",
-                                       "body": "Pengaduan Anda sudah diteruskan ke Dinas PUPR."}
+    assert message["notification"] == {
+        "title": "Pengaduan BGR-7KQ2XMP",
+        "body": "Pengaduan Anda sudah diteruskan ke Dinas PUPR.",
+    }
     assert message["data"] == {"ticket": "BGR-7KQ2XMP", "kind": "ack", "reply_id": "r1"}
     assert message["android"] == {"priority": "high"}
     request = fcm.requests[0]
@@ -138,8 +156,7 @@ async def test_long_replies_are_previewed_in_the_notification(pusher: tuple[Andr
     assert len(body) <= 200 and body.endswith("…") and not body[:-1].endswith(" ")
 
 
-async def test_documented_send_response_gives_the_message_name(pusher: tuple[AndroidApp, Tokens],
-                                                              fcm: FakeFcm) -> None:
+async def test_documented_send_response_gives_the_message_name(pusher: tuple[AndroidApp, Tokens], fcm: FakeFcm) -> None:
     """The documented 200 answer's ``name`` becomes the provider message id."""
     adapter, _ = pusher
     fcm.respond_next(200, fixture("send_response.json"))
@@ -172,8 +189,9 @@ async def test_documented_fcm_errors_are_classified(
     assert tokens.killed == ([(DEVICE, PUSH_TOKEN)] if dead else [])
 
 
-async def test_unregistered_token_is_marked_dead_and_not_used_again(pusher: tuple[AndroidApp, Tokens],
-                                                                   fcm: FakeFcm) -> None:
+async def test_unregistered_token_is_marked_dead_and_not_used_again(
+    pusher: tuple[AndroidApp, Tokens], fcm: FakeFcm
+) -> None:
     """After UNREGISTERED the token is dead: the next reply fails at once without calling FCM."""
     adapter, tokens = pusher
     fcm.unregister(PUSH_TOKEN)
@@ -240,12 +258,17 @@ def test_unusable_credentials_file_stops_start_up(tmp_path: Path) -> None:
     broken.write_text("{}")
     for path in (tmp_path / "missing.json", broken):
         with pytest.raises(ConfigurationError, match="FCM_CREDENTIALS_FILE"):
-            AndroidApp(Settings(_env_file=None, data_dir=tmp_path, fcm_project_id=PROJECT,  # type: ignore[call-arg]
-                                fcm_credentials_file=str(path)))
+            AndroidApp(
+                Settings(
+                    _env_file=None,
+                    data_dir=tmp_path,
+                    fcm_project_id=PROJECT,  # type: ignore[call-arg]
+                    fcm_credentials_file=str(path),
+                )
+            )
 
 
-async def test_push_tokens_are_read_from_the_devices_table_and_kills_dead_ones(tmp_path: Path,
-                                                                                 fcm: FakeFcm) -> None:
+async def test_push_tokens_are_read_from_the_devices_table_and_kills_dead_ones(tmp_path: Path, fcm: FakeFcm) -> None:
     """The token comes from devices.push_token; UNREGISTERED sets push_token_dead."""
     settings = fcm_settings(tmp_path, fcm)
     runtime = build_runtime(settings)
@@ -253,8 +276,18 @@ async def test_push_tokens_are_read_from_the_devices_table_and_kills_dead_ones(t
     try:
         now = utcnow()
         with runtime.sf.begin() as session:
-            session.add(Device(id=DEVICE, token_hash="h" * 64, push_token=PUSH_TOKEN, push_token_dead=False,
-                               platform="android", language="id", created_at=now, last_seen_at=now))
+            session.add(
+                Device(
+                    id=DEVICE,
+                    token_hash="h" * 64,
+                    push_token=PUSH_TOKEN,
+                    push_token_dead=False,
+                    platform="android",
+                    language="id",
+                    created_at=now,
+                    last_seen_at=now,
+                )
+            )
         adapter.bind_push_tokens(make_push_token_lookup(runtime.read_sf), make_push_token_killer(runtime.sf))
         await adapter.send(reply())
         assert fcm.sent[0]["message"]["token"] == PUSH_TOKEN
@@ -289,9 +322,11 @@ def test_complaint_becomes_an_app_intake(app_adapter: AndroidApp) -> None:
     """A valid body gives an app intake replying to the device, keyed by device + client_id."""
     device = AppDevice(id=DEVICE, language="en")
     image = png()
-    intake = app_adapter.parse_complaint(device, {**FIELDS, "client_id": "abcdefgh", "location": {"lat": -6.6,
-                                                                                                   "lon": 106.8}},
-                                         [UploadedPhoto(image, "a.png")])
+    intake = app_adapter.parse_complaint(
+        device,
+        {**FIELDS, "client_id": "abcdefgh", "location": {"lat": -6.6, "lon": 106.8}},
+        [UploadedPhoto(image, "a.png")],
+    )
     assert intake.channel == intake.provider == "app" and intake.kind == "complaint"
     assert intake.external_id == f"app:{DEVICE}:abcdefgh" and intake.sender == DEVICE
     assert intake.reply_route.channel == "app" and intake.reply_route.address == DEVICE
@@ -321,8 +356,9 @@ def test_complaint_without_client_id_is_left_to_the_fingerprint(app_adapter: And
         ({}, [UploadedPhoto(png())] * 4, {"photo": "too_many"}),
     ],
 )
-def test_bad_complaints_name_each_field(app_adapter: AndroidApp, change: dict[str, Any],
-                                        photos: list[UploadedPhoto], errors: dict[str, str]) -> None:
+def test_bad_complaints_name_each_field(
+    app_adapter: AndroidApp, change: dict[str, Any], photos: list[UploadedPhoto], errors: dict[str, str]
+) -> None:
     """Identity (SOP step 3 rules), text, client_id, location and photo problems are field codes."""
     body = {k: v for k, v in {**FIELDS, **change}.items() if v is not None}
     with pytest.raises(FieldErrors) as caught:
@@ -332,8 +368,9 @@ def test_bad_complaints_name_each_field(app_adapter: AndroidApp, change: dict[st
 
 def test_message_intake_names_the_case(app_adapter: AndroidApp) -> None:
     """A follow-up message carries the case ticket in raw and its own idempotency key."""
-    intake = app_adapter.parse_message(AppDevice(DEVICE), "BGR-7KQ2XMP", {"text": "Tambahan foto", "client_id":
-                                                                          "msg-12345"})
+    intake = app_adapter.parse_message(
+        AppDevice(DEVICE), "BGR-7KQ2XMP", {"text": "Tambahan foto", "client_id": "msg-12345"}
+    )
     assert intake.raw == {"case_ticket": "BGR-7KQ2XMP"} and intake.external_id == f"app:{DEVICE}:msg:msg-12345"
     assert intake.reply_route.address == DEVICE and intake.identity.nik is None
 
@@ -364,8 +401,7 @@ async def test_reply_reaches_the_phone_by_push_end_to_end(tmp_path: Path, fcm: F
             assert message["token"] == PUSH_TOKEN and message["data"]["ticket"] == ticket
             replies: list[dict[str, Any]] = []
             for _ in range(50):  # the worker records the send right after FCM answers
-                resp = await http.get(f"/api/v1/complaints/{ticket}/mine",
-                                      headers={"Authorization": f"Bearer {token}"})
+                resp = await http.get(f"/api/v1/complaints/{ticket}/mine", headers={"Authorization": f"Bearer {token}"})
                 replies = (await resp.json())["replies"]
                 if replies and replies[0]["sent_at"]:
                     break

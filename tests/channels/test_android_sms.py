@@ -66,7 +66,14 @@ RECEIVED = fixture("sms_received.json")
 
 
 @pytest.mark.parametrize(
-    "name", ["sms_received.json", "sms_received_sender_recipient.json", "sms_delivered.json", "sms_failed.json", "system_ping.json"]
+    "name",
+    [
+        "sms_received.json",
+        "sms_received_sender_recipient.json",
+        "sms_delivered.json",
+        "sms_failed.json",
+        "system_ping.json",
+    ],
 )
 def test_good_signature_passes(name: str) -> None:
     """A body signed with the key and a current timestamp passes verify."""
@@ -76,7 +83,9 @@ def test_good_signature_passes(name: str) -> None:
 def test_uppercase_hex_signature_passes() -> None:
     """Hex case does not matter for the signature comparison."""
     timestamp = str(int(NOW))
-    adapter().verify(request(RECEIVED, {"X-Signature": signature(RECEIVED, timestamp).upper(), "X-Timestamp": timestamp}))
+    adapter().verify(
+        request(RECEIVED, {"X-Signature": signature(RECEIVED, timestamp).upper(), "X-Timestamp": timestamp})
+    )
 
 
 STAMP = str(int(NOW))
@@ -90,7 +99,11 @@ STAMP = str(int(NOW))
         ("no signature", {"X-Timestamp": STAMP}, "missing"),
         ("other key", {"X-Signature": signature(RECEIVED, STAMP, "other-key"), "X-Timestamp": STAMP}, "does not match"),
         ("body only, no timestamp", {"X-Signature": signature(RECEIVED, ""), "X-Timestamp": STAMP}, "does not match"),
-        ("timestamp changed", {"X-Signature": signature(RECEIVED, STAMP), "X-Timestamp": str(int(NOW) - 1)}, "does not match"),
+        (
+            "timestamp changed",
+            {"X-Signature": signature(RECEIVED, STAMP), "X-Timestamp": str(int(NOW) - 1)},
+            "does not match",
+        ),
         ("not hex", {"X-Signature": "zz" * 32, "X-Timestamp": STAMP}, "does not match"),
         ("non-ASCII", {"X-Signature": "é" * 64, "X-Timestamp": STAMP}, "does not match"),
     ],
@@ -236,7 +249,11 @@ def test_unreadable_received_at_is_left_to_the_normalizer() -> None:
     [
         (fixture("sms_delivered.json"), "delivered", "sms:delivered"),
         (fixture("sms_failed.json"), "failed", "Invalid number"),
-        (json.dumps({"event": "sms:sent", "id": "e1", "payload": {"messageId": "zXDYfTmTVf3iMd16zzdBj"}}).encode(), "sent", "sms:sent"),
+        (
+            json.dumps({"event": "sms:sent", "id": "e1", "payload": {"messageId": "zXDYfTmTVf3iMd16zzdBj"}}).encode(),
+            "sent",
+            "sms:sent",
+        ),
     ],
 )
 def test_delivery_events_become_delivery_updates(body: bytes, status: str, detail: str) -> None:
@@ -254,8 +271,14 @@ def test_delivery_events_become_delivery_updates(body: bytes, status: str, detai
     ("body", "expected"),
     [
         (fixture("system_ping.json"), f"event system:ping is not handled: {IGNORED_EVENTS['system:ping']}"),
-        (json.dumps({"event": "mms:received", "id": "e2", "payload": {}}).encode(), "event mms:received is not handled: "),
-        (json.dumps({"event": "sms:batch:received", "id": "e3", "payload": {}}).encode(), "register the sms:received webhook"),
+        (
+            json.dumps({"event": "mms:received", "id": "e2", "payload": {}}).encode(),
+            "event mms:received is not handled: ",
+        ),
+        (
+            json.dumps({"event": "sms:batch:received", "id": "e3", "payload": {}}).encode(),
+            "register the sms:received webhook",
+        ),
         (json.dumps({"event": "call:missed", "id": "e4"}).encode(), "event call:missed is not handled"),
     ],
 )

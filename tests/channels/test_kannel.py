@@ -10,21 +10,36 @@ from channels.base import BadRequest, RawRequest, Unauthorized
 from channels.sms.kannel import KannelSms
 from config.settings import Settings
 
-SETTINGS = Settings(_env_file=None, kannel_sendsms_url="http://127.0.0.1:13013/cgi-bin/sendsms", kannel_username="u",
-                    kannel_password="p", kannel_inbound_token="tok")  # type: ignore[call-arg]
+SETTINGS = Settings(
+    _env_file=None,
+    kannel_sendsms_url="http://127.0.0.1:13013/cgi-bin/sendsms",
+    kannel_username="u",
+    kannel_password="p",
+    kannel_inbound_token="tok",
+)  # type: ignore[call-arg]
 
 
 def get(query: str) -> RawRequest:
     """A get-url request exactly as smsbox sends it (percent-encoded query, '+' for spaces)."""
     decoded = dict(parse_qsl(query, keep_blank_values=True, errors="replace"))
-    return RawRequest(method="GET", path="/channels/sms/kannel", query=decoded, headers={}, body=b"", query_string=query)
+    return RawRequest(
+        method="GET", path="/channels/sms/kannel", query=decoded, headers={}, body=b"", query_string=query
+    )
 
 
 CASES = [
-    ("text sms", "token=tok&from=%2B6281234567890&to=1708&text=LAPOR%23327101%23Siti+Aminah&id=6f1c&ts=1764400000&coding=0&charset=UTF-8",
-     "LAPOR#327101#Siti Aminah", "kannel:6f1c"),
-    ("ucs-2 sms", "token=tok&from=%2B6281234567890&text=%00J%00a%00l%00a%00n%D8%3C%DF3&id=7a&coding=2&charset=UTF-16BE",
-     "Jalan🌳", "kannel:7a"),
+    (
+        "text sms",
+        "token=tok&from=%2B6281234567890&to=1708&text=LAPOR%23327101%23Siti+Aminah&id=6f1c&ts=1764400000&coding=0&charset=UTF-8",
+        "LAPOR#327101#Siti Aminah",
+        "kannel:6f1c",
+    ),
+    (
+        "ucs-2 sms",
+        "token=tok&from=%2B6281234567890&text=%00J%00a%00l%00a%00n%D8%3C%DF3&id=7a&coding=2&charset=UTF-16BE",
+        "Jalan🌳",
+        "kannel:7a",
+    ),
     ("no id", "token=tok&from=%2B6281234567890&text=hai", "hai", None),
     ("dash id", "token=tok&from=%2B6281234567890&text=hai&id=-", "hai", None),
 ]
@@ -43,11 +58,18 @@ def test_get_url_messages_are_read_verbatim(label: str, query: str, text: str, e
 
 def test_post_url_reads_body_and_x_kannel_headers() -> None:
     """post-url: the body is the text, sender and time come from X-Kannel-* headers."""
-    request = RawRequest(method="POST", path="/channels/sms/kannel", query={"token": "tok", "id": "9"},
-                         query_string="token=tok&id=9",
-                         headers={"X-Kannel-From": "+6281234567890", "X-Kannel-Time": "1764400000",
-                                  "Content-Type": "text/plain; charset=UTF-8"},
-                         body="Pohon tumbang di Jl. Juanda".encode())
+    request = RawRequest(
+        method="POST",
+        path="/channels/sms/kannel",
+        query={"token": "tok", "id": "9"},
+        query_string="token=tok&id=9",
+        headers={
+            "X-Kannel-From": "+6281234567890",
+            "X-Kannel-Time": "1764400000",
+            "Content-Type": "text/plain; charset=UTF-8",
+        },
+        body=b"Pohon tumbang di Jl. Juanda",
+    )
     [intake] = KannelSms(SETTINGS).parse(request).intakes
     assert intake.text == "Pohon tumbang di Jl. Juanda" and intake.sender == "+6281234567890"
     assert intake.received_at is not None and intake.received_at.year == 2025
@@ -68,7 +90,9 @@ def test_wrong_or_missing_token_is_refused(query: str) -> None:
         KannelSms(SETTINGS).verify(get(query))
 
 
-@pytest.mark.parametrize("query", ["token=tok&text=x", "token=tok&from=%2B62812", "token=tok&dlr=1", "token=tok&dlr=99&reply=a"])
+@pytest.mark.parametrize(
+    "query", ["token=tok&text=x", "token=tok&from=%2B62812", "token=tok&dlr=1", "token=tok&dlr=99&reply=a"]
+)
 def test_malformed_requests_say_what_is_missing(query: str) -> None:
     """A get-url without from/text, or a report without type or reply id, is a 400 with the reason."""
     with pytest.raises(BadRequest):

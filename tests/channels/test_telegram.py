@@ -175,11 +175,27 @@ def test_ignored_updates_say_why(name: str, reason: str) -> None:
 def test_every_update_type_but_messages_is_listed_as_ignored() -> None:
     """Each Update field of the Bot API other than the two we read has a written reason."""
     documented = {
-        "channel_post", "edited_channel_post", "business_connection", "business_message",
-        "edited_business_message", "deleted_business_messages", "message_reaction", "message_reaction_count",
-        "inline_query", "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query",
-        "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member", "chat_join_request",
-        "chat_boost", "removed_chat_boost",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
     }
     assert set(IGNORED_UPDATES) == documented
     for kind in documented:
@@ -204,8 +220,18 @@ def test_other_ignored_shapes(data: dict[str, Any], ignored: str) -> None:
 
 def test_unsupported_content_is_still_a_turn() -> None:
     """A sticker gets an answer ("text, photos and locations only") instead of silence."""
-    data = update(text=None, sticker={"file_id": "CAACAgIAAxk", "file_unique_id": "u", "width": 512, "height": 512,
-                                      "is_animated": False, "is_video": False, "type": "regular"})
+    data = update(
+        text=None,
+        sticker={
+            "file_id": "CAACAgIAAxk",
+            "file_unique_id": "u",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        },
+    )
     (intake,) = channel().parse(request(json.dumps(data).encode())).intakes
     assert intake.raw["content"] == "unsupported:sticker" and intake.text == ""
 
@@ -220,8 +246,9 @@ def test_own_contact_is_a_phone_answer() -> None:
     assert intake.raw["content"] == "unsupported:contact" and "contact_phone" not in intake.raw
 
 
-@pytest.mark.parametrize(("code", "language"),
-                         [("en", "en"), ("en-GB", "en"), ("id", "id"), ("jv", "id"), (None, "id")])
+@pytest.mark.parametrize(
+    ("code", "language"), [("en", "en"), ("en-GB", "en"), ("id", "id"), ("jv", "id"), (None, "id")]
+)
 def test_language_from_the_user(code: str | None, language: str) -> None:
     """English speakers are answered in English, everyone else in Indonesian."""
     data = update()
@@ -274,10 +301,18 @@ def test_answer_is_an_empty_json_200() -> None:
 # -- send ------------------------------------------------------------------------------------
 
 
-def reply(text: str = "Status pengaduan BGR-7KQ2XMP: Disposisi, ditangani PUPR.",
-          thread_ref: str | None = "1365") -> OutboundReply:
-    return OutboundReply(id="r1", channel="telegram", provider="telegram", address="1111111", text=text,
-                         thread_ref=thread_ref, kind="status")
+def reply(
+    text: str = "Status pengaduan BGR-7KQ2XMP: Disposisi, ditangani PUPR.", thread_ref: str | None = "1365"
+) -> OutboundReply:
+    return OutboundReply(
+        id="r1",
+        channel="telegram",
+        provider="telegram",
+        address="1111111",
+        text=text,
+        thread_ref=thread_ref,
+        kind="status",
+    )
 
 
 async def test_send_quotes_the_citizens_message() -> None:
@@ -304,7 +339,7 @@ async def test_send_without_thread_ref_does_not_quote() -> None:
 
 
 async def test_blocked_bot_is_a_permanent_failure() -> None:
-    """"bot was blocked by the user" marks the reply failed for good: no retry can get through."""
+    """ "bot was blocked by the user" marks the reply failed for good: no retry can get through."""
     async with FakeTelegram(TOKEN) as tg:
         tg.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")
         adapter = channel(telegram_api_base=tg.url)
@@ -325,8 +360,9 @@ async def test_blocked_bot_is_a_permanent_failure() -> None:
     ],
 )
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # PTB's own RetryAfter
-async def test_send_errors_say_whether_a_retry_helps(status: int, description: str, retry_after: int | None,
-                                                      retryable: bool) -> None:
+async def test_send_errors_say_whether_a_retry_helps(
+    status: int, description: str, retry_after: int | None, retryable: bool
+) -> None:
     """Flood control and server trouble are retried; refusals and a bad token are not."""
     async with FakeTelegram(TOKEN) as tg:
         adapter = channel(telegram_api_base=tg.url)
@@ -408,8 +444,11 @@ async def test_set_webhook_registers_secret_and_update_types() -> None:
     """setWebhook is called with our secret token and only the update types the adapter reads."""
     async with FakeTelegram(TOKEN) as tg:
         await channel(telegram_api_base=tg.url).set_webhook("https://lapor.kotabogor.example/channels/telegram")
-    assert tg.webhook == {"url": "https://lapor.kotabogor.example/channels/telegram", "secret_token": SECRET,
-                          "allowed_updates": ["message", "edited_message"]}
+    assert tg.webhook == {
+        "url": "https://lapor.kotabogor.example/channels/telegram",
+        "secret_token": SECRET,
+        "allowed_updates": ["message", "edited_message"],
+    }
 
 
 # -- long poll -------------------------------------------------------------------------------
@@ -444,8 +483,13 @@ class FakePollContext:
             self.events.append(("cursor", value))
             self.cursor = value
 
-        return PollContext(accept=accept, apply_updates=apply_updates, cursor_get=cursor_get,
-                           cursor_set=cursor_set, stopping=self.stopping)
+        return PollContext(
+            accept=accept,
+            apply_updates=apply_updates,
+            cursor_get=cursor_get,
+            cursor_set=cursor_set,
+            stopping=self.stopping,
+        )
 
 
 async def test_poll_accepts_then_moves_the_offset_and_stops_promptly() -> None:

@@ -40,7 +40,9 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def signed(body: bytes, query_string: str = "", *, token: str = AUTH_TOKEN, signed_url: str | None = None) -> RawRequest:
+def signed(
+    body: bytes, query_string: str = "", *, token: str = AUTH_TOKEN, signed_url: str | None = None
+) -> RawRequest:
     """A request as Twilio sends it, signed by the twilio package (not by our code)."""
     public_url = f"{PUBLIC}{PATH}" + (f"?{query_string}" if query_string else "")
     params = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -192,7 +194,7 @@ def _form_with(**changes: str) -> bytes:
     ("label", "body", "reason"),
     [
         ("not UTF-8", b"\xff\xfe\x00", "not form data"),
-        ("not form data", b"{\"Body\": \"hi\"}", "not form data"),
+        ("not form data", b'{"Body": "hi"}', "not form data"),
         ("empty body", b"", "AccountSid"),
         ("no AccountSid", _form_without("AccountSid"), "AccountSid"),
         ("no MessageSid", _form_without("MessageSid"), "MessageSid"),
@@ -233,7 +235,14 @@ def test_status_callback_becomes_delivery_update(name: str, status: str, detail:
 
 @pytest.mark.parametrize(
     ("twilio_status", "expected"),
-    [("queued", "sent"), ("accepted", "sent"), ("sending", "sent"), ("read", "delivered"), ("failed", "failed"), ("canceled", "failed")],
+    [
+        ("queued", "sent"),
+        ("accepted", "sent"),
+        ("sending", "sent"),
+        ("read", "delivered"),
+        ("failed", "failed"),
+        ("canceled", "failed"),
+    ],
 )
 def test_every_tracked_status_maps(twilio_status: str, expected: str) -> None:
     """Each Twilio message status we track folds into the outbox's three states."""
@@ -273,7 +282,9 @@ def test_answer_is_empty_twiml() -> None:
 # -- outbound -----------------------------------------------------------------------------------
 
 
-REPLY = OutboundReply(id="rep0001", channel="sms", provider="twilio", address="+6281234567890", text="Tiket BGR-0001 diterima")
+REPLY = OutboundReply(
+    id="rep0001", channel="sms", provider="twilio", address="+6281234567890", text="Tiket BGR-0001 diterima"
+)
 
 
 @pytest.mark.asyncio
@@ -349,7 +360,14 @@ async def test_unreadable_201_is_still_success() -> None:
         ("internal error", 500, 20500, "Internal Server Error", True, "500"),
         ("unavailable", 503, 20503, "Service Unavailable", True, "503"),
         ("unsubscribed (STOP)", 400, 21610, "Attempt to send to unsubscribed recipient", False, "STOP"),
-        ("invalid To", 400, 21211, "The 'To' number 12 is not a valid phone number.", False, "not a valid phone number"),
+        (
+            "invalid To",
+            400,
+            21211,
+            "The 'To' number 12 is not a valid phone number.",
+            False,
+            "not a valid phone number",
+        ),
         ("other 4xx", 400, 21617, "The concatenated message body exceeds the 1600 character limit.", False, "21617"),
         ("forbidden", 403, 20003, "Permission Denied", False, "403"),
     ],

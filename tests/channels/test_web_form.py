@@ -31,8 +31,6 @@ FIELDS = {
 }
 
 
-
-
 @pytest.fixture
 def form(tmp_path: Path) -> WebForm:
     return WebForm(Settings(data_dir=tmp_path, max_upload_bytes=1024))

@@ -118,8 +118,13 @@ class MemoryContext:
         async def cursor_set(key: str, value: str) -> None:
             self.cursors[key] = value
 
-        return PollContext(accept=accept, apply_updates=apply_updates, cursor_get=cursor_get, cursor_set=cursor_set,
-                           stopping=self.stopping)
+        return PollContext(
+            accept=accept,
+            apply_updates=apply_updates,
+            cursor_get=cursor_get,
+            cursor_set=cursor_set,
+            stopping=self.stopping,
+        )
 
 
 # -- settings and registry ---------------------------------------------------------------------
@@ -172,8 +177,11 @@ SIGNATURE_CASES = [
     ("wrong", "sha256=" + base64.b64encode(b"\0" * 32).decode(), False),
     ("other secret", expected_hmac(BODY, "not-the-secret"), False),
     ("other body", expected_hmac(BODY + b" "), False),
-    ("hex instead of base64", "sha256=" + hmac.new(CREDS.consumer_secret.encode(), BODY, hashlib.sha256).hexdigest(),
-     False),
+    (
+        "hex instead of base64",
+        "sha256=" + hmac.new(CREDS.consumer_secret.encode(), BODY, hashlib.sha256).hexdigest(),
+        False,
+    ),
 ]
 
 
@@ -232,8 +240,13 @@ def test_dm_event_becomes_a_private_intake() -> None:
     assert intake.external_id == "x:dm:954491830116155396"
     assert intake.sender == "3001969357" and intake.text == "Hello World!"
     assert intake.reply_route.thread_ref is None and intake.reply_route.address == "3001969357"
-    assert intake.raw == {"public": False, "dm_conversation_id": "3001969357-4337869213",
-                          "dm_event_id": "954491830116155396", "sender_username": "furiouscamper", "media_keys": []}
+    assert intake.raw == {
+        "public": False,
+        "dm_conversation_id": "3001969357-4337869213",
+        "dm_event_id": "954491830116155396",
+        "sender_username": "furiouscamper",
+        "media_keys": [],
+    }
     assert intake.received_at is not None and intake.received_at.year == 2018
 
 
@@ -246,12 +259,15 @@ def test_our_own_dm_echoed_by_the_webhook_is_skipped() -> None:
     assert result.intakes == [] and result.ignored and "sent by us" in result.ignored
 
 
-@pytest.mark.parametrize(("name", "event_type"), [
-    ("aaa_direct_message_indicate_typing_events.json", "direct_message_indicate_typing_events"),
-    ("aaa_direct_message_mark_read_events.json", "direct_message_mark_read_events"),
-    ("aaa_tweet_delete_events.json", "tweet_delete_events"),
-    ("aaa_user_event_revoke.json", "user_event"),
-])
+@pytest.mark.parametrize(
+    ("name", "event_type"),
+    [
+        ("aaa_direct_message_indicate_typing_events.json", "direct_message_indicate_typing_events"),
+        ("aaa_direct_message_mark_read_events.json", "direct_message_mark_read_events"),
+        ("aaa_tweet_delete_events.json", "tweet_delete_events"),
+        ("aaa_user_event_revoke.json", "user_event"),
+    ],
+)
 def test_deliberately_ignored_event_types_name_their_reason(name: str, event_type: str) -> None:
     """Typing, read receipts, deletions and revocations are answered 200 and ignored with the listed reason."""
     body = fixture(name)
@@ -276,26 +292,32 @@ def test_malformed_bodies_are_bad_requests(body: bytes) -> None:
         parse_account_activity(body, OWN)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"tweet_create_events": {}}',
-    b'{"tweet_create_events": ["x"]}',
-    b'{"tweet_create_events": [{"id_str": "1", "text": "hi"}]}',
-    b'{"direct_message_events": [{"type": "message_create", "id": "5", "message_create": {}}]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"tweet_create_events": {}}',
+        b'{"tweet_create_events": ["x"]}',
+        b'{"tweet_create_events": [{"id_str": "1", "text": "hi"}]}',
+        b'{"direct_message_events": [{"type": "message_create", "id": "5", "message_create": {}}]}',
+    ],
+)
 def test_malformed_events_are_skipped_with_a_reason(body: bytes) -> None:
     """Malformed events inside a valid body are skipped with a logged reason, not refused (X would resend for ever)."""
     result = parse_account_activity(body, OWN)
     assert result.intakes == [] and result.ignored
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("@KotaBogor jalan rusak", "jalan rusak"),
-    ("@KotaBogor @DinasPUPR_Bgr, jalan rusak", "jalan rusak"),
-    ("  @KotaBogor: LAPOR#1#2#3#isi", "LAPOR#1#2#3#isi"),
-    ("jalan rusak, cc @KotaBogor", "jalan rusak, cc @KotaBogor"),
-    ("@KotaBogor", ""),
-    ("email@KotaBogor.id rusak", "email@KotaBogor.id rusak"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("@KotaBogor jalan rusak", "jalan rusak"),
+        ("@KotaBogor @DinasPUPR_Bgr, jalan rusak", "jalan rusak"),
+        ("  @KotaBogor: LAPOR#1#2#3#isi", "LAPOR#1#2#3#isi"),
+        ("jalan rusak, cc @KotaBogor", "jalan rusak, cc @KotaBogor"),
+        ("@KotaBogor", ""),
+        ("email@KotaBogor.id rusak", "email@KotaBogor.id rusak"),
+    ],
+)
 def test_leading_handles_are_stripped(text: str, expected: str) -> None:
     """The @handles a reply starts with are not part of the complaint; later ones are."""
     assert strip_leading_handles(text) == expected
@@ -305,13 +327,33 @@ def test_leading_handles_are_stripped(text: str, expected: str) -> None:
 def test_the_dm_answer_format_we_ask_for_is_read_back(lang: str) -> None:
     """The x_identity_missing request shows a DM format that our parser reads as identity plus the case's ticket."""
     request = render_reply("x_identity_missing", lang, channel="x", ticket=TICKET, fields="NIK")
-    example = request[request.index(TICKET + "\n"):]
-    answer = (example.replace("NIK: ...", f"NIK: {NIK}").replace("Nama: ...", f"Nama: {NAME}")
-              .replace("Alamat: ...", f"Alamat: {ADDRESS}").replace("Telp: ...", f"Telp: {PHONE}"))
-    intake = parse_account_activity(json.dumps({"for_user_id": OWN, "direct_message_events": [{
-        "type": "message_create", "id": "954491830116155396", "created_timestamp": "1516403560557",
-        "message_create": {"target": {"recipient_id": OWN}, "sender_id": "3001969357",
-                           "message_data": {"text": answer}}}]}).encode(), OWN).intakes[0]
+    example = request[request.index(TICKET + "\n") :]
+    answer = (
+        example.replace("NIK: ...", f"NIK: {NIK}")
+        .replace("Nama: ...", f"Nama: {NAME}")
+        .replace("Alamat: ...", f"Alamat: {ADDRESS}")
+        .replace("Telp: ...", f"Telp: {PHONE}")
+    )
+    intake = parse_account_activity(
+        json.dumps(
+            {
+                "for_user_id": OWN,
+                "direct_message_events": [
+                    {
+                        "type": "message_create",
+                        "id": "954491830116155396",
+                        "created_timestamp": "1516403560557",
+                        "message_create": {
+                            "target": {"recipient_id": OWN},
+                            "sender_id": "3001969357",
+                            "message_data": {"text": answer},
+                        },
+                    }
+                ],
+            }
+        ).encode(),
+        OWN,
+    ).intakes[0]
     envelope = build_envelope(intake)
     assert envelope.subject == TICKET  # what links the DM to its case (workers.followup)
     assert (envelope.identity.nik, envelope.identity.name, envelope.identity.address) == (NIK, NAME, ADDRESS)
@@ -338,12 +380,16 @@ async def test_documented_mentions_answer_is_read(fake: FakeX, channel: XChannel
     assert first.query["expansions"] == "author_id" and "created_at" in first.query["tweet.fields"]
 
 
-@pytest.mark.parametrize(("name", "external_id", "conversation"), [
-    ("dm_events_quickstart.json", "x:dm:1234567890", "2244994945-9876543210"),
-    ("dm_events_integrate.json", "x:dm:1582838499983564806", "1578398451921985538"),
-])
-async def test_documented_dm_events_answers_are_read(fake: FakeX, channel: XChannel, name: str, external_id: str,
-                                                     conversation: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "external_id", "conversation"),
+    [
+        ("dm_events_quickstart.json", "x:dm:1234567890", "2244994945-9876543210"),
+        ("dm_events_integrate.json", "x:dm:1582838499983564806", "1578398451921985538"),
+    ],
+)
+async def test_documented_dm_events_answers_are_read(
+    fake: FakeX, channel: XChannel, name: str, external_id: str, conversation: str
+) -> None:
     """DM events from X's docs become private complaints; joins and leaves are not messages."""
     fake.respond_next("dm_events", 200, fixture(name))
     memory = MemoryContext()
@@ -450,14 +496,17 @@ async def test_server_errors_back_off(fake: FakeX, channel: XChannel) -> None:
     assert first.status == 503 and second.at - first.at >= 1.5  # 2 x max(interval, 1 s)
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"x-rate-limit-reset": "1000"}, 11.0),
-    ({"x-rate-limit-reset": "980"}, 1.0),
-    ({"x-rate-limit-reset": "999999"}, 960.0),
-    ({"x-rate-limit-reset": "soon"}, 60.0),
-    ({}, 60.0),
-    (None, 60.0),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-rate-limit-reset": "1000"}, 11.0),
+        ({"x-rate-limit-reset": "980"}, 1.0),
+        ({"x-rate-limit-reset": "999999"}, 960.0),
+        ({"x-rate-limit-reset": "soon"}, 60.0),
+        ({}, 60.0),
+        (None, 60.0),
+    ],
+)
 def test_rate_limit_wait_follows_the_reset_header(headers: dict[str, str] | None, expected: float) -> None:
     """Waits run to x-rate-limit-reset + 1 s, at least 1 s and at most one 15-minute window (+1 min)."""
     assert rate_limit_wait(headers, now=990.0) == expected
@@ -491,7 +540,9 @@ async def test_wrong_credentials_are_refused_and_sends_fail_for_good(fake: FakeX
 
 def test_public_api_base_keeps_the_host_but_sets_a_timeout() -> None:
     """With the default X_API_BASE nothing is rewritten, yet every request gets SEND_TIMEOUT_SECONDS."""
-    adapter = XChannel(make_settings(send_timeout_seconds=7.0)).client.session.get_adapter("https://api.twitter.com/2/tweets")
+    adapter = XChannel(make_settings(send_timeout_seconds=7.0)).client.session.get_adapter(
+        "https://api.twitter.com/2/tweets"
+    )
     assert isinstance(adapter, ApiHostAdapter)
     assert adapter.api_base is None and adapter.timeout == 7.0
     assert adapter.rewrite("https://api.twitter.com/2/tweets") == "https://api.twitter.com/2/tweets"
@@ -499,22 +550,41 @@ def test_public_api_base_keeps_the_host_but_sets_a_timeout() -> None:
 
 def test_api_base_with_a_path_prefix_is_kept() -> None:
     """A city's relay under a path (https://relay.example/x-api) gets that prefix before /2/..."""
-    assert ApiHostAdapter("https://relay.example/x-api/", 5).rewrite("https://api.twitter.com/2/tweets?x=1") == \
-        "https://relay.example/x-api/2/tweets?x=1"
+    assert (
+        ApiHostAdapter("https://relay.example/x-api/", 5).rewrite("https://api.twitter.com/2/tweets?x=1")
+        == "https://relay.example/x-api/2/tweets?x=1"
+    )
 
 
 # -- replies -------------------------------------------------------------------------------------
 
 
-FULL_ACK = (f"Terima kasih, pengaduan Anda sudah kami terima dengan nomor tiket {TICKET} dan diteruskan ke "
-            f"Dinas PUPR. Data: NIK {NIK}, {NAME}, {ADDRESS}, {PHONE}, {EMAIL}")
+FULL_ACK = (
+    f"Terima kasih, pengaduan Anda sudah kami terima dengan nomor tiket {TICKET} dan diteruskan ke "
+    f"Dinas PUPR. Data: NIK {NIK}, {NAME}, {ADDRESS}, {PHONE}, {EMAIL}"
+)
 
 
-def reply(kind: str | None = "ack", *, text: str = FULL_ACK, thread_ref: str | None = "1900000000000000001",
-          ticket: str | None = TICKET, reply_id: str = "r1", address: str = "1111") -> OutboundReply:
+def reply(
+    kind: str | None = "ack",
+    *,
+    text: str = FULL_ACK,
+    thread_ref: str | None = "1900000000000000001",
+    ticket: str | None = TICKET,
+    reply_id: str = "r1",
+    address: str = "1111",
+) -> OutboundReply:
     """An outbox row for an X citizen."""
-    return OutboundReply(id=reply_id, channel="x", provider="x", address=address, text=text, thread_ref=thread_ref,
-                         ticket=ticket, kind=kind)
+    return OutboundReply(
+        id=reply_id,
+        channel="x",
+        provider="x",
+        address=address,
+        text=text,
+        thread_ref=thread_ref,
+        ticket=ticket,
+        kind=kind,
+    )
 
 
 PERSONAL = [NIK, "Siti", "Aminah", "Pajajaran", PHONE, "0812", "siti.aminah", "PUPR"]
@@ -532,17 +602,20 @@ async def test_ack_goes_public_with_ticket_only_and_whole_text_by_dm(fake: FakeX
     assert result.provider_message_id == dm["dm_event_id"]
 
 
-@pytest.mark.parametrize(("kind", "lang", "expected"), [
-    ("ack", "id", f"Laporan Anda diterima, tiket {TICKET}. Detail lewat DM."),
-    ("ack", "en", f"Your report has been received, ticket {TICKET}. Details by DM."),
-    ("ack_triage", "id", f"Laporan Anda diterima, tiket {TICKET}, sedang ditelaah petugas. Detail lewat DM."),
-    ("status", "id", f"Status tiket {TICKET} sudah kami kirim lewat DM."),
-    ("status", "en", f"We have sent the status of ticket {TICKET} by DM."),
-    ("identity_missing", "id", None),
-    ("answer", "id", None),
-    ("conversation", "id", None),
-    (None, "id", None),
-])
+@pytest.mark.parametrize(
+    ("kind", "lang", "expected"),
+    [
+        ("ack", "id", f"Laporan Anda diterima, tiket {TICKET}. Detail lewat DM."),
+        ("ack", "en", f"Your report has been received, ticket {TICKET}. Details by DM."),
+        ("ack_triage", "id", f"Laporan Anda diterima, tiket {TICKET}, sedang ditelaah petugas. Detail lewat DM."),
+        ("status", "id", f"Status tiket {TICKET} sudah kami kirim lewat DM."),
+        ("status", "en", f"We have sent the status of ticket {TICKET} by DM."),
+        ("identity_missing", "id", None),
+        ("answer", "id", None),
+        ("conversation", "id", None),
+        (None, "id", None),
+    ],
+)
 def test_public_text_exists_only_for_ack_and_status(kind: str | None, lang: str, expected: str | None) -> None:
     """Only acknowledgements and status answers have a public form, built from the ticket alone."""
     assert public_reply_text(kind, TICKET, lang) == expected
@@ -561,16 +634,20 @@ async def test_english_reply_gets_the_english_public_phrase(fake: FakeX, channel
     assert fake.posts[0]["text"] == f"Your report has been received, ticket {TICKET}. Details by DM."
 
 
-@pytest.mark.parametrize(("kind", "thread_ref", "ticket"), [
-    ("identity_missing", "1900000000000000001", TICKET),
-    ("answer", "1900000000000000001", TICKET),
-    ("empty_complaint", "1900000000000000001", None),
-    ("ack", None, TICKET),          # the complaint came by DM: nothing in public
-    ("status", None, TICKET),
-    ("ack", "1900000000000000001", None),
-])
-async def test_everything_else_goes_by_dm_only(fake: FakeX, channel: XChannel, kind: str, thread_ref: str | None,
-                                               ticket: str | None) -> None:
+@pytest.mark.parametrize(
+    ("kind", "thread_ref", "ticket"),
+    [
+        ("identity_missing", "1900000000000000001", TICKET),
+        ("answer", "1900000000000000001", TICKET),
+        ("empty_complaint", "1900000000000000001", None),
+        ("ack", None, TICKET),  # the complaint came by DM: nothing in public
+        ("status", None, TICKET),
+        ("ack", "1900000000000000001", None),
+    ],
+)
+async def test_everything_else_goes_by_dm_only(
+    fake: FakeX, channel: XChannel, kind: str, thread_ref: str | None, ticket: str | None
+) -> None:
     """Identity requests, answers, and any reply to a DM are sent privately and never posted."""
     await channel.send(reply(kind, thread_ref=thread_ref, ticket=ticket))
     assert fake.posts == []
@@ -587,12 +664,21 @@ async def test_refused_dm_is_permanent_and_says_the_public_reply_went_out(fake: 
     assert f"public reply {fake.posts[0]['id']} posted" in str(caught.value)
 
 
-@pytest.mark.parametrize(("endpoint", "status", "retryable"), [
-    ("tweets", 429, True), ("tweets", 503, True), ("dm_send", 500, True), ("dm_send", 429, True),
-    ("dm_send", 400, False), ("dm_send", 401, False), ("dm_send", 404, False),
-])
-async def test_send_errors_say_whether_a_retry_helps(fake: FakeX, channel: XChannel, endpoint: str, status: int,
-                                                     retryable: bool) -> None:
+@pytest.mark.parametrize(
+    ("endpoint", "status", "retryable"),
+    [
+        ("tweets", 429, True),
+        ("tweets", 503, True),
+        ("dm_send", 500, True),
+        ("dm_send", 429, True),
+        ("dm_send", 400, False),
+        ("dm_send", 401, False),
+        ("dm_send", 404, False),
+    ],
+)
+async def test_send_errors_say_whether_a_retry_helps(
+    fake: FakeX, channel: XChannel, endpoint: str, status: int, retryable: bool
+) -> None:
     """Throttling and server trouble are retried; other refusals are permanent."""
     if status == 429:
         fake.rate_limit_next(endpoint)
@@ -658,7 +744,7 @@ def test_documented_create_answers_are_read() -> None:
 
 
 def test_one_malformed_event_does_not_cost_the_others() -> None:
-    """A webhook body with a valid mention and a malformed event still yields the mention (X would resend a 400 for ever)."""
+    """A body with a valid mention and a malformed event still yields the mention (X would resend a 400 for ever)."""
     payload = json.loads(fixture("aaa_tweet_create_events_mention.json"))
     payload["tweet_create_events"].append({"id_str": "2", "user": {"id_str": "9"}})
     result = parse_account_activity(json.dumps(payload).encode(), OWN)

@@ -9,8 +9,13 @@ from config.loader import load_opds, load_replies, load_sop
 from normalizer.text import is_gsm7, sms_segments
 
 TICKET = "BGR-7KQ2XMP"
-ALL_PROBLEMS = [("nik", "region"), ("name", "missing"), ("address", "missing"), ("phone", "invalid"),
-                ("email", "format")]
+ALL_PROBLEMS = [
+    ("nik", "region"),
+    ("name", "missing"),
+    ("address", "missing"),
+    ("phone", "invalid"),
+    ("email", "format"),
+]
 
 
 def sms_cases():
@@ -44,7 +49,7 @@ def assert_whole_words(short: str, full: str) -> None:
     assert short.endswith("...")
     head = short.removesuffix("...")
     assert full.startswith(head)
-    assert not full[len(head)].isalnum(), f"cut mid-word: {head[-10:]!r}|{full[len(head):][:10]!r}"
+    assert not full[len(head)].isalnum(), f"cut mid-word: {head[-10:]!r}|{full[len(head) :][:10]!r}"
 
 
 @pytest.mark.parametrize("case", list(sms_cases()), ids=lambda c: f"{c[0]}-{c[1]}")

@@ -9,8 +9,14 @@ import pytest
 from complaints.routing import RoutingDecision, route, stem_word, tokens
 from config.loader import RoutingConfig, RoutingRule, load_routing_rules
 
-KECAMATAN = {"kec-bogor-selatan", "kec-bogor-timur", "kec-bogor-utara", "kec-bogor-tengah",
-             "kec-bogor-barat", "kec-tanah-sareal"}
+KECAMATAN = {
+    "kec-bogor-selatan",
+    "kec-bogor-timur",
+    "kec-bogor-utara",
+    "kec-bogor-tengah",
+    "kec-bogor-barat",
+    "kec-tanah-sareal",
+}
 
 
 @pytest.mark.parametrize(
@@ -114,8 +120,13 @@ def test_score_below_min_score_goes_to_triage():
 
 @pytest.mark.parametrize(
     ("word", "stem"),
-    [("sampahnya", "sampah"), ("menumpuk", "tumpuk"), ("berlubang", "lubang"), ("kemacetan", "macet"),
-     ("pdam", "pdam")],
+    [
+        ("sampahnya", "sampah"),
+        ("menumpuk", "tumpuk"),
+        ("berlubang", "lubang"),
+        ("kemacetan", "macet"),
+        ("pdam", "pdam"),
+    ],
 )
 def test_stem_word(word, stem):
     """Sastrawi strips Indonesian affixes and leaves unknown words alone."""

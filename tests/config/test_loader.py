@@ -26,11 +26,24 @@ KECAMATAN = {
 
 # The OPD table of SOP.md (code -> kind).
 SOP_OPDS = {
-    "pupr": "dinas", "disperumkim": "dinas", "dlh": "dinas", "dishub": "dinas",
-    "disdukcapil": "dinas", "dinkes": "dinas", "disdik": "dinas", "dinsos": "dinas",
-    "satpol-pp": "satuan", "bpbd": "badan", "damkar": "dinas", "dinkukmdagin": "dinas",
-    "dpmptsp": "dinas", "bapenda": "badan", "disnaker": "dinas", "diskominfo": "dinas",
-    "pdam": "perumda", "rsud": "rsud",
+    "pupr": "dinas",
+    "disperumkim": "dinas",
+    "dlh": "dinas",
+    "dishub": "dinas",
+    "disdukcapil": "dinas",
+    "dinkes": "dinas",
+    "disdik": "dinas",
+    "dinsos": "dinas",
+    "satpol-pp": "satuan",
+    "bpbd": "badan",
+    "damkar": "dinas",
+    "dinkukmdagin": "dinas",
+    "dpmptsp": "dinas",
+    "bapenda": "badan",
+    "disnaker": "dinas",
+    "diskominfo": "dinas",
+    "pdam": "perumda",
+    "rsud": "rsud",
 }
 
 MINIMAL_OPDS = """
@@ -84,8 +97,7 @@ def test_load_opds_returns_a_fresh_dict():
     ("entry", "message"),
     [
         (
-            "{code: dlh, name: X, short_name: X, kind: dinas}\n"
-            "  - {code: dlh, name: Y, short_name: Y, kind: dinas}",
+            "{code: dlh, name: X, short_name: X, kind: dinas}\n  - {code: dlh, name: Y, short_name: Y, kind: dinas}",
             "twice",
         ),
         ("{code: DLH, name: X, short_name: X, kind: dinas}", "lower-case"),
@@ -125,12 +137,16 @@ def test_place_rules_come_from_the_kecamatan_entries():
 def test_routing_loader_rejects_an_unknown_opd(tmp_path):
     """A rule naming an OPD that opd.yaml does not have is refused, naming the OPD."""
     opds = write(tmp_path, "opd.yaml", MINIMAL_OPDS)
-    rules = write(tmp_path, "routing.yaml", """
+    rules = write(
+        tmp_path,
+        "routing.yaml",
+        """
 min_score: 1
 rules:
   - {opd: dlh, keywords: [sampah]}
   - {opd: dinas-xyz, keywords: [apa]}
-""")
+""",
+    )
     with pytest.raises(ValueError, match="dinas-xyz"):
         load_routing_rules(rules, opds_path=opds)
 
@@ -214,11 +230,15 @@ def test_sop_unknown_status_is_a_key_error():
 
 def test_sop_loader_rejects_steps_out_of_order(tmp_path):
     """Steps must be numbered 1, 2, 3, ... in order."""
-    path = write(tmp_path, "sop.yaml", """
+    path = write(
+        tmp_path,
+        "sop.yaml",
+        """
 steps:
   - {step: 1, status: a, actor: citizen, minutes: 10, label: {id: A}}
   - {step: 3, status: b, actor: operator, minutes: 10, label: {id: B}}
-""")
+""",
+    )
     with pytest.raises(ValueError, match="numbered"):
         load_sop(path)
 

@@ -28,14 +28,19 @@ def test_mask_hides_nik_phone_and_email() -> None:
     text = mask("NIK 3271014505900002 telp 081234567890 / +6281234567890 mail siti@example.org tiket BGR-7KQ2XMP")
     assert "3271014505900002" not in text and "081234567890" not in text and "6281234567890" not in text
     assert "siti@example.org" not in text and "BGR-7KQ2XMP" in text
-    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in mask("url /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage")
+    assert "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw" not in mask(
+        "url /bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage"
+    )
 
 
 def test_events_and_tracebacks_are_redacted(configured: object) -> None:
     """A log line with personal data in its fields or in an exception's traceback shows none of it."""
     out = io.StringIO()
-    ours = [h for h in logging.getLogger().handlers if getattr(h, "formatter", None) is not None
-            and type(h.formatter).__name__ == "ProcessorFormatter"]
+    ours = [
+        h
+        for h in logging.getLogger().handlers
+        if getattr(h, "formatter", None) is not None and type(h.formatter).__name__ == "ProcessorFormatter"
+    ]
     assert ours, "configure_logging installs one redacting handler"
     ours[0].stream = out  # type: ignore[attr-defined]
     log = structlog.get_logger("test")

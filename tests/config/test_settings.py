@@ -20,7 +20,9 @@ def test_every_setting_is_in_the_readme_table(name: str) -> None:
 def test_defaults_run_embedded() -> None:
     """With nothing set, the system runs on SQLite under ./var with the in-process queue and no provider."""
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.resolved_database_url.startswith("sqlite:///") and settings.resolved_database_url.endswith("var/intake.sqlite3")
+    assert settings.resolved_database_url.startswith("sqlite:///") and settings.resolved_database_url.endswith(
+        "var/intake.sqlite3"
+    )
     assert settings.redis_url is None
     assert settings.check_providers() == []
 

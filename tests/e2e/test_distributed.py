@@ -73,8 +73,9 @@ def sendsms() -> Iterator[SlowSendsms]:
 
 def _spawn(role: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "gateway.cli", role]
-    return subprocess.Popen(args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            cwd=Path(__file__).resolve().parents[2])
+    return subprocess.Popen(
+        args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2]
+    )
 
 
 def _wait(fn: Any, timeout: float, what: str) -> Any:
@@ -121,8 +122,15 @@ def test_worker_killed_mid_task_still_completes(
         procs.append(first_worker)
         _wait(lambda: _ready(port), 30, "gateway /readyz")
         sendsms.hold.set()
-        query = urlencode({"token": TOKEN, "from": "+6281234567890", "to": "1708", "id": "kill-9-test",
-                           "text": f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#jalan berlubang di Jl. Sudirman"})
+        query = urlencode(
+            {
+                "token": TOKEN,
+                "from": "+6281234567890",
+                "to": "1708",
+                "id": "kill-9-test",
+                "text": f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#jalan berlubang di Jl. Sudirman",
+            }
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/channels/sms/kannel?{query}", timeout=10) as resp:
             assert resp.status == 200
         # When the worker is killed while it is in the middle of sending the reply
@@ -136,7 +144,13 @@ def test_worker_killed_mid_task_still_completes(
         with Session(engine) as session:
             case = session.scalar(select(Complaint))
             assert case is not None and case.status == "disposisi"
-            reply = _wait(lambda: session.scalar(select(Reply).where(Reply.status == "sent").execution_options(populate_existing=True)), 20, "reply marked sent")
+            reply = _wait(
+                lambda: session.scalar(
+                    select(Reply).where(Reply.status == "sent").execution_options(populate_existing=True)
+                ),
+                20,
+                "reply marked sent",
+            )
             assert reply.complaint_id == case.id
         texts = [q["text"][0] for q in sendsms.completed]
         assert all(case.ticket in t for t in texts), texts

@@ -61,9 +61,17 @@ def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
 
 def email_settings(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink, **extra: Any) -> Any:
     values: dict[str, Any] = {
-        "imap_host": mailbox.host, "imap_port": mailbox.port, "imap_user": mailbox.user,
-        "imap_password": mailbox.password, "imap_ssl": False, "imap_poll_seconds": 0.5, "imap_idle_seconds": 5,
-        "smtp_host": sink.host, "smtp_port": sink.port, "smtp_starttls": False, "mail_from": MAILBOX,
+        "imap_host": mailbox.host,
+        "imap_port": mailbox.port,
+        "imap_user": mailbox.user,
+        "imap_password": mailbox.password,
+        "imap_ssl": False,
+        "imap_poll_seconds": 0.5,
+        "imap_idle_seconds": 5,
+        "smtp_host": sink.host,
+        "smtp_port": sink.port,
+        "smtp_starttls": False,
+        "mail_from": MAILBOX,
     }
     values.update(extra)
     return base_settings(tmp_path, **values)
@@ -73,10 +81,14 @@ def count(system: SystemThread, model: Any, *where: Any) -> int:
     return int(system.db(lambda s: s.scalar(select(func.count()).select_from(model).where(*where))) or 0)
 
 
-def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
     """A mail in the city's mailbox becomes a case; the ack arrives in the citizen's thread; the mail is \\Seen."""
     with running_system(email_settings(tmp_path, mailbox, sink)) as system:
-        original = mail("Jalan berlubang di Jl. Pajajaran", IDENTITY + "Isi: Jalan berlubang besar, bahaya untuk motor.")
+        original = mail(
+            "Jalan berlubang di Jl. Pajajaran", IDENTITY + "Isi: Jalan berlubang besar, bahaya untuk motor."
+        )
         started = time.monotonic()
         uid = mailbox.deliver(original.as_bytes())
         ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
@@ -94,18 +106,32 @@ def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(tmp_path: Path, mailbox
         assert state.last_uid == uid and state.status in ("connected", "idle") and state.last_poll_at
 
 
-def test_reply_with_missing_nik_completes_the_same_case(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+def test_reply_with_missing_nik_completes_the_same_case(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
     """A complaint without NIK gets asked for it; the citizen's answer in the thread completes that same case."""
     with running_system(email_settings(tmp_path, mailbox, sink)) as system:
-        first = mail("Sampah menumpuk", "Nama: Siti Aminah\nAlamat: Jl. Pajajaran 5\nTelp: 081234567890\n\nSampah menumpuk di TPS dekat pasar.")
+        first = mail(
+            "Sampah menumpuk",
+            "Nama: Siti Aminah\nAlamat: Jl. Pajajaran 5\nTelp: 081234567890\n\nSampah menumpuk di TPS dekat pasar.",
+        )
         mailbox.deliver(first.as_bytes())
         asked = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
         assert "NIK" in asked.get_content()
-        answer = mail(f"Re: {first['Subject']}", f"NIK: {NIK}\n\n> {asked.get_content()[:40]}",
-                      headers={"In-Reply-To": asked["Message-ID"], "References": f"{first['Message-ID']} {asked['Message-ID']}"})
+        answer = mail(
+            f"Re: {first['Subject']}",
+            f"NIK: {NIK}\n\n> {asked.get_content()[:40]}",
+            headers={"In-Reply-To": asked["Message-ID"], "References": f"{first['Message-ID']} {asked['Message-ID']}"},
+        )
         mailbox.deliver(answer.as_bytes())
-        ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos and "[BGR-" in m.message["Subject"]
-                            and m.message["Message-ID"] != asked["Message-ID"], timeout=20).message
+        ack = sink.wait_for(
+            lambda m: (
+                CITIZEN in m.rcpt_tos
+                and "[BGR-" in m.message["Subject"]
+                and m.message["Message-ID"] != asked["Message-ID"]
+            ),
+            timeout=20,
+        ).message
         case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
         assert case.nik == NIK and case.opd_code == "dlh"
         assert case.ticket in ack["Subject"]
@@ -120,8 +146,11 @@ def test_out_of_office_answer_gets_no_reply(tmp_path: Path, mailbox: DovecotHarn
         original = mail("Lampu PJU mati", IDENTITY + "Isi: Lampu PJU mati sejak seminggu di depan rumah.")
         mailbox.deliver(original.as_bytes())
         ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
-        ooo = mail(f"Automatic reply: {ack['Subject']}", "Saya sedang cuti sampai 5 Desember.",
-                   headers={"Auto-Submitted": "auto-replied", "In-Reply-To": ack["Message-ID"]})
+        ooo = mail(
+            f"Automatic reply: {ack['Subject']}",
+            "Saya sedang cuti sampai 5 Desember.",
+            headers={"Auto-Submitted": "auto-replied", "In-Reply-To": ack["Message-ID"]},
+        )
         uid = mailbox.deliver(ooo.as_bytes())
         system.wait_for(lambda s: b"\\Seen" in mailbox.flags(uid))
         system.wait_for(lambda s: s.scalar(select(InboxMessage).where(InboxMessage.state == "ignored")))
@@ -130,7 +159,9 @@ def test_out_of_office_answer_gets_no_reply(tmp_path: Path, mailbox: DovecotHarn
         assert count(system, Complaint) == 1
 
 
-def test_unreadable_mail_is_kept_and_does_not_block_the_next(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+def test_unreadable_mail_is_kept_and_does_not_block_the_next(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
     """A mail that cannot be read is kept as unreadable and flagged; the mail behind it is processed."""
     with running_system(email_settings(tmp_path, mailbox, sink)) as system:
         bad_uid = mailbox.deliver(b"\r\n\r\n")
@@ -139,8 +170,11 @@ def test_unreadable_mail_is_kept_and_does_not_block_the_next(tmp_path: Path, mai
         good = mail("PDAM mati", IDENTITY + "Isi: Air PDAM tidak mengalir tiga hari.")
         mailbox.deliver(good.as_bytes())
         sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
-        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(InboxMessage)
-                                           .where(InboxMessage.state == "unreadable")) == 2)
+        system.wait_for(
+            lambda s: (
+                s.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.state == "unreadable")) == 2
+            )
+        )
         assert b"\\Seen" in mailbox.flags(bad_uid) and b"\\Seen" in mailbox.flags(no_sender_uid)
         assert count(system, Complaint) == 1
 
@@ -161,7 +195,9 @@ def test_uidvalidity_change_rescans_without_doubles(tmp_path: Path, mailbox: Dov
         assert count(system, Complaint) == 2
 
 
-def test_poller_restart_mid_mailbox_loses_and_doubles_nothing(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+def test_poller_restart_mid_mailbox_loses_and_doubles_nothing(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
     """A poller that dies after storing part of a mailbox, before flagging it, resumes with nothing lost or doubled."""
 
     for i in range(25):
@@ -196,12 +232,23 @@ def test_poller_restart_mid_mailbox_loses_and_doubles_nothing(tmp_path: Path, ma
     runtime.close()
 
 
-def test_smtp_intake_accepts_our_domains_only_and_replies(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
+def test_smtp_intake_accepts_our_domains_only_and_replies(
+    tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
+) -> None:
     """Our SMTP server refuses other domains with 550, over-size mail with 552, and accepts ours with 250."""
     port = free_port()
-    settings = email_settings(tmp_path, mailbox, sink, smtp_intake_port=port, smtp_intake_domains="bogorkota.go.id",
-                              smtp_intake_max_bytes=200_000, imap_host=None, imap_port=None, imap_user=None,
-                              imap_password=None)
+    settings = email_settings(
+        tmp_path,
+        mailbox,
+        sink,
+        smtp_intake_port=port,
+        smtp_intake_domains="bogorkota.go.id",
+        smtp_intake_max_bytes=200_000,
+        imap_host=None,
+        imap_port=None,
+        imap_user=None,
+        imap_password=None,
+    )
     with running_system(settings) as system, smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         client.ehlo("mx.example.org")
         code, _ = client.docmd("MAIL FROM:<siti.aminah@example.org>")
@@ -214,8 +261,9 @@ def test_smtp_intake_accepts_our_domains_only_and_replies(tmp_path: Path, mailbo
             client.send_message(big, to_addrs=[MAILBOX])
         assert "552" in str(excinfo.value)
         client.rset()
-        refused = client.send_message(mail("Pohon tumbang", IDENTITY + "Isi: Pohon tumbang menutup jalan di Tanah Sareal."),
-                                      to_addrs=[MAILBOX])
+        refused = client.send_message(
+            mail("Pohon tumbang", IDENTITY + "Isi: Pohon tumbang menutup jalan di Tanah Sareal."), to_addrs=[MAILBOX]
+        )
         assert refused == {}
         ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
         assert "[BGR-" in ack["Subject"]
@@ -254,8 +302,9 @@ def test_bounce_of_our_reply_marks_it_failed(tmp_path: Path, mailbox: DovecotHar
 def test_smtp_intake_answers_451_when_we_cannot_store(tmp_path: Path) -> None:
     """If storing fails on our side the sending server gets 451 (retry later), never a permanent 5xx."""
     port = free_port()
-    settings = base_settings(tmp_path, smtp_intake_port=port, smtp_intake_domains="bogorkota.go.id",
-                             smtp_intake_max_recipients=2)
+    settings = base_settings(
+        tmp_path, smtp_intake_port=port, smtp_intake_domains="bogorkota.go.id", smtp_intake_max_recipients=2
+    )
     runtime = build_runtime(settings)
 
     class BrokenAcceptor:
@@ -285,7 +334,7 @@ def test_smtp_intake_answers_451_when_we_cannot_store(tmp_path: Path) -> None:
 def test_ticket_in_subject_adds_to_the_case_only_from_its_own_address(
     tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
 ) -> None:
-    """A new mail naming the ticket in its subject joins the case if it comes from the case's address; a stranger's does not."""
+    """A mail naming the ticket in its subject joins the case from the case's own address; a stranger's does not."""
     with running_system(email_settings(tmp_path, mailbox, sink)) as system:
         mailbox.deliver(mail("Drainase mampet", IDENTITY + "Isi: Got mampet di depan rumah.").as_bytes())
         ack = sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20).message
@@ -294,8 +343,11 @@ def test_ticket_in_subject_adds_to_the_case_only_from_its_own_address(
         stranger = mail(f"Soal {ticket}", IDENTITY + "Isi: Saya mau ikut menambahkan.", sender="orang.lain@example.net")
         mailbox.deliver(stranger.as_bytes())
         system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2)
-        case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket,
-                                                                          Complaint.text.contains("masuk ke rumah"))))
+        case = system.wait_for(
+            lambda s: s.scalar(
+                select(Complaint).where(Complaint.ticket == ticket, Complaint.text.contains("masuk ke rumah"))
+            )
+        )
         assert "Saya mau ikut" not in case.text
 
 
@@ -304,10 +356,17 @@ def test_hourly_reply_limit_per_sender(tmp_path: Path, mailbox: DovecotHarness, 
     with running_system(email_settings(tmp_path, mailbox, sink, mail_auto_replies_per_hour=2)) as system:
         for i in range(4):
             mailbox.deliver(mail(f"Keluhan {i}", IDENTITY + f"Isi: Sampah menumpuk di TPS {i}.").as_bytes())
-        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)
-                                           .where(Complaint.status == "disposisi")) == 4)
-        system.wait_for(lambda s: s.scalar(select(func.count()).select_from(HistoryEntry)
-                                           .where(HistoryEntry.action == "reply_suppressed")) == 2)
+        system.wait_for(
+            lambda s: s.scalar(select(func.count()).select_from(Complaint).where(Complaint.status == "disposisi")) == 4
+        )
+        system.wait_for(
+            lambda s: (
+                s.scalar(
+                    select(func.count()).select_from(HistoryEntry).where(HistoryEntry.action == "reply_suppressed")
+                )
+                == 2
+            )
+        )
         time.sleep(0.5)
         assert len([m for m in sink.messages if CITIZEN in m.rcpt_tos]) == 2
 
@@ -320,7 +379,9 @@ def test_processed_mail_is_moved_and_poller_reconnects(tmp_path: Path, mailbox: 
         sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
         system.wait_for(lambda s: mailbox.list_uids() == [] and len(mailbox.list_uids("Diproses")) == 1)
         mailbox.restart()
-        mailbox.deliver(mail("Lampu merah mati", IDENTITY + "Isi: Lampu lalu lintas mati di simpang Tugu Kujang.").as_bytes())
+        mailbox.deliver(
+            mail("Lampu merah mati", IDENTITY + "Isi: Lampu lalu lintas mati di simpang Tugu Kujang.").as_bytes()
+        )
         system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2, timeout=30)
         state = system.db(lambda s: s.scalar(select(MailboxState)))
         assert state.last_error  # the restart was seen and reported

@@ -56,7 +56,11 @@ def test_sms_complaint_gets_ticket_reply_and_is_routed(sms_system: tuple[KannelH
     kannel, system = sms_system
     # Given a citizen with a complete identity
     started = time.monotonic()
-    kannel.inject(PHONE, SHORT_CODE, f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran No. 5, Bogor Tengah#Jalan berlubang besar di depan Kebun Raya")
+    kannel.inject(
+        PHONE,
+        SHORT_CODE,
+        f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran No. 5, Bogor Tengah#Jalan berlubang besar di depan Kebun Raya",
+    )
     # When the gateway has processed it
     sms = kannel.wait_for_mt(PHONE, timeout=20)
     elapsed = time.monotonic() - started
@@ -71,7 +75,9 @@ def test_sms_complaint_gets_ticket_reply_and_is_routed(sms_system: tuple[KannelH
     assert case.status == "disposisi" and case.opd_code == "pupr"
     assert case.nik == NIK and case.phone == PHONE
     assert case.step == 4 and case.step_deadline_at is not None
-    actions = system.db(lambda s: [h.action for h in s.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == case.id))])
+    actions = system.db(
+        lambda s: [h.action for h in s.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == case.id))]
+    )
     assert actions == ["received", "verified", "routed"]
     # And Kannel's delivery report marks our reply delivered
     system.wait_for(lambda s: s.scalar(select(Reply.status).where(Reply.complaint_id == case.id)) == "delivered")

@@ -40,7 +40,6 @@ ADDRESS = "Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah"
 TICKET = re.compile(r"BGR-[2-9A-HJ-NP-Z]{7}")
 
 
-
 def count(model: Any) -> Callable[[Session], int]:
     return lambda s: int(s.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -48,8 +47,15 @@ def count(model: Any) -> Callable[[Session], int]:
 class Citizen:
     """One person's private chat with the bot: builds Telegram updates and delivers them."""
 
-    def __init__(self, deliver: Callable[[dict[str, Any]], Any], tg: FakeTelegram, *, chat_id: int = CHAT,
-                 language_code: str = "id", first_update: int = 30000) -> None:
+    def __init__(
+        self,
+        deliver: Callable[[dict[str, Any]], Any],
+        tg: FakeTelegram,
+        *,
+        chat_id: int = CHAT,
+        language_code: str = "id",
+        first_update: int = 30000,
+    ) -> None:
         self.deliver, self.tg, self.chat_id, self.language_code = deliver, tg, chat_id, language_code
         self.next_update, self.next_message = first_update, 200
         self.sent: list[dict[str, Any]] = []
@@ -59,9 +65,13 @@ class Citizen:
         self.next_update += 1
         self.next_message += 1
         user = {"id": self.chat_id, "is_bot": False, "first_name": "Siti", "language_code": self.language_code}
-        message: dict[str, Any] = {"message_id": self.next_message, "from": user,
-                                   "chat": {"id": self.chat_id, "first_name": "Siti", "type": "private"},
-                                   "date": int(time.time()), **content}
+        message: dict[str, Any] = {
+            "message_id": self.next_message,
+            "from": user,
+            "chat": {"id": self.chat_id, "first_name": "Siti", "type": "private"},
+            "date": int(time.time()),
+            **content,
+        }
         if text is not None:
             message["text" if not content.get("photo") else "caption"] = text
         return {"update_id": self.next_update, "message": message}
@@ -91,8 +101,9 @@ async def webhook_system(tmp_path: Path, request: pytest.FixtureRequest) -> Asyn
     """The whole system in webhook mode with the Bot API replaced by the fake."""
     backend = request.getfixturevalue("backend") if "backend" in request.fixturenames else {}
     async with FakeTelegram(TOKEN) as tg:
-        settings = base_settings(tmp_path, telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET,
-                                 telegram_api_base=tg.url, **backend)
+        settings = base_settings(
+            tmp_path, telegram_bot_token=TOKEN, telegram_webhook_secret=SECRET, telegram_api_base=tg.url, **backend
+        )
         system = await start_system(settings)
         async with aiohttp.ClientSession() as http:
             url = system.urls[0] + "/channels/telegram"
@@ -116,11 +127,15 @@ async def test_guided_report_ends_with_ticket_and_opd(webhook_system: dict[str, 
     # Given a citizen who starts a report
     ask = await citizen.says("/lapor")
     assert "isi pengaduan" in ask.text.lower()
-    assert ask.reply_parameters == {"message_id": citizen.sent[-1]["message"]["message_id"],
-                                    "allow_sending_without_reply": True}
+    assert ask.reply_parameters == {
+        "message_id": citizen.sent[-1]["message"]["message_id"],
+        "allow_sending_without_reply": True,
+    }
     # When they send a photo with the complaint as its caption
-    photo = [{"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 90},
-             {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960, "file_size": 88416}]
+    photo = [
+        {"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 90},
+        {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960, "file_size": 88416},
+    ]
     ask = await citizen.says("Jalan berlubang besar di depan Kebun Raya, Jl. Pajajaran", photo=photo)
     complaint_message_id = citizen.sent[-1]["message"]["message_id"]
     assert "Foto diterima" in ask.text and "Isi pengaduan diterima" in ask.text and "NIK" in ask.text
@@ -201,14 +216,16 @@ async def test_blocked_bot_marks_the_reply_failed(webhook_system: dict[str, Any]
     assert len(tg.calls_of("sendMessage")) == 1 and tg.messages == []
 
 
-async def test_wrong_secret_is_refused_and_nothing_stored(webhook_system: dict[str, Any],
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_wrong_secret_is_refused_and_nothing_stored(
+    webhook_system: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     """A webhook call without the right secret token gets 401 and stores nothing."""
     caplog.set_level(logging.INFO)
     citizen = Citizen(webhook_system["deliver"], webhook_system["tg"])
     for headers in ({"Content-Type": "application/json"}, {SECRET_HEADER: "guess"}):
-        async with webhook_system["http"].post(webhook_system["url"], data=json.dumps(citizen.update("/start")),
-                                               headers=headers) as resp:
+        async with webhook_system["http"].post(
+            webhook_system["url"], data=json.dumps(citizen.update("/start")), headers=headers
+        ) as resp:
             assert resp.status == 401
     await asyncio.sleep(0.2)
     with webhook_system["system"].runtime.read_sf() as session:
@@ -226,8 +243,10 @@ async def test_long_poll_imports_once_across_restarts(tmp_path: Path) -> None:
             async with aiohttp.ClientSession() as http:
                 async with http.post(system.urls[0] + "/channels/telegram", data=b"{}") as resp:
                     assert resp.status == 404  # no webhook in poll mode
-            text = (f"NIK: {NIK}, Nama: Siti Aminah, Alamat: {ADDRESS}, Telp: 081234567890, "
-                    "Email: siti@example.id\nIsi: lampu PJU mati di Jl. Pajajaran sejak seminggu")
+            text = (
+                f"NIK: {NIK}, Nama: Siti Aminah, Alamat: {ADDRESS}, Telp: 081234567890, "
+                "Email: siti@example.id\nIsi: lampu PJU mati di Jl. Pajajaran sejak seminggu"
+            )
             ack = await citizen.says(text)
             assert TICKET.search(ack.text), ack.text
             last_update = citizen.sent[-1]["update_id"]
@@ -261,8 +280,15 @@ async def test_greetings_commands_and_stickers_outside_a_report(webhook_system: 
     assert "misalnya: /cek BGR-" in (await citizen.says("cek")).text
     assert "Tiket BGR-2222222 tidak ditemukan" in (await citizen.says("CEK bgr2222222")).text
     assert "Tidak ada pengaduan" in (await citizen.says("/batal")).text
-    sticker = {"file_id": "CAACAgIAAxk", "file_unique_id": "u", "width": 512, "height": 512,
-               "is_animated": False, "is_video": False, "type": "regular"}
+    sticker = {
+        "file_id": "CAACAgIAAxk",
+        "file_unique_id": "u",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "type": "regular",
+    }
     assert "hanya dapat membaca teks, foto, dan lokasi" in (await citizen.says(sticker=sticker)).text
     with webhook_system["system"].runtime.read_sf() as session:
         assert count(Complaint)(session) == 0

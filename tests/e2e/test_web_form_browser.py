@@ -32,8 +32,6 @@ PHONE = "0812-3456-7890"
 TEXT = "Jalan berlubang besar di Jl. Pajajaran dekat Kebun Raya, bahaya untuk motor"
 
 
-
-
 def test_citizen_submits_on_the_web_and_sees_the_complaint_routed(tmp_path: Path) -> None:
     """Form → ticket → tracking page, which within seconds shows the complaint assigned to Dinas PUPR."""
     if not CHROMIUM.exists():

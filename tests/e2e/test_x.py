@@ -78,8 +78,9 @@ def wait_until(condition: Any, timeout: float = 20.0) -> Any:
 
 def dms_to(fake: FakeX, user_id: str, count: int = 1) -> list[dict[str, Any]]:
     """Wait for ``count`` DMs to ``user_id``; return all DMs sent to them."""
-    return wait_until(lambda: (sent := [d for d in fake.dms_sent if d["participant_id"] == user_id])
-                      and len(sent) >= count and sent)
+    return wait_until(
+        lambda: (sent := [d for d in fake.dms_sent if d["participant_id"] == user_id]) and len(sent) >= count and sent
+    )
 
 
 def count(system: SystemThread, model: Any) -> int:
@@ -108,7 +109,8 @@ def test_mention_without_identity_gets_a_dm_then_complete_mention_gets_public_ti
     second = fake.add_mention(
         f"@KotaBogor NIK: {NIK}, Nama: Siti Aminah, Alamat: Jl. Pajajaran 5, Telp: {PHONE}\n"
         "Isi: jalan berlubang di Jl. Sudirman",
-        author_id=CITIZEN, username=HANDLE,
+        author_id=CITIZEN,
+        username=HANDLE,
     )
     # Then the city replies in that post's thread with the ticket and a short status only
     [public] = wait_until(lambda: fake.posts)
@@ -123,8 +125,11 @@ def test_mention_without_identity_gets_a_dm_then_complete_mention_gets_public_ti
     # And the case is the second mention's, verified and routed; its ack row records the DM
     case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket.group())))
     assert case.reply_channel == "x" and case.reply_thread_ref == second and case.nik == NIK
-    row = system.wait_for(lambda s: s.scalar(select(Reply).where(Reply.complaint_id == case.id, Reply.kind == "ack",
-                                                                 Reply.status == "sent")))
+    row = system.wait_for(
+        lambda s: s.scalar(
+            select(Reply).where(Reply.complaint_id == case.id, Reply.kind == "ack", Reply.status == "sent")
+        )
+    )
     assert row.provider_message_id == ack["dm_event_id"]
     assert len(fake.posts) == 1
 
@@ -170,10 +175,15 @@ def test_dm_complaint_missing_identity_is_answered_only_by_dm(fake_x: FakeX, tmp
 
 def signed_post(url: str, body: bytes) -> requests.Response:
     """POST an Account Activity body signed as X signs it (computed here, not by the adapter)."""
-    signature = "sha256=" + base64.b64encode(
-        hmac.new(CREDS.consumer_secret.encode(), body, hashlib.sha256).digest()).decode()
-    return requests.post(url, data=body, timeout=10,
-                         headers={"Content-Type": "application/json", "X-Twitter-Webhooks-Signature": signature})
+    signature = (
+        "sha256=" + base64.b64encode(hmac.new(CREDS.consumer_secret.encode(), body, hashlib.sha256).digest()).decode()
+    )
+    return requests.post(
+        url,
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json", "X-Twitter-Webhooks-Signature": signature},
+    )
 
 
 def test_overlapping_polls_and_webhook_make_one_complaint(fake_x: FakeX, tmp_path: Path) -> None:
@@ -182,7 +192,9 @@ def test_overlapping_polls_and_webhook_make_one_complaint(fake_x: FakeX, tmp_pat
     fake.ignore_since_id = True  # every poll serves the mention again, as overlapping pollers would
     tweet = fake.add_mention(
         f"@KotaBogor NIK: {NIK}, Nama: Siti Aminah, Alamat: Jl. Pajajaran 5, Telp: {PHONE}\nIsi: lampu PJU mati",
-        author_id=CITIZEN, username=HANDLE)
+        author_id=CITIZEN,
+        username=HANDLE,
+    )
     with start(tmp_path, {}, fake) as system:
         wait_until(lambda: fake.posts)
         # The Account Activity webhook delivers the same post (same id) as well
@@ -205,8 +217,12 @@ def test_webhook_answers_crc_and_refuses_bad_signatures(fake_x: FakeX, tmp_path:
         url = system.url + "/channels/x"
         token = "9b4507b3-9040-4669-9ca3-6b94edb50553"
         answer = requests.get(url, params={"crc_token": token}, timeout=10)
-        expected = "sha256=" + base64.b64encode(
-            hmac.new(CREDS.consumer_secret.encode(), token.encode(), hashlib.sha256).digest()).decode()
+        expected = (
+            "sha256="
+            + base64.b64encode(
+                hmac.new(CREDS.consumer_secret.encode(), token.encode(), hashlib.sha256).digest()
+            ).decode()
+        )
         assert answer.status_code == 200 and answer.json() == {"response_token": expected}
         assert requests.get(url, timeout=10).status_code == 400
         body = (FIXTURES / "aaa_tweet_create_events_mention.json").read_bytes()
@@ -224,7 +240,9 @@ def test_rate_limited_mentions_are_waited_out(fake_x: FakeX, tmp_path: Path) -> 
     reset = fake.rate_limit_next("mentions", reset_in=2.0)
     fake.add_mention(
         f"@KotaBogor NIK: {NIK}, Nama: Siti Aminah, Alamat: Jl. Pajajaran 5, Telp: {PHONE}\nIsi: got mampet",
-        author_id=CITIZEN, username=HANDLE)
+        author_id=CITIZEN,
+        username=HANDLE,
+    )
     with start(tmp_path, {}, fake) as system:
         wait_until(lambda: fake.posts)
         first, second = fake.served("mentions")[:2]

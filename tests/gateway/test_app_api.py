@@ -109,8 +109,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 
 async def test_register_returns_a_token_that_is_stored_only_hashed(api: Api) -> None:
     """Registering answers 201 with a device id and a long random token; only its SHA-256 is kept."""
-    resp = await api.client.post("/api/v1/devices", json={"platform": "android", "language": "en",
-                                                           "push_token": "fcm-token-1"})
+    resp = await api.client.post(
+        "/api/v1/devices", json={"platform": "android", "language": "en", "push_token": "fcm-token-1"}
+    )
     body = await resp.json()
     assert resp.status == 201 and resp.headers["Cache-Control"] == "no-store"
     assert len(body["device_token"]) >= 43 and body["language"] == "en" and body["push_enabled"] is True
@@ -148,10 +149,15 @@ async def test_device_me_shows_and_updates_the_push_token_and_language(api: Api)
     token = await api.register()
     resp = await api.client.get("/api/v1/devices/me", headers=api.auth(token))
     assert (await resp.json())["push_enabled"] is False
-    resp = await api.client.put("/api/v1/devices/me", json={"push_token": "fcm-2", "language": "en"},
-                                headers=api.auth(token))
+    resp = await api.client.put(
+        "/api/v1/devices/me", json={"push_token": "fcm-2", "language": "en"}, headers=api.auth(token)
+    )
     assert resp.status == 200 and await resp.json() == {
-        "device_id": (await resp.json())["device_id"], "platform": "android", "language": "en", "push_enabled": True}
+        "device_id": (await resp.json())["device_id"],
+        "platform": "android",
+        "language": "en",
+        "push_enabled": True,
+    }
     device = api.db(lambda s: s.scalars(select(Device)).one())
     assert device.push_token == "fcm-2" and device.language == "en"
     resp = await api.client.put("/api/v1/devices/me", json={"push_token": None}, headers=api.auth(token))
@@ -171,16 +177,24 @@ async def test_a_new_push_token_revives_pushes_after_unregistered(api: Api) -> N
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer not-a-registered-token"}, {"Authorization": "Basic dXNlcjpwYXNz"},
-     {"Authorization": "Bearer "}],
+    [
+        {},
+        {"Authorization": "Bearer not-a-registered-token"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer "},
+    ],
     ids=["missing", "unknown", "wrong-scheme", "empty"],
 )
 async def test_calls_without_a_known_device_token_are_401(api: Api, headers: dict[str, str]) -> None:
     """Every device route answers 401 JSON with a Bearer challenge, and nothing is stored."""
-    for method, path in [("GET", "/api/v1/devices/me"), ("PUT", "/api/v1/devices/me"),
-                         ("POST", "/api/v1/complaints"), ("GET", "/api/v1/complaints"),
-                         ("GET", "/api/v1/complaints/BGR-2345678/mine"),
-                         ("POST", "/api/v1/complaints/BGR-2345678/messages")]:
+    for method, path in [
+        ("GET", "/api/v1/devices/me"),
+        ("PUT", "/api/v1/devices/me"),
+        ("POST", "/api/v1/complaints"),
+        ("GET", "/api/v1/complaints"),
+        ("GET", "/api/v1/complaints/BGR-2345678/mine"),
+        ("POST", "/api/v1/complaints/BGR-2345678/messages"),
+    ]:
         resp = await api.client.request(method, path, json=COMPLAINT, headers=headers)
         body = await resp.json()
         assert resp.status == 401, (method, path)
@@ -204,8 +218,13 @@ async def test_json_complaint_is_accepted_with_a_ticket(api: Api) -> None:
     assert envelope["channel"] == envelope["provider"] == "app"
     assert envelope["sender"] == device_id and envelope["language"] == "en"
     assert envelope["reply_route"] == {"channel": "app", "address": device_id, "thread_ref": None, "provider": "app"}
-    assert envelope["identity"] == {"nik": NIK, "name": "Siti Aminah", "address": COMPLAINT["address"],
-                                    "phone": "0812-3456-7890", "email": "siti@example.id"}
+    assert envelope["identity"] == {
+        "nik": NIK,
+        "name": "Siti Aminah",
+        "address": COMPLAINT["address"],
+        "phone": "0812-3456-7890",
+        "email": "siti@example.id",
+    }
     assert envelope["location"] == [-6.6, 106.8] and envelope["text"] == COMPLAINT["text"]
 
 
@@ -232,12 +251,27 @@ async def test_same_client_id_on_two_devices_is_two_complaints(api: Api) -> None
 async def test_identity_problems_are_422_with_messages_in_the_device_language(api: Api) -> None:
     """Each bad field gets the web form's message (Indonesian by default) and a code; nothing is stored."""
     token = await api.register()
-    resp = await api.submit(token, nik="9999014501900002", name="1234", phone="12", address=None,
-                            email="not-an-email", location={"lat": 95, "lon": 0}, client_id="bad:id")
+    resp = await api.submit(
+        token,
+        nik="9999014501900002",
+        name="1234",
+        phone="12",
+        address=None,
+        email="not-an-email",
+        location={"lat": 95, "lon": 0},
+        client_id="bad:id",
+    )
     body = await resp.json()
     assert resp.status == 422 and body["error"] == "validation"
-    assert body["codes"] == {"nik": "region", "name": "invalid", "address": "missing", "phone": "invalid",
-                             "email": "invalid", "location": "range", "client_id": "format"}
+    assert body["codes"] == {
+        "nik": "region",
+        "name": "invalid",
+        "address": "missing",
+        "phone": "invalid",
+        "email": "invalid",
+        "location": "range",
+        "client_id": "format",
+    }
     ids = STRINGS["id"]
     assert body["fields"]["nik"] == ids["nik_region"] and body["fields"]["name"] == ids["nama_invalid"]
     assert body["fields"]["address"] == ids["alamat_missing"] and body["fields"]["phone"] == ids["telp_invalid"]
@@ -275,8 +309,12 @@ async def test_multipart_complaint_with_photos_stores_them_by_hash(api: Api) -> 
     """A form with two photos (PNG, WebP) is accepted; each is stored under its SHA-256 and referenced."""
     token = await api.register()
     image = png(4, 4)
-    resp = await api.submit_form(token, [("lampu.png", image, "image/png"), ("dekat.webp", WEBP, "image/webp")],
-                                 location={"lat": -6.6, "lon": 106.8}, client_id="form-retry-01")
+    resp = await api.submit_form(
+        token,
+        [("lampu.png", image, "image/png"), ("dekat.webp", WEBP, "image/webp")],
+        location={"lat": -6.6, "lon": 106.8},
+        client_id="form-retry-01",
+    )
     assert resp.status == 201, await resp.text()
     envelope = api.db(lambda s: s.scalars(select(InboxMessage.envelope)).one())
     shas = [hashlib.sha256(image).hexdigest(), hashlib.sha256(WEBP).hexdigest()]
@@ -333,18 +371,21 @@ async def test_other_content_types_are_415(api: Api) -> None:
     """A complaint as text/plain or urlencoded form is refused with 415."""
     token = await api.register()
     for ctype in ("text/plain", "application/x-www-form-urlencoded"):
-        resp = await api.client.post("/api/v1/complaints", data=b"text=hi", headers={**api.auth(token),
-                                                                                      "Content-Type": ctype})
+        resp = await api.client.post(
+            "/api/v1/complaints", data=b"text=hi", headers={**api.auth(token), "Content-Type": ctype}
+        )
         assert resp.status == 415 and (await resp.json())["error"] == "unsupported_media_type"
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"text": NaN}', b"\xff\xfe", b'{"text": "\\ud800"}',
-                                  b"[" * 100_000])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'{"text": NaN}', b"\xff\xfe", b'{"text": "\\ud800"}', b"[" * 100_000]
+)
 async def test_malformed_json_is_400(api: Api, body: bytes) -> None:
     """Broken JSON, a non-object, NaN, bad UTF-8, a lone surrogate or absurd nesting is a 400."""
     token = await api.register()
-    resp = await api.client.post("/api/v1/complaints", data=body,
-                                 headers={**api.auth(token), "Content-Type": "application/json"})
+    resp = await api.client.post(
+        "/api/v1/complaints", data=body, headers={**api.auth(token), "Content-Type": "application/json"}
+    )
     status = 413 if len(body) > api.settings.max_body_bytes else 400
     assert resp.status == status and (await resp.json())["error"] in ("bad_request", "too_large")
 
@@ -400,8 +441,9 @@ async def test_another_devices_ticket_is_404(api: Api) -> None:
     for _ in range(2):
         resp = await api.client.get(f"/api/v1/complaints/{ticket}/mine", headers=api.auth(stranger))
         assert resp.status == 404 and (await resp.json())["error"] == "not_found"
-        resp = await api.client.post(f"/api/v1/complaints/{ticket}/messages", json={"text": "hi"},
-                                     headers=api.auth(stranger))
+        resp = await api.client.post(
+            f"/api/v1/complaints/{ticket}/messages", json={"text": "hi"}, headers=api.auth(stranger)
+        )
         assert resp.status == 404
         await api.run_workers()
     resp = await api.client.get(f"/api/v1/complaints/{ticket}")
@@ -427,13 +469,17 @@ async def test_message_is_added_to_the_case(api: Api) -> None:
     token = await api.register()
     ticket = await api.ticket(token)
     await api.run_workers()
-    resp = await api.client.post(f"/api/v1/complaints/{ticket}/messages",
-                                 json={"text": "Sekarang lampu kedua juga mati", "client_id": "msg-0000001"},
-                                 headers=api.auth(token))
+    resp = await api.client.post(
+        f"/api/v1/complaints/{ticket}/messages",
+        json={"text": "Sekarang lampu kedua juga mati", "client_id": "msg-0000001"},
+        headers=api.auth(token),
+    )
     assert resp.status == 202 and await resp.json() == {"ticket": ticket, "status_url": f"/api/v1/complaints/{ticket}"}
-    again = await api.client.post(f"/api/v1/complaints/{ticket}/messages",
-                                  json={"text": "Sekarang lampu kedua juga mati", "client_id": "msg-0000001"},
-                                  headers=api.auth(token))
+    again = await api.client.post(
+        f"/api/v1/complaints/{ticket}/messages",
+        json={"text": "Sekarang lampu kedua juga mati", "client_id": "msg-0000001"},
+        headers=api.auth(token),
+    )
     assert again.status == 202
     assert api.count(InboxMessage) == 2  # the complaint and one message: the retry was a duplicate
     await api.run_workers()
@@ -447,8 +493,9 @@ async def test_message_before_the_case_is_opened_is_409(api: Api) -> None:
     """A message sent while the complaint is still being registered asks the app to retry shortly."""
     token = await api.register()
     ticket = await api.ticket(token)
-    resp = await api.client.post(f"/api/v1/complaints/{ticket}/messages", json={"text": "tambahan"},
-                                 headers=api.auth(token))
+    resp = await api.client.post(
+        f"/api/v1/complaints/{ticket}/messages", json={"text": "tambahan"}, headers=api.auth(token)
+    )
     assert resp.status == 409 and resp.headers["Retry-After"] == "2"
     assert (await resp.json())["error"] == "not_ready"
 
@@ -460,8 +507,9 @@ async def test_bad_message_is_422_and_wrong_type_415(api: Api) -> None:
     await api.run_workers()
     resp = await api.client.post(f"/api/v1/complaints/{ticket}/messages", json={"text": " "}, headers=api.auth(token))
     assert resp.status == 422 and (await resp.json())["codes"] == {"text": "missing"}
-    resp = await api.client.post(f"/api/v1/complaints/{ticket}/messages", data=b"hi",
-                                 headers={**api.auth(token), "Content-Type": "text/plain"})
+    resp = await api.client.post(
+        f"/api/v1/complaints/{ticket}/messages", data=b"hi", headers={**api.auth(token), "Content-Type": "text/plain"}
+    )
     assert resp.status == 415
 
 
@@ -485,8 +533,13 @@ async def test_openapi_document_is_served_and_lists_every_route(api: Api) -> Non
     doc = await resp.json()
     assert resp.status == 200 and doc["openapi"].startswith("3.")
     assert set(doc["paths"]) == {
-        "/api/v1/devices", "/api/v1/devices/me", "/api/v1/complaints", "/api/v1/complaints/{ticket}",
-        "/api/v1/complaints/{ticket}/mine", "/api/v1/complaints/{ticket}/messages", "/api/v1/openapi.json",
+        "/api/v1/devices",
+        "/api/v1/devices/me",
+        "/api/v1/complaints",
+        "/api/v1/complaints/{ticket}",
+        "/api/v1/complaints/{ticket}/mine",
+        "/api/v1/complaints/{ticket}/messages",
+        "/api/v1/openapi.json",
     }
     submit = doc["paths"]["/api/v1/complaints"]["post"]
     assert set(submit["responses"]) == {"200", "201", "400", "401", "413", "415", "422", "503"}

@@ -21,18 +21,37 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def intake(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run `python -m gateway.cli ...` the way the console script does."""
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
-                          env={**_clean_env(), **(env or {})}, cwd=cwd or ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**_clean_env(), **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=60,
+    )
 
 
 def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KANNEL_", "TWILIO_", "ANDROID_", "REDIS_", "DATABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KANNEL_", "TWILIO_", "ANDROID_", "REDIS_", "DATABASE_"))
+    }
     env["PYTHONPATH"] = str(ROOT)
     return env
 
 
-@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["gateway", "--help"], ["worker", "--help"],
-                                  ["db", "--help"], ["db", "upgrade", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["gateway", "--help"],
+        ["worker", "--help"],
+        ["db", "--help"],
+        ["db", "upgrade", "--help"],
+    ],
+)
 def test_every_command_has_help(args: list[str]) -> None:
     """`--help` works on the command and every sub-command."""
     result = intake(*args)
@@ -64,9 +83,14 @@ def test_serve_from_another_directory_prints_urls_and_serves(tmp_path: Path) -> 
     """`intake serve --port` started elsewhere prints its URLs, keeps its files in DATA_DIR, and answers."""
     port = free_port()
     data = tmp_path / "state"
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=(tmp_path / "stderr.log").open("w"), text=True, cwd=tmp_path,
-                            env={**_clean_env(), "DATA_DIR": str(data)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "stderr.log").open("w"),
+        text=True,
+        cwd=tmp_path,
+        env={**_clean_env(), "DATA_DIR": str(data)},
+    )
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert f"serving on http://127.0.0.1:{port}" in first, first + (tmp_path / "stderr.log").read_text()

@@ -38,13 +38,17 @@ MAX_EXAMPLES = 25
 # valid request must succeed. 409: a message on a complaint that is still being registered.
 SEMANTIC_REFUSALS = ["2xx", "401", "403", "404", "409", "422"]
 
-CONFIG = SchemathesisConfig.from_dict({
-    "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
-    "operations": [{
-        "include-operation-id": ["submitComplaint", "addMessage"],
-        "checks": {"positive_data_acceptance": {"expected-statuses": SEMANTIC_REFUSALS}},
-    }],
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
+        "operations": [
+            {
+                "include-operation-id": ["submitComplaint", "addMessage"],
+                "checks": {"positive_data_acceptance": {"expected-statuses": SEMANTIC_REFUSALS}},
+            }
+        ],
+    }
+)
 schema = schemathesis.openapi.from_dict(openapi_document(Settings(_env_file=None)), config=CONFIG)  # type: ignore[call-arg]
 
 
@@ -85,5 +89,8 @@ def test_ticket_flows_follow_the_documents_links(live_api: tuple[str, str]) -> N
         def get_call_kwargs(self, case: Case) -> dict[str, Any]:
             return {"base_url": url, "headers": {"Authorization": f"Bearer {token}"}, "timeout": 10}
 
-    TicketFlows.run(settings=settings(max_examples=10, stateful_step_count=5, deadline=None,
-                                      suppress_health_check=list(HealthCheck)))
+    TicketFlows.run(
+        settings=settings(
+            max_examples=10, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
+        )
+    )

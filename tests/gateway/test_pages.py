@@ -29,8 +29,6 @@ SCRIPT = "<script>alert(1)</script>"
 MAX_UPLOAD = 32 * 1024
 
 
-
-
 class Site:
     """A test client plus the runtime behind it."""
 

@@ -35,7 +35,6 @@ TWILIO_TOKEN = "twilio-auth-token-123"
 ANDROID_KEY = "android-signing-key"
 
 
-
 @pytest.fixture
 async def gateway(tmp_path: Path, backend: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
     """The whole system (SQLite + in-process queue, or PostgreSQL + Redis) with the three SMS providers on fakes."""
@@ -77,7 +76,9 @@ def twilio_request(url: str, fields: dict[str, str]) -> tuple[dict[str, str], st
     return {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}, body
 
 
-def android_request(event: dict[str, Any], *, key: str = ANDROID_KEY, ts: int | None = None) -> tuple[dict[str, str], bytes]:
+def android_request(
+    event: dict[str, Any], *, key: str = ANDROID_KEY, ts: int | None = None
+) -> tuple[dict[str, str], bytes]:
     """Headers and body of a signed SMS Gateway for Android webhook."""
     body = json.dumps(event).encode()
     stamp = str(ts if ts is not None else int(time.time()))
@@ -92,22 +93,54 @@ BAD_INPUT = [
     ("kannel missing from", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&text=hi", {}, b"", 400),
     ("kannel missing text", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"", 400),
     ("kannel oversized post", "POST", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"x" * 5000, 413),
-    ("twilio unsigned", "POST", "/channels/sms/twilio", {"Content-Type": "application/x-www-form-urlencoded"},
-     b"From=%2B62812&Body=hi&MessageSid=SM1", 401),
-    ("twilio bad signature", "POST", "/channels/sms/twilio",
-     {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm9wZQ=="},
-     b"From=%2B62812&Body=hi&MessageSid=SM1", 401),
+    (
+        "twilio unsigned",
+        "POST",
+        "/channels/sms/twilio",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        b"From=%2B62812&Body=hi&MessageSid=SM1",
+        401,
+    ),
+    (
+        "twilio bad signature",
+        "POST",
+        "/channels/sms/twilio",
+        {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm9wZQ=="},
+        b"From=%2B62812&Body=hi&MessageSid=SM1",
+        401,
+    ),
     ("android unsigned", "POST", "/channels/sms/android", {"Content-Type": "application/json"}, b"{}", 401),
-    ("android bad signature", "POST", "/channels/sms/android",
-     {"Content-Type": "application/json", "X-Signature": "00" * 32, "X-Timestamp": str(int(time.time()))}, b"{}", 401),
-    ("android oversized", "POST", "/channels/sms/android", {"Content-Type": "application/json"}, b"{" + b" " * 5000 + b"}", 413),
+    (
+        "android bad signature",
+        "POST",
+        "/channels/sms/android",
+        {"Content-Type": "application/json", "X-Signature": "00" * 32, "X-Timestamp": str(int(time.time()))},
+        b"{}",
+        401,
+    ),
+    (
+        "android oversized",
+        "POST",
+        "/channels/sms/android",
+        {"Content-Type": "application/json"},
+        b"{" + b" " * 5000 + b"}",
+        413,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "method", "path", "headers", "body", "status"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+@pytest.mark.parametrize(
+    ("label", "method", "path", "headers", "body", "status"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT]
+)
 async def test_bad_input_is_refused_with_reason_and_nothing_stored(
-    gateway: dict[str, Any], caplog: pytest.LogCaptureFixture, label: str, method: str, path: str,
-    headers: dict[str, str], body: bytes, status: int,
+    gateway: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    label: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    status: int,
 ) -> None:
     """Bad signatures, malformed and oversized bodies get 401/400/413 with a reason, and store nothing."""
     caplog.set_level(logging.INFO)
@@ -132,7 +165,14 @@ async def test_malformed_android_json_is_400(gateway: dict[str, Any]) -> None:
 
 async def test_kannel_retry_creates_one_complaint(gateway: dict[str, Any]) -> None:
     """Kannel retrying the same message (same id) gets the same 200 and creates nothing new."""
-    query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "to": "1708", "text": LAPOR, "id": "0b5c-retry", "coding": "0"}
+    query = {
+        "token": KANNEL_TOKEN,
+        "from": "+6281234567890",
+        "to": "1708",
+        "text": LAPOR,
+        "id": "0b5c-retry",
+        "coding": "0",
+    }
     for _ in range(3):
         async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel", params=query) as resp:
             assert resp.status == 200 and await resp.read() == b""
@@ -143,7 +183,10 @@ async def test_kannel_retry_creates_one_complaint(gateway: dict[str, Any]) -> No
 
 async def test_kannel_invalid_utf8_is_accepted_with_what_could_be_read(gateway: dict[str, Any]) -> None:
     """Broken UTF-8 bytes in an SMS do not lose the message: the readable text is kept."""
-    raw = "token={}&from=%2B6281234567890&text=LAPOR%23{}%23Siti+Aminah%23Jl+Pajajaran+5%23sampah+%FF%FE+menumpuk&id=bad-utf8&coding=0&charset=UTF-8"
+    raw = (
+        "token={}&from=%2B6281234567890&text=LAPOR%23{}%23Siti+Aminah%23Jl+Pajajaran+5%23sampah+%FF%FE+menumpuk"
+        "&id=bad-utf8&coding=0&charset=UTF-8"
+    )
     async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel?" + raw.format(KANNEL_TOKEN, NIK)) as resp:
         assert resp.status == 200
     case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint)))
@@ -151,7 +194,7 @@ async def test_kannel_invalid_utf8_is_accepted_with_what_could_be_read(gateway: 
 
 
 async def test_twilio_sms_gets_reply_through_messages_api_and_status_callback(gateway: dict[str, Any]) -> None:
-    """A signed Twilio webhook gets empty TwiML; the ticket reply goes out via the Messages API; the callback marks it delivered."""
+    """A signed Twilio webhook gets empty TwiML; the reply goes out by the Messages API; a callback marks delivery."""
     url = gateway["url"] + "/channels/sms/twilio"
     fields = {
         "MessageSid": "SM1234567890abcdef1234567890abcdef",
@@ -174,8 +217,13 @@ async def test_twilio_sms_gets_reply_through_messages_api_and_status_callback(ga
     reply = await wait_db(gateway["system"], lambda s: s.scalar(select(Reply).where(Reply.status == "sent")))
     assert reply.provider_message_id and reply.provider_message_id.startswith("SM")
     # Twilio's status callback, signed over the callback URL
-    callback = {"MessageSid": reply.provider_message_id, "MessageStatus": "delivered", "AccountSid": TWILIO_SID,
-                "From": "+15005550006", "To": "+6281234567890"}
+    callback = {
+        "MessageSid": reply.provider_message_id,
+        "MessageStatus": "delivered",
+        "AccountSid": TWILIO_SID,
+        "From": "+15005550006",
+        "To": "+6281234567890",
+    }
     headers, body = twilio_request(sent["StatusCallback"], callback)
     async with gateway["http"].post(sent["StatusCallback"], headers=headers, data=body) as resp:
         assert resp.status == 200
@@ -185,7 +233,7 @@ async def test_twilio_sms_gets_reply_through_messages_api_and_status_callback(ga
 
 
 async def test_android_gateway_sms_gets_reply_and_delivery_report(gateway: dict[str, Any]) -> None:
-    """A signed Android webhook becomes a complaint; the reply goes to the phone's /messages API; sms:delivered is recorded."""
+    """A signed Android webhook becomes a complaint; the reply goes to its /messages API; delivery is recorded."""
     event = json.loads((FIXTURES / "android_sms" / "fixtures" / "sms_received.json").read_text())
     event["payload"]["message"] = LAPOR
     event["payload"]["phoneNumber"] = "+6281234567890"
@@ -199,9 +247,17 @@ async def test_android_gateway_sms_gets_reply_and_delivery_report(gateway: dict[
     assert sent["phoneNumbers"] == ["+6281234567890"]
     assert "BGR-" in sent["textMessage"]["text"]
     reply = await wait_db(gateway["system"], lambda s: s.scalar(select(Reply).where(Reply.status == "sent")))
-    delivered = {"deviceId": event["deviceId"], "event": "sms:delivered", "id": "evt-delivered-1", "webhookId": "w",
-                 "payload": {"messageId": sent["id"], "phoneNumber": "+6281234567890",
-                             "deliveredAt": "2026-11-29T10:00:00.000+07:00"}}
+    delivered = {
+        "deviceId": event["deviceId"],
+        "event": "sms:delivered",
+        "id": "evt-delivered-1",
+        "webhookId": "w",
+        "payload": {
+            "messageId": sent["id"],
+            "phoneNumber": "+6281234567890",
+            "deliveredAt": "2026-11-29T10:00:00.000+07:00",
+        },
+    }
     headers, body = android_request(delivered)
     async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
         assert resp.status == 200
@@ -220,12 +276,18 @@ async def test_stale_android_timestamp_is_refused(gateway: dict[str, Any]) -> No
 
 async def test_kannel_post_url_with_x_kannel_headers(gateway: dict[str, Any]) -> None:
     """Kannel's post-url form (text as the body, facts in X-Kannel-* headers) is accepted like get-url."""
-    headers = {"X-Kannel-From": "+6281234567890", "X-Kannel-To": "1708", "X-Kannel-Time": "1764400000",
-               "Content-Type": "text/plain; charset=UTF-8"}
+    headers = {
+        "X-Kannel-From": "+6281234567890",
+        "X-Kannel-To": "1708",
+        "X-Kannel-Time": "1764400000",
+        "Content-Type": "text/plain; charset=UTF-8",
+    }
     url = gateway["url"] + f"/channels/sms/kannel?token={KANNEL_TOKEN}&id=post-1"
     async with gateway["http"].post(url, headers=headers, data=LAPOR.encode()) as resp:
         assert resp.status == 200 and await resp.read() == b""
-    case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+    case = await wait_db(
+        gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi"))
+    )
     assert case.phone == "+6281234567890" and case.opd_code == "disperumkim"
 
 
@@ -234,7 +296,9 @@ async def test_public_status_api_has_no_personal_data(gateway: dict[str, Any]) -
     query = {"token": KANNEL_TOKEN, "from": "+6281234567890", "text": LAPOR, "id": "api-1"}
     async with gateway["http"].get(gateway["url"] + "/channels/sms/kannel", params=query) as resp:
         assert resp.status == 200
-    case = await wait_db(gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+    case = await wait_db(
+        gateway["system"], lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi"))
+    )
     async with gateway["http"].get(gateway["url"] + f"/api/v1/complaints/{case.ticket.lower()}") as resp:
         body = await resp.text()
         data = json.loads(body)

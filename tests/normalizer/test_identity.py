@@ -214,8 +214,9 @@ def test_parse_lapor_sms(text, identity, rest):
         pytest.param(
             f"NIK: {MAN}, Nama: Budi Santoso, Alamat: Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah, "
             "Telp: 0812-3456-7890, Email: budi@Mail.ID, Isi: jalan rusak di depan rumah",
-            Identity(MAN, "Budi Santoso", "Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah",
-                     "+6281234567890", "budi@mail.id"),
+            Identity(
+                MAN, "Budi Santoso", "Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah", "+6281234567890", "budi@mail.id"
+            ),
             "jalan rusak di depan rumah",
             id="one-line-address-with-commas",
         ),
@@ -284,8 +285,12 @@ def test_parse_no_labels(text):
         ),
         pytest.param(
             Identity(),
-            [Problem("nik", "missing"), Problem("name", "missing"),
-             Problem("address", "missing"), Problem("phone", "missing")],
+            [
+                Problem("nik", "missing"),
+                Problem("name", "missing"),
+                Problem("address", "missing"),
+                Problem("phone", "missing"),
+            ],
             id="all-missing-in-order",
         ),
         pytest.param(
@@ -295,8 +300,12 @@ def test_parse_no_labels(text):
         ),
         pytest.param(
             Identity("3271013102900001", "B", "Jl X", "12345", "budi@"),
-            [Problem("nik", "birthdate"), Problem("name", "invalid"),
-             Problem("phone", "invalid"), Problem("email", "invalid")],
+            [
+                Problem("nik", "birthdate"),
+                Problem("name", "invalid"),
+                Problem("phone", "invalid"),
+                Problem("email", "invalid"),
+            ],
             id="invalid-values",
         ),
         pytest.param(
@@ -327,6 +336,4 @@ def test_merge_identity_fills_only_missing():
     """merge_identity takes the sender's phone without overwriting what the text gave."""
     parsed = Identity(nik=MAN, name="Budi", phone=None, email="")
     sender = Identity(name="Other", phone="+6281234567890", email="x@y.id")
-    assert merge_identity(parsed, sender) == Identity(
-        nik=MAN, name="Budi", phone="+6281234567890", email="x@y.id"
-    )
+    assert merge_identity(parsed, sender) == Identity(nik=MAN, name="Budi", phone="+6281234567890", email="x@y.id")

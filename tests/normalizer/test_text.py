@@ -41,7 +41,7 @@ def test_clean_text_max_len(raw, max_len, cleaned):
     ("raw", "coding", "charset", "text"),
     [
         pytest.param("Jalan rusak", "0", None, "Jalan rusak", id="str-passthrough"),
-        pytest.param("Jalan rusak".encode(), "0", None, "Jalan rusak", id="gsm-utf8"),
+        pytest.param(b"Jalan rusak", "0", None, "Jalan rusak", id="gsm-utf8"),
         pytest.param("Café".encode("latin-1"), "0", "ISO-8859-1", "Café", id="latin1-charset"),
         pytest.param("Halo 😀".encode("utf-16-be"), "2", "UCS-2", "Halo 😀", id="ucs2-charset"),
         pytest.param("Halo".encode("utf-16-be"), "2", "UTF-16BE", "Halo", id="utf16be-charset"),
@@ -133,8 +133,11 @@ def test_fit_sms_counts_extension_chars_double():
     [
         ("Terima kasih… " * 20, None, "Terima kasih… " * 20),
         ("Terima kasih… laporan diterima", 70, "Terima kasih… laporan diterima"),
-        ("Terima kasih… laporan Anda sudah kami terima dan diteruskan ke Dinas PUPR",
-         40, "Terima kasih… laporan Anda sudah kami..."),
+        (
+            "Terima kasih… laporan Anda sudah kami terima dan diteruskan ke Dinas PUPR",
+            40,
+            "Terima kasih… laporan Anda sudah kami...",
+        ),
     ],
 )
 def test_fit_sms_ucs2(text, ucs2_limit, expected):

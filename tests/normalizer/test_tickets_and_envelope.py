@@ -36,7 +36,10 @@ def test_ticket_normalisation_and_search() -> None:
 
 def _intake(**overrides: object) -> Intake:
     values: dict[str, object] = {
-        "channel": "sms", "provider": "test", "external_id": "id-1", "sender": "+6281234567890",
+        "channel": "sms",
+        "provider": "test",
+        "external_id": "id-1",
+        "sender": "+6281234567890",
         "text": "LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#jalan rusak",
         "reply_route": ReplyRoute(channel="sms", address="+6281234567890", provider="test"),
     }
@@ -52,8 +55,13 @@ def test_complaint_starting_with_cek_is_a_complaint() -> None:
 
 def test_nul_bytes_and_long_ids_are_made_storable() -> None:
     """NUL bytes are removed and an over-long provider id is hashed, so the database never refuses the row."""
-    env = build_envelope(_intake(external_id="x" * 300 + "\x00", sender="+62812\x0034567890",
-                                 identity=Identity(name="Siti\x00 Aminah" + "a" * 300)))
+    env = build_envelope(
+        _intake(
+            external_id="x" * 300 + "\x00",
+            sender="+62812\x0034567890",
+            identity=Identity(name="Siti\x00 Aminah" + "a" * 300),
+        )
+    )
     assert "\x00" not in env.sender and len(env.external_id) <= 150
     assert env.identity.name is not None and len(env.identity.name) <= 200 and "\x00" not in env.identity.name
     again = build_envelope(_intake(external_id="x" * 300 + "\x00"))

@@ -144,8 +144,12 @@ def dovecot_binaries_or_fail() -> Path:
 
 
 def _doveadm_binary(dovecot: Path) -> Path:
-    for cand in (os.environ.get("DOVEADM_BINARY"), dovecot.parent.parent / "bin" / "doveadm",
-                 "/usr/bin/doveadm", shutil.which("doveadm")):
+    for cand in (
+        os.environ.get("DOVEADM_BINARY"),
+        dovecot.parent.parent / "bin" / "doveadm",
+        "/usr/bin/doveadm",
+        shutil.which("doveadm"),
+    ):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return Path(cand)
     raise DovecotError(f"doveadm not found. Install it with: {INSTALL_COMMAND}")
@@ -224,7 +228,7 @@ def _pgroup_members(pgid: int) -> list[tuple[int, str, str]]:
 
 
 def _quote_conf(value: str) -> str:
-    if any(c in value for c in "\"\n\r"):
+    if any(c in value for c in '"\n\r'):
         raise ValueError(f"unsupported character in dovecot config value: {value!r}")
     return value
 
@@ -378,8 +382,7 @@ class DovecotHarness:
 
     # ------------------------------------------------------------------ mailbox helpers
 
-    def deliver(self, raw: bytes, *, folder: str = "INBOX", flags: Iterable[bytes | str] = (),
-                msg_time=None) -> int:
+    def deliver(self, raw: bytes, *, folder: str = "INBOX", flags: Iterable[bytes | str] = (), msg_time=None) -> int:
         """APPEND ``raw`` (a complete RFC 5322 message, CRLF or LF) to ``folder`` as the user;
         return the new message's UID (from the ``APPENDUID`` response code, RFC 4315).
 
@@ -409,8 +412,9 @@ class DovecotHarness:
             st = c.folder_status(folder, [b"UIDNEXT"])
         return int(st[b"UIDNEXT"])
 
-    def reset_uidvalidity(self, folder: str = "INBOX", *, renumber: bool = True,
-                          new_value: int | None = None, kick: bool = True) -> int:
+    def reset_uidvalidity(
+        self, folder: str = "INBOX", *, renumber: bool = True, new_value: int | None = None, kick: bool = True
+    ) -> int:
         """Force a UIDVALIDITY change of ``folder``; returns the new UIDVALIDITY (``old + 1``
         unless ``new_value`` is given).  Messages and their flags are kept either way.
 
@@ -549,12 +553,17 @@ class DovecotHarness:
 
     def _doveadm(self, *args: str) -> str:
         doveadm = _doveadm_binary(self.binary)
-        proc = subprocess.run([str(doveadm), "-c", str(self.conf_path), *args],
-                              capture_output=True, text=True, timeout=20,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [str(doveadm), "-c", str(self.conf_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            stdin=subprocess.DEVNULL,
+        )
         if proc.returncode != 0:
-            raise DovecotError(f"doveadm {' '.join(args)} failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()}\n" + self.log_tail())
+            raise DovecotError(
+                f"doveadm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}\n" + self.log_tail()
+            )
         return proc.stdout
 
     def doveadm(self, *args: str) -> str:
@@ -592,8 +601,11 @@ class DovecotHarness:
             self._log_offset = 0
         with open(self.tmp_dir / "console.log", "ab") as console:
             self._proc = subprocess.Popen(
-                [str(self.binary), "-F", "-c", str(self.conf_path)], stdin=subprocess.DEVNULL,
-                stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+                [str(self.binary), "-F", "-c", str(self.conf_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 cwd=str(self.tmp_dir),
             )
 
@@ -605,8 +617,9 @@ class DovecotHarness:
             # End the per-connection imap/imap-login processes first, while the master still
             # reaps them at once: with sessions open, a SIGTERMed master otherwise lingers
             # ~1 s before it reaps its children and exits.
-            sessions = [pid for pid, state, comm in _pgroup_members(proc.pid)
-                        if comm in ("imap", "imap-login") and state != "Z"]
+            sessions = [
+                pid for pid, state, comm in _pgroup_members(proc.pid) if comm in ("imap", "imap-login") and state != "Z"
+            ]
             for pid in sessions:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGTERM)
@@ -700,8 +713,9 @@ def _short_dir(prefix: str, mode: int) -> Path:
     return d
 
 
-def start_dovecot(tmp_dir: Path, *, user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD,
-                  verbose: bool = False) -> DovecotHarness:
+def start_dovecot(
+    tmp_dir: Path, *, user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD, verbose: bool = False
+) -> DovecotHarness:
     """Start Dovecot with its files under ``tmp_dir``; return once it is ready.
 
     Ready = the IMAP greeting arrives on the port and ``LOGIN user password`` succeeds (which
@@ -781,11 +795,19 @@ def _start_once(binary: Path, tmp_dir: Path, user: str, password: str, verbose: 
     port = _free_port()
     version = dovecot_version(binary)
     conf = _CONF_TEMPLATE.format(
-        version=version, base_dir=_quote_conf(str(base_dir)), state_dir=_quote_conf(str(state_dir)),
-        log_path=_quote_conf(str(log_path)), port=port, login_user=login_user,
-        internal_user=internal_user, internal_group=internal_group,
-        mail_root=_quote_conf(str(mail_root)), home_root=_quote_conf(str(home_root)),
-        passwd_path=_quote_conf(str(passwd_path)), mail_uid=mail_uid, mail_gid=mail_gid,
+        version=version,
+        base_dir=_quote_conf(str(base_dir)),
+        state_dir=_quote_conf(str(state_dir)),
+        log_path=_quote_conf(str(log_path)),
+        port=port,
+        login_user=login_user,
+        internal_user=internal_user,
+        internal_group=internal_group,
+        mail_root=_quote_conf(str(mail_root)),
+        home_root=_quote_conf(str(home_root)),
+        passwd_path=_quote_conf(str(passwd_path)),
+        mail_uid=mail_uid,
+        mail_gid=mail_gid,
         unprivileged="" if os.geteuid() == 0 else _UNPRIVILEGED_SERVICES,
     )
     if verbose:
@@ -793,9 +815,18 @@ def _start_once(binary: Path, tmp_dir: Path, user: str, password: str, verbose: 
     conf_path = tmp_dir / "dovecot.conf"
     conf_path.write_text(conf)
 
-    h = DovecotHarness(host=_HOST, port=port, user=user, password=password, tmp_dir=tmp_dir,
-                       conf_path=conf_path, log_path=log_path, mail_dir=mail_root / user,
-                       binary=binary, _cleanup_dirs=cleanup)
+    h = DovecotHarness(
+        host=_HOST,
+        port=port,
+        user=user,
+        password=password,
+        tmp_dir=tmp_dir,
+        conf_path=conf_path,
+        log_path=log_path,
+        mail_dir=mail_root / user,
+        binary=binary,
+        _cleanup_dirs=cleanup,
+    )
     _LIVE.add(h)
     try:
         h._spawn()

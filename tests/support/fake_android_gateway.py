@@ -121,6 +121,5 @@ class FakeAndroidGateway:
         return web.json_response(state, status=202, headers={"Location": f"{self.prefix}/messages/{message_id}"})
 
 
-
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"code": status, "message": message}, status=status)

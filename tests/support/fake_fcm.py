@@ -50,8 +50,15 @@ TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 # Canonical status of each HTTP code FCM uses (https://cloud.google.com/apis/design/errors#handling_errors).
-CANONICAL = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-             429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+CANONICAL = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass
@@ -109,10 +116,12 @@ class FakeFcm:
         The fake keeps the public key and verifies every JWT assertion against it.
         """
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-        self._public_key = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self._public_key = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         self._client_email = f"fcm-sender@{self.project_id}.iam.gserviceaccount.com"
         info = {
             "type": "service_account",
@@ -135,8 +144,9 @@ class FakeFcm:
         """Forget every access token issued so far (their next use answers 401)."""
         self._issued.clear()
 
-    def fail_next(self, status: int, error_code: str | None, message: str = "error", *,
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self, status: int, error_code: str | None, message: str = "error", *, headers: dict[str, str] | None = None
+    ) -> None:
         """Answer the next send with FCM's error JSON (after recording it)."""
         body = json.dumps(fcm_error_body(status, error_code, message)).encode()
         self._canned.append(_Canned(status, body, headers or {}))
@@ -193,12 +203,17 @@ class FakeFcm:
         self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
         if self._canned:
             canned = self._canned.pop(0)
-            return web.Response(status=canned.status, body=canned.body, headers=canned.headers,
-                                content_type="application/json")
+            return web.Response(
+                status=canned.status, body=canned.body, headers=canned.headers, content_type="application/json"
+            )
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or auth[7:] not in self._issued:
-            return _fcm_error(401, None, "Request had invalid authentication credentials. Expected OAuth 2 access "
-                                         "token, login cookie or other valid authentication credential.")
+            return _fcm_error(
+                401,
+                None,
+                "Request had invalid authentication credentials. Expected OAuth 2 access "
+                "token, login cookie or other valid authentication credential.",
+            )
         if request.match_info["project"] != self.project_id:
             return _fcm_error(403, "SENDER_ID_MISMATCH", "SenderId mismatch")
         try:

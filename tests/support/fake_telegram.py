@@ -80,8 +80,9 @@ class FakeTelegram:
         self.updates.append(update)
         self._wake()
 
-    def fail_next(self, method: str, error_code: int, description: str, *, retry_after: int | None = None,
-                  after: int = 0) -> None:
+    def fail_next(
+        self, method: str, error_code: int, description: str, *, retry_after: int | None = None, after: int = 0
+    ) -> None:
         """Answer the next call of ``method`` (after ``after`` successful ones) with a Bot API error."""
         payload: dict[str, Any] = {"ok": False, "error_code": error_code, "description": description}
         if retry_after is not None:
@@ -98,8 +99,9 @@ class FakeTelegram:
         """The parameters of every call of ``method``, in order."""
         return [params for name, params in self.calls if name == method.lower()]
 
-    async def wait_for_message(self, *, chat_id: str | None = None, after: int = 0,
-                               timeout: float = 15.0) -> SentMessage:
+    async def wait_for_message(
+        self, *, chat_id: str | None = None, after: int = 0, timeout: float = 15.0
+    ) -> SentMessage:
         """The first message (to ``chat_id``) beyond the first ``after`` ones; fails after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -166,8 +168,11 @@ class FakeTelegram:
         return {"id": self.bot_id, "is_bot": True, "first_name": "Lapor Bogor", "username": self.username}
 
     async def _get_me(self, params: dict[str, Any]) -> web.Response:
-        user = self._bot_user() | {"can_join_groups": False, "can_read_all_group_messages": False,
-                                   "supports_inline_queries": False}
+        user = self._bot_user() | {
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
         return _ok(user)
 
     async def _send_message(self, params: dict[str, Any]) -> web.Response:
@@ -186,13 +191,17 @@ class FakeTelegram:
         message_id = self._next_message_id
         self.messages.append(SentMessage(chat_id, text, message_id, reply_parameters, params))
         chat: dict[str, Any] = {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id, "type": "private"}
-        return _ok({"message_id": message_id, "from": self._bot_user(), "chat": chat, "date": int(time.time()),
-                    "text": text})
+        return _ok(
+            {"message_id": message_id, "from": self._bot_user(), "chat": chat, "date": int(time.time()), "text": text}
+        )
 
     async def _get_updates(self, params: dict[str, Any]) -> web.Response:
         if self.webhook.get("url"):
-            return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
-                               "use deleteWebhook to delete the webhook first")
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         try:
             offset = int(params["offset"]) if params.get("offset") not in (None, "") else None
             timeout = float(params.get("timeout") or 0)
@@ -211,8 +220,10 @@ class FakeTelegram:
             if pending or self._closing or time.monotonic() >= deadline:
                 return _ok(pending)
             if generation != self._poll_generation:
-                return _error(409, "Conflict: terminated by other getUpdates request; make sure that only one "
-                                   "bot instance is running")
+                return _error(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                )
             arrived = self._arrived
             assert arrived is not None
             try:
@@ -223,8 +234,11 @@ class FakeTelegram:
     async def _set_webhook(self, params: dict[str, Any]) -> web.Response:
         if not params.get("url"):
             return _error(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token"),
-                        "allowed_updates": params.get("allowed_updates")}
+        self.webhook = {
+            "url": params["url"],
+            "secret_token": params.get("secret_token"),
+            "allowed_updates": params.get("allowed_updates"),
+        }
         return _ok(True)
 
     async def _delete_webhook(self, params: dict[str, Any]) -> web.Response:
@@ -234,8 +248,13 @@ class FakeTelegram:
         return _ok(True)
 
     async def _get_webhook_info(self, params: dict[str, Any]) -> web.Response:
-        return _ok({"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                    "pending_update_count": len(self.updates)})
+        return _ok(
+            {
+                "url": self.webhook.get("url", ""),
+                "has_custom_certificate": False,
+                "pending_update_count": len(self.updates),
+            }
+        )
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -134,7 +134,11 @@ class FakeTwilio:
         return web.json_response(message, status=201)
 
 
-
 def _error(status: int, code: int, message: str) -> web.Response:
-    payload = {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    payload = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
     return web.json_response(payload, status=status)

@@ -123,8 +123,11 @@ class FakeX:
         self.mentions: list[dict[str, Any]] = []
         self.dm_events: list[dict[str, Any]] = []
         self.users: dict[str, dict[str, str]] = {
-            self.credentials.user_id: {"id": self.credentials.user_id, "name": "Pemkot Bogor",
-                                       "username": self.credentials.username},
+            self.credentials.user_id: {
+                "id": self.credentials.user_id,
+                "name": "Pemkot Bogor",
+                "username": self.credentials.username,
+            },
         }
         self.posts: list[dict[str, Any]] = []
         self.dms_sent: list[dict[str, Any]] = []
@@ -149,9 +152,17 @@ class FakeX:
         with self._lock:
             self.users[user_id] = {"id": user_id, "name": name or username, "username": username}
 
-    def add_mention(self, text: str, *, author_id: str, username: str, tweet_id: str | None = None,
-                    created_at: datetime | None = None, lang: str | None = "in",
-                    in_reply_to_user_id: str | None = None) -> str:
+    def add_mention(
+        self,
+        text: str,
+        *,
+        author_id: str,
+        username: str,
+        tweet_id: str | None = None,
+        created_at: datetime | None = None,
+        lang: str | None = "in",
+        in_reply_to_user_id: str | None = None,
+    ) -> str:
         """A post by ``author_id`` that mentions the city; returns its id."""
         self.add_user(author_id, username)
         tweet_id = tweet_id or self.new_id()
@@ -255,14 +266,16 @@ class FakeX:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
-        recorded = RecordedRequest(request.method, request.path, dict(request.query), dict(request.headers), parsed,
-                                   self._auth(request))
+        recorded = RecordedRequest(
+            request.method, request.path, dict(request.query), dict(request.headers), parsed, self._auth(request)
+        )
         with self._lock:
             self.requests.append(recorded)
         return recorded
 
-    def _reply(self, recorded: RecordedRequest, status: int, body: dict[str, Any],
-               headers: dict[str, str] | None = None) -> web.Response:
+    def _reply(
+        self, recorded: RecordedRequest, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> web.Response:
         recorded.status = status
         return web.json_response(body, status=status, headers=headers)
 
@@ -273,8 +286,9 @@ class FakeX:
         if canned is None:
             return None
         recorded.status = canned.status
-        return web.Response(status=canned.status, body=canned.body, headers=canned.headers,
-                            content_type="application/json")
+        return web.Response(
+            status=canned.status, body=canned.body, headers=canned.headers, content_type="application/json"
+        )
 
     def _auth(self, request: web.Request) -> str | None:
         header = request.headers.get("Authorization", "")
@@ -297,12 +311,14 @@ class FakeX:
         if oauth.get("oauth_signature_method") != "HMAC-SHA1" or "oauth_signature" not in oauth:
             return False
         query = request.raw_path.partition("?")[2]
-        params = oauth_signature.collect_parameters(uri_query=query, headers={"Authorization": header},
-                                                    exclude_oauth_signature=True)
+        params = oauth_signature.collect_parameters(
+            uri_query=query, headers={"Authorization": header}, exclude_oauth_signature=True
+        )
         normalized = oauth_signature.normalize_parameters(params)
         for host in PUBLIC_HOSTS:
             base = oauth_signature.signature_base_string(
-                request.method, oauth_signature.base_string_uri(host + request.path), normalized)
+                request.method, oauth_signature.base_string_uri(host + request.path), normalized
+            )
             key = f"{oauth_utils.escape(creds.consumer_secret)}&{oauth_utils.escape(creds.access_token_secret)}"
             expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()).decode()
             if hmac.compare_digest(expected, oauth["oauth_signature"]):
@@ -313,11 +329,17 @@ class FakeX:
         if recorded.auth is None:
             return self._reply(recorded, 401, _problem(401, "Unauthorized", "Unauthorized"))
         if user_context and recorded.auth != "oauth1":
-            return self._reply(recorded, 403, _problem(
-                403, "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
-                "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
-                "https://api.twitter.com/2/problems/unsupported-authentication"))
+            return self._reply(
+                recorded,
+                403,
+                _problem(
+                    403,
+                    "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  Supported "
+                    "authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                    "https://api.twitter.com/2/problems/unsupported-authentication",
+                ),
+            )
         return None
 
     # -- endpoints -----------------------------------------------------------------------
@@ -332,9 +354,16 @@ class FakeX:
         except ValueError:
             page_size = -1
         if not 5 <= page_size <= 100:
-            return self._reply(recorded, 400, _problem(400, "Invalid Request",
-                                                       "One or more parameters to your request was invalid.",
-                                                       "https://api.twitter.com/2/problems/invalid-request"))
+            return self._reply(
+                recorded,
+                400,
+                _problem(
+                    400,
+                    "Invalid Request",
+                    "One or more parameters to your request was invalid.",
+                    "https://api.twitter.com/2/problems/invalid-request",
+                ),
+            )
         with self._lock:
             tweets = [dict(t) for t in self.mentions] if request.match_info["id"] == self.credentials.user_id else []
             users = dict(self.users)
@@ -380,7 +409,7 @@ class FakeX:
     @staticmethod
     def _page(items: list[dict[str, Any]], size: int, token: str | None, *, with_ids: bool = True) -> dict[str, Any]:
         start = int(token[1:]) if token and token[1:].isdigit() else 0
-        chunk = items[start:start + size]
+        chunk = items[start : start + size]
         if not chunk:
             return {"meta": {"result_count": 0}}
         meta: dict[str, Any] = {"result_count": len(chunk)}
@@ -398,14 +427,24 @@ class FakeX:
         payload = recorded.json if isinstance(recorded.json, dict) else {}
         text = payload.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > 280:
-            return self._reply(recorded, 400, _problem(400, "Invalid Request",
-                                                       "One or more parameters to your request was invalid.",
-                                                       "https://api.twitter.com/2/problems/invalid-request"))
+            return self._reply(
+                recorded,
+                400,
+                _problem(
+                    400,
+                    "Invalid Request",
+                    "One or more parameters to your request was invalid.",
+                    "https://api.twitter.com/2/problems/invalid-request",
+                ),
+            )
         with self._lock:
             duplicate = any(p["text"] == text for p in self.posts)
         if duplicate:
-            return self._reply(recorded, 403, _problem(403, "Forbidden",
-                                                       "You are not allowed to create a Tweet with duplicate content."))
+            return self._reply(
+                recorded,
+                403,
+                _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."),
+            )
         tweet_id = self.new_id()
         reply = payload.get("reply") if isinstance(payload.get("reply"), dict) else {}
         with self._lock:
@@ -421,9 +460,16 @@ class FakeX:
         payload = recorded.json if isinstance(recorded.json, dict) else {}
         text = payload.get("text")
         if not participant.isdigit() or not isinstance(text, str) or not text:
-            return self._reply(recorded, 400, _problem(400, "Invalid Request",
-                                                       "One or more parameters to your request was invalid.",
-                                                       "https://api.twitter.com/2/problems/invalid-request"))
+            return self._reply(
+                recorded,
+                400,
+                _problem(
+                    400,
+                    "Invalid Request",
+                    "One or more parameters to your request was invalid.",
+                    "https://api.twitter.com/2/problems/invalid-request",
+                ),
+            )
         if participant in self.refused_dm_recipients:
             return self._reply(recorded, 403, _problem(403, "Forbidden", "You cannot send messages to this user."))
         event_id = self._store_dm(self.credentials.user_id, participant, text)

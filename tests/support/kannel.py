@@ -61,9 +61,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -117,7 +117,7 @@ def kannel_binaries_or_fail() -> KannelBinaries:
     ``apt-get install -y kannel kannel-extras`` in the message.
     """
 
-    def find(env: str, default: str, name: str) -> Optional[str]:
+    def find(env: str, default: str, name: str) -> str | None:
         for cand in (os.environ.get(env), default, shutil.which(name)):
             if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
                 return cand
@@ -130,10 +130,7 @@ def kannel_binaries_or_fail() -> KannelBinaries:
     }
     missing = [name for name, path in found.items() if path is None]
     if missing:
-        raise KannelError(
-            f"Kannel binaries missing: {', '.join(missing)}. "
-            f"Install them with: {INSTALL_COMMAND}"
-        )
+        raise KannelError(f"Kannel binaries missing: {', '.join(missing)}. Install them with: {INSTALL_COMMAND}")
     return KannelBinaries(**found)  # type: ignore[arg-type]
 
 
@@ -176,9 +173,7 @@ def _guess_decode(raw: bytes) -> str:
         s = raw.decode("utf-8")
     except UnicodeDecodeError:
         s = None
-    if s is not None and not any(
-        (ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in s
-    ):
+    if s is not None and not any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in s):
         return s
     if len(raw) % 2 == 0:
         try:
@@ -188,7 +183,7 @@ def _guess_decode(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def _concat_info(udh: bytes) -> Optional[tuple[int, int, int]]:
+def _concat_info(udh: bytes) -> tuple[int, int, int] | None:
     """Return (ref, total, seq) from a concatenation IE in a UDH, or None."""
     if not udh:
         return None
@@ -337,7 +332,7 @@ get-url = "{get_url}"
 # --------------------------------------------------------------------------- harness
 
 
-_LIVE: "weakref.WeakSet[KannelHarness]" = weakref.WeakSet()
+_LIVE: weakref.WeakSet[KannelHarness] = weakref.WeakSet()
 
 
 @atexit.register
@@ -367,7 +362,7 @@ class KannelHarness:
     tmp_dir: Path = Path(".")
     conf_path: Path = Path(".")
     get_url: str = ""
-    binaries: Optional[KannelBinaries] = field(default=None, repr=False)
+    binaries: KannelBinaries | None = field(default=None, repr=False)
 
     _procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
     _received: list[ReceivedSms] = field(default_factory=list, repr=False)
@@ -414,9 +409,24 @@ class KannelHarness:
             log = open(self.tmp_dir / "fakesmsc-inject.log", "ab")
             try:
                 proc = subprocess.Popen(
-                    [self.binaries.fakesmsc, "-H", _HOST, "-r", str(self.ports["fake_mo"]),
-                     "-m", "1", "-i", "0", "-v", "1", line],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                    [
+                        self.binaries.fakesmsc,
+                        "-H",
+                        _HOST,
+                        "-r",
+                        str(self.ports["fake_mo"]),
+                        "-m",
+                        "1",
+                        "-i",
+                        "0",
+                        "-v",
+                        "1",
+                        line,
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
                 )
             finally:
                 log.close()
@@ -445,7 +455,7 @@ class KannelHarness:
         with self._cond:
             return list(self._received)
 
-    def _take(self, to: Optional[str], predicate: Optional[Callable[[ReceivedSms], bool]]) -> Optional[ReceivedSms]:
+    def _take(self, to: str | None, predicate: Callable[[ReceivedSms], bool] | None) -> ReceivedSms | None:
         for idx, sms in enumerate(self._received):
             if idx in self._consumed:
                 continue
@@ -459,9 +469,9 @@ class KannelHarness:
 
     def wait_for_mt(
         self,
-        to: Optional[str],
+        to: str | None,
         timeout: float = 15.0,
-        predicate: Optional[Callable[[ReceivedSms], bool]] = None,
+        predicate: Callable[[ReceivedSms], bool] | None = None,
     ) -> ReceivedSms:
         """Block until the fake SMSC has an MT for ``to`` (exact match; None = anyone).
 
@@ -478,16 +488,14 @@ class KannelHarness:
                     return sms
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(
-                        f"no MT to {to!r} within {timeout}s; received so far: {self._received!r}"
-                    )
+                    raise TimeoutError(f"no MT to {to!r} within {timeout}s; received so far: {self._received!r}")
                 self._cond.wait(min(left, 0.2))
 
     async def wait_for_mt_async(
         self,
-        to: Optional[str],
+        to: str | None,
         timeout: float = 15.0,
-        predicate: Optional[Callable[[ReceivedSms], bool]] = None,
+        predicate: Callable[[ReceivedSms], bool] | None = None,
     ) -> ReceivedSms:
         """Async :meth:`wait_for_mt`: polls without blocking the event loop (safe when the
         gateway under test runs in the same loop)."""
@@ -502,12 +510,13 @@ class KannelHarness:
                 raise TimeoutError(f"no MT to {to!r} within {timeout}s; received so far: {snapshot!r}")
             await asyncio.sleep(0.05)
 
-    def assert_no_mt(self, within: float = 2.0, to: Optional[str] = None) -> None:
+    def assert_no_mt(self, within: float = 2.0, to: str | None = None) -> None:
         """Wait ``within`` seconds and raise AssertionError if an unconsumed MT (to ``to``) arrived."""
         time.sleep(within)
         with self._cond:
-            extra = [s for i, s in enumerate(self._received)
-                     if i not in self._consumed and (to is None or s.receiver == to)]
+            extra = [
+                s for i, s in enumerate(self._received) if i not in self._consumed and (to is None or s.receiver == to)
+            ]
         if extra:
             raise AssertionError(f"unexpected MT SMS: {extra!r}")
 
@@ -519,10 +528,10 @@ class KannelHarness:
         text: str,
         *,
         sender: str = "1708",
-        coding: Optional[int] = None,
+        coding: int | None = None,
         charset: str = "UTF-8",
-        dlr_url: Optional[str] = None,
-        dlr_mask: Optional[int] = None,
+        dlr_url: str | None = None,
+        dlr_mask: int | None = None,
         timeout: float = 10.0,
         **extra: str,
     ) -> tuple[int, str]:
@@ -532,8 +541,12 @@ class KannelHarness:
         ``403 Authorization failed for sendsms``.  ``dlr_url`` is URL-encoded for you.
         """
         params: dict[str, str] = {
-            "username": self.username, "password": self.password,
-            "from": sender, "to": to, "text": text, "charset": charset,
+            "username": self.username,
+            "password": self.password,
+            "from": sender,
+            "to": to,
+            "text": text,
+            "charset": charset,
         }
         if coding is not None:
             params["coding"] = str(coding)
@@ -572,8 +585,14 @@ class KannelHarness:
 
     def log_tails(self, lines: int = 25) -> str:
         """Tails of all Kannel logs in ``tmp_dir``, for assertion messages."""
-        names = ["bearerbox.log", "bearerbox.console.log", "smsbox.log", "smsbox.console.log",
-                 "fakesmsc-mt.log", "fakesmsc-inject.log"]
+        names = [
+            "bearerbox.log",
+            "bearerbox.console.log",
+            "smsbox.log",
+            "smsbox.console.log",
+            "fakesmsc-mt.log",
+            "fakesmsc-inject.log",
+        ]
         return "\n".join(_tail(self.tmp_dir / n, lines) for n in names)
 
     def _check_alive(self) -> None:
@@ -606,7 +625,7 @@ class KannelHarness:
             t.join(timeout=2)
         _LIVE.discard(self)
 
-    def __enter__(self) -> "KannelHarness":
+    def __enter__(self) -> KannelHarness:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -615,7 +634,7 @@ class KannelHarness:
     # ------------------------------------------------------------------ MT reader
 
     def _start_mt_reader(self, proc: subprocess.Popen, log_path: Path) -> None:
-        lines: "queue.Queue[Optional[bytes]]" = queue.Queue()
+        lines: queue.Queue[bytes | None] = queue.Queue()
 
         def pump() -> None:
             assert proc.stderr is not None
@@ -627,7 +646,7 @@ class KannelHarness:
             lines.put(None)
 
         def parse() -> None:
-            pending: Optional[list] = None  # [sender, receiver, bytes] of a coding-0 text
+            pending: list | None = None  # [sender, receiver, bytes] of a coding-0 text
             partials: dict[tuple, dict[int, bytes]] = {}
 
             def emit(sms: ReceivedSms) -> None:
@@ -671,13 +690,19 @@ class KannelHarness:
                     emit(ReceivedSms(sender, receiver, _guess_decode(body), "data", body, 1, time.time()))
                 elif kind in ("ucs-2", "ucs2"):
                     body = _unquote(rest)
-                    emit(ReceivedSms(sender, receiver, body.decode("utf-16-be", "replace"), "ucs-2",
-                                     body, 1, time.time()))
+                    emit(
+                        ReceivedSms(
+                            sender, receiver, body.decode("utf-16-be", "replace"), "ucs-2", body, 1, time.time()
+                        )
+                    )
                 else:  # udh <udh> data|text <payload>
                     parts = rest.split(b" ", 2)
                     udh = _unquote(parts[0])
-                    body = _unquote(parts[2]) if len(parts) == 3 and parts[1] == b"data" else (
-                        parts[2] if len(parts) == 3 else b"")
+                    body = (
+                        _unquote(parts[2])
+                        if len(parts) == 3 and parts[1] == b"data"
+                        else (parts[2] if len(parts) == 3 else b"")
+                    )
                     info = _concat_info(udh)
                     if info is None:
                         emit(ReceivedSms(sender, receiver, _guess_decode(body), "udh", body, 1, time.time()))
@@ -689,8 +714,7 @@ class KannelHarness:
                     if len(got) >= total and all(i in got for i in range(1, total + 1)):
                         whole = b"".join(got[i] for i in range(1, total + 1))
                         del partials[key]
-                        emit(ReceivedSms(sender, receiver, _guess_decode(whole), "udh", whole, total,
-                                         time.time()))
+                        emit(ReceivedSms(sender, receiver, _guess_decode(whole), "udh", whole, total, time.time()))
 
         for target, name in ((pump, "kannel-mt-pump"), (parse, "kannel-mt-parse")):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -698,7 +722,7 @@ class KannelHarness:
             self._threads.append(t)
 
 
-def _terminate(proc: subprocess.Popen, sig: Optional[int], grace: float) -> None:
+def _terminate(proc: subprocess.Popen, sig: int | None, grace: float) -> None:
     """Send ``sig`` to proc's process group (if given), wait ``grace`` s, then SIGKILL it."""
     if proc.poll() is None and sig is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -750,11 +774,20 @@ def start_kannel(
     binaries = kannel_binaries_or_fail()
     tmp_dir = Path(tmp_dir)
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    last_error: Optional[Exception] = None
+    last_error: Exception | None = None
     for _attempt in range(3):
         try:
-            return _start_once(binaries, tmp_dir, get_url, username, password,
-                               http_request_retry, http_queue_delay, mo_recode, log_level)
+            return _start_once(
+                binaries,
+                tmp_dir,
+                get_url,
+                username,
+                password,
+                http_request_retry,
+                http_queue_delay,
+                mo_recode,
+                log_level,
+            )
         except KannelError as exc:  # most likely a port grabbed between probe and bind
             last_error = exc
     assert last_error is not None
@@ -762,36 +795,67 @@ def start_kannel(
 
 
 def _start_once(
-    binaries: KannelBinaries, tmp_dir: Path, get_url: str, username: str, password: str,
-    http_request_retry: int, http_queue_delay: int, mo_recode: bool, log_level: int,
+    binaries: KannelBinaries,
+    tmp_dir: Path,
+    get_url: str,
+    username: str,
+    password: str,
+    http_request_retry: int,
+    http_queue_delay: int,
+    mo_recode: bool,
+    log_level: int,
 ) -> KannelHarness:
     admin, smsbox_port, sendsms, fake_mt, fake_mo = _free_ports(5)
-    ports = {"admin": admin, "smsbox": smsbox_port, "sendsms": sendsms,
-             "fake_mt": fake_mt, "fake_mo": fake_mo}
+    ports = {"admin": admin, "smsbox": smsbox_port, "sendsms": sendsms, "fake_mt": fake_mt, "fake_mo": fake_mo}
     admin_password = "admin-" + os.urandom(4).hex()
     status_password = "status-" + os.urandom(4).hex()
-    for stale in ("bearerbox.log", "smsbox.log", "bearerbox-access.log", "smsbox-access.log",
-                  "fakesmsc-mt.log", "fakesmsc-inject.log", "bearerbox.console.log",
-                  "smsbox.console.log"):
+    for stale in (
+        "bearerbox.log",
+        "smsbox.log",
+        "bearerbox-access.log",
+        "smsbox-access.log",
+        "fakesmsc-mt.log",
+        "fakesmsc-inject.log",
+        "bearerbox.console.log",
+        "smsbox.console.log",
+    ):
         with contextlib.suppress(FileNotFoundError):
             (tmp_dir / stale).unlink()
     conf = _CONF_TEMPLATE.format(
-        version_note="1.4.5", admin_port=admin, admin_password=admin_password,
-        status_password=status_password, smsbox_port=smsbox_port, sendsms_port=sendsms,
-        fake_mt_port=fake_mt, fake_mo_port=fake_mo, mt_smsc_id=MT_SMSC_ID, mo_smsc_id=MO_SMSC_ID,
-        log_dir=str(tmp_dir), log_level=log_level, http_request_retry=http_request_retry,
-        http_queue_delay=http_queue_delay, mo_recode="true" if mo_recode else "false",
-        username=username, password=password, get_url=get_url,
+        version_note="1.4.5",
+        admin_port=admin,
+        admin_password=admin_password,
+        status_password=status_password,
+        smsbox_port=smsbox_port,
+        sendsms_port=sendsms,
+        fake_mt_port=fake_mt,
+        fake_mo_port=fake_mo,
+        mt_smsc_id=MT_SMSC_ID,
+        mo_smsc_id=MO_SMSC_ID,
+        log_dir=str(tmp_dir),
+        log_level=log_level,
+        http_request_retry=http_request_retry,
+        http_queue_delay=http_queue_delay,
+        mo_recode="true" if mo_recode else "false",
+        username=username,
+        password=password,
+        get_url=get_url,
     )
     conf_path = tmp_dir / "kannel.conf"
     conf_path.write_text(conf)
 
     h = KannelHarness(
         sendsms_url=f"http://{_HOST}:{sendsms}/cgi-bin/sendsms",
-        username=username, password=password,
-        admin_url=f"http://{_HOST}:{admin}", admin_password=admin_password,
-        status_password=status_password, ports=ports, tmp_dir=tmp_dir, conf_path=conf_path,
-        get_url=get_url, binaries=binaries,
+        username=username,
+        password=password,
+        admin_url=f"http://{_HOST}:{admin}",
+        admin_password=admin_password,
+        status_password=status_password,
+        ports=ports,
+        tmp_dir=tmp_dir,
+        conf_path=conf_path,
+        get_url=get_url,
+        binaries=binaries,
     )
     _LIVE.add(h)
 
@@ -802,8 +866,7 @@ def _start_once(
         else:
             console = None
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
-                                    cwd=str(tmp_dir), **kw)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(tmp_dir), **kw)
         finally:
             if console is not None:
                 console.close()
@@ -821,13 +884,14 @@ def _start_once(
         spawn("bearerbox", [binaries.bearerbox, "-v", "2", str(conf_path)])
         _wait_until(lambda: smsc_line(fake_mt) != "", _START_TIMEOUT, "bearerbox admin status", h)
 
-        mt = spawn("fakesmsc-mt",
-                   [binaries.fakesmsc, "-H", _HOST, "-r", str(fake_mt), "-m", "0", "-v", "0",
-                    "0 0 text unused"],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        mt = spawn(
+            "fakesmsc-mt",
+            [binaries.fakesmsc, "-H", _HOST, "-r", str(fake_mt), "-m", "0", "-v", "0", "0 0 text unused"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         h._start_mt_reader(mt, tmp_dir / "fakesmsc-mt.log")
-        _wait_until(lambda: "(online" in smsc_line(fake_mt), _START_TIMEOUT,
-                    "fakesmsc MT receiver to connect", h)
+        _wait_until(lambda: "(online" in smsc_line(fake_mt), _START_TIMEOUT, "fakesmsc MT receiver to connect", h)
 
         spawn("smsbox", [binaries.smsbox, "-v", "2", str(conf_path)])
 

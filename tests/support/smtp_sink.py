@@ -121,8 +121,11 @@ class _Authenticator:
         self.password = password.encode()
 
     def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        if isinstance(auth_data, LoginPassword) and auth_data.login == self.user \
-                and auth_data.password == self.password:
+        if (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user
+            and auth_data.password == self.password
+        ):
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)
 
@@ -139,10 +142,27 @@ def _self_signed_context(workdir: Path) -> ssl.SSLContext:
         raise RuntimeError("starttls=True needs the openssl CLI: apt-get install -y openssl")
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=30,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
     )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(cert), str(key))
@@ -158,8 +178,14 @@ class SmtpSink:
     the self-signed certificate when ``starttls=True``).
     """
 
-    def __init__(self, port: int = 0, require_auth: tuple[str, str] | None = None, *,
-                 starttls: bool = False, require_starttls: bool = False) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        require_auth: tuple[str, str] | None = None,
+        *,
+        starttls: bool = False,
+        require_starttls: bool = False,
+    ) -> None:
         self.host = _HOST
         self.port = port
         self.require_auth = require_auth
@@ -185,14 +211,18 @@ class SmtpSink:
             kwargs.update(authenticator=_Authenticator(*self.require_auth), auth_require_tls=False)
         if self.starttls:
             self._tmp = Path(tempfile.mkdtemp(prefix="smtp-sink-"))
-            kwargs.update(tls_context=_self_signed_context(self._tmp),
-                          require_starttls=self.require_starttls)
+            kwargs.update(tls_context=_self_signed_context(self._tmp), require_starttls=self.require_starttls)
             self.cert_path = self._tmp / "cert.pem"
         last: BaseException | None = None
         for _attempt in range(5):
             port = self.port or _free_port()
-            controller = Controller(_Handler(self, self.require_auth is not None),
-                                    hostname=self.host, port=port, ready_timeout=10.0, **kwargs)
+            controller = Controller(
+                _Handler(self, self.require_auth is not None),
+                hostname=self.host,
+                port=port,
+                ready_timeout=10.0,
+                **kwargs,
+            )
             try:
                 controller.start()
             except (OSError, RuntimeError, TimeoutError) as exc:  # port raced away
@@ -266,8 +296,7 @@ class SmtpSink:
             return mail
         return None
 
-    def wait_for(self, predicate: Callable[[CapturedMail], bool] | None = None,
-                 timeout: float = 10.0) -> CapturedMail:
+    def wait_for(self, predicate: Callable[[CapturedMail], bool] | None = None, timeout: float = 10.0) -> CapturedMail:
         """Block until an accepted message matches ``predicate`` (None = any); return the
         oldest matching one not returned by an earlier wait_for (so two calls give two
         different messages).  Raises ``TimeoutError`` listing what did arrive.  From async
@@ -283,8 +312,9 @@ class SmtpSink:
                     raise TimeoutError(self._timeout_text(timeout))
                 self._cond.wait(min(left, 0.2))
 
-    async def wait_for_async(self, predicate: Callable[[CapturedMail], bool] | None = None,
-                             timeout: float = 10.0) -> CapturedMail:
+    async def wait_for_async(
+        self, predicate: Callable[[CapturedMail], bool] | None = None, timeout: float = 10.0
+    ) -> CapturedMail:
         """:meth:`wait_for` that polls without blocking the event loop."""
         deadline = time.monotonic() + timeout
         while True:
@@ -298,5 +328,4 @@ class SmtpSink:
 
     def _timeout_text(self, timeout: float) -> str:
         seen = [(m.mail_from, m.rcpt_tos, m.subject) for m in self.messages]
-        return (f"no matching mail within {timeout}s; accepted so far: {seen!r}; "
-                f"refused: {len(self.refused)}")
+        return f"no matching mail within {timeout}s; accepted so far: {seen!r}; refused: {len(self.refused)}"

@@ -6,8 +6,8 @@ import http.server
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -143,7 +143,11 @@ def test_sendsms_reply_reaches_fake_smsc(kannel: KannelHarness) -> None:
     assert (status, body) == (202, "0: Accepted for delivery")
     sms = kannel.wait_for_mt("+6281234567890", timeout=10)
     assert (sms.sender, sms.receiver, sms.text, sms.kind) == (
-        SHORTCODE, "+6281234567890", "Laporan #123 diterima. Terima kasih!", "text")
+        SHORTCODE,
+        "+6281234567890",
+        "Laporan #123 diterima. Terima kasih!",
+        "text",
+    )
 
 
 def test_sendsms_bad_credentials_rejected(kannel: KannelHarness) -> None:
@@ -218,7 +222,7 @@ def test_get_url_500_is_retried_then_dropped(kannel: KannelHarness, stub: StubSe
     hits = stub.matching(mo_from("+6281100000009"))
     assert len(hits) == 4, hits  # 1 attempt + 3 retries, then smsbox gives up
     assert len({r["q"]["id"] for r in hits}) == 1  # same message id on every attempt
-    gaps = [b["at"] - a["at"] for a, b in zip(hits, hits[1:])]
+    gaps = [b["at"] - a["at"] for a, b in zip(hits, hits[1:], strict=False)]
     assert all(0.5 <= g <= 3.0 for g in gaps), gaps
 
 

@@ -31,9 +31,16 @@ def _wait(runtime: Any, query: Any, timeout: float = 10.0) -> Any:
 
 
 def _envelope(text: str, ext: str):  # type: ignore[no-untyped-def]
-    return build_envelope(Intake(channel="sms", provider="test", external_id=ext, sender="+6281234567890",
-                                 text=text, reply_route=ReplyRoute(channel="sms", address="+6281234567890",
-                                                                   provider="test")))
+    return build_envelope(
+        Intake(
+            channel="sms",
+            provider="test",
+            external_id=ext,
+            sender="+6281234567890",
+            text=text,
+            reply_route=ReplyRoute(channel="sms", address="+6281234567890", provider="test"),
+        )
+    )
 
 
 class FlakyAdapter:
@@ -94,7 +101,9 @@ def test_retryable_send_error_is_retried_then_sent(tmp_path: Path) -> None:
     """A provider that fails once with a retryable error gets the reply on the next try, once."""
     runtime, pool, adapter = _runtime(tmp_path, ["retry"])
     try:
-        outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "a")])
+        outcomes = store.accept_batch(
+            runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "a")]
+        )
         runtime.send("verify_intake", [outcomes[0].inbox_id])
         reply = _wait(runtime, select(Reply).where(Reply.status == "sent"))
         assert reply.attempts == 2 and len(adapter.sent) == 1
@@ -107,7 +116,9 @@ def test_permanent_send_error_marks_reply_failed_at_once(tmp_path: Path) -> None
     """A permanent provider error (invalid number) marks the reply failed with the reason, without retrying."""
     runtime, pool, adapter = _runtime(tmp_path, ["permanent"])
     try:
-        outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "b")])
+        outcomes = store.accept_batch(
+            runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "b")]
+        )
         runtime.send("verify_intake", [outcomes[0].inbox_id])
         reply = _wait(runtime, select(Reply).where(Reply.status == "failed"))
         assert reply.attempts == 1 and reply.error == "invalid number"
@@ -121,7 +132,9 @@ def test_exhausted_retries_mark_reply_failed(tmp_path: Path) -> None:
     """A provider down through every retry leaves the reply 'failed' with the last error, visible to operators."""
     runtime, pool, _adapter = _runtime(tmp_path, ["retry"] * 10)
     try:
-        outcomes = store.accept_batch(runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "c")])
+        outcomes = store.accept_batch(
+            runtime.sf, [_envelope("LAPOR#3271014505900002#Siti Aminah#Jl. Pajajaran 5#PJU mati", "c")]
+        )
         runtime.send("verify_intake", [outcomes[0].inbox_id])
         reply = _wait(runtime, select(Reply).where(Reply.status == "failed"))
         assert reply.attempts == 3 and "503" in reply.error

@@ -39,8 +39,15 @@ class SlowAdapter:
 
 def _queued_reply(runtime) -> str:  # type: ignore[no-untyped-def]
     with runtime.sf.begin() as session:
-        reply_id = store.queue_reply(session, dedupe_key="k1", kind="ack", channel="sms", provider="test",
-                                     address="+6281234567890", text="Tiket BGR-7KQ2XMP")
+        reply_id = store.queue_reply(
+            session,
+            dedupe_key="k1",
+            kind="ack",
+            channel="sms",
+            provider="test",
+            address="+6281234567890",
+            text="Tiket BGR-7KQ2XMP",
+        )
     assert reply_id
     return reply_id
 
@@ -73,12 +80,16 @@ def test_reply_stuck_in_sending_is_sent_again_by_the_sweeper(tmp_path: Path) -> 
     try:
         reply_id = _queued_reply(runtime)
         with runtime.sf.begin() as session:
-            session.execute(update(Reply).where(Reply.id == reply_id)
-                            .values(status="sending", updated_at=utcnow() - timedelta(seconds=5)))
+            session.execute(
+                update(Reply)
+                .where(Reply.id == reply_id)
+                .values(status="sending", updated_at=utcnow() - timedelta(seconds=5))
+            )
         assert sweep_once(runtime)["send_reply"] == 0  # 5 s is not yet "lost" (2 × timeout + 5)
         with runtime.sf.begin() as session:
-            session.execute(update(Reply).where(Reply.id == reply_id)
-                            .values(updated_at=utcnow() - timedelta(seconds=60)))
+            session.execute(
+                update(Reply).where(Reply.id == reply_id).values(updated_at=utcnow() - timedelta(seconds=60))
+            )
         assert sweep_once(runtime)["send_reply"] == 1
         assert sent == [[reply_id]]
         with runtime.read_sf() as session:

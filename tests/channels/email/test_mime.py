@@ -283,14 +283,17 @@ def test_enormous_subject_is_cut_and_noted() -> None:
 
 
 def test_crlf_in_encoded_display_name_cannot_inject_headers() -> None:
-    """"Siti\\r\\nBcc: victim" in an encoded display name or subject comes out on one line."""
+    """ "Siti\\r\\nBcc: victim" in an encoded display name or subject comes out on one line."""
     mail = parsed("crlf_injection_name.eml")
     assert mail.from_name == "Siti Bcc: victim@example.com"
     assert mail.subject == "Lampu mati Bcc: victim@example.com"
     assert mail.from_address == "siti@example.com" and mail.reply_to == "siti.balas@example.com"
     headers = reply_headers(
-        ticket="BGR-7KQ2XMP", original_subject=mail.subject, original_message_id=mail.message_id,
-        original_references=mail.references, our_domain="bogorkota.go.id",
+        ticket="BGR-7KQ2XMP",
+        original_subject=mail.subject,
+        original_message_id=mail.message_id,
+        original_references=mail.references,
+        our_domain="bogorkota.go.id",
     )
     assert all("\r" not in v and "\n" not in v for v in headers.values())
 
@@ -574,8 +577,11 @@ SUBJECT_CASES = [
 def test_reply_subject_has_the_ticket_once(original: str, subject: str) -> None:
     """Our subject is "Re: <theirs without Re:/Fwd:/Bls:> [ticket]", ticket never doubled, one line."""
     headers = reply_headers(
-        ticket="BGR-7KQ2XMP", original_subject=original, original_message_id=None,
-        original_references=(), our_domain="bogorkota.go.id",
+        ticket="BGR-7KQ2XMP",
+        original_subject=original,
+        original_message_id=None,
+        original_references=(),
+        our_domain="bogorkota.go.id",
     )
     assert headers["Subject"] == subject
 
@@ -583,8 +589,11 @@ def test_reply_subject_has_the_ticket_once(original: str, subject: str) -> None:
 def test_reply_headers_thread_and_stop_robots() -> None:
     """Message-ID is new in our domain; In-Reply-To/References point at the citizen's mail; RFC 3834 headers set."""
     headers = reply_headers(
-        ticket="BGR-7KQ2XMP", original_subject="Jalan", original_message_id="orig@example.com",
-        original_references=("first@example.com", "orig@example.com"), our_domain="BogorKota.go.id",
+        ticket="BGR-7KQ2XMP",
+        original_subject="Jalan",
+        original_message_id="orig@example.com",
+        original_references=("first@example.com", "orig@example.com"),
+        our_domain="BogorKota.go.id",
     )
     assert headers["Message-ID"].startswith("<") and headers["Message-ID"].endswith("@bogorkota.go.id>")
     assert headers["In-Reply-To"] == "<orig@example.com>"
@@ -597,8 +606,11 @@ def test_reply_references_are_capped_sanitised_and_fold_safely() -> None:
     """At most 20 references, unsafe ids dropped, and the header folds into short lines when sent."""
     refs = tuple(f"id{i}.{'x' * 40}@example.com" for i in range(60)) + ("bad\r\nBcc: v@x>", "sp ace@x")
     headers = reply_headers(
-        ticket="", original_subject="Jalan", original_message_id="<orig@example.com>\r\n",
-        original_references=refs, our_domain="bogorkota.go.id\r\nBcc: x",
+        ticket="",
+        original_subject="Jalan",
+        original_message_id="<orig@example.com>\r\n",
+        original_references=refs,
+        our_domain="bogorkota.go.id\r\nBcc: x",
     )
     ids = headers["References"].split(" ")
     assert len(ids) == 20 and ids[-1] == "<orig@example.com>" and ids[0] == "<id41." + "x" * 40 + "@example.com>"
