@@ -18,9 +18,9 @@ from config.loader import (
 KECAMATAN = {
     "kec-bogor-selatan": ("Kecamatan Bogor Selatan", "32.71.01"),
     "kec-bogor-timur": ("Kecamatan Bogor Timur", "32.71.02"),
-    "kec-bogor-utara": ("Kecamatan Bogor Utara", "32.71.03"),
-    "kec-bogor-tengah": ("Kecamatan Bogor Tengah", "32.71.04"),
-    "kec-bogor-barat": ("Kecamatan Bogor Barat", "32.71.05"),
+    "kec-bogor-utara": ("Kecamatan Bogor Utara", "32.71.05"),
+    "kec-bogor-tengah": ("Kecamatan Bogor Tengah", "32.71.03"),
+    "kec-bogor-barat": ("Kecamatan Bogor Barat", "32.71.04"),
     "kec-tanah-sareal": ("Kecamatan Tanah Sareal", "32.71.06"),
 }
 
@@ -70,7 +70,7 @@ def test_every_sop_opd_is_in_the_directory(code, kind):
 
 @pytest.mark.parametrize(("code", "expected"), sorted(KECAMATAN.items()))
 def test_kecamatan_have_their_district_codes(code, expected):
-    """The six kecamatan carry their Kemendagri district code."""
+    """The six kecamatan carry their Kemendagri district code (not the statistics office's order)."""
     opd = load_opds()[code]
     assert (opd.name, opd.district_code, opd.kind) == (*expected, "kecamatan")
     assert opd.kelurahan, "a kecamatan lists its kelurahan"
