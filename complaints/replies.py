@@ -1,4 +1,5 @@
-"""Replies to the reporter, rendered from ``config/replies/<lang>.yaml``.
+"""Replies to the reporter, rendered from the city's ``replies/<lang>.yaml`` (loaded into
+:class:`config.model.Replies` once, at start-up, and passed in).
 
 Each template has a long form (``text``) and optionally a short ``sms`` form. On the SMS
 channel the short form is used and the result is fitted to one SMS (160 GSM-7 characters)
@@ -11,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
-from config.loader import DEFAULT_LANGUAGE, available_languages, base_language, load_replies
+from config.model import Replies
 from normalizer.text import GSM7_BASIC, GSM7_EXTENDED, fit_sms
 
 SMS_SINGLE = 160
@@ -42,19 +43,18 @@ _GSM_LOOKALIKES = str.maketrans(
 )
 
 
-def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **params: object) -> str:
-    """The reply ``key`` in ``lang`` (Indonesian when that language has no templates),
-    filled with ``params``.
+def render_reply(
+    replies: Replies, key: str, lang: str, *, channel: str, sms_segments: int = 1, **params: object
+) -> str:
+    """The reply ``key`` from ``replies`` in ``lang`` (Indonesian when that language has no
+    templates), filled with ``params``.
 
     For ``channel="sms"`` the ``sms`` variant is used when there is one and the result is
     shortened at a word boundary (ending "...") to fit ``sms_segments`` SMS; keep the default
     of one except for long content such as an OPD's answer. Raises KeyError for an unknown
     key or a missing parameter.
     """
-    language = _language(lang)
-    template = load_replies(language)["templates"].get(key)
-    if template is None and language != DEFAULT_LANGUAGE:
-        template = load_replies(DEFAULT_LANGUAGE)["templates"].get(key)
+    template = replies.template(key, lang)
     if template is None:
         raise KeyError(f"no reply template {key!r}")
     is_sms = channel == "sms"
@@ -69,19 +69,13 @@ def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **
     return fit_sms(_to_gsm7(text), limit)
 
 
-def field_labels(fields: Iterable[tuple[str, str]], lang: str) -> str:
+def field_labels(replies: Replies, fields: Iterable[tuple[str, str]], lang: str) -> str:
     """Identity problems as text for the reporter: [("nik", "missing"), ("phone", "invalid")]
     -> "NIK (belum diisi), No. Telp (tidak valid)". Unknown codes are shown as they are.
     """
-    replies = load_replies(_language(lang))
-    names, problems = replies["fields"], replies["problems"]
+    texts = replies.of(lang)
+    names, problems = texts.fields, texts.problems
     return ", ".join(f"{names.get(field, field)} ({problems.get(problem, problem)})" for field, problem in fields)
-
-
-def _language(lang: str | None) -> str:
-    """The reply language for a tag such as 'en-US'; Indonesian when there are no templates."""
-    base = base_language(lang or "")
-    return base if base in available_languages() else DEFAULT_LANGUAGE
 
 
 def _to_gsm7(text: str) -> str:

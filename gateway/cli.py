@@ -46,13 +46,7 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
     db = settings.resolved_database_url.split("://", 1)[0]
     print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
-    from config.loader import load_opds, load_routing_rules
-
-    print(
-        f"  OPD directory: {len(load_opds())} units (config/opd.yaml), "
-        f"{len(load_routing_rules().rules)} routing rules (config/routing.yaml)",
-        flush=True,
-    )
+    print(f"  config {settings.config_dir}: {system.runtime.config.summary()}", flush=True)
     for path, what in (
         ("/lapor", "web form (?lang=en for English)"),
         ("/lacak", "public tracking page"),

@@ -24,7 +24,6 @@ import structlog
 from complaints import lifecycle, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
-from config.loader import load_replies
 from normalizer.envelope import ComplaintEnvelope, Identity, utcnow
 from normalizer.identity import check_identity, normalize_email, normalize_phone, parse_identity_text, validate_nik
 from normalizer.normalize import FIELD_LIMITS
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from complaints.models import InboxMessage
+    from config.regions import Regions
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -235,7 +235,7 @@ class _Turn:
 
     def _take(self, field: str, value: str, *, marker: str | None = None) -> bool:
         """Check one answer; store it (cleaned) or note the problem."""
-        clean, problem = check_answer(field, value, home_region=self.runtime.settings.region_code)
+        clean, problem = check_answer(field, value, regions=self.runtime.config.regions)
         if problem is not None:
             if field != "text":
                 self.problems.append((field, problem))
@@ -265,7 +265,7 @@ class _Turn:
 
     # -- replies ---------------------------------------------------------------------------
     def _say(self, key: str, **params: object) -> None:
-        self.parts.append(render_reply(key, self.lang, channel="telegram", **params))
+        self.parts.append(render_reply(self.runtime.config.replies, key, self.lang, channel="telegram", **params))
 
     def _say_and_reply(self, key: str) -> FollowUps:
         self._say(key)
@@ -276,17 +276,28 @@ class _Turn:
         lines = []
         if "text" in self.received:
             lines.append(
-                render_reply("chat_text_updated" if updated else "chat_text_received", self.lang, channel="telegram")
+                render_reply(
+                    self.runtime.config.replies,
+                    "chat_text_updated" if updated else "chat_text_received",
+                    self.lang,
+                    channel="telegram",
+                )
             )
-        names = load_replies(self.lang)["fields"]
+        names = self.runtime.config.replies.of(self.lang).fields
         labels = [names.get(f, f) for f in dict.fromkeys(self.received) if f != "text"]
         if labels:
             key = "chat_updated" if updated else "chat_received"
-            lines.append(render_reply(key, self.lang, channel="telegram", fields=", ".join(labels)))
+            lines.append(
+                render_reply(self.runtime.config.replies, key, self.lang, channel="telegram", fields=", ".join(labels))
+            )
         if self.problems:
             lines.append(
                 render_reply(
-                    "chat_invalid", self.lang, channel="telegram", fields=field_labels(self.problems, self.lang)
+                    self.runtime.config.replies,
+                    "chat_invalid",
+                    self.lang,
+                    channel="telegram",
+                    fields=field_labels(self.runtime.config.replies, self.problems, self.lang),
                 )
             )
         self.received, self.problems = [], []
@@ -322,7 +333,7 @@ class _Turn:
         from workers.verify import answer_status_query
 
         envelope = dataclasses.replace(self.envelope, kind="status_query", query_ticket=query, language=self.lang)
-        return answer_status_query(self.session, self.inbox, envelope)
+        return answer_status_query(self.runtime, self.session, self.inbox, envelope)
 
     # -- the case --------------------------------------------------------------------------
     def _open_case(self) -> FollowUps:
@@ -348,7 +359,7 @@ class _Turn:
             language=self.lang,
             raw={"conversation": f"{envelope.channel}:{envelope.sender}", "telegram_photos": photos},
         )
-        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope)
+        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope, sop=self.runtime.config.sop)
         if photos or location:
             # Telegram keeps the files; file_ids stay valid for this bot, to be fetched with
             # getFile. The case has no location columns yet, so the point is kept here too.
@@ -369,7 +380,7 @@ class _Turn:
         return check_case(self.runtime, self.session, complaint, actor="worker:conversation")
 
 
-def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | None, str | None]:
+def check_answer(field: str, value: str, *, regions: Regions) -> tuple[str | None, str | None]:
     """Check one answer: ``(clean value, None)`` or ``(None, problem code)``.
 
     Problem codes are those of :func:`normalizer.identity.check_identity` (missing, invalid,
@@ -383,7 +394,7 @@ def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | Non
     if field == "text":
         return value, None
     if field == "nik":
-        problem = validate_nik(value, home_region=home_region)
+        problem = validate_nik(value, regions=regions)
         return (None, problem) if problem else ("".join(ch for ch in value if ch.isdigit()), None)
     if field == "phone":
         phone = normalize_phone(value)
@@ -394,7 +405,7 @@ def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | Non
     if field == "address":
         ok = len(value) >= 5 and any(ch.isalpha() for ch in value)
         return (value[: FIELD_LIMITS["address"]], None) if ok else (None, "invalid")
-    problems = check_identity(Identity(name=value), required=(), home_region=home_region)
+    problems = check_identity(Identity(name=value), regions=regions, required=())
     return (None, problems[0].code) if problems else (value[: FIELD_LIMITS["name"]], None)
 
 

@@ -14,7 +14,6 @@ import structlog
 from complaints import lifecycle, store
 from complaints.models import InboxMessage
 from complaints.replies import render_reply
-from config.loader import load_opds, load_sop
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.tickets import normalize_ticket
 from workers import conversation, followup
@@ -45,7 +44,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.state = "done"
     inbox.updated_at = utcnow()
     if envelope.kind == "status_query":
-        return answer_status_query(session, inbox, envelope)
+        return answer_status_query(runtime, session, inbox, envelope)
     if envelope.kind == "conversation":
         return conversation.handle_turn(runtime, session, inbox, envelope)
     automatic = (envelope.raw or {}).get("auto")
@@ -58,14 +57,17 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     case = followup.find_case(session, envelope)
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)
-    complaint = lifecycle.open_case(session, inbox, envelope)
+    complaint = lifecycle.open_case(session, inbox, envelope, sop=runtime.config.sop)
     if complaint.status != lifecycle.RECEIVED:
         return {}
     return check_case(runtime, session, complaint, actor="worker:verify_intake")
 
 
-def answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
+def answer_status_query(
+    runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
+) -> FollowUps:
     """Answer `CEK <ticket>` with the case's status (never echoing what was sent)."""
+    config = runtime.config
     lang = envelope.language
     channel = envelope.reply_route.channel
     ticket = normalize_ticket(envelope.query_ticket or "")
@@ -74,24 +76,26 @@ def answer_status_query(session: Session, inbox: InboxMessage, envelope: Complai
         pending = store.inbox_by_ticket(session, ticket) if ticket else None
         if pending is not None:
             text = render_reply(
+                config.replies,
                 "status",
                 lang,
                 channel=channel,
                 ticket=ticket,
-                status_label=load_sop().label(lifecycle.RECEIVED, lang),
+                status_label=config.sop.label(lifecycle.RECEIVED, lang),
                 opd="-",
             )
         else:
             # Never echo what was sent: only a well-formed ticket is repeated back.
-            text = render_reply("status_unknown", lang, channel=channel, ticket=ticket or "-")
+            text = render_reply(config.replies, "status_unknown", lang, channel=channel, ticket=ticket or "-")
     else:
-        opd = load_opds().get(complaint.opd_code or "")
+        opd = config.opd(complaint.opd_code)
         text = render_reply(
+            config.replies,
             "status",
             lang,
             channel=channel,
             ticket=complaint.ticket,
-            status_label=load_sop().label(complaint.status, lang),
+            status_label=config.sop.label(complaint.status, lang),
             opd=opd.short_name if opd else "-",
         )
     route = envelope.reply_route

@@ -26,6 +26,7 @@ from channels.x.api import build_client, describe, is_duplicate_post, send_error
 from channels.x.polling import XPoller
 from channels.x.public import public_reply_text, reply_language
 from channels.x.webhook import SIGNATURE_HEADER, crc_response_token, parse_account_activity, signature_matches
+from config.loader import load_replies
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -73,6 +74,9 @@ class XChannel:
             timeout=settings.send_timeout_seconds,
         )
         self._parts_sent: OrderedDict[str, str] = OrderedDict()
+        # The public phrases (x_public_*), read once from CONFIG_DIR: adapters are built from the
+        # settings alone, without the runtime that holds the rest of the city config.
+        self.replies = load_replies(settings.config_dir)
         # tweepy logs every request and answer body at DEBUG: DM texts, NIKs, and for app-only
         # calls the bearer token. Keep it quiet even when the gateway runs with LOG_LEVEL=DEBUG.
         tweepy_log = logging.getLogger("tweepy")
@@ -143,7 +147,11 @@ class XChannel:
             raise SendError("X is not configured (X_USER_ID, X_CONSUMER_*, X_ACCESS_TOKEN*)", retryable=False)
         if not reply.address.isdigit():
             raise SendError(f"X reply address must be a user id, not {reply.address[:40]!r}", retryable=False)
-        public_text = public_reply_text(reply.kind, reply.ticket, reply_language(reply)) if reply.thread_ref else None
+        public_text = (
+            public_reply_text(self.replies, reply.kind, reply.ticket, reply_language(self.replies, reply))
+            if reply.thread_ref
+            else None
+        )
         if public_text and reply.id not in self._parts_sent:
             tweet_id = await self._post_public_reply(reply, public_text)
             self._remember(reply.id, tweet_id)

@@ -30,6 +30,7 @@ from complaints.replies import render_reply
 from config.settings import Settings
 from normalizer.envelope import Intake
 from normalizer.normalize import build_envelope
+from tests.support.city import shipped_city
 from tests.support.fake_x import FakeX, XCredentials
 from tests.support.system import free_port
 
@@ -326,7 +327,7 @@ def test_leading_handles_are_stripped(text: str, expected: str) -> None:
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_the_dm_answer_format_we_ask_for_is_read_back(lang: str) -> None:
     """The x_identity_missing request shows a DM format that our parser reads as identity plus the case's ticket."""
-    request = render_reply("x_identity_missing", lang, channel="x", ticket=TICKET, fields="NIK")
+    request = render_reply(shipped_city().replies, "x_identity_missing", lang, channel="x", ticket=TICKET, fields="NIK")
     example = request[request.index(TICKET + "\n") :]
     answer = (
         example.replace("NIK: ...", f"NIK: {NIK}")
@@ -618,13 +619,13 @@ async def test_ack_goes_public_with_ticket_only_and_whole_text_by_dm(fake: FakeX
 )
 def test_public_text_exists_only_for_ack_and_status(kind: str | None, lang: str, expected: str | None) -> None:
     """Only acknowledgements and status answers have a public form, built from the ticket alone."""
-    assert public_reply_text(kind, TICKET, lang) == expected
+    assert public_reply_text(shipped_city().replies, kind, TICKET, lang) == expected
 
 
 @pytest.mark.parametrize("ticket", [None, "", "BGR-0000000", f"{TICKET} {NIK}", NIK])
 def test_no_public_text_without_a_well_formed_ticket(ticket: str | None) -> None:
     """Whatever sits in the ticket field, only a canonical BGR- ticket is ever published."""
-    assert public_reply_text("ack", ticket, "id") is None
+    assert public_reply_text(shipped_city().replies, "ack", ticket, "id") is None
 
 
 async def test_english_reply_gets_the_english_public_phrase(fake: FakeX, channel: XChannel) -> None:
