@@ -1,4 +1,5 @@
-"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``."""
+"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
+``config check`` / ``config init``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import structlog
 
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
+from gateway.cli_config import add_config_commands
 
 log = structlog.get_logger("intake")
 
@@ -195,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="migrate the schema to the latest revision", description="migrate the schema")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
+    add_config_commands(sub)
     return parser
 
 
