@@ -60,6 +60,8 @@ class LineDict(dict[Any, Any]):
 
     line: int = 0
     lines: dict[Any, int]
+    duplicates: list[tuple[Any, int]]
+    """Keys given twice, with the line of the later one (YAML would silently keep only it)."""
 
     def line_of(self, key: Any) -> int:
         """The line of ``key``, or of the mapping itself when the key is absent."""
@@ -86,7 +88,13 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Any:
     data.line = node.start_mark.line + 1
     yield data
     data.update(loader.construct_mapping(node))
-    data.lines = {loader.construct_object(key): key.start_mark.line + 1 for key, _ in node.value}
+    data.lines, data.duplicates = {}, []
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in data.lines:
+            data.duplicates.append((key, key_node.start_mark.line + 1))
+        else:
+            data.lines[key] = key_node.start_mark.line + 1
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Any:
@@ -124,4 +132,19 @@ def read_yaml(path: Path, problems: Problems) -> LineDict | None:
     if not isinstance(data, LineDict):
         problems.add(path, 1, "expected a mapping at the top level")
         return None
+    _report_duplicates(data, path, problems)
     return data
+
+
+def _report_duplicates(node: Any, path: Path, problems: Problems) -> None:
+    """Every key given twice in one mapping, anywhere in the file."""
+    if isinstance(node, LineDict):
+        for key, line in getattr(node, "duplicates", ()):
+            problems.add(path, line, f"{key!r} is given twice here; only one may be")
+        children: Any = node.values()
+    elif isinstance(node, LineList):
+        children = node
+    else:
+        return
+    for child in children:
+        _report_duplicates(child, path, problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -226,9 +227,10 @@ def test_missing_reply_template_names_the_file_and_templates_line(tmp_path):
     """A language file without a template the code renders is reported at its `templates:` line."""
     path = copy_config(tmp_path) / "replies" / "en.yaml"
     text = path.read_text(encoding="utf-8")
-    start = text.index("  status_unknown:")
-    end = text.index("\n  ", start + 3)
-    path.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+    # The template runs from its key to the next key at the same indentation.
+    block = re.search(r"^  status_unknown:\n(?:(?:    .*)?\n)*", text, re.MULTILINE)
+    assert block is not None
+    path.write_text(text[: block.start()] + text[block.end() :], encoding="utf-8")
     line = text[: text.index("templates:")].count("\n") + 1
     assert problems_of(tmp_path) == [f"{path}:{line}: template 'status_unknown' is missing (the code uses it)"]
 
@@ -268,6 +270,13 @@ def test_yaml_syntax_error_names_its_line(tmp_path):
     assert "YAML syntax error" in found[0]
     # The parser notices the unclosed list on the next line at the latest.
     assert int(found[0].split(":")[1]) in (line, line + 1)
+
+
+def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path):
+    """YAML keeps only the last of two equal keys; a second `minutes:` in one step is reported, not lost."""
+    path = copy_config(tmp_path) / "sop.yaml"
+    line = edit(path, "    minutes: 240\n", "    minutes: 240\n    minutes: 24\n") + 1
+    assert problems_of(tmp_path) == [f"{path}:{line}: 'minutes' is given twice here; only one may be"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
