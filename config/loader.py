@@ -179,7 +179,7 @@ def _read_routing(path: Path, problems: Problems, opds: dict[str, Opd] | None) -
             problems.add(path, raw.line_of("opd"), f"unknown OPD {opd!r} (not in {OPD_FILE})")
         keywords = _strings(raw.get("keywords") or [], path, raw.line_of("keywords"), "keywords", problems)
         phrases = _strings(raw.get("phrases") or [], path, raw.line_of("phrases"), "phrases", problems)
-        if not keywords and not phrases:
+        if not raw.get("keywords") and not raw.get("phrases"):
             problems.add(path, line, f"rule for {opd!r} has no keywords and no phrases")
         for keyword in keywords:
             if len(keyword.split()) != 1:

@@ -272,6 +272,25 @@ def test_yaml_syntax_error_names_its_line(tmp_path):
     assert int(found[0].split(":")[1]) in (line, line + 1)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "    keywords: [berlubang,",
+            "    keywords: [jalan berlubang,",
+            "keyword 'jalan berlubang' has several words; list it under phrases",
+        ),
+        ("    keywords: [berlubang,", "    keywords: [7, ", "'keywords' must be a list of non-empty strings"),
+        ("min_score: 1.0", "min_score: satu", "'min_score' must be a number"),
+    ],
+)
+def test_bad_routing_rules_name_their_line(tmp_path, old, new, message):
+    """A malformed rule is reported once, at the line of the key that is wrong."""
+    path = copy_config(tmp_path) / "routing.yaml"
+    line = edit(path, old, new)
+    assert problems_of(tmp_path) == [f"{path}:{line}: {message}"]
+
+
 def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path):
     """YAML keeps only the last of two equal keys; a second `minutes:` in one step is reported, not lost."""
     path = copy_config(tmp_path) / "sop.yaml"
