@@ -53,6 +53,7 @@ MAX_TEXT = 4096  # text.body: "Maximum 4096 characters"
 _VERSION_RE = re.compile(r"v\d{1,3}\.\d{1,2}")
 # wa_id: the citizen's phone number in international form without "+" (also the reply address).
 _WA_ID_RE = re.compile(r"\d{6,20}")
+_NUMBER_RE = re.compile(r"\+?\d[\d -]{5,}\d")
 
 # statuses[].status folded into the outbox's three states; "read" implies delivered.
 STATUS_MAP = {"sent": "sent", "delivered": "delivered", "read": "delivered", "failed": "failed"}
@@ -229,7 +230,7 @@ def graph_error(status: int, body: str) -> SendError:
     except (ValueError, AttributeError):
         error = None
     if not isinstance(error, dict):
-        return SendError(f"WhatsApp answered {status}: {body[:200]}", retryable=classify_status(status))
+        return SendError(f"WhatsApp answered {status}: {_scrub(body[:200])}", retryable=classify_status(status))
     code = error.get("code") if isinstance(error.get("code"), int) else None
     details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
     known = GRAPH_ERRORS.get(code) if code is not None else None
@@ -238,7 +239,7 @@ def graph_error(status: int, body: str) -> SendError:
     else:
         # Unknown code: the HTTP status decides, or Graph's own "is_transient" hint.
         retryable = classify_status(status) or error.get("is_transient") is True
-        reason = str(details or error.get("message") or "unknown error")[:200]
+        reason = _scrub(str(details or error.get("message") or "unknown error")[:200])
     return SendError(f"WhatsApp answered {status} (error {code}): {reason}", retryable=retryable)
 
 
@@ -254,6 +255,11 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
         text = text[cut:].lstrip()
     parts.append(text)
     return [part for part in parts if part]
+
+
+def _scrub(text: str) -> str:
+    """Provider texts end up in logs and the outbox: keep phone numbers out of them."""
+    return _NUMBER_RE.sub("<number>", text)
 
 
 def _message_id(body: str) -> str | None:
@@ -327,14 +333,16 @@ def _parse_message(message: dict[str, Any]) -> Intake | str:
     if kind == "text":
         body = _str(_obj(message.get("text"), "text"), "body")
         return conversation_intake(wamid, sender, received_at, content="text", text=body)
-    if kind == "image" or (kind == "document" and _is_image(message.get("document"))):
+    document = message.get("document")
+    if kind == "image" or (kind == "document" and str(_obj(document, kind).get("mime_type")).startswith("image/")):
         # A photo sent "as a document" keeps its full resolution: as useful as a photo.
         media = _obj(message.get(kind), kind)
         photo = {"media_id": _str(media, "id")}
         for key in ("mime_type", "sha256"):
             if isinstance(media.get(key), str):
                 photo[key] = media[key][:100]
-        caption = media.get("caption") if isinstance(media.get("caption"), str) else ""
+        caption = media.get("caption")
+        caption = caption if isinstance(caption, str) else ""
         return conversation_intake(wamid, sender, received_at, content="photo", text=caption, photo=photo)
     if kind == "location":
         loc = _obj(message.get("location"), "location")
@@ -400,10 +408,6 @@ def _parse_status(status: dict[str, Any]) -> DeliveryUpdate | str:
         title = known[1] if known else str(errors[0].get("title") or "")[:200]
         detail = f"error {code}: {title}"
     return DeliveryUpdate(status=mapped, provider_message_id=wamid, detail=detail)
-
-
-def _is_image(document: Any) -> bool:
-    return isinstance(document, dict) and str(document.get("mime_type") or "").startswith("image/")
 
 
 def _timestamp(value: Any) -> datetime:

@@ -15,6 +15,7 @@ from channels.base import BadRequest, DeliveryUpdate, Forbidden, OutboundReply, 
 from channels.registry import build_adapters
 from channels.whatsapp import GRAPH_ERRORS, IGNORED_TYPES, SIGNATURE_HEADER, WhatsAppChannel, split_text
 from config.settings import ConfigurationError, Settings
+from normalizer.envelope import Intake
 from normalizer.normalize import build_envelope
 from tests.support.fake_whatsapp import FakeWhatsApp, sign
 
@@ -71,6 +72,12 @@ def message(kind: str, **content: Any) -> bytes:
     del msg["text"]
     msg.update(type=kind, **content)
     return json.dumps(data).encode()
+
+
+def raw(intake: Intake) -> dict[str, Any]:
+    """The intake's raw facts (every WhatsApp turn has them)."""
+    assert intake.raw is not None
+    return intake.raw
 
 
 def reply(text: str = "Pengaduan diterima.", thread_ref: str | None = WAMID) -> OutboundReply:
@@ -175,8 +182,8 @@ def test_text_message_is_a_conversation_turn() -> None:
 def test_image_keeps_the_media_id_and_the_caption() -> None:
     """An image is not downloaded while parsing: its media id, type and hash are kept, the caption is the text."""
     (intake,) = channel().parse(post(fixture("message_image.json"))).intakes
-    assert intake.text == "Jalan berlubang di depan Kebun Raya" and intake.raw["content"] == "photo"
-    photo = intake.raw["photo"]
+    assert intake.text == "Jalan berlubang di depan Kebun Raya" and raw(intake)["content"] == "photo"
+    photo = raw(intake)["photo"]
     assert photo["file_id"] == photo["media_id"] == "1003383421387256"
     assert photo["mime_type"] == "image/jpeg" and photo["sha256"].startswith("SfInY0")
 
@@ -185,23 +192,23 @@ def test_image_sent_as_document_is_a_photo() -> None:
     """A photo sent as a document (full resolution) counts as a photo; a PDF does not."""
     doc = {"id": "9001", "mime_type": "image/png", "sha256": "abc", "filename": "lubang.png"}
     (intake,) = channel().parse(post(message("document", document=doc))).intakes
-    assert intake.raw["content"] == "photo" and intake.raw["photo"]["media_id"] == "9001"
+    assert raw(intake)["content"] == "photo" and raw(intake)["photo"]["media_id"] == "9001"
     pdf = {"id": "9002", "mime_type": "application/pdf", "sha256": "abc", "filename": "surat.pdf"}
     (intake,) = channel().parse(post(message("document", document=pdf))).intakes
-    assert intake.raw["content"] == "unsupported:document"
+    assert raw(intake)["content"] == "unsupported:document"
 
 
 def test_location() -> None:
     """A shared location arrives as (latitude, longitude)."""
     (intake,) = channel().parse(post(fixture("message_location.json"))).intakes
     assert intake.location == (-6.597629, 106.799568)
-    assert intake.raw["content"] == "location" and intake.text == ""
+    assert raw(intake)["content"] == "location" and intake.text == ""
 
 
 def test_unsupported_message_is_still_a_turn() -> None:
     """WhatsApp's own "unsupported" type (a poll here) gets a polite answer instead of silence."""
     (intake,) = channel().parse(post(fixture("message_unsupported.json"))).intakes
-    assert intake.raw["content"] == "unsupported:unsupported" and intake.text == ""
+    assert raw(intake)["content"] == "unsupported:unsupported" and intake.text == ""
 
 
 def test_reaction_is_ignored_with_its_reason() -> None:
@@ -434,3 +441,17 @@ def test_split_prefers_line_breaks_and_keeps_every_word() -> None:
     assert split_text(text) == ["a" * 3000, "b" * 3000]
     assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]
     assert split_text("short") == ["short"]
+
+
+async def test_error_texts_name_no_phone_number() -> None:
+    """A provider error that quotes the citizen's number is stored and logged without it."""
+    async with FakeWhatsApp(TOKEN, PHONE_NUMBER_ID) as wa:
+        adapter = channel(whatsapp_api_base=wa.url)
+        wa.fail_next(131030, "Recipient phone number not in allowed list", details=f"+{CITIZEN} is not allowed")
+        try:
+            with pytest.raises(SendError) as info:
+                await adapter.send(reply())
+        finally:
+            await adapter.close()
+    assert CITIZEN not in str(info.value) and "<number> is not allowed" in str(info.value)
+    assert "error 131030" in str(info.value) and not info.value.retryable
