@@ -250,11 +250,14 @@ class _Turn:
                 self._take("text", caption)
 
     # -- replies ---------------------------------------------------------------------------
-    def _render(self, key: str, **params: object) -> str:
-        return render_reply(key, self.lang, channel=self.channel, **params)
+    def _render(self, key: str, *, fields: str | None = None) -> str:
+        """The chat template ``key`` in the conversation's language, worded for this channel."""
+        if fields is None:
+            return render_reply(key, self.lang, channel=self.channel)
+        return render_reply(key, self.lang, channel=self.channel, fields=fields)
 
-    def _say(self, key: str, **params: object) -> None:
-        self.parts.append(self._render(key, **params))
+    def _say(self, key: str) -> None:
+        self.parts.append(self._render(key))
 
     def _say_and_reply(self, key: str) -> FollowUps:
         self._say(key)
@@ -357,7 +360,9 @@ def _remote_file(data: Mapping[str, Any], provider: str) -> RemoteFile | None:
     (``file_id``...); they are read too, for the day such a conversation may still be open.
     """
     if data.get("ref"):
-        return RemoteFile(**{k: data.get(k) for k in ("provider", "ref", "content_type", "size")})
+        return RemoteFile(
+            str(data.get("provider") or provider), str(data["ref"]), data.get("content_type"), data.get("size")
+        )
     if data.get("file_id"):
         return RemoteFile(provider, data["file_id"], data.get("mime_type") or "image/jpeg", data.get("file_size"))
     return None
