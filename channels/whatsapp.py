@@ -45,7 +45,7 @@ from channels.base import (
 )
 from channels.http_send import classify_status, post_or_get
 from config.settings import ConfigurationError, Settings
-from normalizer.envelope import Intake, ReplyRoute
+from normalizer.envelope import ChatContent, ChatTurn, Intake, RemoteFile, ReplyRoute
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 PATH = "/channels/whatsapp"
@@ -72,6 +72,8 @@ IGNORED_TYPES: dict[str, str] = {
 # locations only" instead of leaving the citizen waiting. WhatsApp's own type "unsupported"
 # (polls, edits, view-once media...) is answered the same way.
 UNSUPPORTED_CONTENT = ("audio", "video", "sticker", "document", "contacts", "unsupported")
+# What the conversation can use; anything else is "other" (answered, not used).
+_CHAT_CONTENT: dict[str, ChatContent] = {"text": "text", "photo": "photo", "location": "location"}
 
 # Graph API error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 # -> (a retry can help, what it means for us). Unlisted codes fall back to the HTTP status.
@@ -368,16 +370,12 @@ def conversation_intake(
     photo: dict[str, str] | None = None,
     location: tuple[float, float] | None = None,
 ) -> Intake:
-    """The one place a WhatsApp message becomes a conversation turn.
-
-    Today the worker reads a turn from ``raw`` with Telegram's keys (``message_id``,
-    ``content``, ``edited``, ``photo.file_id``); this is the function to change when the
-    envelope gets typed fields for chat turns and attachments to fetch.
-    """
-    raw: dict[str, Any] = {"message_id": wamid, "content": content, "edited": False}
+    """The one place a WhatsApp message becomes a conversation turn (typed: :class:`ChatTurn`)."""
+    turn = ChatTurn(content=_CHAT_CONTENT.get(content, "other"), message_id=wamid)
+    files: tuple[RemoteFile, ...] = ()
     if photo is not None:
-        # file_id is the key the conversation keeps photos by; here it is the Graph media id.
-        raw["photo"] = {"file_id": photo["media_id"], **photo}
+        # Fetched later with GET /<media id>: parse does no I/O.
+        files = (RemoteFile(provider="whatsapp", ref=photo["media_id"], content_type=photo.get("mime_type")),)
     return Intake(
         channel="whatsapp",
         provider="whatsapp",
@@ -389,7 +387,10 @@ def conversation_intake(
         language="id",  # WhatsApp tells no language; /english switches the conversation
         received_at=received_at,
         kind="conversation",
-        raw=raw,
+        turn=turn,
+        attachments_to_fetch=files,
+        # For the record: what the message held ("unsupported:sticker") and the photo's hash.
+        raw={"content": content, **({"photo": photo} if photo else {})},
     )
 
 

@@ -15,7 +15,7 @@ from channels.base import BadRequest, DeliveryUpdate, Forbidden, OutboundReply, 
 from channels.registry import build_adapters
 from channels.whatsapp import GRAPH_ERRORS, IGNORED_TYPES, SIGNATURE_HEADER, WhatsAppChannel, split_text
 from config.settings import ConfigurationError, Settings
-from normalizer.envelope import Intake
+from normalizer.envelope import ChatTurn, Intake, RemoteFile
 from normalizer.normalize import build_envelope
 from tests.support.fake_whatsapp import FakeWhatsApp, sign
 
@@ -174,7 +174,8 @@ def test_text_message_is_a_conversation_turn() -> None:
     route = intake.reply_route
     assert (route.channel, route.address, route.thread_ref, route.provider) == ("whatsapp", CITIZEN, WAMID, "whatsapp")
     assert intake.received_at == datetime.fromtimestamp(1739321024, UTC)
-    assert intake.raw == {"message_id": WAMID, "content": "text", "edited": False}
+    assert intake.turn == ChatTurn(content="text", message_id=WAMID)
+    assert intake.raw == {"content": "text"}
     # The WhatsApp profile name is not an identity: it is never offered as the reporter's name.
     assert intake.identity.name is None and "Sheena" not in json.dumps(intake.raw)
 
@@ -182,33 +183,34 @@ def test_text_message_is_a_conversation_turn() -> None:
 def test_image_keeps_the_media_id_and_the_caption() -> None:
     """An image is not downloaded while parsing: its media id, type and hash are kept, the caption is the text."""
     (intake,) = channel().parse(post(fixture("message_image.json"))).intakes
-    assert intake.text == "Jalan berlubang di depan Kebun Raya" and raw(intake)["content"] == "photo"
-    photo = raw(intake)["photo"]
-    assert photo["file_id"] == photo["media_id"] == "1003383421387256"
-    assert photo["mime_type"] == "image/jpeg" and photo["sha256"].startswith("SfInY0")
+    assert intake.text == "Jalan berlubang di depan Kebun Raya" and intake.turn.content == "photo"
+    assert intake.attachments_to_fetch == (RemoteFile("whatsapp", "1003383421387256", "image/jpeg"),)
+    assert raw(intake)["photo"]["sha256"].startswith("SfInY0")
 
 
 def test_image_sent_as_document_is_a_photo() -> None:
     """A photo sent as a document (full resolution) counts as a photo; a PDF does not."""
     doc = {"id": "9001", "mime_type": "image/png", "sha256": "abc", "filename": "lubang.png"}
     (intake,) = channel().parse(post(message("document", document=doc))).intakes
-    assert raw(intake)["content"] == "photo" and raw(intake)["photo"]["media_id"] == "9001"
+    assert intake.turn.content == "photo" and intake.attachments_to_fetch[0].ref == "9001"
     pdf = {"id": "9002", "mime_type": "application/pdf", "sha256": "abc", "filename": "surat.pdf"}
     (intake,) = channel().parse(post(message("document", document=pdf))).intakes
-    assert raw(intake)["content"] == "unsupported:document"
+    assert intake.turn.content == "other" and raw(intake)["content"] == "unsupported:document"
+    assert intake.attachments_to_fetch == ()
 
 
 def test_location() -> None:
     """A shared location arrives as (latitude, longitude)."""
     (intake,) = channel().parse(post(fixture("message_location.json"))).intakes
     assert intake.location == (-6.597629, 106.799568)
-    assert raw(intake)["content"] == "location" and intake.text == ""
+    assert intake.turn.content == "location" and intake.text == ""
 
 
 def test_unsupported_message_is_still_a_turn() -> None:
     """WhatsApp's own "unsupported" type (a poll here) gets a polite answer instead of silence."""
     (intake,) = channel().parse(post(fixture("message_unsupported.json"))).intakes
-    assert raw(intake)["content"] == "unsupported:unsupported" and intake.text == ""
+    assert intake.turn.content == "other" and intake.text == ""
+    assert raw(intake)["content"] == "unsupported:unsupported"
 
 
 def test_reaction_is_ignored_with_its_reason() -> None:
@@ -297,11 +299,12 @@ def test_malformed_notifications_are_bad_requests(body: bytes) -> None:
 
 
 def test_turn_normalises_into_an_envelope() -> None:
-    """The intake passes the normaliser unchanged in kind, route and raw facts."""
+    """The intake passes the normaliser unchanged in kind, route, turn and files to fetch."""
     (intake,) = channel().parse(post(fixture("message_image.json"))).intakes
     envelope = build_envelope(intake)
     assert envelope.kind == "conversation" and envelope.reply_route.address == CITIZEN
-    assert envelope.raw is not None and envelope.raw["photo"]["media_id"] == "1003383421387256"
+    assert envelope.turn is not None and envelope.turn.content == "photo"
+    assert [f.ref for f in envelope.attachments_to_fetch] == ["1003383421387256"]
 
 
 # -- send ------------------------------------------------------------------------------------
