@@ -65,6 +65,8 @@ ACTORS = frozenset({"citizen", "operator", "opd"})
 _CODE_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STATUS_RE = re.compile(r"[a-z][a-z0-9_]*")
 _LANG_RE = re.compile(r"[a-z]{2,3}")
+# Template variant keys: "text", or a channel name ("sms", "telegram", "whatsapp").
+_VARIANT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def load_city_config(config_dir: Path, *, home_region: str = "32.71") -> CityConfig:
@@ -304,8 +306,9 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
             if not isinstance(form, dict) or not isinstance(form.get("text"), str):
                 problems.add(path, line, f"template {key!r} needs a 'text' string")
                 continue
-            if set(form) - {"text", "sms"} or not isinstance(form.get("sms", ""), str):
-                problems.add(path, line, f"template {key!r} may only have 'text' and 'sms' strings")
+            # Besides 'text', a template may word itself for one channel: 'sms', 'whatsapp', ...
+            if not all(_VARIANT_RE.fullmatch(str(k)) and isinstance(v, str) for k, v in form.items()):
+                problems.add(path, line, f"template {key!r} may only have 'text' and per-channel strings ('sms', ...)")
                 continue
             names = _placeholders(form.values())
             if names is None:

@@ -291,6 +291,22 @@ def test_bad_routing_rules_name_their_line(tmp_path, old, new, message):
     assert problems_of(tmp_path) == [f"{path}:{line}: {message}"]
 
 
+@pytest.mark.parametrize(
+    ("variant", "ok"), [("whatsapp: Ketik di sini.", True), ("Whats-App: x", False), ("whatsapp: [1, 2]", False)]
+)
+def test_reply_templates_take_per_channel_variants(tmp_path, variant, ok):
+    """A template may carry a wording for one channel beside 'text'; odd keys and non-strings are refused."""
+    path = copy_config(tmp_path) / "replies" / "id.yaml"
+    line = edit(path, "  chat_ask_text:\n", f"  chat_ask_text:\n    {variant}\n")
+    if ok:
+        city = load_city_config(tmp_path)
+        assert city.replies.languages["id"].templates["chat_ask_text"]["whatsapp"] == "Ketik di sini."
+    else:
+        assert problems_of(tmp_path) == [
+            f"{path}:{line}: template 'chat_ask_text' may only have 'text' and per-channel strings ('sms', ...)"
+        ]
+
+
 def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path):
     """YAML keeps only the last of two equal keys; a second `minutes:` in one step is reported, not lost."""
     path = copy_config(tmp_path) / "sop.yaml"
