@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.system import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,7 @@ def _clean_env() -> dict[str, str]:
         ["worker", "--help"],
         ["db", "--help"],
         ["db", "upgrade", "--help"],
+        ["telegram", "set-webhook", "--help"],
     ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
@@ -111,3 +114,79 @@ def test_serve_from_another_directory_prints_urls_and_serves(tmp_path: Path) -> 
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+TELEGRAM_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+TELEGRAM_SECRET = "Bogor_webhook-secret_2026"
+
+
+async def _intake_async(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the command without blocking the loop that serves the fake Bot API."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**_clean_env(), **env},
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        ((), "https://lapor.kotabogor.example/channels/telegram"),
+        (("https://other.example/hook",), "https://other.example/hook"),
+    ],
+)
+async def test_telegram_set_webhook_registers_our_url_and_secret(
+    tmp_path: Path, args: tuple[str, ...], url: str
+) -> None:
+    """`intake telegram set-webhook [URL]` sets PUBLIC_BASE_URL/channels/telegram (or URL) with our secret."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        code, out, err = await _intake_async(
+            "telegram",
+            "set-webhook",
+            *args,
+            env={
+                "DATA_DIR": str(tmp_path),
+                "PUBLIC_BASE_URL": "https://lapor.kotabogor.example/",
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+                "TELEGRAM_API_BASE": tg.url,
+            },
+        )
+    assert code == 0, err
+    assert tg.webhook == {"url": url, "secret_token": TELEGRAM_SECRET, "allowed_updates": ["message", "edited_message"]}
+    assert url in out and TELEGRAM_TOKEN not in out + err and TELEGRAM_SECRET not in out + err
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"TELEGRAM_MODE": "poll"}, "TELEGRAM_MODE"),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:8080"}, "HTTPS"),
+        ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN"),
+    ],
+)
+async def test_telegram_set_webhook_refuses_what_cannot_work(tmp_path: Path, env: dict[str, str], says: str) -> None:
+    """Poll mode, a plain-HTTP public URL or a missing token are refused before Telegram is called."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        code, _, err = await _intake_async(
+            "telegram",
+            "set-webhook",
+            env={
+                "DATA_DIR": str(tmp_path),
+                "PUBLIC_BASE_URL": "https://lapor.kotabogor.example",
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+                "TELEGRAM_API_BASE": tg.url,
+                **env,
+            },
+        )
+    assert code == 2 and says in err
+    assert tg.calls_of("setWebhook") == []
