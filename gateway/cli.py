@@ -130,17 +130,17 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
     from gateway.pollers import start_intake
     from workers.runtime import build_runtime
 
-    enabled = set(settings.check_providers())
-    if role == "smtp" and "smtp_intake" not in enabled:
+    adapters = build_adapters(settings, texts=render_reply)
+    if role == "smtp" and not adapters.servers:
         print("intake smtp: set SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS", file=sys.stderr)
         return 2
-    if role == "poller" and not enabled & {"imap", "x", "telegram"}:
+    if role == "poller" and not adapters.pollers:
         print(
-            "intake poller: nothing to poll; set IMAP_* (mailbox), X_* or TELEGRAM_* with TELEGRAM_MODE=poll",
+            "intake poller: nothing to poll; set IMAP_* (mailbox), X_* (X_POLL_SECONDS > 0)"
+            " or TELEGRAM_* with TELEGRAM_MODE=poll",
             file=sys.stderr,
         )
         return 2
-    adapters = build_adapters(settings, texts=render_reply)
     runtime = build_runtime(settings)
     acceptor = GroupCommitAcceptor(runtime)
     acceptor.start()

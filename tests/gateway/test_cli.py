@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -190,3 +191,58 @@ async def test_telegram_set_webhook_refuses_what_cannot_work(tmp_path: Path, env
         )
     assert code == 2 and says in err
     assert tg.calls_of("setWebhook") == []
+
+
+def test_poller_with_nothing_to_poll_says_what_to_set(tmp_path: Path) -> None:
+    """`intake poller` without a poller enabled (Telegram in webhook mode does not poll) names the settings."""
+    result = intake(
+        "poller",
+        env={
+            "DATA_DIR": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        },
+    )
+    assert result.returncode == 2 and "TELEGRAM_MODE=poll" in result.stderr and "IMAP_" in result.stderr
+
+
+async def test_poller_process_accepts_telegram_updates_and_reports_health(tmp_path: Path) -> None:
+    """`intake poller` long-polls Telegram, stores the update, keeps the offset and the poller's health."""
+    fixture = ROOT / "tests" / "channels" / "telegram" / "fixtures" / "message_text.json"
+    update = json.loads(fixture.read_text()) | {"update_id": 900}
+    data = tmp_path / "data"
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        tg.push_update(update)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "poller",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=(tmp_path / "stderr.log").open("w"),
+            env={
+                **_clean_env(),
+                "DATA_DIR": str(data),
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_MODE": "poll",
+                "TELEGRAM_API_BASE": tg.url,
+            },
+            cwd=ROOT,
+        )
+        try:
+            assert proc.stdout is not None
+            first = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert b"intake poller: running" in first, (tmp_path / "stderr.log").read_text()
+            assert b"poller: telegram" in await asyncio.wait_for(proc.stdout.readline(), 10)
+            deadline = asyncio.get_running_loop().time() + 20
+            while not [c for c in tg.calls_of("getUpdates") if c.get("offset") == "901"]:
+                assert asyncio.get_running_loop().time() < deadline, "the offset never moved past the update"
+                await asyncio.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+    with sqlite3.connect(data / "intake.sqlite3") as db:
+        assert db.execute("SELECT channel, state FROM inbox").fetchall() == [("telegram", "accepted")]
+        assert db.execute("SELECT value FROM channel_cursors WHERE id = 'telegram:offset'").fetchone() == ("901",)
+        assert db.execute("SELECT provider, status FROM poller_state").fetchall() == [("telegram", "connected")]
