@@ -18,13 +18,14 @@ from channels.base import (
     OutboundReply,
     PollContext,
     RawRequest,
+    ReplyTexts,
     SendError,
     SendResult,
     Unauthorized,
 )
 from channels.x.api import build_client, describe, is_duplicate_post, send_error
 from channels.x.polling import XPoller
-from channels.x.public import public_reply_text, reply_language
+from channels.x.public import PublicPhrases
 from channels.x.webhook import SIGNATURE_HEADER, crc_response_token, parse_account_activity, signature_matches
 from config.settings import Settings
 
@@ -50,7 +51,10 @@ class XChannel:
     name = "x"
     channel = "x"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, texts: ReplyTexts | None = None) -> None:
+        """``texts`` renders the public phrases (``x_public_*`` templates); without it nothing is
+        said in public and every reply goes by DM only."""
+        self.public = PublicPhrases(texts) if texts is not None else None
         self.own_user_id = (settings.x_user_id or "").strip()
         self.consumer_secret = settings.x_consumer_secret or ""
         self.poll_seconds = settings.x_poll_seconds
@@ -143,7 +147,11 @@ class XChannel:
             raise SendError("X is not configured (X_USER_ID, X_CONSUMER_*, X_ACCESS_TOKEN*)", retryable=False)
         if not reply.address.isdigit():
             raise SendError(f"X reply address must be a user id, not {reply.address[:40]!r}", retryable=False)
-        public_text = public_reply_text(reply.kind, reply.ticket, reply_language(reply)) if reply.thread_ref else None
+        public_text = (
+            self.public.public_reply_text(reply.kind, reply.ticket, reply.language or "id")
+            if reply.thread_ref and self.public is not None
+            else None
+        )
         if public_text and reply.id not in self._parts_sent:
             tweet_id = await self._post_public_reply(reply, public_text)
             self._remember(reply.id, tweet_id)
