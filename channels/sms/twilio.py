@@ -93,7 +93,13 @@ class TwilioSms:
 
     # -- inbound -----------------------------------------------------------------------
     def public_url(self, request: RawRequest) -> str:
-        """The URL Twilio signed: our public base URL, not the (proxied) local one."""
+        """The URL Twilio signed: our public base URL, not the (proxied) local one.
+
+        The gateway hands over that URL exactly as Twilio sent it (``request.url``); a request
+        built without one gets it rebuilt from the path and the raw query.
+        """
+        if request.url:
+            return request.url
         query = f"?{request.query_string}" if request.query_string else ""
         return f"{self.public_base_url}{request.path}{query}"
 
