@@ -142,6 +142,7 @@ class TwilioSms:
         Raises :class:`BadRequest` for missing fields and :class:`Forbidden` when the
         request belongs to another Twilio account.
         """
+        request.require_media_type("application/x-www-form-urlencoded")
         form = request.form()
         account = form.get("AccountSid", "")
         if not account:
