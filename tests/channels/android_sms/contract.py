@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.webhook_contract import Duplicate, Stale, WebhookContract, WebhookRequest, load_request
+from tests.support.webhook_contract import (
+    DEFAULT_MALFORMED,
+    Duplicate,
+    Stale,
+    WebhookContract,
+    WebhookRequest,
+    load_request,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -18,6 +26,13 @@ def sign(request: WebhookRequest, secrets: Mapping[str, str], now: float) -> Web
     key = secrets["android_sms_gateway_signing_key"].encode()
     signature = hmac.new(key, request.body + stamp.encode(), hashlib.sha256).hexdigest()
     return request.with_headers(X_Signature=signature, X_Timestamp=stamp)
+
+
+def empty_payload(request: WebhookRequest) -> WebhookRequest:
+    """Well-formed JSON of an sms:received event whose payload lost its sender and text."""
+    event = json.loads(request.body)
+    event["payload"] = {}
+    return request.with_body(json.dumps(event).encode())
 
 
 CONTRACT = WebhookContract(
@@ -38,4 +53,5 @@ CONTRACT = WebhookContract(
         Stale("X-Timestamp more than five minutes from now", age_seconds=3600),
     ),
     wrong_content_type="text/plain",
+    malformed={**DEFAULT_MALFORMED, "sms:received without sender and message": empty_payload},
 )
