@@ -99,6 +99,8 @@ def captured_logs() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
     configure_logging("DEBUG", "json")
+    # Loggers cached now would keep this pipeline after the test; production caches, tests must not.
+    structlog.configure(cache_logger_on_first_use=False)
     stream = io.StringIO()
     typing.cast(logging.StreamHandler[Any], root.handlers[0]).setStream(stream)
     try:
