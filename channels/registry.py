@@ -17,6 +17,7 @@ ADAPTERS: dict[str, str] = {
     "email": "channels.email.sender:EmailSender",
     "telegram": "channels.telegram:TelegramChannel",
     "x": "channels.x:XChannel",
+    "whatsapp": "channels.whatsapp:WhatsAppChannel",
     "app": "channels.android_app:AndroidApp",
 }
 

@@ -193,7 +193,7 @@ class ChannelCursor(Base):
 
 
 class Conversation(Base):
-    """A guided conversation in progress (Telegram /lapor): which question comes next, what is known."""
+    """A guided conversation in progress (/lapor on a chat channel): which question comes next, what is known."""
 
     __tablename__ = "conversations"
 

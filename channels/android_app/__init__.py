@@ -26,7 +26,7 @@ from channels.android_app.payload import (
 from channels.base import OutboundReply, SendError, SendResult
 from channels.web_form import FormErrors, UploadedPhoto, WebForm
 from config.settings import Settings
-from normalizer.envelope import Attachment, Intake, ReplyRoute
+from normalizer.envelope import Attachment, Intake, ReplyRoute, Thread
 
 __all__ = [
     "AndroidApp",
@@ -145,7 +145,7 @@ class AndroidApp:
     def parse_message(self, device: AppDevice, ticket: str, data: Mapping[str, Any]) -> Intake:
         """The intake of a follow-up message on the device's complaint ``ticket``.
 
-        ``raw["case_ticket"]`` tells the verify worker which case it continues (it checks
+        ``thread.case_ticket`` tells the verify worker which case it continues (it checks
         again that the case's reply route is this device). Raises :class:`FieldErrors`.
         """
         message = parse_message(data)
@@ -158,7 +158,7 @@ class AndroidApp:
             reply_route=ReplyRoute(channel=CHANNEL, address=device.id, provider=self.name),
             language=device.language,
             kind="complaint",
-            raw={"case_ticket": ticket},
+            thread=Thread(case_ticket=ticket),
         )
 
     def _attachments(self, photos: Sequence[UploadedPhoto], errors: dict[str, str]) -> tuple[Attachment, ...]:
