@@ -49,6 +49,20 @@ class RawRequest:
                 return value
         return None
 
+    def media_type(self) -> str:
+        """The ``Content-Type`` without its parameters, lower-cased ("" when there is none)."""
+        return (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    def require_media_type(self, *allowed: str) -> None:
+        """Raise :class:`UnsupportedMediaType` unless the ``Content-Type`` is one of ``allowed``.
+
+        A provider always labels its body; any other label means the body is not what the
+        adapter would read it as, so it is refused rather than guessed at.
+        """
+        if self.media_type() not in allowed:
+            given = self.media_type() or "no Content-Type"
+            raise UnsupportedMediaType(f"{given} is not accepted here; expected {' or '.join(allowed)}")
+
     def form(self) -> dict[str, str]:
         """Decode an ``application/x-www-form-urlencoded`` body (last value wins).
 
@@ -117,6 +131,12 @@ class BadRequest(ChannelError):
     """The payload is malformed; the message says why (answered 400)."""
 
     status = 400
+
+
+class UnsupportedMediaType(ChannelError):
+    """The body is labelled with a content type the provider never sends (answered 415)."""
+
+    status = 415
 
 
 class Unauthorized(ChannelError):

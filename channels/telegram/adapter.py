@@ -121,6 +121,7 @@ class TelegramChannel:
 
     def parse(self, request: RawRequest) -> InboundResult:
         """Read the Update in the body; raises :class:`BadRequest` for malformed JSON."""
+        request.require_media_type("application/json")
         try:
             data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError) as exc:

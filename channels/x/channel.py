@@ -118,6 +118,7 @@ class XChannel:
         if request.method == "GET":
             self._crc_answer(request)  # raises BadRequest for a missing or odd token
             return InboundResult(ignored="challenge-response check")
+        request.require_media_type("application/json")
         return parse_account_activity(request.body, self.own_user_id)
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:
