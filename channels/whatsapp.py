@@ -154,6 +154,7 @@ class WhatsAppChannel:
         """Turn a notification into conversation turns and delivery updates; raises :class:`BadRequest`."""
         if request.method == "GET":
             return InboundResult(ignored="webhook verification handshake")
+        request.require_media_type("application/json")
         try:
             data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -10,8 +10,9 @@ and some phones show split messages out of order.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from config.model import Replies
 from normalizer.text import GSM7_BASIC, GSM7_EXTENDED, fit_sms
@@ -68,6 +69,12 @@ def render_reply(
         return text
     limit = SMS_SINGLE if sms_segments <= 1 else SMS_MULTIPART * sms_segments
     return fit_sms(_to_gsm7(text), limit)
+
+
+def reply_renderer(replies: Replies) -> Callable[..., str]:
+    """:func:`render_reply` bound to ``replies``: the ``texts`` handed to adapters that write a
+    fixed phrase themselves (``channels.base.ReplyTexts``, e.g. X's public replies)."""
+    return functools.partial(render_reply, replies)
 
 
 def field_labels(replies: Replies, fields: Iterable[tuple[str, str]], lang: str) -> str:

@@ -8,28 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from channels.base import OutboundReply, SendError, SendResult
-from channels.registry import build_adapters
+from channels.base import OutboundAdapter, OutboundReply, ReplyTexts, SendError, SendResult
+from channels.registry import Adapters, build_adapters
 from config.settings import Settings
+from workers.push_tokens import make_push_token_killer, make_push_token_lookup
 
 
 class OutboundSender:
-    """Sends replies through the enabled adapters, keyed by provider name."""
+    """Sends replies through the enabled outbound adapters, keyed by provider name."""
 
     def __init__(
-        self, settings: Settings, adapters: dict[str, Any] | None = None, *, sf: Any = None, read_sf: Any = None
+        self,
+        settings: Settings,
+        adapters: Adapters | None = None,
+        *,
+        texts: ReplyTexts | None = None,
+        sf: Any = None,
+        read_sf: Any = None,
     ) -> None:
+        """Use ``adapters``, or build the enabled ones with ``texts`` (the city's reply renderer)."""
         self.timeout = settings.send_timeout_seconds + 5
-        self.adapters = adapters if adapters is not None else build_adapters(settings)
+        if adapters is None:
+            if texts is None:
+                raise TypeError("OutboundSender needs adapters, or the texts to build them with")
+            adapters = build_adapters(settings, texts=texts)
+        built = adapters
+        self.adapters: Mapping[str, OutboundAdapter] = built.outbound
         if sf is not None:
             # Adapters that look things up at send time (the app's push tokens) get the store.
-            from workers.push_tokens import make_push_token_killer, make_push_token_lookup
-
-            for adapter in self.adapters.values():
-                if hasattr(adapter, "bind_push_tokens"):
-                    adapter.bind_push_tokens(make_push_token_lookup(read_sf or sf), make_push_token_killer(sf))
+            for adapter in built.push.values():
+                adapter.bind_push_tokens(make_push_token_lookup(read_sf or sf), make_push_token_killer(sf))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="outbound-loop", daemon=True)
         self.thread.start()
@@ -51,7 +62,7 @@ class OutboundSender:
         if adapter is None:
             raise SendError(f"provider {reply.provider!r} is not enabled", retryable=False)
         try:
-            return await asyncio.wait_for(adapter.send(reply), self.timeout)  # type: ignore[no-any-return]
+            return await asyncio.wait_for(adapter.send(reply), self.timeout)
         except TimeoutError as exc:
             raise SendError("send timed out", retryable=True) from exc
 

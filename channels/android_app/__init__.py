@@ -11,7 +11,7 @@ only tells the phone that something is there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from channels.android_app.payload import (
     parse_device,
     parse_message,
 )
-from channels.base import OutboundReply, SendError, SendResult
+from channels.base import OutboundReply, PushTokenKiller, PushTokenLookup, SendError, SendResult
 from channels.web_form import FormErrors, UploadedPhoto, WebForm
 from config.regions import Regions
 from config.settings import Settings
@@ -68,12 +68,6 @@ def push_message(reply: OutboundReply, token: str) -> dict[str, Any]:
             "android": {"priority": "high"},
         }
     }
-
-
-PushTokenLookup = Callable[[str], Awaitable[str | None]]
-"""device id -> its live push token, or None (no token, or FCM said it is dead)."""
-PushTokenKiller = Callable[[str, str], Awaitable[None]]
-"""(device id, token) -> mark that token dead, unless the app has registered a new one since."""
 
 
 class AndroidApp:

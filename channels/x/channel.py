@@ -18,15 +18,15 @@ from channels.base import (
     OutboundReply,
     PollContext,
     RawRequest,
+    ReplyTexts,
     SendError,
     SendResult,
     Unauthorized,
 )
 from channels.x.api import build_client, describe, is_duplicate_post, send_error
 from channels.x.polling import XPoller
-from channels.x.public import public_reply_text, reply_language
+from channels.x.public import PublicPhrases
 from channels.x.webhook import SIGNATURE_HEADER, crc_response_token, parse_account_activity, signature_matches
-from config.loader import load_replies
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,10 @@ class XChannel:
     name = "x"
     channel = "x"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, texts: ReplyTexts | None = None) -> None:
+        """``texts`` renders the public phrases (``x_public_*`` templates); without it nothing is
+        said in public and every reply goes by DM only."""
+        self.public = PublicPhrases(texts) if texts is not None else None
         self.own_user_id = (settings.x_user_id or "").strip()
         self.consumer_secret = settings.x_consumer_secret or ""
         self.poll_seconds = settings.x_poll_seconds
@@ -74,9 +77,6 @@ class XChannel:
             timeout=settings.send_timeout_seconds,
         )
         self._parts_sent: OrderedDict[str, str] = OrderedDict()
-        # The public phrases (x_public_*), read once from CONFIG_DIR: adapters are built from the
-        # settings alone, without the runtime that holds the rest of the city config.
-        self.replies = load_replies(settings.config_dir)
         # tweepy logs every request and answer body at DEBUG: DM texts, NIKs, and for app-only
         # calls the bearer token. Keep it quiet even when the gateway runs with LOG_LEVEL=DEBUG.
         tweepy_log = logging.getLogger("tweepy")
@@ -118,6 +118,7 @@ class XChannel:
         if request.method == "GET":
             self._crc_answer(request)  # raises BadRequest for a missing or odd token
             return InboundResult(ignored="challenge-response check")
+        request.require_media_type("application/json")
         return parse_account_activity(request.body, self.own_user_id)
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:
@@ -148,8 +149,8 @@ class XChannel:
         if not reply.address.isdigit():
             raise SendError(f"X reply address must be a user id, not {reply.address[:40]!r}", retryable=False)
         public_text = (
-            public_reply_text(self.replies, reply.kind, reply.ticket, reply_language(self.replies, reply))
-            if reply.thread_ref
+            self.public.public_reply_text(reply.kind, reply.ticket, reply.language or "id")
+            if reply.thread_ref and self.public is not None
             else None
         )
         if public_text and reply.id not in self._parts_sent:

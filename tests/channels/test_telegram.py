@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from channels.base import BadRequest, DeliveryUpdate, OutboundReply, PollContext, RawRequest, SendError, Unauthorized
+from channels.base import (
+    BadRequest,
+    DeliveryUpdate,
+    OutboundReply,
+    PollContext,
+    PollerHealth,
+    RawRequest,
+    SendError,
+    Unauthorized,
+)
 from channels.telegram import CURSOR_KEY, IGNORED_UPDATES, SECRET_HEADER, TelegramChannel, split_message
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import ChatTurn
@@ -467,6 +476,7 @@ class FakePollContext:
 
     def __init__(self, cursor: str | None = None, *, fail_accept: bool = False) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.health: list[PollerHealth] = []
         self.cursor = cursor
         self.fail_accept = fail_accept
         self.stopping = asyncio.Event()
@@ -491,12 +501,20 @@ class FakePollContext:
             self.events.append(("cursor", value))
             self.cursor = value
 
+        async def keep_unreadable(**unreadable: str) -> None:
+            raise AssertionError(f"Telegram input kept as unreadable: {unreadable}")
+
+        async def report(health: PollerHealth) -> None:
+            self.health.append(health)
+
         return PollContext(
             accept=accept,
             apply_updates=apply_updates,
             cursor_get=cursor_get,
             cursor_set=cursor_set,
             stopping=self.stopping,
+            keep_unreadable=keep_unreadable,
+            report=report,
         )
 
 
@@ -526,6 +544,7 @@ async def test_poll_accepts_then_moves_the_offset_and_stops_promptly() -> None:
     assert polls[0]["offset"] == "500" and polls[1]["offset"] == "503"
     assert polls[0]["allowed_updates"] == ["message", "edited_message"]
     assert tg.webhook == {}
+    assert ctx.health and {(h.poller, h.status, h.polled) for h in ctx.health} == {("telegram", "connected", True)}
 
 
 async def test_poll_keeps_the_offset_when_accepting_fails() -> None:

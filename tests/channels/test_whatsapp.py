@@ -17,6 +17,7 @@ from channels.whatsapp import GRAPH_ERRORS, IGNORED_TYPES, SIGNATURE_HEADER, Wha
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import ChatTurn, Intake, RemoteFile
 from normalizer.normalize import build_envelope
+from tests.support.city import shipped_texts
 from tests.support.fake_whatsapp import FakeWhatsApp, sign
 
 FIXTURES = Path(__file__).parent / "whatsapp" / "fixtures"
@@ -91,10 +92,11 @@ def reply(text: str = "Pengaduan diterima.", thread_ref: str | None = WAMID) -> 
 
 def test_registry_builds_the_channel_when_configured() -> None:
     """All four required settings switch WhatsApp on through the registry, with its webhook path."""
-    adapters = build_adapters(make_settings())
-    assert isinstance(adapters["whatsapp"], WhatsAppChannel)
-    assert adapters["whatsapp"].path == PATH and adapters["whatsapp"].methods == ("GET", "POST")
-    assert "whatsapp" not in build_adapters(Settings(_env_file=None))  # type: ignore[call-arg]
+    adapters = build_adapters(make_settings(), texts=shipped_texts())
+    whatsapp = adapters.named("whatsapp", WhatsAppChannel)
+    assert whatsapp.path == PATH and whatsapp.methods == ("GET", "POST")
+    assert adapters.webhooks["whatsapp"] is adapters.outbound["whatsapp"] is whatsapp
+    assert "whatsapp" not in build_adapters(Settings(_env_file=None), texts=shipped_texts())  # type: ignore[call-arg]
 
 
 def test_half_configured_stops_start_up() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+from complaints.replies import reply_renderer
 from config.loader import SHIPPED_CONFIG_DIR, load_city_config, shipped_files
 from config.model import CityConfig
 
@@ -30,3 +32,8 @@ def edit(path: Path, old: str, new: str) -> int:
     index = text.index(old)
     path.write_text(text[:index] + new + text[index + len(old) :], encoding="utf-8")
     return text.count("\n", 0, index) + 1
+
+
+def shipped_texts() -> Callable[..., str]:
+    """The shipped reply templates as the renderer adapters are given (``texts=``)."""
+    return reply_renderer(shipped_city().replies)
