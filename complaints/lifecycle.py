@@ -1,7 +1,8 @@
 """The SOP state machine: every status change of a case goes through :func:`transition`.
 
-Each change sets the case's SOP step and the deadline of that step (from ``config/sop.yaml``)
-and writes a history row saying who did what and when.
+Each change sets the case's SOP step and the deadline of that step (from the city's
+``sop.yaml``, passed in as a :class:`config.model.SopConfig`) and writes a history row saying
+who did what and when.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints.models import Complaint, HistoryEntry, InboxMessage
-from config.loader import load_sop
+from config.model import SopConfig
 from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
 
 # Status codes used by the code (their labels, steps and time standards live in sop.yaml).
@@ -24,10 +25,16 @@ DISPOSED = "disposisi"
 
 
 def transition(
-    session: Session, complaint: Complaint, to_status: str, *, actor: str, action: str, note: str | None = None
+    session: Session,
+    complaint: Complaint,
+    to_status: str,
+    *,
+    sop: SopConfig,
+    actor: str,
+    action: str,
+    note: str | None = None,
 ) -> None:
-    """Move ``complaint`` to ``to_status``, restart the step clock, and record it."""
-    sop = load_sop()
+    """Move ``complaint`` to ``to_status``, restart the step clock from ``sop``'s time standard, and record it."""
     now = utcnow()
     from_status = complaint.status
     complaint.status = to_status
@@ -65,7 +72,7 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
     )
 
 
-def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> Complaint:
+def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope, *, sop: SopConfig) -> Complaint:
     """Create the case for an accepted complaint message (or return the existing one).
 
     The case starts at SOP step 2 ("diterima"); the receipt itself (step 1) is the inbox row.
@@ -102,7 +109,9 @@ def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
     )
     session.add(complaint)
     session.flush()
-    transition(session, complaint, RECEIVED, actor="system", action="received", note=f"via {envelope.provider}")
+    transition(
+        session, complaint, RECEIVED, sop=sop, actor="system", action="received", note=f"via {envelope.provider}"
+    )
     return complaint
 
 

@@ -1,4 +1,5 @@
-"""Replies to the reporter, rendered from ``config/replies/<lang>.yaml``.
+"""Replies to the reporter, rendered from the city's ``replies/<lang>.yaml`` (loaded into
+:class:`config.model.Replies` once, at start-up, and passed in).
 
 Each template has a long form (``text``) and optionally forms worded for one channel, keyed
 by the channel's name (``sms``, ``whatsapp``...): a new channel gets its own wording in the
@@ -9,10 +10,11 @@ and some phones show split messages out of order.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from config.loader import DEFAULT_LANGUAGE, available_languages, base_language, load_replies
+from config.model import Replies
 from normalizer.text import GSM7_BASIC, GSM7_EXTENDED, fit_sms
 
 SMS_SINGLE = 160
@@ -43,19 +45,18 @@ _GSM_LOOKALIKES = str.maketrans(
 )
 
 
-def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **params: object) -> str:
-    """The reply ``key`` in ``lang`` (Indonesian when that language has no templates),
-    filled with ``params``.
+def render_reply(
+    replies: Replies, key: str, lang: str, *, channel: str, sms_segments: int = 1, **params: object
+) -> str:
+    """The reply ``key`` from ``replies`` in ``lang`` (Indonesian when that language has no
+    templates), filled with ``params``.
 
     The template's variant named after ``channel`` is used when there is one, else ``text``.
     For ``channel="sms"`` the result is also shortened at a word boundary (ending "...") to
     fit ``sms_segments`` SMS; keep the default of one except for long content such as an
     OPD's answer. Raises KeyError for an unknown key or a missing parameter.
     """
-    language = _language(lang)
-    template = load_replies(language)["templates"].get(key)
-    if template is None and language != DEFAULT_LANGUAGE:
-        template = load_replies(DEFAULT_LANGUAGE)["templates"].get(key)
+    template = replies.template(key, lang)
     if template is None:
         raise KeyError(f"no reply template {key!r}")
     is_sms = channel == "sms"
@@ -70,19 +71,19 @@ def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **
     return fit_sms(_to_gsm7(text), limit)
 
 
-def field_labels(fields: Iterable[tuple[str, str]], lang: str) -> str:
+def reply_renderer(replies: Replies) -> Callable[..., str]:
+    """:func:`render_reply` bound to ``replies``: the ``texts`` handed to adapters that write a
+    fixed phrase themselves (``channels.base.ReplyTexts``, e.g. X's public replies)."""
+    return functools.partial(render_reply, replies)
+
+
+def field_labels(replies: Replies, fields: Iterable[tuple[str, str]], lang: str) -> str:
     """Identity problems as text for the reporter: [("nik", "missing"), ("phone", "invalid")]
     -> "NIK (belum diisi), No. Telp (tidak valid)". Unknown codes are shown as they are.
     """
-    replies = load_replies(_language(lang))
-    names, problems = replies["fields"], replies["problems"]
+    texts = replies.of(lang)
+    names, problems = texts.fields, texts.problems
     return ", ".join(f"{names.get(field, field)} ({problems.get(problem, problem)})" for field, problem in fields)
-
-
-def _language(lang: str | None) -> str:
-    """The reply language for a tag such as 'en-US'; Indonesian when there are no templates."""
-    base = base_language(lang or "")
-    return base if base in available_languages() else DEFAULT_LANGUAGE
 
 
 def _to_gsm7(text: str) -> str:

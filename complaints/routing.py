@@ -1,7 +1,7 @@
 """Propose the OPD for a complaint from its words (the routing half of SOP step 3).
 
 The text is lower-cased, split on non-letters and stemmed with Sastrawi, then scored against
-``config/routing.yaml`` (see that file for the scoring). The proposal is only ever a
+the city's routing rules (``routing.yaml``, see that file for the scoring), passed in. The proposal is only ever a
 proposal: the operator confirms or overrides it, and when the words do not point at exactly
 one OPD the decision is "triage" (``opd_code is None``) rather than a guess.
 
@@ -20,7 +20,7 @@ from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
 from Sastrawi.Stemmer.Stemmer import Stemmer
 from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
 
-from config.loader import RoutingConfig, load_routing_rules
+from config.model import RoutingConfig
 
 # Long bodies (forwarded mail threads, pasted documents) would only cost time: what a
 # complaint is about is said near its start.
@@ -66,13 +66,13 @@ class _Compiled:
     by_first_stem: dict[str, tuple[_Term, ...]]
 
 
-def route(text: str, rules: RoutingConfig | None = None) -> RoutingDecision:
-    """Score ``text`` against the routing rules (default: ``config/routing.yaml``).
+def route(text: str, rules: RoutingConfig) -> RoutingDecision:
+    """Score ``text`` against the routing ``rules`` (the city config's ``routing``).
 
     The best OPD wins when it reaches ``min_score`` and no other OPD has the same score;
     otherwise the decision is triage (``opd_code=None``).
     """
-    compiled = _compile(rules if rules is not None else load_routing_rules())
+    compiled = _compile(rules)
     stems = [stem_word(word) for word in tokens(text[:MAX_CHARS])]
 
     scores: dict[str, float] = defaultdict(float)

@@ -1,32 +1,64 @@
-"""Typed, validated, cached access to the data files in ``config/``.
+"""Load and check a city's config directory (CONFIG_DIR) into one :class:`CityConfig`.
 
-The OPD directory, routing rules, SOP steps and reply templates are data that admins edit,
-so every loader checks what it reads and raises :class:`ValueError` naming the file and the
-entry at fault: a typo must stop start-up, not misroute a complaint at 3 a.m.
+The OPD directory, routing rules, SOP steps, reply texts and the region list are data that
+admins edit, so :func:`load_city_config` checks all of it and raises :class:`ConfigError`
+listing every problem as ``path:line: message``: a typo must stop start-up, not misroute a
+complaint at 3 a.m. It is called once per process (the runtime holds the result) and by
+``intake config check``; nothing else reads these files.
 
-Each loader takes an optional ``path`` (tests point it at a temporary file) and is cached,
-so callers may use it on every request; :func:`clear_caches` makes edited files take effect.
-Results are immutable, or fresh copies where the promised type is a plain ``dict``, so no
-caller can change what the next one sees.
+A config directory holds all of these files (``intake config init DIR`` copies the shipped
+ones to start from)::
+
+    opd.yaml  routing.yaml  sop.yaml  replies/<lang>.yaml (id required)  data/wilayah.csv
 """
 
 from __future__ import annotations
 
-import copy
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+import string
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import yaml
+from config.model import (
+    DEFAULT_LANGUAGE,
+    CityConfig,
+    LanguageReplies,
+    Opd,
+    Replies,
+    RoutingConfig,
+    RoutingRule,
+    SopConfig,
+    SopState,
+    base_language,
+)
+from config.problems import ConfigError, ConfigProblem, LineDict, LineList, Problems, read_yaml
+from config.regions import REGIONS_FILE, Regions, load_regions
+from config.settings import SHIPPED_CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).parent
-OPD_PATH = CONFIG_DIR / "opd.yaml"
-ROUTING_PATH = CONFIG_DIR / "routing.yaml"
-SOP_PATH = CONFIG_DIR / "sop.yaml"
-REPLIES_DIR = CONFIG_DIR / "replies"
-DEFAULT_LANGUAGE = "id"
+__all__ = [
+    "CONFIG_FILES",
+    "DEFAULT_LANGUAGE",
+    "SHIPPED_CONFIG_DIR",
+    "CityConfig",
+    "ConfigError",
+    "ConfigProblem",
+    "Opd",
+    "RoutingConfig",
+    "RoutingRule",
+    "SopConfig",
+    "SopState",
+    "base_language",
+    "load_city_config",
+    "load_replies",
+    "shipped_files",
+]
+
+OPD_FILE, ROUTING_FILE, SOP_FILE, REPLIES_DIR = Path("opd.yaml"), Path("routing.yaml"), Path("sop.yaml"), "replies"
+# Every file a config directory must hold, besides replies/<lang>.yaml.
+CONFIG_FILES = (OPD_FILE, ROUTING_FILE, SOP_FILE, REGIONS_FILE)
+# Shipped beside the region list: where it comes from and under which licence.
+_NOTICE_FILES = (REGIONS_FILE.parent / "README.md",)
 
 OPD_KINDS = frozenset({"dinas", "badan", "satuan", "perumda", "rsud", "kecamatan", "kantor"})
 ACTORS = frozenset({"citizen", "operator", "opd"})
@@ -35,284 +67,136 @@ _STATUS_RE = re.compile(r"[a-z][a-z0-9_]*")
 _LANG_RE = re.compile(r"[a-z]{2,3}")
 # Template variant keys: "text", or a channel name ("sms", "telegram", "whatsapp").
 _VARIANT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-# Kota Bogor is 32.71 (Jawa Barat, Kota Bogor); its six kecamatan are 32.71.01 to 32.71.06.
-_DISTRICT_RE = re.compile(r"32\.71\.\d{2}")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-# --------------------------------------------------------------------------- data types
+def load_city_config(config_dir: Path, *, home_region: str = "32.71") -> CityConfig:
+    """Read and check every file of ``config_dir``; raise :class:`ConfigError` listing all problems.
 
-
-@dataclass(frozen=True, slots=True)
-class Opd:
-    """One Organisasi Perangkat Daerah a complaint can be routed to."""
-
-    code: str
-    name: str
-    short_name: str
-    kind: str
-    district_code: str | None = None
-    """Kemendagri code (``32.71.xx``), kecamatan only."""
-    kelurahan: tuple[str, ...] = ()
-    """The kelurahan of a kecamatan, for mapping a location to it."""
-
-    @property
-    def is_kecamatan(self) -> bool:
-        """True for the six kecamatan offices."""
-        return self.kind == "kecamatan"
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingRule:
-    """Words that point a complaint to one OPD; see ``routing.yaml`` for the scoring."""
-
-    opd: str
-    keywords: tuple[str, ...] = ()
-    phrases: tuple[str, ...] = ()
-    weight: float = 1.0
-    topic: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingConfig:
-    """All routing rules plus the thresholds that turn scores into a decision."""
-
-    min_score: float
-    phrase_weight: float
-    place_weight: float
-    rules: tuple[RoutingRule, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SopState:
-    """A status a case can be in: one of the nine SOP steps or an off-line state."""
-
-    status: str
-    step: int
-    actor: str | None
-    minutes: int | None
-    """Time standard of this status; None when no clock runs (waiting for the citizen, done)."""
-    labels: tuple[tuple[str, str], ...]
-    description: str = ""
-    main_line: bool = True
-    terminal: bool = False
-
-    def label(self, lang: str) -> str:
-        """The label in ``lang``, falling back to Indonesian."""
-        labels = dict(self.labels)
-        return labels.get(base_language(lang)) or labels[DEFAULT_LANGUAGE]
-
-
-@dataclass(frozen=True, slots=True)
-class SopConfig:
-    """The SOP: nine steps in order, plus the triage, returned and finished states."""
-
-    steps: tuple[SopState, ...]
-    extra_states: tuple[SopState, ...]
-
-    @property
-    def states(self) -> tuple[SopState, ...]:
-        """Every status, main line first."""
-        return self.steps + self.extra_states
-
-    @property
-    def statuses(self) -> tuple[str, ...]:
-        """Every status code, main line first."""
-        return tuple(state.status for state in self.states)
-
-    @property
-    def total_minutes(self) -> int:
-        """Sum of the nine steps' time standards (the SOP's ~31 h 40 min)."""
-        return sum(step.minutes or 0 for step in self.steps)
-
-    def state(self, status: str) -> SopState:
-        """The state for ``status``; KeyError names an unknown status."""
-        for state in self.states:
-            if state.status == status:
-                return state
-        raise KeyError(f"unknown SOP status {status!r}")
-
-    def step_for_status(self, status: str) -> int:
-        """The SOP step number (1-9) a status belongs to."""
-        return self.state(status).step
-
-    def deadline_minutes(self, status: str) -> int | None:
-        """Minutes the case may stay in ``status``; None when no clock runs."""
-        return self.state(status).minutes
-
-    def label(self, status: str, lang: str) -> str:
-        """Human label of ``status`` in ``lang`` (falls back to Indonesian)."""
-        return self.state(status).label(lang)
-
-    def actor(self, status: str) -> str | None:
-        """Who must act next: citizen, operator or opd (None once finished)."""
-        return self.state(status).actor
-
-
-# --------------------------------------------------------------------------- loaders
-
-
-def load_opds(path: Path | None = None) -> dict[str, Opd]:
-    """The OPD directory keyed by code, in file order."""
-    return {opd.code: opd for opd in _read_opds(Path(path or OPD_PATH))}
-
-
-@lru_cache(maxsize=8)
-def load_routing_rules(path: Path | None = None, *, opds_path: Path | None = None) -> RoutingConfig:
-    """Routing rules, checked against the OPD directory, plus generated place-name rules.
-
-    Raises ValueError naming any rule whose ``opd`` is not in ``opd.yaml``.
+    ``home_region`` is REGION_CODE: the regency/city whose districts the kecamatan OPDs must be.
     """
-    path = Path(path or ROUTING_PATH)
-    opds = load_opds(opds_path)
-    data = _read_yaml(path)
-    min_score = _number(data, "min_score", path)
-    phrase_weight = _number(data, "phrase_weight", path, default=2.0)
-    place_weight = _number(data, "place_weight", path, default=0.0)
-    raw_rules = data.get("rules")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        raise ValueError(f"{path}: 'rules' must be a non-empty list")
-    rules = [_routing_rule(raw, index, path, opds) for index, raw in enumerate(raw_rules)]
-    if place_weight > 0:
-        rules.extend(_place_rules(opds.values(), place_weight))
-    return RoutingConfig(min_score, phrase_weight, place_weight, tuple(rules))
+    directory = Path(config_dir)
+    problems = Problems()
+    if not directory.is_dir():
+        problems.add(directory, 0, "CONFIG_DIR is not a directory (`intake config init DIR` creates one)")
+        problems.raise_if_any()
+    regions = load_regions(directory / REGIONS_FILE, problems)
+    if len(regions) and not regions.is_regency(home_region):
+        problems.add(directory / REGIONS_FILE, 0, f"REGION_CODE {home_region!r} is not a regency/city in this list")
+    opds = _read_opds(directory / OPD_FILE, problems, regions, home_region)
+    routing = _read_routing(directory / ROUTING_FILE, problems, opds)
+    sop = _read_sop(directory / SOP_FILE, problems)
+    replies = _read_replies(directory / REPLIES_DIR, problems)
+    problems.raise_if_any()
+    # No problem recorded means every file was read.
+    assert opds is not None and routing is not None and sop is not None and replies is not None  # noqa: S101
+    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions)
 
 
-@lru_cache(maxsize=8)
-def load_sop(path: Path | None = None) -> SopConfig:
-    """The SOP steps and states; checks that steps run 1..9 and statuses are unique."""
-    path = Path(path or SOP_PATH)
-    data = _read_yaml(path)
-    steps = tuple(_sop_state(raw, path, main_line=True) for raw in _list(data, "steps", path))
-    extras = tuple(_sop_state(raw, path, main_line=False) for raw in data.get("states") or [])
-    numbers = [step.step for step in steps]
-    if numbers != list(range(1, len(steps) + 1)):
-        raise ValueError(f"{path}: steps must be numbered 1, 2, 3, ... in order, got {numbers}")
-    for state in steps:
-        if state.minutes is None:
-            raise ValueError(f"{path}: step {state.step} ({state.status}) needs a time standard")
-    seen: set[str] = set()
-    for state in steps + extras:
-        if state.status in seen:
-            raise ValueError(f"{path}: status {state.status!r} is defined twice")
-        if not 1 <= state.step <= len(steps):
-            raise ValueError(f"{path}: status {state.status!r} names step {state.step}, not an SOP step")
-        seen.add(state.status)
-    return SopConfig(steps, extras)
+def load_replies(config_dir: Path) -> Replies:
+    """Only the reply texts of ``config_dir`` (checked as :func:`load_city_config` does), for an
+    adapter that writes texts itself and is built without the runtime."""
+    problems = Problems()
+    replies = _read_replies(Path(config_dir) / REPLIES_DIR, problems)
+    problems.raise_if_any()
+    assert replies is not None  # noqa: S101 - no problem means read
+    return replies
 
 
-def load_replies(lang: str, path: Path | None = None) -> dict[str, Any]:
-    """Reply templates and labels for ``lang``: ``templates`` (key -> {text, sms?}),
-    ``fields`` and ``problems``. A fresh copy each call.
-
-    Raises ValueError for a malformed language code and FileNotFoundError for a language
-    that has no file; :func:`available_languages` lists those that do.
-    """
-    if path is None:
-        if not _LANG_RE.fullmatch(lang):
-            raise ValueError(f"not a language code: {lang!r}")
-        path = REPLIES_DIR / f"{lang}.yaml"
-    return copy.deepcopy(_read_replies(Path(path)))
+def shipped_files() -> list[Path]:
+    """Every shipped config file, relative to the shipped directory: what `intake config init` copies."""
+    replies = sorted(p.relative_to(SHIPPED_CONFIG_DIR) for p in (SHIPPED_CONFIG_DIR / REPLIES_DIR).glob("*.yaml"))
+    return [*CONFIG_FILES, *replies, *_NOTICE_FILES]
 
 
-@lru_cache(maxsize=4)
-def available_languages(directory: Path | None = None) -> tuple[str, ...]:
-    """Languages that have a reply file, sorted."""
-    directory = Path(directory or REPLIES_DIR)
-    return tuple(sorted(p.stem for p in directory.glob("*.yaml") if _LANG_RE.fullmatch(p.stem)))
+# --------------------------------------------------------------------------- OPD directory
 
 
-def base_language(lang: str) -> str:
-    """The language part of a tag: 'en-US' / 'en_GB' / 'EN' -> 'en'."""
-    return re.split(r"[-_]", lang.strip().lower(), maxsplit=1)[0]
-
-
-def clear_caches() -> None:
-    """Forget every loaded file, so edited data files are read again."""
-    for cached in (_read_opds, load_routing_rules, load_sop, _read_replies, available_languages):
-        cached.cache_clear()
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=_Loader)  # noqa: S506 - a safe loader
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    return data
-
-
-@lru_cache(maxsize=8)
-def _read_opds(path: Path) -> tuple[Opd, ...]:
-    opds: list[Opd] = []
-    codes: set[str] = set()
-    for index, raw in enumerate(_list(_read_yaml(path), "opds", path)):
-        where = f"{path}: opds[{index}]"
-        if not isinstance(raw, dict):
-            raise ValueError(f"{where} must be a mapping")
-        code, name, short_name, kind = (_text(raw, key, where) for key in ("code", "name", "short_name", "kind"))
-        if not _CODE_RE.fullmatch(code):
-            raise ValueError(f"{where}: code {code!r} must be lower-case letters, digits and dashes")
-        if code in codes:
-            raise ValueError(f"{where}: OPD code {code!r} is used twice")
-        if kind not in OPD_KINDS:
-            raise ValueError(f"{where}: kind {kind!r} is not one of {sorted(OPD_KINDS)}")
+def _read_opds(path: Path, problems: Problems, regions: Regions, home_region: str) -> dict[str, Opd] | None:
+    """The OPDs that are valid; None when the file cannot be read at all."""
+    opds: dict[str, Opd] = {}
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    entries = _list(data, "opds", path, problems)
+    for index, raw in enumerate(entries):
+        line = entries.line_of(index)
+        if not isinstance(raw, LineDict):
+            problems.add(path, line, f"opds[{index}] must be a mapping")
+            continue
+        fields = [_text(raw, key, path, problems) for key in ("code", "name", "short_name", "kind")]
+        code, name, short_name, kind = fields
+        if code is not None and not _CODE_RE.fullmatch(code):
+            problems.add(path, raw.line_of("code"), f"code {code!r} must be lower-case letters, digits and dashes")
+        elif code is not None and code in opds:
+            problems.add(path, raw.line_of("code"), f"OPD code {code!r} is used twice")
+        if kind is not None and kind not in OPD_KINDS:
+            problems.add(path, raw.line_of("kind"), f"kind {kind!r} is not one of {sorted(OPD_KINDS)}")
         district = raw.get("district_code")
-        if kind == "kecamatan" and not (isinstance(district, str) and _DISTRICT_RE.fullmatch(district)):
-            raise ValueError(f"{where}: kecamatan {code!r} needs a district_code like '32.71.01'")
-        if kind != "kecamatan" and district is not None:
-            raise ValueError(f"{where}: only a kecamatan has a district_code")
-        kelurahan = tuple(_strings(raw.get("kelurahan") or [], f"{where}.kelurahan"))
-        codes.add(code)
-        opds.append(Opd(code, name, short_name, kind, district, kelurahan))
-    return tuple(opds)
+        if kind == "kecamatan":
+            # The rule comes from the region list: a kecamatan is a district of REGION_CODE.
+            known = isinstance(district, str) and regions.is_known_district(district)
+            if not (known and str(district).startswith(home_region + ".")):
+                problems.add(
+                    path,
+                    raw.line_of("district_code"),
+                    f"kecamatan {code!r} needs a district_code of a district of REGION_CODE {home_region} "
+                    f"in {REGIONS_FILE}, not {district!r}",
+                )
+            elif name is not None and str(regions.name(str(district))).lower() not in name.lower():
+                # Kemendagri and the statistics office (BPS) number Kota Bogor's districts
+                # differently; a name check catches a code copied from the wrong table.
+                problems.add(
+                    path,
+                    raw.line_of("district_code"),
+                    f"district {district} is {regions.name(str(district))!r} in {REGIONS_FILE}, not {name!r}",
+                )
+        elif district is not None:
+            problems.add(path, raw.line_of("district_code"), "only a kecamatan has a district_code")
+        kelurahan = _strings(raw.get("kelurahan") or [], path, raw.line_of("kelurahan"), "kelurahan", problems)
+        if None not in fields and code not in opds:
+            opds[str(code)] = Opd(str(code), str(name), str(short_name), str(kind), district, tuple(kelurahan))
+    return opds
 
 
-@lru_cache(maxsize=8)
-def _read_replies(path: Path) -> dict[str, Any]:
-    data = _read_yaml(path)
-    templates = data.get("templates")
-    if not isinstance(templates, dict) or not templates:
-        raise ValueError(f"{path}: 'templates' must be a non-empty mapping")
-    normalised: dict[str, dict[str, str]] = {}
-    for key, value in templates.items():
-        if isinstance(value, str):  # a bare string is the long form with no SMS variant
-            value = {"text": value}
-        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-            raise ValueError(f"{path}: template {key!r} needs a 'text' string")
-        # Besides 'text', a template may word itself for one channel: 'sms', 'whatsapp', ...
-        if not all(_VARIANT_RE.fullmatch(str(k)) and isinstance(v, str) for k, v in value.items()):
-            raise ValueError(f"{path}: template {key!r} may only have 'text' and per-channel strings ('sms', ...)")
-        normalised[str(key)] = {k: str(v).strip() for k, v in value.items()}
-    result: dict[str, Any] = {"language": data.get("language", path.stem), "templates": normalised}
-    for section in ("fields", "problems"):
-        labels = data.get(section) or {}
-        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-            raise ValueError(f"{path}: '{section}' must map codes to label strings")
-        result[section] = {str(k): v for k, v in labels.items()}
-    return result
+# --------------------------------------------------------------------------- routing rules
 
 
-def _routing_rule(raw: Any, index: int, path: Path, opds: dict[str, Opd]) -> RoutingRule:
-    where = f"{path}: rules[{index}]"
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a mapping")
-    opd = raw.get("opd")
-    if opd not in opds:
-        raise ValueError(f"{where}: unknown OPD {opd!r} (not in opd.yaml)")
-    keywords = tuple(_strings(raw.get("keywords") or [], f"{where}.keywords"))
-    phrases = tuple(_strings(raw.get("phrases") or [], f"{where}.phrases"))
-    if not keywords and not phrases:
-        raise ValueError(f"{where}: rule for {opd!r} has no keywords and no phrases")
-    for keyword in keywords:
-        if len(keyword.split()) != 1:
-            raise ValueError(f"{where}: keyword {keyword!r} has several words; list it under phrases")
-    weight = _number(raw, "weight", where, default=1.0)
-    if weight <= 0:
-        raise ValueError(f"{where}: weight must be positive")
-    return RoutingRule(opd, keywords, phrases, weight, str(raw.get("topic") or ""))
+def _read_routing(path: Path, problems: Problems, opds: dict[str, Opd] | None) -> RoutingConfig | None:
+    """The rules; with ``opds`` None (opd.yaml unreadable) their OPD names cannot be checked."""
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    min_score = _number(data, "min_score", path, problems)
+    phrase_weight = _number(data, "phrase_weight", path, problems, default=2.0)
+    place_weight = _number(data, "place_weight", path, problems, default=0.0)
+    entries = _list(data, "rules", path, problems)
+    rules: list[RoutingRule] = []
+    for index, raw in enumerate(entries):
+        line = entries.line_of(index)
+        if not isinstance(raw, LineDict):
+            problems.add(path, line, f"rules[{index}] must be a mapping")
+            continue
+        opd = raw.get("opd")
+        if opds is not None and opd not in opds:
+            problems.add(path, raw.line_of("opd"), f"unknown OPD {opd!r} (not in {OPD_FILE})")
+        keywords = _strings(raw.get("keywords") or [], path, raw.line_of("keywords"), "keywords", problems)
+        phrases = _strings(raw.get("phrases") or [], path, raw.line_of("phrases"), "phrases", problems)
+        if not raw.get("keywords") and not raw.get("phrases"):
+            problems.add(path, line, f"rule for {opd!r} has no keywords and no phrases")
+        for keyword in keywords:
+            if len(keyword.split()) != 1:
+                problems.add(
+                    path, raw.line_of("keywords"), f"keyword {keyword!r} has several words; list it under phrases"
+                )
+        weight = _number(raw, "weight", path, problems, default=1.0)
+        if weight is not None and weight <= 0:
+            problems.add(path, raw.line_of("weight"), "weight must be positive")
+        rules.append(RoutingRule(str(opd), tuple(keywords), tuple(phrases), weight or 1.0, str(raw.get("topic") or "")))
+    if min_score is None or phrase_weight is None or place_weight is None:
+        return None
+    if place_weight > 0:
+        rules.extend(_place_rules((opds or {}).values(), place_weight))
+    return RoutingConfig(min_score, phrase_weight, place_weight, tuple(rules))
 
 
 def _place_rules(opds: Any, weight: float) -> list[RoutingRule]:
@@ -328,53 +212,171 @@ def _place_rules(opds: Any, weight: float) -> list[RoutingRule]:
     return rules
 
 
-def _sop_state(raw: Any, path: Path, *, main_line: bool) -> SopState:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path}: every step/state must be a mapping")
-    status = _text(raw, "status", str(path))
-    where = f"{path}: status {status!r}"
-    if not _STATUS_RE.fullmatch(status):
-        raise ValueError(f"{where}: status codes are lower-case ascii with underscores")
+# --------------------------------------------------------------------------- SOP
+
+
+def _read_sop(path: Path, problems: Problems) -> SopConfig | None:
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    before = len(problems.items)
+    raw_steps = _list(data, "steps", path, problems)
+    raw_extras = data.get("states") or LineList()
+    if not isinstance(raw_extras, LineList):
+        problems.add(path, data.line_of("states"), "'states' must be a list")
+        raw_extras = LineList()
+    steps = [_sop_state(raw, path, raw_steps.line_of(i), problems, True) for i, raw in enumerate(raw_steps)]
+    extras = [_sop_state(raw, path, raw_extras.line_of(i), problems, False) for i, raw in enumerate(raw_extras)]
+    if len(problems.items) > before:
+        return None
+    main = tuple(state for state, _ in steps if state is not None)
+    extra = tuple(state for state, _ in extras if state is not None)
+    numbers = [state.step for state in main]
+    if numbers != list(range(1, len(main) + 1)):
+        problems.add(path, raw_steps.line, f"steps must be numbered 1, 2, 3, ... in order, got {numbers}")
+    seen: set[str] = set()
+    for state, line in steps + extras:
+        assert state is not None  # noqa: S101 - checked above
+        if state.main_line and state.minutes is None:
+            problems.add(path, line, f"step {state.step} ({state.status}) needs a time standard (minutes)")
+        if state.status in seen:
+            problems.add(path, line, f"status {state.status!r} is defined twice")
+        if not 1 <= state.step <= len(main):
+            problems.add(path, line, f"status {state.status!r} names step {state.step}, not an SOP step")
+        seen.add(state.status)
+    return SopConfig(main, extra)
+
+
+def _sop_state(raw: Any, path: Path, line: int, problems: Problems, main_line: bool) -> tuple[SopState | None, int]:
+    if not isinstance(raw, LineDict):
+        problems.add(path, line, "every step/state must be a mapping")
+        return None, line
+    before = len(problems.items)
+    status = _text(raw, "status", path, problems) or ""
+    if status and not _STATUS_RE.fullmatch(status):
+        problems.add(path, raw.line_of("status"), f"status {status!r}: codes are lower-case ascii with underscores")
     step = raw.get("step")
     if not isinstance(step, int) or isinstance(step, bool):
-        raise ValueError(f"{where}: 'step' must be a number")
+        problems.add(path, raw.line_of("step"), f"status {status!r}: 'step' must be a whole number")
     terminal = bool(raw.get("terminal", False))
     actor = raw.get("actor")
     if actor not in ACTORS and not (terminal and actor is None):
-        raise ValueError(f"{where}: actor {actor!r} is not one of {sorted(ACTORS)}")
+        problems.add(path, raw.line_of("actor"), f"status {status!r}: actor {actor!r} is not one of {sorted(ACTORS)}")
     minutes = raw.get("minutes")
     if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0):
-        raise ValueError(f"{where}: minutes must be a positive whole number or null")
+        problems.add(
+            path, raw.line_of("minutes"), f"status {status!r}: minutes must be a positive whole number or null"
+        )
     labels = raw.get("label")
     if not isinstance(labels, dict) or not isinstance(labels.get(DEFAULT_LANGUAGE), str):
-        raise ValueError(f"{where}: needs a label with at least '{DEFAULT_LANGUAGE}'")
+        problems.add(path, raw.line_of("label"), f"status {status!r}: needs a label with at least '{DEFAULT_LANGUAGE}'")
+    if len(problems.items) > before or not isinstance(labels, dict) or not isinstance(step, int):
+        return None, line
     pairs = tuple((str(k), str(v)) for k, v in labels.items())
-    description = str(raw.get("description") or "")
-    return SopState(status, step, actor, minutes, pairs, description, main_line, terminal)
+    state = SopState(status, step, actor, minutes, pairs, str(raw.get("description") or ""), main_line, terminal)
+    return state, line
 
 
-def _list(data: dict[str, Any], key: str, path: Path) -> list[Any]:
+# --------------------------------------------------------------------------- reply texts
+
+
+def _read_replies(directory: Path, problems: Problems) -> Replies | None:
+    files = sorted(p for p in directory.glob("*.yaml") if _LANG_RE.fullmatch(p.stem))
+    if not any(p.stem == DEFAULT_LANGUAGE for p in files):
+        problems.add(directory / f"{DEFAULT_LANGUAGE}.yaml", 0, "file is missing (the fallback language)")
+        return None
+    # Every template the code renders is in the shipped Indonesian file; a city's files need them all.
+    required = _template_keys(SHIPPED_CONFIG_DIR / REPLIES_DIR / f"{DEFAULT_LANGUAGE}.yaml")
+    languages: dict[str, LanguageReplies] = {}
+    placeholders: dict[str, set[str]] = {}
+    for path in sorted(files, key=lambda p: p.stem != DEFAULT_LANGUAGE):  # Indonesian first: the reference
+        data = read_yaml(path, problems)
+        if data is None:
+            continue
+        templates = data.get("templates")
+        if not isinstance(templates, LineDict) or not templates:
+            problems.add(path, data.line_of("templates"), "'templates' must be a non-empty mapping")
+            continue
+        for key in sorted(required - set(templates)):
+            problems.add(path, data.line_of("templates"), f"template {key!r} is missing (the code uses it)")
+        normalised: dict[str, Any] = {}
+        for key, value in templates.items():
+            line = templates.line_of(key)
+            form = {"text": value} if isinstance(value, str) else value  # a bare string: no SMS form
+            if not isinstance(form, dict) or not isinstance(form.get("text"), str):
+                problems.add(path, line, f"template {key!r} needs a 'text' string")
+                continue
+            # Besides 'text', a template may word itself for one channel: 'sms', 'whatsapp', ...
+            if not all(_VARIANT_RE.fullmatch(str(k)) and isinstance(v, str) for k, v in form.items()):
+                problems.add(path, line, f"template {key!r} may only have 'text' and per-channel strings ('sms', ...)")
+                continue
+            names = _placeholders(form.values())
+            if names is None:
+                problems.add(path, line, f"template {key!r} has an unbalanced '{{' or '}}'")
+                continue
+            if path.stem == DEFAULT_LANGUAGE:
+                placeholders[str(key)] = names
+            elif key in placeholders and not names <= placeholders[str(key)]:
+                # A translation that asks for a value the code does not pass fails when rendered.
+                unknown = ", ".join(sorted(names - placeholders[str(key)]))
+                problems.add(path, line, f"template {key!r} uses {unknown}, which the Indonesian one does not")
+            normalised[str(key)] = MappingProxyType({k: str(v).strip() for k, v in form.items()})
+        labels = {}
+        for section in ("fields", "problems"):
+            raw = data.get(section) or {}
+            if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+                problems.add(path, data.line_of(section), f"'{section}' must map codes to label strings")
+                raw = {}
+            labels[section] = MappingProxyType({str(k): v for k, v in raw.items()})
+        lang = path.stem
+        languages[lang] = LanguageReplies(lang, MappingProxyType(normalised), labels["fields"], labels["problems"])
+    return Replies(MappingProxyType(languages)) if DEFAULT_LANGUAGE in languages else None
+
+
+def _template_keys(path: Path) -> set[str]:
+    data = read_yaml(path, Problems())
+    templates = data.get("templates") if data is not None else None
+    return {str(key) for key in templates} if isinstance(templates, dict) else set()
+
+
+def _placeholders(texts: Any) -> set[str] | None:
+    try:
+        return {name for text in texts for _, name, _, _ in string.Formatter().parse(text) if name}
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _list(data: LineDict | None, key: str, path: Path, problems: Problems) -> LineList:
+    if data is None:
+        return LineList()
     value = data.get(key)
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{path}: '{key}' must be a non-empty list")
+    if not isinstance(value, LineList) or not value:
+        problems.add(path, data.line_of(key), f"'{key}' must be a non-empty list")
+        return LineList()
     return value
 
 
-def _text(raw: dict[str, Any], key: str, where: str) -> str:
+def _text(raw: LineDict, key: str, path: Path, problems: Problems) -> str | None:
     value = raw.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{where}: '{key}' must be a non-empty string")
+        problems.add(path, raw.line_of(key), f"'{key}' must be a non-empty string")
+        return None
     return value.strip()
 
 
-def _strings(values: Any, where: str) -> list[str]:
+def _strings(values: Any, path: Path, line: int, what: str, problems: Problems) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"{where} must be a list of non-empty strings")
+        problems.add(path, line, f"'{what}' must be a list of non-empty strings")
+        return []
     return [" ".join(v.split()) for v in values]
 
 
-def _number(raw: dict[str, Any], key: str, where: Any, default: float | None = None) -> float:
+def _number(raw: LineDict, key: str, path: Path, problems: Problems, default: float | None = None) -> float | None:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: '{key}' must be a number")
+        problems.add(path, raw.line_of(key), f"'{key}' must be a number")
+        return None
     return float(value)

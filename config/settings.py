@@ -12,6 +12,10 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The config files shipped with the code (OPD directory, routing, SOP, replies, regions): the
+# default CONFIG_DIR, and what `intake config init` copies for a city to make its own.
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent
+
 # Provider -> (variables that must all be set, optional variables). A provider is
 # "configured" when any required variable is set, and "complete" when all are.
 PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -91,7 +95,13 @@ class Settings(BaseSettings):
     worker_heartbeat_timeout_seconds: float = Field(
         default=60.0, description="After this, messages held by a dead worker go to another one."
     )
-    region_code: str = Field(default="32.71", description="Home region (Kota Bogor).")
+    region_code: str = Field(
+        default="32.71", description="Home regency/city (Kota Bogor); its kecamatan OPDs must be its districts."
+    )
+    config_dir: Path = Field(
+        default=SHIPPED_CONFIG_DIR,
+        description="The city's config files (OPDs, routing, SOP, replies, regions); default: the shipped ones.",
+    )
     ops_token: str | None = Field(default=None, description="Bearer token for GET /ops/status; unset = no endpoint.")
 
     kannel_sendsms_url: str | None = None

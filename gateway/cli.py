@@ -1,5 +1,5 @@
 """The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
-``telegram set-webhook``."""
+``telegram set-webhook``, ``config check`` / ``config init``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import structlog
 
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
+from gateway.cli_config import add_config_commands
 
 if TYPE_CHECKING:
     from gateway.pollers import PollerSet
@@ -51,13 +52,7 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
     db = settings.resolved_database_url.split("://", 1)[0]
     print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
-    from config.loader import load_opds, load_routing_rules
-
-    print(
-        f"  OPD directory: {len(load_opds())} units (config/opd.yaml), "
-        f"{len(load_routing_rules().rules)} routing rules (config/routing.yaml)",
-        flush=True,
-    )
+    print(f"  config {settings.config_dir}: {system.runtime.config.summary()}", flush=True)
     for path, what in (
         ("/lapor", "web form (?lang=en for English)"),
         ("/lacak", "public tracking page"),
@@ -125,12 +120,15 @@ def _print_intake(running: PollerSet) -> None:
 
 async def _intake_until_signal(settings: Settings, role: str) -> int:
     from channels.registry import build_adapters
-    from complaints.replies import render_reply
+    from complaints.replies import reply_renderer
+    from config.loader import load_city_config
     from gateway.accept import GroupCommitAcceptor
     from gateway.pollers import start_intake
     from workers.runtime import build_runtime
 
-    adapters = build_adapters(settings, texts=render_reply)
+    # Loaded once here: the adapters' texts come from it, and the runtime gets the same one.
+    config = load_city_config(settings.config_dir, home_region=settings.region_code)
+    adapters = build_adapters(settings, texts=reply_renderer(config.replies))
     if role == "smtp" and not adapters.servers:
         print("intake smtp: set SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS", file=sys.stderr)
         return 2
@@ -141,7 +139,7 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
             file=sys.stderr,
         )
         return 2
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, config=config)
     acceptor = GroupCommitAcceptor(runtime)
     acceptor.start()
     # Only this role's part: the poller process polls (IMAP, X, Telegram), the smtp process listens.
@@ -248,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="migrate the schema to the latest revision", description="migrate the schema")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
+    add_config_commands(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ import dramatiq
 import structlog
 from aiohttp import web
 
+from complaints.replies import reply_renderer
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.keys import ACCEPTOR, ADAPTERS
@@ -38,7 +39,9 @@ class WorkerPool:
 
 def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
     """Start consuming the queue in this process."""
-    runtime.outbound = OutboundSender(runtime.settings, sf=runtime.sf, read_sf=runtime.read_sf)
+    runtime.outbound = OutboundSender(
+        runtime.settings, texts=reply_renderer(runtime.config.replies), sf=runtime.sf, read_sf=runtime.read_sf
+    )
     worker = dramatiq.Worker(
         runtime.broker, worker_threads=threads or runtime.settings.worker_threads, worker_timeout=250
     )

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from complaints import store
-from config.loader import load_opds, load_sop
+from config.model import CityConfig
 from gateway.keys import ACCEPTOR, RUNTIME
 from normalizer.tickets import normalize_ticket
 
@@ -40,9 +40,9 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "checks": checks})
 
 
-def public_status(session: Session, ticket: str, lang: str = "id") -> dict[str, Any] | None:
-    """The public view of a case: status, step, deadline, OPD and history — no identity."""
-    sop = load_sop()
+def public_status(session: Session, config: CityConfig, ticket: str, lang: str = "id") -> dict[str, Any] | None:
+    """The public view of a case: status, step, deadline, OPD (named from ``config``) and history — no identity."""
+    sop = config.sop
     complaint = store.complaint_by_ticket(session, ticket)
     if complaint is None:
         pending = store.inbox_by_ticket(session, ticket)
@@ -58,7 +58,7 @@ def public_status(session: Session, ticket: str, lang: str = "id") -> dict[str, 
             "step_deadline_at": None,
             "history": [],
         }
-    opd = load_opds().get(complaint.opd_code or "")
+    opd = config.opd(complaint.opd_code)
     return {
         "ticket": complaint.ticket,
         "status": complaint.status,
@@ -86,7 +86,9 @@ async def complaint_status(request: web.Request) -> web.Response:
     if ticket is None:
         return web.json_response({"error": "not a ticket number"}, status=400)
     lang = request.query.get("lang", "id")
-    data = await request.app[ACCEPTOR].read(public_status, ticket, lang if lang in ("id", "en") else "id")
+    data = await request.app[ACCEPTOR].read(
+        public_status, request.app[RUNTIME].config, ticket, lang if lang in ("id", "en") else "id"
+    )
     if data is None:
         return web.json_response({"error": "ticket not found"}, status=404)
     return web.json_response(data)

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum.exceptions import InvalidFormat, InvalidLength, ValidationError
 from stdnum.id import nik as stdnum_nik
 
-from config.regions import is_known_district, region_name
+from config.regions import Regions
 from normalizer.envelope import Identity
 
 __all__ = [
@@ -109,23 +109,20 @@ def nik_birth_date(nik: str, *, today: date | None = None) -> date | None:
         return None
 
 
-def validate_nik(nik: str, *, home_region: str = "32.71", today: date | None = None) -> str | None:
+def validate_nik(nik: str, *, regions: Regions, today: date | None = None) -> str | None:
     """Check a NIK. Returns None when it is valid, otherwise an error code.
 
     - ``"format"``: not 16 digits after removing spaces, dots and dashes, rejected by
       python-stdnum, or serial ``0000`` (serials start at 0001).
-    - ``"region"``: digits 1-6 (PP.KK.DD) are not a kecamatan in ``config/data/wilayah.csv``.
+    - ``"region"``: digits 1-6 (PP.KK.DD) are not a kecamatan in ``regions`` (the config's
+      ``data/wilayah.csv``).
     - ``"birthdate"``: digits 7-12 are not a real date, lie in the future, or are more than
       120 years ago.
 
     python-stdnum checks only the first four digits and guesses the century, so the region
-    and date checks here replace its own. ``home_region`` is the operator's own regency.
-    It does not restrict anything: the SOP takes complaints from anyone, e.g. residents of
-    Kabupaten Bogor. It must be a known region, so a mistyped setting fails loudly
-    (``ValueError``).
+    and date checks here replace its own. Any Indonesian district is accepted, not only the
+    city's own: the SOP takes complaints from anyone, e.g. residents of Kabupaten Bogor.
     """
-    if region_name(home_region) is None:
-        raise ValueError(f"home_region {home_region!r} is not in the region list")
     digits = _nik_digits(nik or "")
     if len(digits) != 16 or not digits.isdigit() or digits.endswith("0000"):
         return "format"
@@ -137,7 +134,7 @@ def validate_nik(nik: str, *, home_region: str = "32.71", today: date | None = N
         # InvalidComponent: bad date or a regency stdnum doesn't know. Both are decided
         # below with better data, which gives the citizen a more precise reason.
         pass
-    if not is_known_district(digits[:6]):
+    if not regions.is_known_district(digits[:6]):
         return "region"
     today = today or date.today()
     born = nik_birth_date(digits, today=today)
@@ -347,13 +344,14 @@ def _name_ok(name: str) -> bool:
 def check_identity(
     identity: Identity,
     *,
+    regions: Regions,
     required: tuple[str, ...] = ("nik", "name", "address", "phone"),
-    home_region: str = "32.71",
     today: date | None = None,
 ) -> list[Problem]:
     """List the problems with ``identity``, in the order nik, name, address, phone, email.
 
-    A required field that is empty is "missing". A field that is given is checked even
+    ``regions`` is the region list a NIK's district is looked up in. A required field that is
+    empty is "missing". A field that is given is checked even
     when it is not required: a wrong email address means a reply that never arrives.
     """
     problems: list[Problem] = []
@@ -365,7 +363,7 @@ def check_identity(
             continue
         code: str | None = None
         if field == "nik":
-            code = validate_nik(value, home_region=home_region, today=today)
+            code = validate_nik(value, regions=regions, today=today)
         elif field == "name":
             code = None if _name_ok(value) else "invalid"
         elif field == "phone":

@@ -35,12 +35,14 @@ def check_case(
     identity = Identity(
         nik=complaint.nik, name=complaint.name, address=complaint.address, phone=complaint.phone, email=complaint.email
     )
-    problems = [(p.field, p.code) for p in check_identity(identity, home_region=runtime.settings.region_code)]
+    problems = [(p.field, p.code) for p in check_identity(identity, regions=runtime.config.regions)]
     if not complaint.text:
         problems.append(("text", "missing"))
     if not problems:
         complaint.identity_problems = None
-        lifecycle.transition(session, complaint, lifecycle.VERIFIED, actor=actor, action="verified")
+        lifecycle.transition(
+            session, complaint, lifecycle.VERIFIED, sop=runtime.config.sop, actor=actor, action="verified"
+        )
         return {"route_to_opd": [complaint.id]}
     complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
     if complaint.status != lifecycle.RETURNED_TO_CITIZEN:
@@ -48,6 +50,7 @@ def check_case(
             session,
             complaint,
             lifecycle.RETURNED_TO_CITIZEN,
+            sop=runtime.config.sop,
             actor=actor,
             action="returned_to_citizen",
             note=complaint.identity_problems,
@@ -57,11 +60,12 @@ def check_case(
     # public mention: the X wording asks for a direct message instead.
     template = "x_identity_missing" if key == "identity_missing" and complaint.reply_channel == "x" else key
     text = render_reply(
+        runtime.config.replies,
         template,
         complaint.language,
         channel=complaint.reply_channel,
         ticket=complaint.ticket,
-        fields=field_labels([p for p in problems if p[0] != "text"], complaint.language),
+        fields=field_labels(runtime.config.replies, [p for p in problems if p[0] != "text"], complaint.language),
     )
     log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, key, text, round_id=round_id)

@@ -6,6 +6,7 @@ extend, and the per-field checks, can be read and tested on their own.
 
 from __future__ import annotations
 
+from config.regions import Regions
 from normalizer.envelope import Identity
 from normalizer.identity import check_identity, normalize_email, normalize_phone, validate_nik
 from normalizer.normalize import FIELD_LIMITS
@@ -37,7 +38,7 @@ COMMANDS = {
 }
 
 
-def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | None, str | None]:
+def check_answer(field: str, value: str, *, regions: Regions) -> tuple[str | None, str | None]:
     """Check one answer: ``(clean value, None)`` or ``(None, problem code)``.
 
     Problem codes are those of :func:`normalizer.identity.check_identity` (missing, invalid,
@@ -51,7 +52,7 @@ def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | Non
     if field == "text":
         return value, None
     if field == "nik":
-        problem = validate_nik(value, home_region=home_region)
+        problem = validate_nik(value, regions=regions)
         return (None, problem) if problem else ("".join(ch for ch in value if ch.isdigit()), None)
     if field == "phone":
         phone = normalize_phone(value)
@@ -62,7 +63,7 @@ def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | Non
     if field == "address":
         ok = len(value) >= 5 and any(ch.isalpha() for ch in value)
         return (value[: FIELD_LIMITS["address"]], None) if ok else (None, "invalid")
-    problems = check_identity(Identity(name=value), required=(), home_region=home_region)
+    problems = check_identity(Identity(name=value), regions=regions, required=())
     return (None, problems[0].code) if problems else (value[: FIELD_LIMITS["name"]], None)
 
 

@@ -32,7 +32,6 @@ import structlog
 from complaints import lifecycle, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
-from config.loader import load_replies
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
 from normalizer.identity import parse_identity_text
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
@@ -221,7 +220,7 @@ class _Turn:
 
     def _take(self, field: str, value: str, *, marker: str | None = None) -> bool:
         """Check one answer; store it (cleaned) or note the problem."""
-        clean, problem = check_answer(field, value, home_region=self.runtime.settings.region_code)
+        clean, problem = check_answer(field, value, regions=self.runtime.config.regions)
         if problem is not None:
             if field != "text":
                 self.problems.append((field, problem))
@@ -253,8 +252,8 @@ class _Turn:
     def _render(self, key: str, *, fields: str | None = None) -> str:
         """The chat template ``key`` in the conversation's language, worded for this channel."""
         if fields is None:
-            return render_reply(key, self.lang, channel=self.channel)
-        return render_reply(key, self.lang, channel=self.channel, fields=fields)
+            return render_reply(self.runtime.config.replies, key, self.lang, channel=self.channel)
+        return render_reply(self.runtime.config.replies, key, self.lang, channel=self.channel, fields=fields)
 
     def _say(self, key: str) -> None:
         self.parts.append(self._render(key))
@@ -268,12 +267,14 @@ class _Turn:
         lines = []
         if "text" in self.received:
             lines.append(self._render("chat_text_updated" if updated else "chat_text_received"))
-        names = load_replies(self.lang)["fields"]
+        names = self.runtime.config.replies.of(self.lang).fields
         labels = [names.get(f, f) for f in dict.fromkeys(self.received) if f != "text"]
         if labels:
             lines.append(self._render("chat_updated" if updated else "chat_received", fields=", ".join(labels)))
         if self.problems:
-            lines.append(self._render("chat_invalid", fields=field_labels(self.problems, self.lang)))
+            lines.append(
+                self._render("chat_invalid", fields=field_labels(self.runtime.config.replies, self.problems, self.lang))
+            )
         self.received, self.problems = [], []
         return lines
 
@@ -304,7 +305,7 @@ class _Turn:
 
     def _status(self, query: str) -> FollowUps:
         envelope = dataclasses.replace(self.envelope, kind="status_query", query_ticket=query, language=self.lang)
-        return answer_status_query(self.session, self.inbox, envelope)
+        return answer_status_query(self.runtime, self.session, self.inbox, envelope)
 
     # -- the case --------------------------------------------------------------------------
     def _open_case(self) -> FollowUps:
@@ -332,7 +333,7 @@ class _Turn:
             turn=None,
             attachments_to_fetch=files,
         )
-        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope)
+        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope, sop=self.runtime.config.sop)
         if photos or location:
             # The provider keeps the files (a Telegram file_id stays valid for this bot, to be
             # fetched with getFile). The case has no location columns yet, so the point is kept here too.

@@ -58,6 +58,7 @@ class DeadLetterRecorder(Middleware):
                             session,
                             complaint,
                             lifecycle.TRIAGE,
+                            sop=self.runtime.config.sop,
                             actor="worker:route_to_opd",
                             action="routing_failed",
                             note=error,

@@ -11,9 +11,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from channels.base import OutboundAdapter, OutboundReply, SendError, SendResult
+from channels.base import OutboundAdapter, OutboundReply, ReplyTexts, SendError, SendResult
 from channels.registry import Adapters, build_adapters
-from complaints.replies import render_reply
 from config.settings import Settings
 from workers.push_tokens import make_push_token_killer, make_push_token_lookup
 
@@ -22,10 +21,21 @@ class OutboundSender:
     """Sends replies through the enabled outbound adapters, keyed by provider name."""
 
     def __init__(
-        self, settings: Settings, adapters: Adapters | None = None, *, sf: Any = None, read_sf: Any = None
+        self,
+        settings: Settings,
+        adapters: Adapters | None = None,
+        *,
+        texts: ReplyTexts | None = None,
+        sf: Any = None,
+        read_sf: Any = None,
     ) -> None:
+        """Use ``adapters``, or build the enabled ones with ``texts`` (the city's reply renderer)."""
         self.timeout = settings.send_timeout_seconds + 5
-        built = adapters if adapters is not None else build_adapters(settings, texts=render_reply)
+        if adapters is None:
+            if texts is None:
+                raise TypeError("OutboundSender needs adapters, or the texts to build them with")
+            adapters = build_adapters(settings, texts=texts)
+        built = adapters
         self.adapters: Mapping[str, OutboundAdapter] = built.outbound
         if sf is not None:
             # Adapters that look things up at send time (the app's push tokens) get the store.

@@ -1,6 +1,6 @@
 """SOP steps 3→4: propose the responsible OPD and acknowledge the complaint to the citizen.
 
-Routing rules from ``config/routing.yaml`` (Indonesian stemming) pick an OPD; a complaint no
+Routing rules from the city's ``routing.yaml`` (Indonesian stemming) pick an OPD; a complaint no
 rule matches clearly goes to the operator's triage queue. Either way the citizen gets the
 acknowledgement with the ticket number.
 """
@@ -15,7 +15,6 @@ from complaints import lifecycle
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
-from config.loader import load_opds
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 from workers.casework import queue_reply_to_citizen
 
@@ -38,16 +37,17 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     complaint = session.get(Complaint, complaint_id, with_for_update=True)
     if complaint is None or complaint.status != lifecycle.VERIFIED:
         return {}
-    decision = route(" ".join(filter(None, [complaint.subject, complaint.text])))
+    decision = route(" ".join(filter(None, [complaint.subject, complaint.text])), runtime.config.routing)
     complaint.routing_score = decision.score
     complaint.routing_matched = ",".join(decision.matched) or None
-    opd = load_opds().get(decision.opd_code) if decision.opd_code else None
+    opd = runtime.config.opd(decision.opd_code)
     if opd is not None:
         complaint.opd_code = opd.code
         lifecycle.transition(
             session,
             complaint,
             lifecycle.DISPOSED,
+            sop=runtime.config.sop,
             actor="worker:route_to_opd",
             action="routed",
             note=f"{opd.code} (matched: {complaint.routing_matched})",
@@ -58,12 +58,20 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             session,
             complaint,
             lifecycle.TRIAGE,
+            sop=runtime.config.sop,
             actor="worker:route_to_opd",
             action="to_triage",
             note="no routing rule matched clearly",
         )
         key, params = "ack_triage", {}
-    text = render_reply(key, complaint.language, channel=complaint.reply_channel, ticket=complaint.ticket, **params)
+    text = render_reply(
+        runtime.config.replies,
+        key,
+        complaint.language,
+        channel=complaint.reply_channel,
+        ticket=complaint.ticket,
+        **params,
+    )
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
     return {"send_reply": [reply_id]} if reply_id else {}

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from complaints import lifecycle, store
 from complaints.replies import render_reply
-from config.loader import load_opds, load_sop
 from normalizer.tickets import normalize_ticket
 from workers.batch import FollowUps
 
@@ -19,10 +18,14 @@ if TYPE_CHECKING:
 
     from complaints.models import InboxMessage
     from normalizer.envelope import ComplaintEnvelope
+    from workers.runtime import Runtime
 
 
-def answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
+def answer_status_query(
+    runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
+) -> FollowUps:
     """Answer `CEK <ticket>` with the case's status (never echoing what was sent)."""
+    config = runtime.config
     lang = envelope.language
     channel = envelope.reply_route.channel
     ticket = normalize_ticket(envelope.query_ticket or "")
@@ -31,24 +34,26 @@ def answer_status_query(session: Session, inbox: InboxMessage, envelope: Complai
         pending = store.inbox_by_ticket(session, ticket) if ticket else None
         if pending is not None:
             text = render_reply(
+                config.replies,
                 "status",
                 lang,
                 channel=channel,
                 ticket=ticket,
-                status_label=load_sop().label(lifecycle.RECEIVED, lang),
+                status_label=config.sop.label(lifecycle.RECEIVED, lang),
                 opd="-",
             )
         else:
             # Never echo what was sent: only a well-formed ticket is repeated back.
-            text = render_reply("status_unknown", lang, channel=channel, ticket=ticket or "-")
+            text = render_reply(config.replies, "status_unknown", lang, channel=channel, ticket=ticket or "-")
     else:
-        opd = load_opds().get(complaint.opd_code or "")
+        opd = config.opd(complaint.opd_code)
         text = render_reply(
+            config.replies,
             "status",
             lang,
             channel=channel,
             ticket=complaint.ticket,
-            status_label=load_sop().label(complaint.status, lang),
+            status_label=config.sop.label(complaint.status, lang),
             opd=opd.short_name if opd else "-",
         )
     route = envelope.reply_route

@@ -45,7 +45,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.state = "done"
     inbox.updated_at = utcnow()
     if envelope.kind == "status_query":
-        return answer_status_query(session, inbox, envelope)
+        return answer_status_query(runtime, session, inbox, envelope)
     if envelope.kind == "conversation":
         return conversation.handle_turn(runtime, session, inbox, envelope)
     if envelope.automatic:
@@ -57,7 +57,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     case = followup.find_case(session, envelope)
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)
-    complaint = lifecycle.open_case(session, inbox, envelope)
+    complaint = lifecycle.open_case(session, inbox, envelope, sop=runtime.config.sop)
     if complaint.status != lifecycle.RECEIVED:
         return {}
     return check_case(runtime, session, complaint, actor="worker:verify_intake")

@@ -25,6 +25,7 @@ from channels.android_app.payload import (
 )
 from channels.base import OutboundReply, PushTokenKiller, PushTokenLookup, SendError, SendResult
 from channels.web_form import FormErrors, UploadedPhoto, WebForm
+from config.regions import Regions
 from config.settings import Settings
 from normalizer.envelope import Attachment, Intake, ReplyRoute, Thread
 
@@ -84,7 +85,6 @@ class AndroidApp:
 
     def __init__(self, settings: Settings) -> None:
         """Load the FCM service account when FCM is configured (ConfigurationError if unusable)."""
-        self.home_region = settings.region_code
         self._photos = WebForm(settings)  # the same size and magic-byte checks as the web form
         self.fcm: Any = None  # channels.android_app.fcm.FcmClient, imported only when FCM is configured
         if settings.provider_enabled("fcm"):
@@ -106,15 +106,18 @@ class AndroidApp:
 
     # -- inbound (sans-I/O) ---------------------------------------------------------------
 
-    def parse_complaint(self, device: AppDevice, data: Mapping[str, Any], photos: Sequence[UploadedPhoto]) -> Intake:
+    def parse_complaint(
+        self, device: AppDevice, data: Mapping[str, Any], photos: Sequence[UploadedPhoto], *, regions: Regions
+    ) -> Intake:
         """The intake of one complaint; ``photos`` (non-empty uploads, in order) become its
         attachments in the same order, so the caller can store each photo's bytes by hash.
+        ``regions`` (the city config's region list) is what a NIK is checked against.
 
         Raises :class:`FieldErrors` for every bad field, ``photo`` included.
         """
         errors: dict[str, str] = {}
         try:
-            complaint = parse_complaint(data, home_region=self.home_region)
+            complaint = parse_complaint(data, regions=regions)
         except FieldErrors as exc:
             errors.update(exc.errors)
         attachments = self._attachments(photos, errors)

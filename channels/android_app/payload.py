@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.web_form import MAX_TEXT_CHARS
+from config.regions import Regions
 from normalizer.envelope import Identity
 from normalizer.identity import check_identity
 from normalizer.normalize import FIELD_LIMITS
@@ -88,10 +89,11 @@ class DeviceInput:
         return self.push_token is not _UNSET
 
 
-def parse_complaint(data: Mapping[str, Any], *, home_region: str) -> ComplaintInput:
+def parse_complaint(data: Mapping[str, Any], *, regions: Regions) -> ComplaintInput:
     """Check a complaint body (``text``, identity fields, ``location``, ``client_id``).
 
-    Raises :class:`FieldErrors` listing every bad field at once.
+    ``regions`` is the region list a NIK is checked against. Raises :class:`FieldErrors`
+    listing every bad field at once.
     """
     errors: dict[str, str] = {}
     text = _text(data, errors)
@@ -100,7 +102,7 @@ def parse_complaint(data: Mapping[str, Any], *, home_region: str) -> ComplaintIn
         raw = _optional_string(data, attr, errors, max_chars=FIELD_LIMITS[attr])
         values[attr] = raw.strip() or None if raw is not None else None
     identity = Identity(**values)
-    for problem in check_identity(identity, required=REQUIRED_IDENTITY, home_region=home_region):
+    for problem in check_identity(identity, regions=regions, required=REQUIRED_IDENTITY):
         errors.setdefault(problem.field, problem.code)
     location = _location(data.get("location"), errors)
     client_id = _client_id(data, errors)

@@ -21,7 +21,7 @@ from gateway.app_api import queries
 from gateway.app_api.bodies import BodyError, FormFieldErrors, read_complaint_body, read_json
 from gateway.app_api.devices import DeviceRecord
 from gateway.app_api.responses import NO_STORE, error, validation_error
-from gateway.keys import ACCEPTOR, ADAPTERS, SETTINGS
+from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from normalizer.envelope import Attachment, Intake
 from normalizer.normalize import InvalidIntake, build_envelope
 from normalizer.tickets import normalize_ticket
@@ -65,7 +65,8 @@ async def submit_complaint(request: web.Request, device: DeviceRecord) -> web.Re
     settings = request.app[SETTINGS]
     try:
         data, photos = await read_complaint_body(request, settings)
-        intake = _adapter(request).parse_complaint(device.app_device, data, photos)
+        regions = request.app[RUNTIME].config.regions
+        intake = _adapter(request).parse_complaint(device.app_device, data, photos, regions=regions)
     except BodyError as exc:
         return error(exc.status, exc.code, exc.detail)
     except FormFieldErrors as exc:
@@ -87,7 +88,9 @@ async def submit_complaint(request: web.Request, device: DeviceRecord) -> web.Re
 
 async def list_my_complaints(request: web.Request, device: DeviceRecord) -> web.Response:
     """GET /api/v1/complaints: this device's complaints, newest first."""
-    items = await request.app[ACCEPTOR].read(queries.my_complaints, device.id, device.language)
+    items = await request.app[ACCEPTOR].read(
+        queries.my_complaints, request.app[RUNTIME].config, device.id, device.language
+    )
     return web.json_response({"complaints": items}, headers=NO_STORE)
 
 
@@ -96,7 +99,9 @@ async def read_my_complaint(request: web.Request, device: DeviceRecord) -> web.R
     ticket = normalize_ticket(request.match_info["ticket"])
     data = None
     if ticket is not None:
-        data = await request.app[ACCEPTOR].read(queries.my_complaint, device.id, ticket, device.language)
+        data = await request.app[ACCEPTOR].read(
+            queries.my_complaint, request.app[RUNTIME].config, device.id, ticket, device.language
+        )
     if data is None:
         return error(404, "not_found", "no complaint of this device has that ticket")
     return web.json_response(data, headers=NO_STORE)

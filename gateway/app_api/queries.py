@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from complaints import store
 from complaints.lifecycle import RECEIVED
 from complaints.models import Complaint, InboxMessage, Reply
-from config.loader import load_opds, load_sop
+from config.model import CityConfig
 from gateway.health import public_status
 from normalizer.envelope import ComplaintEnvelope
 
@@ -54,14 +54,14 @@ def ownership(session: Session, device_id: str, ticket: str) -> Ownership | None
     return None
 
 
-def _opd(code: str | None) -> dict[str, str] | None:
-    opd = load_opds().get(code or "")
+def _opd(config: CityConfig, code: str | None) -> dict[str, str] | None:
+    opd = config.opd(code)
     return {"code": opd.code, "name": opd.name} if opd else None
 
 
-def my_complaints(session: Session, device_id: str, lang: str) -> list[dict[str, Any]]:
+def my_complaints(session: Session, config: CityConfig, device_id: str, lang: str) -> list[dict[str, Any]]:
     """The device's complaints, newest first (at most :data:`MAX_LISTED`)."""
-    sop = load_sop()
+    sop = config.sop
     rows = session.execute(
         select(Complaint.ticket, Complaint.status, Complaint.opd_code, Complaint.created_at)
         .where(Complaint.reply_channel == CHANNEL, Complaint.reply_address == device_id)
@@ -73,7 +73,7 @@ def my_complaints(session: Session, device_id: str, lang: str) -> list[dict[str,
             "ticket": r.ticket,
             "status": r.status,
             "status_label": sop.label(r.status, lang),
-            "opd": _opd(r.opd_code),
+            "opd": _opd(config, r.opd_code),
             "created_at": r.created_at,
         }
         for r in rows
@@ -102,13 +102,13 @@ def my_complaints(session: Session, device_id: str, lang: str) -> list[dict[str,
     return items[:MAX_LISTED]
 
 
-def my_complaint(session: Session, device_id: str, ticket: str, lang: str) -> dict[str, Any] | None:
+def my_complaint(session: Session, config: CityConfig, device_id: str, ticket: str, lang: str) -> dict[str, Any] | None:
     """The public view of the device's complaint ``ticket`` plus every reply addressed to the
     device about it (whatever became of the push), or None when it is not this device's."""
     owned = ownership(session, device_id, ticket)
     if owned is None:
         return None
-    status = public_status(session, ticket, lang)
+    status = public_status(session, config, ticket, lang)
     if status is None:
         return None
     replies: list[dict[str, Any]] = []

@@ -37,7 +37,7 @@ from channels.web_form import (
 )
 from gateway.health import public_status
 from gateway.http import read_body
-from gateway.keys import ACCEPTOR, ADAPTERS, SETTINGS
+from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.pages.strings import LANGUAGES, STRINGS
 from normalizer.identity import check_identity
 from normalizer.normalize import build_envelope
@@ -277,7 +277,7 @@ async def submit(request: web.Request) -> web.Response:
         intake = adapter.parse_submission(fields, photo, lang=lang)
     except FormErrors as exc:
         errors.update(exc.errors)
-    for problem in check_identity(identity_from_fields(fields), home_region=settings.region_code):
+    for problem in check_identity(identity_from_fields(fields), regions=request.app[RUNTIME].config.regions):
         field = _FORM_FIELD[problem.field]
         errors.setdefault(field, f"{field}_{problem.code}")
 
@@ -315,7 +315,7 @@ async def receipt_page(request: web.Request) -> web.Response:
     ticket = normalize_ticket(request.match_info["ticket"])
     if ticket is None:
         return _not_found(request, lang)
-    status = await request.app[ACCEPTOR].read(public_status, ticket, lang)
+    status = await request.app[ACCEPTOR].read(public_status, request.app[RUNTIME].config, ticket, lang)
     if status is None:
         return _not_found(request, lang)
     return _render(request, "receipt.html", lang, ticket=ticket)
@@ -345,7 +345,7 @@ async def track_page(request: web.Request) -> web.Response:
         return _not_found(request, lang)
     if ticket != given:
         raise web.HTTPMovedPermanently(f"/lacak/{ticket}")
-    data = await request.app[ACCEPTOR].read(public_status, ticket, lang)
+    data = await request.app[ACCEPTOR].read(public_status, request.app[RUNTIME].config, ticket, lang)
     if data is None:
         return _not_found(request, lang)
     view = {

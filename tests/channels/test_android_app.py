@@ -22,6 +22,7 @@ from channels.web_form import UploadedPhoto
 from complaints.models import Device
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import utcnow
+from tests.support.city import shipped_city
 from tests.support.fake_fcm import FCM_SCOPE, TOKEN_AUDIENCE, FakeFcm
 from tests.support.images import png
 from tests.support.system import free_port, running_system
@@ -313,6 +314,9 @@ def test_push_message_data_values_are_strings() -> None:
 # --------------------------------------------------------------------------- intakes (sans-I/O)
 
 
+REGIONS = shipped_city().regions
+
+
 @pytest.fixture
 def app_adapter(tmp_path: Path) -> AndroidApp:
     return AndroidApp(Settings(_env_file=None, data_dir=tmp_path, max_upload_bytes=1024))  # type: ignore[call-arg]
@@ -326,6 +330,7 @@ def test_complaint_becomes_an_app_intake(app_adapter: AndroidApp) -> None:
         device,
         {**FIELDS, "client_id": "abcdefgh", "location": {"lat": -6.6, "lon": 106.8}},
         [UploadedPhoto(image, "a.png")],
+        regions=REGIONS,
     )
     assert intake.channel == intake.provider == "app" and intake.kind == "complaint"
     assert intake.external_id == f"app:{DEVICE}:abcdefgh" and intake.sender == DEVICE
@@ -338,7 +343,7 @@ def test_complaint_becomes_an_app_intake(app_adapter: AndroidApp) -> None:
 
 def test_complaint_without_client_id_is_left_to_the_fingerprint(app_adapter: AndroidApp) -> None:
     """Without client_id the normalizer's content fingerprint deduplicates (external id None)."""
-    assert app_adapter.parse_complaint(AppDevice(DEVICE), FIELDS, []).external_id is None
+    assert app_adapter.parse_complaint(AppDevice(DEVICE), FIELDS, [], regions=REGIONS).external_id is None
 
 
 @pytest.mark.parametrize(
@@ -362,7 +367,7 @@ def test_bad_complaints_name_each_field(
     """Identity (SOP step 3 rules), text, client_id, location and photo problems are field codes."""
     body = {k: v for k, v in {**FIELDS, **change}.items() if v is not None}
     with pytest.raises(FieldErrors) as caught:
-        app_adapter.parse_complaint(AppDevice(DEVICE), body, photos)
+        app_adapter.parse_complaint(AppDevice(DEVICE), body, photos, regions=REGIONS)
     assert caught.value.errors == errors
 
 

@@ -11,8 +11,8 @@ from channels.email.imap_poller import ImapMailbox
 from channels.email.smtp_server import SmtpIntake
 from channels.registry import REGISTRY, Registration, build_adapters
 from channels.web_form import WebForm
-from complaints.replies import render_reply
 from config.settings import Settings
+from tests.support.city import shipped_texts
 
 EVERYTHING: dict[str, Any] = {
     "kannel_sendsms_url": "http://127.0.0.1:13013/cgi-bin/sendsms",
@@ -45,7 +45,7 @@ def test_every_adapter_is_listed_once() -> None:
 
 def test_roles_are_sorted_out_for_the_callers() -> None:
     """Each caller gets the adapters of its role: webhooks with a path, enabled pollers, servers, senders, push."""
-    adapters = build_adapters(settings(**EVERYTHING), texts=render_reply)
+    adapters = build_adapters(settings(**EVERYTHING), texts=shipped_texts())
     assert set(adapters.webhooks) == {"kannel"}  # Telegram polls here, so it has no webhook route
     assert set(adapters.pollers) == {"imap", "telegram"}
     assert set(adapters.servers) == {"smtp_intake"}
@@ -58,14 +58,14 @@ def test_roles_are_sorted_out_for_the_callers() -> None:
 
 def test_only_the_product_is_on_without_settings() -> None:
     """With no provider settings only the web form and the app exist; nothing polls or listens."""
-    adapters = build_adapters(settings(), texts=render_reply)
+    adapters = build_adapters(settings(), texts=shipped_texts())
     assert set(adapters) == {"web", "app"}
     assert not adapters.webhooks and not adapters.pollers and not adapters.servers
 
 
 def test_named_lookup_checks_the_type() -> None:
     """Looking an adapter up by name fails loudly when it is off or not what the caller expects."""
-    adapters = build_adapters(settings(), texts=render_reply)
+    adapters = build_adapters(settings(), texts=shipped_texts())
     with pytest.raises(KeyError):
         adapters.named("telegram", WebForm)
     with pytest.raises(TypeError, match="not a ImapMailbox"):
@@ -77,4 +77,4 @@ def test_a_role_the_adapter_cannot_play_fails_at_start(monkeypatch: pytest.Monke
     wrong = Registration(name="web", target="channels.web_form:WebForm", roles=frozenset({"webhook"}))
     monkeypatch.setattr(registry, "REGISTRY", (wrong,))
     with pytest.raises(TypeError, match="WebForm is registered as webhook"):
-        build_adapters(settings(), texts=render_reply)
+        build_adapters(settings(), texts=shipped_texts())

@@ -14,10 +14,10 @@ import pytest
 from channels.base import BadRequest, DeliveryUpdate, Forbidden, OutboundReply, RawRequest, SendError, Unauthorized
 from channels.registry import build_adapters
 from channels.whatsapp import GRAPH_ERRORS, IGNORED_TYPES, SIGNATURE_HEADER, WhatsAppChannel, split_text
-from complaints.replies import render_reply
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import ChatTurn, Intake, RemoteFile
 from normalizer.normalize import build_envelope
+from tests.support.city import shipped_texts
 from tests.support.fake_whatsapp import FakeWhatsApp, sign
 
 FIXTURES = Path(__file__).parent / "whatsapp" / "fixtures"
@@ -92,11 +92,11 @@ def reply(text: str = "Pengaduan diterima.", thread_ref: str | None = WAMID) -> 
 
 def test_registry_builds_the_channel_when_configured() -> None:
     """All four required settings switch WhatsApp on through the registry, with its webhook path."""
-    adapters = build_adapters(make_settings(), texts=render_reply)
+    adapters = build_adapters(make_settings(), texts=shipped_texts())
     whatsapp = adapters.named("whatsapp", WhatsAppChannel)
     assert whatsapp.path == PATH and whatsapp.methods == ("GET", "POST")
     assert adapters.webhooks["whatsapp"] is adapters.outbound["whatsapp"] is whatsapp
-    assert "whatsapp" not in build_adapters(Settings(_env_file=None), texts=render_reply)  # type: ignore[call-arg]
+    assert "whatsapp" not in build_adapters(Settings(_env_file=None), texts=shipped_texts())  # type: ignore[call-arg]
 
 
 def test_half_configured_stops_start_up() -> None:

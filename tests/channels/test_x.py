@@ -39,6 +39,7 @@ from complaints.replies import render_reply
 from config.settings import Settings
 from normalizer.envelope import Intake
 from normalizer.normalize import build_envelope
+from tests.support.city import shipped_city, shipped_texts
 from tests.support.fake_x import FakeX, XCredentials
 from tests.support.system import free_port
 
@@ -94,7 +95,7 @@ def fake() -> Iterator[FakeX]:
 @pytest.fixture
 async def channel(fake: FakeX) -> Any:
     """An X channel whose tweepy client is pointed at the fake by X_API_BASE."""
-    adapter = XChannel(make_settings(x_api_base=fake.url), texts=render_reply)
+    adapter = XChannel(make_settings(x_api_base=fake.url), texts=shipped_texts())
     yield adapter
     await adapter.close()
 
@@ -150,9 +151,9 @@ class MemoryContext:
 
 def test_registry_builds_the_x_channel_with_its_webhook_only_when_asked() -> None:
     """X is built from the registry line; /channels/x is served only with X_WEBHOOK_ENABLED."""
-    off = build_adapters(make_settings(), texts=render_reply)
+    off = build_adapters(make_settings(), texts=shipped_texts())
     assert off.named("x", XChannel).path is None and "x" in off.pollers and "x" not in off.webhooks
-    on = build_adapters(make_settings(x_webhook_enabled=True), texts=render_reply)
+    on = build_adapters(make_settings(x_webhook_enabled=True), texts=shipped_texts())
     assert on.webhooks["x"].path == "/channels/x" and on.webhooks["x"].methods == ("GET", "POST")
     assert on.outbound["x"] is on.webhooks["x"] is on.pollers["x"]
 
@@ -345,7 +346,7 @@ def test_leading_handles_are_stripped(text: str, expected: str) -> None:
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_the_dm_answer_format_we_ask_for_is_read_back(lang: str) -> None:
     """The x_identity_missing request shows a DM format that our parser reads as identity plus the case's ticket."""
-    request = render_reply("x_identity_missing", lang, channel="x", ticket=TICKET, fields="NIK")
+    request = render_reply(shipped_city().replies, "x_identity_missing", lang, channel="x", ticket=TICKET, fields="NIK")
     example = request[request.index(TICKET + "\n") :]
     answer = (
         example.replace("NIK: ...", f"NIK: {NIK}")
@@ -626,7 +627,7 @@ async def test_ack_goes_public_with_ticket_only_and_whole_text_by_dm(fake: FakeX
     assert result.provider_message_id == dm["dm_event_id"]
 
 
-PHRASES = PublicPhrases(render_reply)
+PHRASES = PublicPhrases(shipped_texts())
 
 
 @pytest.mark.parametrize(
@@ -730,7 +731,7 @@ async def test_retry_in_another_process_relies_on_x_refusing_duplicates(fake: Fa
     fake.fail_next("dm_send", 503)
     with pytest.raises(SendError):
         await channel.send(reply("ack"))
-    other_worker = XChannel(make_settings(x_api_base=fake.url), texts=render_reply)
+    other_worker = XChannel(make_settings(x_api_base=fake.url), texts=shipped_texts())
     await other_worker.send(reply("ack"))
     await other_worker.close()
     assert len(fake.posts) == 1 and len(fake.dms_sent) == 1

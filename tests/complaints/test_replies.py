@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from complaints.replies import field_labels, render_reply
-from config.loader import load_opds, load_replies, load_sop
 from normalizer.text import is_gsm7, sms_segments
+from tests.support.city import shipped_city
 
+CITY = shipped_city()
+REPLIES = CITY.replies
 TICKET = "BGR-7KQ2XMP"
 ALL_PROBLEMS = [
     ("nik", "region"),
@@ -21,15 +23,15 @@ ALL_PROBLEMS = [
 def sms_cases():
     """Every SMS rendering the tests check: ack for every OPD, identity_missing from one
     problem up to all five, status for every status label (with the longest OPD name)."""
-    opds = [opd.short_name for opd in load_opds().values()]
+    opds = [opd.short_name for opd in CITY.opds.values()]
     longest_opd = max(opds, key=len)
-    sop = load_sop()
+    sop = CITY.sop
     for lang in ("id", "en"):
         for opd in opds:
             yield lang, "ack", {"ticket": TICKET, "opd": opd}
         yield lang, "ack_triage", {"ticket": TICKET}
         for n in range(1, len(ALL_PROBLEMS) + 1):
-            yield lang, "identity_missing", {"ticket": TICKET, "fields": field_labels(ALL_PROBLEMS[:n], lang)}
+            yield lang, "identity_missing", {"ticket": TICKET, "fields": field_labels(REPLIES, ALL_PROBLEMS[:n], lang)}
         for status in sop.statuses:
             yield lang, "status", {"ticket": TICKET, "status_label": sop.label(status, lang), "opd": longest_opd}
         yield lang, "status_unknown", {"ticket": TICKET}
@@ -38,7 +40,7 @@ def sms_cases():
 
 def full_sms_text(key: str, lang: str, params: dict) -> str:
     """The SMS form before any shortening."""
-    template = load_replies(lang)["templates"][key]
+    template = REPLIES.languages[lang].templates[key]
     return template.get("sms", template["text"]).format(**params)
 
 
@@ -56,7 +58,7 @@ def assert_whole_words(short: str, full: str) -> None:
 def test_sms_replies_fit_one_sms_and_end_on_a_whole_word(case):
     """Each SMS reply with ticket BGR-7KQ2XMP is one GSM-7 SMS and never ends mid-word."""
     lang, key, params = case
-    text = render_reply(key, lang, channel="sms", **params)
+    text = render_reply(REPLIES, key, lang, channel="sms", **params)
     assert is_gsm7(text)
     assert len(text) <= 160 and sms_segments(text) == 1
     assert_whole_words(text, full_sms_text(key, lang, params))
@@ -65,16 +67,16 @@ def test_sms_replies_fit_one_sms_and_end_on_a_whole_word(case):
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_typical_sms_is_not_shortened(lang):
     """With one identity problem the SMS keeps the resend format and the field in full."""
-    fields = field_labels([("nik", "missing")], lang)
-    text = render_reply("identity_missing", lang, channel="sms", ticket=TICKET, fields=fields)
+    fields = field_labels(REPLIES, [("nik", "missing")], lang)
+    text = render_reply(REPLIES, "identity_missing", lang, channel="sms", ticket=TICKET, fields=fields)
     assert "LAPOR#NIK#Nama#Alamat#Isi" in text
     assert text.endswith(fields)
 
 
 def test_long_field_list_is_shortened_but_keeps_the_resend_format():
     """When every field is wrong the list is cut, not the instructions before it."""
-    fields = field_labels(ALL_PROBLEMS, "id")
-    text = render_reply("identity_missing", "id", channel="sms", ticket=TICKET, fields=fields)
+    fields = field_labels(REPLIES, ALL_PROBLEMS, "id")
+    text = render_reply(REPLIES, "identity_missing", "id", channel="sms", ticket=TICKET, fields=fields)
     assert "LAPOR#NIK#Nama#Alamat#Isi" in text and TICKET in text
     assert text.endswith("...") and len(text) <= 160
 
@@ -88,12 +90,12 @@ def test_long_field_list_is_shortened_but_keeps_the_resend_format():
 )
 def test_ack_sms(lang, expected):
     """The SMS acknowledgement names the ticket, the OPD and the CEK command."""
-    assert render_reply("ack", lang, channel="sms", ticket=TICKET, opd="DLH") == expected
+    assert render_reply(REPLIES, "ack", lang, channel="sms", ticket=TICKET, opd="DLH") == expected
 
 
 def test_long_form_is_used_off_sms():
     """Email and other roomy channels get the long text, unshortened."""
-    text = render_reply("ack", "id", channel="email", ticket=TICKET, opd="Dinas Lingkungan Hidup")
+    text = render_reply(REPLIES, "ack", "id", channel="email", ticket=TICKET, opd="Dinas Lingkungan Hidup")
     assert text.startswith("Terima kasih, pengaduan Anda sudah kami terima")
     assert "CEK BGR-7KQ2XMP" in text and "Dinas Lingkungan Hidup" in text
 
@@ -101,7 +103,7 @@ def test_long_form_is_used_off_sms():
 @pytest.mark.parametrize("lang", ["jv", "en-US", "", "../../etc"])
 def test_language_falls_back_or_matches_base(lang):
     """Unknown languages get Indonesian; a regional tag uses its base language."""
-    text = render_reply("status_unknown", lang, channel="telegram", ticket=TICKET)
+    text = render_reply(REPLIES, "status_unknown", lang, channel="telegram", ticket=TICKET)
     expected = "Ticket" if lang == "en-US" else "Tiket"
     assert text.startswith(f"{expected} {TICKET}")
 
@@ -109,8 +111,8 @@ def test_language_falls_back_or_matches_base(lang):
 def test_answer_sms_is_gsm7_and_can_use_more_segments():
     """OPD answers lose typographic characters GSM-7 lacks; long answers may span segments."""
     answer = "Sudah “ditindaklanjuti” – lubang ditambal hari ini… " + "Terima kasih atas laporannya. " * 8
-    one = render_reply("answer", "id", channel="sms", ticket=TICKET, answer=answer)
-    three = render_reply("answer", "id", channel="sms", ticket=TICKET, answer=answer, sms_segments=3)
+    one = render_reply(REPLIES, "answer", "id", channel="sms", ticket=TICKET, answer=answer)
+    three = render_reply(REPLIES, "answer", "id", channel="sms", ticket=TICKET, answer=answer, sms_segments=3)
     assert one.startswith('BGR-7KQ2XMP: Sudah "ditindaklanjuti" - lubang ditambal hari ini...')
     assert is_gsm7(one) and sms_segments(one) == 1 and one.endswith("...")
     assert is_gsm7(three) and sms_segments(three) <= 3 and len(three) > 160
@@ -119,13 +121,13 @@ def test_answer_sms_is_gsm7_and_can_use_more_segments():
 def test_missing_parameter_names_it():
     """Forgetting a placeholder's value fails loudly, naming the parameter."""
     with pytest.raises(KeyError, match="ticket"):
-        render_reply("ack", "id", channel="sms", opd="DLH")
+        render_reply(REPLIES, "ack", "id", channel="sms", opd="DLH")
 
 
 def test_unknown_key():
     """An unknown template key is a KeyError."""
     with pytest.raises(KeyError, match="no reply template"):
-        render_reply("nope", "id", channel="sms")
+        render_reply(REPLIES, "nope", "id", channel="sms")
 
 
 @pytest.mark.parametrize(
@@ -141,4 +143,4 @@ def test_unknown_key():
 )
 def test_field_labels(fields, lang, expected):
     """Identity problems read as labelled text in the reporter's language."""
-    assert field_labels(fields, lang) == expected
+    assert field_labels(REPLIES, fields, lang) == expected

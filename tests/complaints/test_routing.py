@@ -7,7 +7,10 @@ from collections import defaultdict
 import pytest
 
 from complaints.routing import RoutingDecision, route, stem_word, tokens
-from config.loader import RoutingConfig, RoutingRule, load_routing_rules
+from config.model import RoutingConfig, RoutingRule
+from tests.support.city import shipped_city
+
+RULES = shipped_city().routing
 
 KECAMATAN = {
     "kec-bogor-selatan",
@@ -45,7 +48,7 @@ KECAMATAN = {
 )
 def test_route_picks_the_opd(text, opd):
     """Typical complaints go to the OPD whose topic they are."""
-    assert route(text).opd_code == opd
+    assert route(text, RULES).opd_code == opd
 
 
 @pytest.mark.parametrize(
@@ -59,21 +62,21 @@ def test_route_picks_the_opd(text, opd):
 )
 def test_route_without_topic_goes_to_triage(text):
     """Text that names no topic is not guessed at: it goes to the operator's triage queue."""
-    decision = route(text)
+    decision = route(text, RULES)
     assert decision == RoutingDecision(None, 0.0, ())
     assert decision.needs_triage
 
 
 def test_address_does_not_pull_a_complaint_to_the_kecamatan():
     """Kelurahan and kecamatan names in an address never outweigh the topic word."""
-    decision = route("Lampu PJU mati di Kelurahan Babakan Kecamatan Bogor Tengah")
+    decision = route("Lampu PJU mati di Kelurahan Babakan Kecamatan Bogor Tengah", RULES)
     assert decision.opd_code == "disperumkim"
     assert dict(decision.candidates)["kec-bogor-tengah"] < decision.score
 
 
 def test_kelurahan_service_without_a_place_is_a_six_way_tie():
     """A kelurahan service matter with no place ties the six kecamatan: triage, all six listed."""
-    decision = route("SKTM di kelurahan susah sekali")
+    decision = route("SKTM di kelurahan susah sekali", RULES)
     assert decision.opd_code is None
     assert {code for code, _ in decision.candidates[:5]} <= KECAMATAN
     assert decision.matched == ("sktm",)
@@ -81,18 +84,18 @@ def test_kelurahan_service_without_a_place_is_a_six_way_tie():
 
 def test_kelurahan_name_breaks_the_kecamatan_tie():
     """The kelurahan named in the text chooses its kecamatan."""
-    assert route("pelayanan kantor kelurahan Sempur lambat").opd_code == "kec-bogor-tengah"
+    assert route("pelayanan kantor kelurahan Sempur lambat", RULES).opd_code == "kec-bogor-tengah"
 
 
 def test_landmark_alone_does_not_route():
     """A word that is mostly a landmark (sekolah, pasar) is below min_score on its own."""
-    assert route("di depan sekolah").opd_code is None
-    assert route("pasar").opd_code is None
+    assert route("di depan sekolah", RULES).opd_code is None
+    assert route("pasar", RULES).opd_code is None
 
 
 def test_matched_explains_the_decision():
     """`matched` lists the rule terms as written in routing.yaml, in text order, once each."""
-    decision = route("sampahnya menumpuk di TPS, sampah sampah sampah")
+    decision = route("sampahnya menumpuk di TPS, sampah sampah sampah", RULES)
     assert decision.matched == ("sampah", "sampah menumpuk", "tps")
     assert decision.score == 1 + 2 + 1
 
@@ -141,7 +144,7 @@ def test_tokens_split_on_non_letters_and_fold_case_and_accents():
 def test_no_stemmed_keyword_belongs_to_two_opds():
     """A word shared by two OPDs could only ever tie, so only the kecamatan may share words."""
     owners: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    for rule in load_routing_rules().rules:
+    for rule in RULES.rules:
         for term in rule.keywords + rule.phrases:
             owners[tuple(stem_word(w) for w in tokens(term))].add(rule.opd)
     shared = {stems: opds for stems, opds in owners.items() if len(opds) > 1 and not opds <= KECAMATAN}

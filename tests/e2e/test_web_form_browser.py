@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from config.loader import load_opds, load_sop
 from config.settings import Settings
 from normalizer.identity import validate_nik
+from tests.support.city import shipped_city
 from tests.support.images import png
 from tests.support.system import running_system
 
@@ -38,9 +38,10 @@ def test_citizen_submits_on_the_web_and_sees_the_complaint_routed(tmp_path: Path
         pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
     from playwright.sync_api import expect, sync_playwright
 
-    assert validate_nik(NIK) is None
-    routed_label = load_sop().label("disposisi", "id")
-    pupr = load_opds()["pupr"].name
+    city = shipped_city()
+    assert validate_nik(NIK, regions=city.regions) is None
+    routed_label = city.sop.label("disposisi", "id")
+    pupr = city.opds["pupr"].name
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         data_dir=tmp_path / "var",

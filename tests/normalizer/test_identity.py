@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from config.regions import is_known_district, region_name
 from normalizer.envelope import Identity
 from normalizer.identity import (
     Problem,
@@ -18,6 +17,9 @@ from normalizer.identity import (
     parse_identity_text,
     validate_nik,
 )
+from tests.support.city import shipped_city
+
+REGIONS = shipped_city().regions
 
 TODAY = date(2025, 6, 1)
 
@@ -54,7 +56,7 @@ WOMAN = make_nik("327106", 17, 8, 85, 23, female=True)  # Tanah Sareal, 17 Aug 1
 )
 def test_region_name(code, name):
     """Kemendagri codes resolve to names in dotted or undotted form; unknown codes give None."""
-    assert region_name(code) == name
+    assert REGIONS.name(code) == name
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ def test_region_name(code, name):
 )
 def test_is_known_district(code, known):
     """Only six-digit kecamatan codes in the list count as districts."""
-    assert is_known_district(code) is known
+    assert REGIONS.is_known_district(code) is known
 
 
 # --------------------------------------------------------------------------- NIK
@@ -94,7 +96,7 @@ def test_is_known_district(code, known):
 )
 def test_validate_nik(nik, expected):
     """validate_nik returns None for valid NIKs and the right error code otherwise."""
-    assert validate_nik(nik, today=TODAY) == expected
+    assert validate_nik(nik, regions=REGIONS, today=TODAY) == expected
 
 
 @pytest.mark.parametrize(
@@ -116,13 +118,7 @@ def test_nik_birth_date_century(nik, born):
 
 def test_validate_nik_too_old():
     """A birth date more than 120 years ago is rejected as "birthdate"."""
-    assert validate_nik(make_nik("327101", 1, 1, 1), today=date(2125, 6, 1)) == "birthdate"
-
-
-def test_validate_nik_rejects_unknown_home_region():
-    """A mistyped home_region setting fails loudly instead of passing silently."""
-    with pytest.raises(ValueError):
-        validate_nik(MAN, home_region="99.99", today=TODAY)
+    assert validate_nik(make_nik("327101", 1, 1, 1), regions=REGIONS, today=date(2125, 6, 1)) == "birthdate"
 
 
 # --------------------------------------------------------------------------- phone, email
@@ -322,12 +318,12 @@ def test_parse_no_labels(text):
 )
 def test_check_identity(identity, problems):
     """check_identity lists problems in the order nik, name, address, phone, email."""
-    assert check_identity(identity, today=TODAY) == problems
+    assert check_identity(identity, regions=REGIONS, today=TODAY) == problems
 
 
 def test_check_identity_custom_required():
     """Only the fields named in ``required`` are reported as missing."""
-    assert check_identity(Identity(name="Budi"), required=("name", "email"), today=TODAY) == [
+    assert check_identity(Identity(name="Budi"), regions=REGIONS, required=("name", "email"), today=TODAY) == [
         Problem("email", "missing")
     ]
 

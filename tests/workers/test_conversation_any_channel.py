@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import complaints.replies
 from complaints import store
 from complaints.models import Complaint, Conversation, Reply
+from complaints.replies import render_reply
 from normalizer.envelope import ChatTurn, Intake, RemoteFile, ReplyRoute
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
+from tests.support.city import copy_config, edit
 from workers.route import route_batch
 from workers.runtime import Runtime, build_runtime
 from workers.verify import verify_batch
@@ -121,15 +122,17 @@ def test_an_edit_changes_the_answer_it_gave(chat: Chat) -> None:
         assert "nik" not in session.get(Conversation, f"{CHANNEL}:{CHAT}").state["identity"]
 
 
-def test_a_channel_may_word_the_conversation_its_own_way(chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A template variant named after the channel (data in the reply file) is used for that channel only."""
-    real = complaints.replies.load_replies
-
-    def with_variant(lang: str) -> dict[str, Any]:
-        replies = real(lang)
-        replies["templates"]["chat_ask_text"][CHANNEL] = "Ceritakan masalahnya di sini."
-        return replies
-
-    monkeypatch.setattr(complaints.replies, "load_replies", with_variant)
-    assert chat.send("/lapor") == "Ceritakan masalahnya di sini."
-    assert "Ceritakan" not in complaints.replies.render_reply("chat_ask_text", "id", channel="telegram")
+def test_a_channel_may_word_the_conversation_its_own_way(tmp_path: Path) -> None:
+    """A template variant named after the channel (data in the city's reply file) is used for that channel only."""
+    config_dir = copy_config(tmp_path / "city")
+    edit(
+        config_dir / "replies" / "id.yaml",
+        "  chat_ask_text:\n",
+        f"  chat_ask_text:\n    {CHANNEL}: Ceritakan di sini.\n",
+    )
+    runtime = build_runtime(base_settings(tmp_path, config_dir=config_dir))
+    try:
+        assert Chat(runtime).send("/lapor") == "Ceritakan di sini."
+        assert "Ceritakan" not in render_reply(runtime.config.replies, "chat_ask_text", "id", channel="telegram")
+    finally:
+        runtime.close()
