@@ -100,7 +100,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Only the queue workers (and the sweeper)."""
     from gateway.embedded import start_workers
-    from workers.runtime import build_runtime
+    from workers.setup import build_runtime
 
     settings = _settings(args)
     if not settings.redis_url:
@@ -123,7 +123,7 @@ async def _mail_until_signal(settings: Settings, role: str) -> int:
     from gateway.accept import GroupCommitAcceptor
     from gateway.embedded import start_mail_intake
     from gateway.pollers import PollerSet, start_pollers
-    from workers.runtime import build_runtime
+    from workers.setup import build_runtime
 
     enabled = set(settings.check_providers())
     if role == "smtp" and "smtp_intake" not in enabled:

@@ -18,7 +18,8 @@ from config.settings import Settings
 from gateway.app import create_app
 from gateway.pages.strings import STRINGS
 from tests.support.images import png
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 NIK = "3271014501900002"  # Kota Bogor, Bogor Selatan; woman born 5 Jan 1990
 NAME = "Siti Aminah Kusumawardani"
