@@ -404,6 +404,27 @@ async def test_unreachable_api_is_retryable() -> None:
     assert err.value.retryable is True
 
 
+async def test_timeout_after_the_message_went_out_is_an_unknown_outcome() -> None:
+    """Telegram delivered the message but its answer never came: the error says the outcome is unknown."""
+    async with FakeTelegram(TOKEN) as tg:
+        adapter = channel(telegram_api_base=tg.url, send_timeout_seconds=1.0)
+        tg.hang_after_sending = 1
+        with pytest.raises(SendError) as err:
+            await adapter.send(reply())
+        await adapter.close()
+        assert len(tg.messages) == 1
+    assert err.value.retryable is True and err.value.outcome_unknown is True
+
+
+async def test_unreachable_api_is_not_an_unknown_outcome() -> None:
+    """No connection means nothing went out: a plain retry."""
+    adapter = channel(telegram_api_base="http://127.0.0.1:9", send_timeout_seconds=2.0)
+    with pytest.raises(SendError) as err:
+        await adapter.send(reply())
+    await adapter.close()
+    assert err.value.retryable is True and err.value.outcome_unknown is False
+
+
 async def test_long_text_goes_as_several_messages() -> None:
     """An answer longer than Telegram's 4096 characters arrives whole, in parts; only the first quotes."""
     text = ("Jawaban OPD. " * 700).strip()

@@ -755,12 +755,23 @@ async def test_public_reply_refused_for_good_still_sends_the_dm(fake: FakeX, cha
     assert fake.posts == [] and len(fake.dms_sent) == 1 and result.provider_message_id
 
 
+async def test_dm_timeout_after_it_went_out_is_an_unknown_outcome(fake: FakeX) -> None:
+    """X stored the DM but never answered: the error says the outcome is unknown (DMs have no idempotency key)."""
+    adapter = XChannel(make_settings(x_api_base=fake.url, send_timeout_seconds=1.0))
+    fake.hang_after_dm = 1
+    with pytest.raises(SendError) as caught:
+        await adapter.send(reply("answer", thread_ref=None))
+    await adapter.close()
+    assert caught.value.retryable and caught.value.outcome_unknown
+    assert len(fake.dms_sent) == 1
+
+
 async def test_network_failure_is_retryable() -> None:
     """An unreachable X API is a retryable send error."""
     adapter = XChannel(make_settings(x_api_base=f"http://127.0.0.1:{free_port()}", send_timeout_seconds=2.0))
     with pytest.raises(SendError) as caught:
         await adapter.send(reply("identity_missing"))
-    assert caught.value.retryable
+    assert caught.value.retryable and not caught.value.outcome_unknown
     await adapter.close()
 
 

@@ -13,6 +13,7 @@ from channels.base import OutboundReply, SendError, SendResult
 from complaints import store
 from complaints.models import InboxMessage, Reply
 from gateway.embedded import start_workers
+from gateway.ops import operations_status
 from normalizer.envelope import Intake, ReplyRoute, utcnow
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
@@ -146,6 +147,8 @@ def test_sweeper_requeues_a_died_chain_but_not_a_scheduled_retry(tmp_path: Path)
                 .where(InboxMessage.id == died)
                 .values(attempts=2, updated_at=long_ago, next_attempt_at=long_ago)
             )
+        with runtime.read_sf() as session:  # operators see only the died one as stuck
+            assert operations_status(session, 5)["inbox_stuck"] == 1
         assert sweep_once(runtime)["verify_intake"] == 1
         assert sent == [[died]]
         assert sweep_once(runtime)["verify_intake"] == 0  # re-enqueued rows wait a full period again
