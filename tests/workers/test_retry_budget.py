@@ -69,8 +69,10 @@ def test_retryable_failures_use_exactly_the_budget_with_a_fast_sweeper(
     settings = base_settings(
         tmp_path,
         reply_max_retries=3,
-        retry_min_backoff_ms=50,
-        retry_max_backoff_ms=200,
+        # Dramatiq's retries wait far longer than the sweeper: a sweeper that ignored the
+        # scheduled retry would start chain after chain meanwhile.
+        retry_min_backoff_ms=300,
+        retry_max_backoff_ms=1000,
         sweep_interval_seconds=0.05,
         sweep_after_seconds=0.05,
         **backend,
