@@ -4,17 +4,27 @@ Inbound is sans-I/O: ``verify`` and ``parse`` work on a :class:`RawRequest` (met
 query, headers, raw body bytes) and never touch a web framework object. Outbound,
 ``send`` delivers a :class:`OutboundReply` and raises :class:`SendError` saying whether a
 retry can help.
+
+An adapter plays one or more roles, each a protocol below: :class:`WebhookAdapter` (the
+gateway mounts its path), :class:`PollingAdapter` (it fetches messages itself: IMAP, X,
+Telegram long poll), :class:`ServerAdapter` (it listens on its own port: the SMTP intake),
+:class:`OutboundAdapter` (it sends replies) and :class:`PushAdapter` (its sends need the
+store's push tokens). ``channels/registry.py`` says which adapter plays which role.
+
+Pollers and servers know messages, not cases: they get a :class:`PollContext` whose
+callbacks (accept, keep unreadable input, cursors, health) the gateway implements with the
+database, so nothing under ``channels/`` imports ``complaints/`` or ``workers/``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from normalizer.envelope import Intake
+from normalizer.envelope import ComplaintEnvelope, Intake
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +48,20 @@ class RawRequest:
             if key.lower() == lname:
                 return value
         return None
+
+    def media_type(self) -> str:
+        """The ``Content-Type`` without its parameters, lower-cased ("" when there is none)."""
+        return (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    def require_media_type(self, *allowed: str) -> None:
+        """Raise :class:`UnsupportedMediaType` unless the ``Content-Type`` is one of ``allowed``.
+
+        A provider always labels its body; any other label means the body is not what the
+        adapter would read it as, so it is refused rather than guessed at.
+        """
+        if self.media_type() not in allowed:
+            given = self.media_type() or "no Content-Type"
+            raise UnsupportedMediaType(f"{given} is not accepted here; expected {' or '.join(allowed)}")
 
     def form(self) -> dict[str, str]:
         """Decode an ``application/x-www-form-urlencoded`` body (last value wins).
@@ -112,6 +136,12 @@ class BadRequest(ChannelError):
     status = 400
 
 
+class UnsupportedMediaType(ChannelError):
+    """The body is labelled with a content type the provider never sends (answered 415)."""
+
+    status = 415
+
+
 class Unauthorized(ChannelError):
     """Missing or wrong signature/token (answered 401); nothing is stored."""
 
@@ -151,15 +181,19 @@ class SendError(Exception):
         self.provider_message_id = provider_message_id
 
 
-class InboundAdapter(Protocol):
+# -- roles -------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class WebhookAdapter(Protocol):
     """The inbound half of a webhook channel."""
 
     name: str
     """Provider name, also the last segment of its webhook path."""
     channel: str
     """The channel family replies go out on (``sms``, ``web``, ...)."""
-    path: str
-    """Webhook path, e.g. ``/channels/sms/kannel``."""
+    path: str | None
+    """Webhook path, e.g. ``/channels/sms/kannel``; None when its settings switch the webhook off."""
     methods: tuple[str, ...]
 
     def verify(self, request: RawRequest) -> None:
@@ -173,21 +207,73 @@ class InboundAdapter(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class PollContext:
-    """What the gateway hands a polling adapter (X mentions, Telegram long poll).
+class AcceptResult:
+    """What the gateway did with one intake or envelope a poller or server handed it."""
 
-    ``accept`` normalises and durably accepts intakes (the same path as a webhook) and
-    returns one outcome per intake, each with ``.duplicate``; ``cursor_get``/``cursor_set``
-    keep the adapter's position (since_id, update offset) in the database.
+    inbox_id: str | None = None
+    ticket: str | None = None
+    duplicate: bool = False
+    refused: str | None = None
+    """Why it was not stored (the normalizer or the database refuses it as sent); the
+    adapter may keep the raw input with :attr:`PollContext.keep_unreadable`."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollerHealth:
+    """How a poller is doing, for the operators (``GET /ops/status``)."""
+
+    poller: str
+    """Stable id of what is polled, e.g. ``imap:lapor@mail.example/INBOX``."""
+    provider: str
+    status: str
+    """``connected``, ``error`` or ``stopped``."""
+    error: str | None = None
+    """What went wrong (no personal data, no secrets); recorded with its time."""
+    polled: bool = False
+    """True when a poll pass has just completed (records the last poll time)."""
+
+
+class KeepUnreadable(Protocol):
+    """Keeps input that cannot become an envelope, so it is reported and never lost or imported twice."""
+
+    def __call__(self, *, channel: str, provider: str, external_id: str, reason: str, raw_ref: str) -> Awaitable[None]:
+        """Record it (``raw_ref``: where the raw bytes are kept, e.g. their SHA-256 under DATA_DIR)."""
+
+
+class ReplyTexts(Protocol):
+    """The city's reply templates, rendered (the workers' renderer, handed to adapters that write
+    a fixed phrase about a ticket themselves, such as X's public replies)."""
+
+    def __call__(self, key: str, lang: str, *, channel: str, ticket: str, **params: str) -> str:
+        """Template ``key`` in ``lang`` for ``ticket`` (and any other ``params`` it names, e.g. a
+        ``link``); raises KeyError for an unknown key or a missing parameter."""
+
+
+async def _no_report(health: PollerHealth) -> None:
+    """Health reports are optional: a context without a store for them drops them."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """What the gateway hands a polling adapter (IMAP, X, Telegram long poll) or a server (SMTP).
+
+    ``accept`` normalises intakes (envelopes pass as they are), durably accepts them (the same
+    path as a webhook) and returns one :class:`AcceptResult` per item, in order;
+    ``keep_unreadable`` keeps raw input that cannot be read; ``cursor_get``/``cursor_set``
+    keep the adapter's position (since_id, update offset, IMAP UIDVALIDITY and UID) in the
+    database; ``report`` records the poller's health for the operators.
     """
 
-    accept: Callable[[list[Intake]], Awaitable[list[Any]]]
+    accept: Callable[[Sequence[Intake | ComplaintEnvelope]], Awaitable[list[AcceptResult]]]
     apply_updates: Callable[[list[DeliveryUpdate]], Awaitable[int]]
     cursor_get: Callable[[str], Awaitable[str | None]]
     cursor_set: Callable[[str, str], Awaitable[None]]
     stopping: asyncio.Event
+    keep_unreadable: KeepUnreadable
+    report: Callable[[PollerHealth], Awaitable[None]] = _no_report
 
 
+@runtime_checkable
 class PollingAdapter(Protocol):
     """An adapter that fetches messages itself instead of (or besides) receiving webhooks."""
 
@@ -200,6 +286,20 @@ class PollingAdapter(Protocol):
         """Fetch and accept messages until ``ctx.stopping`` is set; never raise for provider trouble."""
 
 
+@runtime_checkable
+class ServerAdapter(Protocol):
+    """An adapter that listens on a port of its own (the SMTP intake) and accepts through a context."""
+
+    name: str
+
+    async def start(self, ctx: PollContext) -> str:
+        """Start listening in the running loop; returns where (``host:port``), for the operator."""
+
+    async def stop(self) -> None:
+        """Stop listening; mail in flight is answered first."""
+
+
+@runtime_checkable
 class OutboundAdapter(Protocol):
     """The outbound half: delivers replies through the provider's API."""
 
@@ -210,3 +310,19 @@ class OutboundAdapter(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+PushTokenLookup = Callable[[str], Awaitable[str | None]]
+"""device id -> its live push token, or None (no token, or the push service said it is dead)."""
+PushTokenKiller = Callable[[str, str], Awaitable[None]]
+"""(device id, token) -> mark that token dead, unless the device has registered a new one since."""
+
+
+@runtime_checkable
+class PushAdapter(Protocol):
+    """An outbound adapter whose sends look up device push tokens in the store (the Android app)."""
+
+    name: str
+
+    def bind_push_tokens(self, lookup: PushTokenLookup, killer: PushTokenKiller) -> None:
+        """Give the adapter the store's token lookup and dead-token marker (in processes that send)."""

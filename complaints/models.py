@@ -5,8 +5,9 @@
 - ``complaints``: the case record with its SOP status, OPD, and the current step's deadline.
 - ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
 - ``replies``: the outbox; one row per reply, queued -> sending -> sent -> delivered / failed / unknown.
-- ``mailbox_state``: the IMAP poller's position (UIDVALIDITY, last UID) and health.
-- ``channel_cursors``, ``conversations``, ``devices``: pollers' positions, guided chats, app phones.
+- ``poller_state``: every poller's health (IMAP mailbox, X, Telegram long poll), for operators.
+- ``channel_cursors``, ``conversations``, ``devices``: pollers' positions (IMAP UIDVALIDITY and
+  last UID too), guided chats, app phones.
 The schema itself is created by the Alembic migrations in ``complaints/migrations``.
 """
 
@@ -17,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -179,15 +179,18 @@ class Reply(Base):
     sent_at: Mapped[datetime | None]
 
 
-class MailboxState(Base):
-    """Where the IMAP poller is in a mailbox folder, and how it is doing (shown to operators)."""
+class PollerState(Base):
+    """How each poller (an IMAP mailbox, X, Telegram's long poll) is doing, shown to operators.
 
-    __tablename__ = "mailbox_state"
+    Where a poller is (IMAP UIDVALIDITY and last UID, X since_id, Telegram offset) lives in
+    :class:`ChannelCursor`; this row holds only its health.
+    """
 
-    id: Mapped[str] = mapped_column(String(400), primary_key=True)  # user@host/folder
-    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
-    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(20), default="starting")  # connected|idle|polling|error
+    __tablename__ = "poller_state"
+
+    id: Mapped[str] = mapped_column(String(400), primary_key=True)  # e.g. imap:user@host/folder
+    provider: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), default="starting")  # connected|error|stopped
     last_poll_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
@@ -195,7 +198,7 @@ class MailboxState(Base):
 
 
 class ChannelCursor(Base):
-    """Where a polling channel is (X since_id, Telegram update offset), kept across restarts."""
+    """Where a polling channel is (X since_id, Telegram update offset, IMAP UIDVALIDITY:UID), kept across restarts."""
 
     __tablename__ = "channel_cursors"
 
@@ -205,7 +208,7 @@ class ChannelCursor(Base):
 
 
 class Conversation(Base):
-    """A guided conversation in progress (Telegram /lapor): which question comes next, what is known."""
+    """A guided conversation in progress (/lapor on a chat channel): which question comes next, what is known."""
 
     __tablename__ = "conversations"
 

@@ -1,9 +1,10 @@
 """Replies to the reporter, rendered from ``config/replies/<lang>.yaml``.
 
-Each template has a long form (``text``) and optionally a short ``sms`` form. On the SMS
-channel the short form is used and the result is fitted to one SMS (160 GSM-7 characters)
-at a word boundary, because every extra segment is paid for and some phones show split
-messages out of order.
+Each template has a long form (``text``) and optionally forms worded for one channel, keyed
+by the channel's name (``sms``, ``whatsapp``...): a new channel gets its own wording in the
+YAML, not in code. On the SMS channel the short ``sms`` form is used and the result is fitted
+to one SMS (160 GSM-7 characters) at a word boundary, because every extra segment is paid for
+and some phones show split messages out of order.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **
     """The reply ``key`` in ``lang`` (Indonesian when that language has no templates),
     filled with ``params``.
 
-    For ``channel="sms"`` the ``sms`` variant is used when there is one and the result is
-    shortened at a word boundary (ending "...") to fit ``sms_segments`` SMS; keep the default
-    of one except for long content such as an OPD's answer. Raises KeyError for an unknown
-    key or a missing parameter.
+    The template's variant named after ``channel`` is used when there is one, else ``text``.
+    For ``channel="sms"`` the result is also shortened at a word boundary (ending "...") to
+    fit ``sms_segments`` SMS; keep the default of one except for long content such as an
+    OPD's answer. Raises KeyError for an unknown key or a missing parameter.
     """
     language = _language(lang)
     template = load_replies(language)["templates"].get(key)
@@ -58,7 +59,7 @@ def render_reply(key: str, lang: str, *, channel: str, sms_segments: int = 1, **
     if template is None:
         raise KeyError(f"no reply template {key!r}")
     is_sms = channel == "sms"
-    source = template.get("sms", template["text"]) if is_sms else template["text"]
+    source = template.get(channel, template["text"])
     try:
         text = source.format(**params)
     except KeyError as exc:

@@ -33,6 +33,8 @@ ACTORS = frozenset({"citizen", "operator", "opd"})
 _CODE_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STATUS_RE = re.compile(r"[a-z][a-z0-9_]*")
 _LANG_RE = re.compile(r"[a-z]{2,3}")
+# Template variant keys: "text", or a channel name ("sms", "telegram", "whatsapp").
+_VARIANT_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # Kota Bogor is 32.71 (Jawa Barat, Kota Bogor); its six kecamatan are 32.71.01 to 32.71.06.
 _DISTRICT_RE = re.compile(r"32\.71\.\d{2}")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -280,9 +282,9 @@ def _read_replies(path: Path) -> dict[str, Any]:
             value = {"text": value}
         if not isinstance(value, dict) or not isinstance(value.get("text"), str):
             raise ValueError(f"{path}: template {key!r} needs a 'text' string")
-        extra = set(value) - {"text", "sms"}
-        if extra or not isinstance(value.get("sms", ""), str):
-            raise ValueError(f"{path}: template {key!r} may only have 'text' and 'sms' strings")
+        # Besides 'text', a template may word itself for one channel: 'sms', 'whatsapp', ...
+        if not all(_VARIANT_RE.fullmatch(str(k)) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError(f"{path}: template {key!r} may only have 'text' and per-channel strings ('sms', ...)")
         normalised[str(key)] = {k: str(v).strip() for k, v in value.items()}
     result: dict[str, Any] = {"language": data.get("language", path.stem), "templates": normalised}
     for section in ("fields", "problems"):

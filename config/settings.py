@@ -41,6 +41,12 @@ PROVIDER_VARIABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("X_BEARER_TOKEN", "X_API_BASE"),
     ),
     "telegram": (("TELEGRAM_BOT_TOKEN",), ("TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_MODE", "TELEGRAM_API_BASE")),
+    # The app secret signs every webhook POST and the verify token answers Meta's handshake:
+    # both are required, or anyone could post messages in a citizen's name.
+    "whatsapp": (
+        ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"),
+        ("WHATSAPP_API_BASE", "WHATSAPP_API_VERSION"),
+    ),
     "fcm": (("FCM_PROJECT_ID", "FCM_CREDENTIALS_FILE"), ("FCM_API_BASE",)),
     "imap": (("IMAP_HOST", "IMAP_USER", "IMAP_PASSWORD"), ("IMAP_PORT",)),
     "smtp_intake": (("SMTP_INTAKE_PORT", "SMTP_INTAKE_DOMAINS"), ("SMTP_INTAKE_HOST", "SMTP_INTAKE_MAX_BYTES")),
@@ -129,6 +135,15 @@ class Settings(BaseSettings):
     )
     telegram_mode: str = Field(default="webhook", description="webhook or poll (long polling, no public HTTPS needed).")
     telegram_api_base: str = Field(default="https://api.telegram.org", description="Bot API base URL.")
+
+    whatsapp_access_token: str | None = Field(default=None, description="Cloud API access token (system user).")
+    whatsapp_phone_number_id: str | None = Field(default=None, description="The city's WhatsApp phone number ID.")
+    whatsapp_app_secret: str | None = Field(default=None, description="Meta app secret: signs each webhook POST.")
+    whatsapp_verify_token: str | None = Field(
+        default=None, description="Our token for Meta's webhook verification handshake (hub.verify_token)."
+    )
+    whatsapp_api_base: str = Field(default="https://graph.facebook.com", description="Graph API base URL.")
+    whatsapp_api_version: str = Field(default="v21.0", description="Graph API version in request paths.")
 
     fcm_project_id: str | None = None
     fcm_credentials_file: str | None = Field(default=None, description="Service-account JSON for FCM HTTP v1.")

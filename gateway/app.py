@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.registry import build_adapters
+from complaints.replies import render_reply
 from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from gateway.app_api import setup_app_api
@@ -26,13 +27,13 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     """
     # Uploads (photos) are bounded by their own setting; aiohttp's default would be 1 MiB.
     app = web.Application(client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024)
-    adapters = build_adapters(settings)
+    adapters = build_adapters(settings, texts=render_reply)
     app[SETTINGS] = settings
     app[RUNTIME] = runtime
     app[ADAPTERS] = adapters
     app[ACCEPTOR] = GroupCommitAcceptor(runtime)
     app.cleanup_ctx.append(_acceptor_ctx)
-    setup_webhooks(app, adapters)
+    setup_webhooks(app, adapters.webhooks)
     setup_health(app)
     setup_app_api(app)
     setup_ops(app)

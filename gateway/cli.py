@@ -1,4 +1,5 @@
-"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``."""
+"""The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
+``telegram set-webhook``."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.pollers import PollerSet
 
 log = structlog.get_logger("intake")
 
@@ -41,8 +46,8 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     from gateway.embedded import start_system
     from gateway.keys import ADAPTERS
 
-    # The Procfile runs mail intake as its own processes; `serve` runs everything.
-    system = await start_system(settings, with_workers=with_workers, with_mail=with_workers)
+    # The Procfile runs the pollers and the SMTP server as their own processes; `serve` runs everything.
+    system = await start_system(settings, with_workers=with_workers, with_pollers=with_workers)
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
     db = settings.resolved_database_url.split("://", 1)[0]
     print(f"intake: serving on {system.urls[0]} ({db}, {mode}, workers {'on' if with_workers else 'off'})", flush=True)
@@ -61,17 +66,9 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
         ("/readyz", "readiness"),
     ):
         print(f"  {system.urls[0]}{path}  {what}", flush=True)
-    for name, adapter in system.runner.app[ADAPTERS].items():
-        if getattr(adapter, "path", None):
-            print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
-    if system.mail.poller is not None:
-        print(f"  IMAP poller: {settings.imap_user}@{settings.imap_host} folder {settings.imap_folder}", flush=True)
-    if system.mail.smtp is not None:
-        print(
-            f"  SMTP intake: {settings.smtp_intake_host}:{settings.smtp_intake_port}"
-            f" for {settings.smtp_intake_domains}",
-            flush=True,
-        )
+    for name, adapter in system.runner.app[ADAPTERS].webhooks.items():
+        print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
+    _print_intake(system.pollers)
     await _wait_for_signal()
     print("intake: stopping", flush=True)
     await system.stop()
@@ -118,48 +115,89 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _mail_until_signal(settings: Settings, role: str) -> int:
+def _print_intake(running: PollerSet) -> None:
+    """Say which pollers run and where the servers listen (no secrets)."""
+    for task in running.tasks:
+        print(f"  poller: {task.get_name().removeprefix('poller-')}", flush=True)
+    for name, where in running.listening.items():
+        print(f"  {name}: listening on {where}", flush=True)
+
+
+async def _intake_until_signal(settings: Settings, role: str) -> int:
     from channels.registry import build_adapters
+    from complaints.replies import render_reply
     from gateway.accept import GroupCommitAcceptor
-    from gateway.embedded import start_mail_intake
-    from gateway.pollers import PollerSet, start_pollers
+    from gateway.pollers import start_intake
     from workers.setup import build_runtime
 
-    enabled = set(settings.check_providers())
-    if role == "smtp" and "smtp_intake" not in enabled:
+    adapters = build_adapters(settings, texts=render_reply)
+    if role == "smtp" and not adapters.servers:
         print("intake smtp: set SMTP_INTAKE_PORT and SMTP_INTAKE_DOMAINS", file=sys.stderr)
         return 2
-    if role == "poller" and not enabled & {"imap", "x", "telegram"}:
+    if role == "poller" and not adapters.pollers:
         print(
-            "intake poller: nothing to poll; set IMAP_* (mailbox), X_* or TELEGRAM_* with TELEGRAM_MODE=poll",
+            "intake poller: nothing to poll; set IMAP_* (mailbox), X_* (X_POLL_SECONDS > 0)"
+            " or TELEGRAM_* with TELEGRAM_MODE=poll",
             file=sys.stderr,
         )
         return 2
     runtime = build_runtime(settings)
     acceptor = GroupCommitAcceptor(runtime)
     acceptor.start()
-    # Only this role's part: the other mail process is started on its own.
-    role_settings = settings.model_copy(update={"smtp_intake_port": None} if role == "poller" else {"imap_host": None})
-    mail = await start_mail_intake(role_settings, runtime, acceptor)
-    # The poller process also runs the social pollers (X, Telegram in poll mode).
-    pollers = start_pollers(build_adapters(settings), acceptor) if role == "poller" else PollerSet()
+    # Only this role's part: the poller process polls (IMAP, X, Telegram), the smtp process listens.
+    if role == "poller":
+        running = await start_intake(acceptor, pollers=adapters.pollers)
+    else:
+        running = await start_intake(acceptor, servers=adapters.servers)
     print(f"intake {role}: running", flush=True)
+    _print_intake(running)
     await _wait_for_signal()
-    await pollers.stop()
-    await mail.stop()
+    await running.stop()
     await acceptor.stop()
     runtime.close()
     return 0
 
 
 def cmd_poller(args: argparse.Namespace) -> int:
-    """Only the IMAP poller."""
-    return asyncio.run(_mail_until_signal(_settings(args), "poller"))
+    """Only the pollers: the IMAP mailbox, X mentions and DMs, Telegram's long poll (whichever are set)."""
+    return asyncio.run(_intake_until_signal(_settings(args), "poller"))
 
 
 def cmd_smtp(args: argparse.Namespace) -> int:
     """Only the SMTP intake server."""
-    return asyncio.run(_mail_until_signal(_settings(args), "smtp"))
+    return asyncio.run(_intake_until_signal(_settings(args), "smtp"))
+
+
+def cmd_telegram_set_webhook(args: argparse.Namespace) -> int:
+    """Point the Telegram bot at our webhook (``setWebhook`` with TELEGRAM_WEBHOOK_SECRET)."""
+    from telegram.error import TelegramError
+
+    from channels.telegram import TelegramChannel
+
+    settings = _settings(args)
+    if not settings.telegram_bot_token:
+        print("intake telegram set-webhook: set TELEGRAM_BOT_TOKEN", file=sys.stderr)
+        return 2
+    if settings.telegram_mode != "webhook":
+        print(
+            "intake telegram set-webhook: TELEGRAM_MODE is not webhook; the long poll removes any webhook",
+            file=sys.stderr,
+        )
+        return 2
+    url = args.url or f"{settings.public_base_url.rstrip('/')}/channels/telegram"
+    if not args.url and not url.startswith("https://"):
+        print(
+            f"intake telegram set-webhook: Telegram calls HTTPS URLs only; PUBLIC_BASE_URL gives {url}", file=sys.stderr
+        )
+        return 2
+    channel = TelegramChannel(settings)
+    try:
+        asyncio.run(channel.set_webhook(url))
+    except TelegramError as exc:
+        print(f"intake telegram set-webhook: Telegram refused: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"intake telegram: webhook set to {url}", flush=True)
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -193,6 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("smtp", cmd_smtp, "run the SMTP intake server only (SMTP_INTAKE_* settings)"),
     ):
         sub.add_parser(name, help=helptext, description=helptext).set_defaults(func=func)
+    tg = sub.add_parser("telegram", help="Telegram bot set-up", description="Telegram bot set-up commands")
+    tgsub = tg.add_subparsers(dest="telegram_command", required=True)
+    hook = tgsub.add_parser(
+        "set-webhook",
+        help="point the bot at our webhook (setWebhook with TELEGRAM_WEBHOOK_SECRET)",
+        description="point the bot at our webhook (setWebhook with TELEGRAM_WEBHOOK_SECRET)",
+    )
+    hook.add_argument("url", nargs="?", help="webhook URL (default PUBLIC_BASE_URL/channels/telegram)")
+    hook.set_defaults(func=cmd_telegram_set_webhook)
     p = sub.add_parser("worker", help="run queue workers only (needs REDIS_URL)", description="run queue workers only")
     p.add_argument("--threads", type=int, help="worker threads (WORKER_THREADS, default 4)")
     p.set_defaults(func=cmd_worker)

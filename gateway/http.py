@@ -25,15 +25,21 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 def raw_request(request: web.Request, body: bytes, public_base_url: str) -> RawRequest:
-    """Copy what an adapter needs out of the aiohttp request."""
-    query_string = request.query_string
-    url = public_base_url.rstrip("/") + request.path + (f"?{query_string}" if query_string else "")
+    """Copy what an adapter needs out of the aiohttp request.
+
+    ``url`` is PUBLIC_BASE_URL followed by the path and query exactly as the provider sent
+    them (``raw_path``, still percent-encoded): providers that sign over the URL (Twilio) sign
+    those bytes, and decoding then re-joining them changes ``%2B`` into ``+``, which means a
+    space. ``query_string`` is the same raw query, for adapters that need the undecoded bytes
+    (Kannel's ``%b`` text).
+    """
+    raw_target = request.raw_path
     return RawRequest(
         method=request.method,
         path=request.path,
         query={k: v for k, v in request.query.items()},
         headers={k: v for k, v in request.headers.items()},
         body=body,
-        url=url,
-        query_string=request.raw_path.partition("?")[2],
+        url=public_base_url.rstrip("/") + raw_target,
+        query_string=raw_target.partition("?")[2],
     )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from channels.registry import Adapters
 from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from workers.runtime import Runtime
@@ -13,4 +12,4 @@ from workers.runtime import Runtime
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 ACCEPTOR = web.AppKey("acceptor", GroupCommitAcceptor)
-ADAPTERS = web.AppKey("adapters", dict[str, Any])
+ADAPTERS = web.AppKey("adapters", Adapters)

@@ -1,4 +1,4 @@
-"""What operators watch: queue health, the outbox, and each mailbox the poller reads.
+"""What operators watch: queue health, the outbox, and every poller (IMAP mailbox, X, Telegram).
 
 ``GET /ops/status`` answers JSON to a request carrying ``Authorization: Bearer <OPS_TOKEN>``;
 without OPS_TOKEN set the endpoint does not exist (404), so nothing is exposed by default.
@@ -15,13 +15,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from complaints.models import Complaint, InboxMessage, MailboxState, Reply
+from complaints.models import ChannelCursor, Complaint, InboxMessage, PollerState, Reply
 from gateway.keys import ACCEPTOR, SETTINGS
 from normalizer.envelope import utcnow
 
 
 def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
-    """Counts by state, the oldest unfinished work, and the mailboxes' health."""
+    """Counts by state, the oldest unfinished work, every poller's health and position."""
     now = utcnow()
     inbox = dict(session.execute(select(InboxMessage.state, func.count()).group_by(InboxMessage.state)).all())
     replies = dict(session.execute(select(Reply.status, func.count()).group_by(Reply.status)).all())
@@ -35,18 +35,22 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
         .select_from(InboxMessage)
         .where(InboxMessage.state == "accepted", due < now - timedelta(seconds=stale_after))
     )
-    mailboxes = [
+    pollers = [
         {
-            "mailbox": m.id,
-            "status": m.status,
-            "uidvalidity": m.uidvalidity,
-            "last_uid": m.last_uid,
-            "last_poll_at": m.last_poll_at.isoformat() if m.last_poll_at else None,
-            "last_error": m.last_error,
-            "last_error_at": m.last_error_at.isoformat() if m.last_error_at else None,
+            "poller": p.id,
+            "provider": p.provider,
+            "status": p.status,
+            "last_poll_at": p.last_poll_at.isoformat() if p.last_poll_at else None,
+            "last_error": p.last_error,
+            "last_error_at": p.last_error_at.isoformat() if p.last_error_at else None,
         }
-        for m in session.scalars(select(MailboxState).order_by(MailboxState.id))
+        for p in session.scalars(select(PollerState).order_by(PollerState.id))
     ]
+    # Positions: IMAP "<uidvalidity>:<last uid>", X since_id, Telegram update offset (no personal data).
+    cursors = {
+        c.id: {"value": c.value, "updated_at": c.updated_at.isoformat()}
+        for c in session.scalars(select(ChannelCursor).order_by(ChannelCursor.id))
+    }
     return {
         "inbox": inbox,
         "inbox_oldest_unfinished_seconds": (now - oldest).total_seconds() if oldest else 0,
@@ -54,7 +58,8 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
         "replies": replies,
         "cases": cases,
         "cases_overdue": overdue,
-        "mailboxes": mailboxes,
+        "pollers": pollers,
+        "cursors": cursors,
     }
 
 

@@ -1,23 +1,36 @@
-"""Runs the polling adapters (X mentions and DMs, Telegram long poll) inside the gateway's loop.
+"""Runs the polling adapters (IMAP mailbox, X mentions and DMs, Telegram long poll) and the
+server adapters (SMTP intake) inside the gateway's loop.
 
-Each adapter's ``poll`` gets a :class:`PollContext` whose ``accept`` is the webhook path's
-own: normalise, durably accept by group commit, then the queue. A poller that crashes is
-logged and restarted with backoff; it never takes the process down.
+Each gets the same :class:`PollContext`, implemented here with the database: ``accept`` is the
+webhook path's own (normalise, durably accept by group commit, then the queue), unreadable
+input is kept as an ``unreadable`` inbox row, positions go to ``channel_cursors`` and health
+to ``poller_state``. A poller that crashes is logged, reported and restarted with backoff; it
+never takes the process down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
+from sqlalchemy.exc import DataError, IntegrityError
 
-from channels.base import DeliveryUpdate, Intake, PollContext
-from complaints.models import ChannelCursor
+from channels.base import (
+    AcceptResult,
+    DeliveryUpdate,
+    Intake,
+    PollContext,
+    PollerHealth,
+    PollingAdapter,
+    ServerAdapter,
+)
+from complaints import store
+from complaints.models import ChannelCursor, PollerState
 from gateway.accept import GroupCommitAcceptor
-from normalizer.envelope import utcnow
+from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.normalize import InvalidIntake, build_envelope
 
 log = structlog.get_logger(__name__)
@@ -25,14 +38,19 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class PollerSet:
-    """The running pollers of one process."""
+    """The running pollers and servers of one process."""
 
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    servers: dict[str, ServerAdapter] = field(default_factory=dict)
+    listening: dict[str, str] = field(default_factory=dict)
+    """Server name -> where it listens, for the operator."""
 
     async def stop(self) -> None:
-        """Ask every poller to stop, then wait (cancel after 10 s)."""
+        """Stop the servers, then ask every poller to stop and wait (cancel after 10 s)."""
         self.stopping.set()
+        for server in self.servers.values():
+            await server.stop()
         if self.tasks:
             _done, pending = await asyncio.wait(self.tasks, timeout=10)
             for task in pending:
@@ -42,17 +60,48 @@ class PollerSet:
 
 
 def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> PollContext:
-    """The context a polling adapter works with (accept, delivery reports, cursors)."""
+    """The context pollers and servers work with: accept, unreadable input, cursors, health."""
     runtime = acceptor.runtime
 
-    async def accept(intakes: list[Intake]) -> list[Any]:
-        envelopes = []
-        for intake in intakes:
+    async def accept(items: Sequence[Intake | ComplaintEnvelope]) -> list[AcceptResult]:
+        results: list[AcceptResult | None] = [None] * len(items)
+        envelopes: list[tuple[int, ComplaintEnvelope]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, ComplaintEnvelope):
+                envelopes.append((index, item))
+                continue
             try:
-                envelopes.append(build_envelope(intake))
+                envelopes.append((index, build_envelope(item)))
             except InvalidIntake as exc:
-                log.warning("poll_intake_refused", provider=intake.provider, reason=str(exc))
-        return await acceptor.accept(envelopes)
+                log.warning("poll_intake_refused", provider=item.provider, reason=str(exc))
+                results[index] = AcceptResult(refused=str(exc))
+        for (index, _), result in zip(envelopes, await _accept_each([e for _, e in envelopes]), strict=True):
+            results[index] = result
+        return [r if r is not None else AcceptResult(refused="not accepted") for r in results]
+
+    async def _accept_each(envelopes: list[ComplaintEnvelope]) -> list[AcceptResult]:
+        try:
+            outcomes = await acceptor.accept(envelopes)
+            return [AcceptResult(inbox_id=o.inbox_id, ticket=o.ticket, duplicate=o.duplicate) for o in outcomes]
+        except (DataError, IntegrityError):
+            if len(envelopes) <= 1:
+                return [AcceptResult(refused="refused by the database")]
+        # One envelope the database refuses as sent: find it, the others are stored (again, harmlessly).
+        results = []
+        for envelope in envelopes:
+            results.extend(await _accept_each([envelope]))
+        return results
+
+    async def keep_unreadable(*, channel: str, provider: str, external_id: str, reason: str, raw_ref: str) -> None:
+        await asyncio.to_thread(
+            store.keep_unreadable,
+            runtime.sf,
+            channel=channel,
+            provider=provider,
+            external_id=external_id,
+            reason=reason,
+            raw_ref=raw_ref,
+        )
 
     async def apply_updates(updates: list[DeliveryUpdate]) -> int:
         return await acceptor.apply_delivery_updates(updates)
@@ -72,31 +121,71 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
 
         await asyncio.to_thread(write)
 
+    async def report(health: PollerHealth) -> None:
+        def write() -> None:
+            now = utcnow()
+            with runtime.sf.begin() as session:
+                row = session.get(PollerState, health.poller)
+                if row is None:
+                    row = PollerState(id=health.poller, provider=health.provider, status=health.status, updated_at=now)
+                    session.add(row)
+                row.status, row.updated_at = health.status, now
+                if health.polled:
+                    row.last_poll_at = now
+                if health.error is not None:
+                    row.last_error, row.last_error_at = health.error[:1000], now
+
+        await asyncio.to_thread(write)
+
     return PollContext(
-        accept=accept, apply_updates=apply_updates, cursor_get=cursor_get, cursor_set=cursor_set, stopping=stopping
+        accept=accept,
+        apply_updates=apply_updates,
+        cursor_get=cursor_get,
+        cursor_set=cursor_set,
+        stopping=stopping,
+        keep_unreadable=keep_unreadable,
+        report=report,
     )
 
 
-async def _keep_polling(adapter: Any, ctx: PollContext) -> None:
+async def _keep_polling(adapter: PollingAdapter, ctx: PollContext) -> None:
     backoff = 1.0
     while not ctx.stopping.is_set():
         try:
             await adapter.poll(ctx)
             backoff = 1.0
         except Exception as exc:  # noqa: BLE001 - a poller must outlive its provider's trouble
-            log.error("poller_crashed", provider=adapter.name, error=f"{type(exc).__name__}: {exc}"[:300])
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            log.error("poller_crashed", provider=adapter.name, error=error)
+            with contextlib.suppress(Exception):
+                await ctx.report(PollerHealth(poller=adapter.name, provider=adapter.name, status="error", error=error))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(ctx.stopping.wait(), backoff)
         backoff = min(backoff * 2, 300.0)
 
 
-def start_pollers(adapters: dict[str, Any], acceptor: GroupCommitAcceptor) -> PollerSet:
-    """Start a task for every adapter whose settings ask for polling."""
-    pollers = PollerSet()
-    ctx = poll_context(acceptor, pollers.stopping)
-    for adapter in adapters.values():
-        enabled = getattr(adapter, "polling_enabled", None)
-        if enabled is not None and enabled():
-            pollers.tasks.append(asyncio.get_running_loop().create_task(_keep_polling(adapter, ctx)))
-            log.info("poller_started", provider=adapter.name)
-    return pollers
+async def start_intake(
+    acceptor: GroupCommitAcceptor,
+    *,
+    pollers: Mapping[str, PollingAdapter] | None = None,
+    servers: Mapping[str, ServerAdapter] | None = None,
+) -> PollerSet:
+    """Start a task per polling adapter and every server adapter, all on one context.
+
+    A server that cannot start (port taken) is stopped again with the others and raises.
+    """
+    running = PollerSet()
+    ctx = poll_context(acceptor, running.stopping)
+    loop = asyncio.get_running_loop()
+    for name, adapter in (pollers or {}).items():
+        running.tasks.append(loop.create_task(_keep_polling(adapter, ctx), name=f"poller-{name}"))
+        log.info("poller_started", provider=name)
+    try:
+        for name, server in (servers or {}).items():
+            running.listening[name] = await server.start(ctx)
+            running.servers[name] = server
+            log.info("server_started", provider=name)
+    except BaseException:
+        await running.stop()
+        raise
+    return running

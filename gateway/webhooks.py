@@ -7,14 +7,13 @@ answered 500: the provider retries it instead of dropping it, and operators can 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import DataError, IntegrityError
 
-from channels.base import ChannelError, InboundAdapter
+from channels.base import ChannelError, WebhookAdapter
 from gateway.http import raw_request, read_body
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from gateway.unreadable import keep_unreadable_request, traceback_text
@@ -23,7 +22,7 @@ from normalizer.normalize import InvalidIntake, build_envelope
 log = structlog.get_logger(__name__)
 
 
-def webhook_handler(adapter: InboundAdapter) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Build the aiohttp handler for one adapter."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -94,12 +93,11 @@ def webhook_handler(adapter: InboundAdapter) -> Callable[[web.Request], Awaitabl
     return handle
 
 
-def setup_webhooks(app: web.Application, adapters: dict[str, Any]) -> None:
-    """Add a route per webhook adapter (adapters without a ``path`` have no webhook)."""
-    for adapter in adapters.values():
-        path = getattr(adapter, "path", None)
-        if not path:
+def setup_webhooks(app: web.Application, webhooks: Mapping[str, WebhookAdapter]) -> None:
+    """Add a route per webhook adapter whose webhook is switched on (the registry's ``webhooks``)."""
+    for adapter in webhooks.values():
+        if not adapter.path:
             continue
         handler = webhook_handler(adapter)
         for method in adapter.methods:
-            app.router.add_route(method, path, handler)
+            app.router.add_route(method, adapter.path, handler)

@@ -5,6 +5,13 @@ Channel adapters turn provider payloads into ``Intake`` objects (channel-specifi
 versioned, JSON-serialisable record that is stored durably and handed to the workers.
 Only JSON primitives cross the queue, so the envelope round-trips through ``to_dict`` /
 ``from_dict``.
+
+What a worker decides on is a typed field, the same for every channel: the thread a message
+continues (:class:`Thread`), why it must get no automatic answer (``automatic``, ``bounce``), one
+turn of a guided chat (:class:`ChatTurn`) and files still held by the provider
+(:class:`RemoteFile`). ``raw`` keeps the provider's own facts for the record only; no worker
+reads it. Version 1 envelopes (still in inbox rows written before version 2) kept those facts
+in ``raw``; ``from_dict`` lifts them into the typed fields (``normalizer.envelope_v1``).
 """
 
 from __future__ import annotations
@@ -15,10 +22,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-ENVELOPE_VERSION = 1
+from normalizer.envelope_v1 import upgrade_v1
+
+ENVELOPE_VERSION = 2
 
 Kind = Literal["complaint", "status_query", "conversation"]
-"""``conversation``: one turn of a guided chat (Telegram /lapor); the worker keeps its state."""
+"""``conversation``: one turn of a guided chat (/lapor on Telegram or any chat channel); the
+worker keeps its state. An adapter makes its channel conversational by setting this kind."""
+
+ChatContent = Literal["text", "command", "photo", "location", "contact", "other"]
+"""What one chat message carries; ``other`` is content the conversation cannot use (a sticker,
+a voice note), answered with "text, photos and locations only"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,79 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class Thread:
+    """Which earlier message or case this one continues."""
+
+    message_id: str | None = None
+    """The provider's id of this message where replies can refer to it (e-mail Message-ID)."""
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    """Ids of earlier messages of the thread (e-mail In-Reply-To / References, oldest first)."""
+    case_ticket: str | None = None
+    """The ticket the client says this message continues (the app's "add a message" call);
+    the worker still checks that the case is this sender's."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON primitives."""
+        return {
+            "message_id": self.message_id,
+            "in_reply_to": list(self.in_reply_to),
+            "references": list(self.references),
+            "case_ticket": self.case_ticket,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Thread:
+        """Rebuild from :meth:`to_dict` output (None: no thread)."""
+        data = data or {}
+        return cls(
+            message_id=data.get("message_id"),
+            in_reply_to=tuple(data.get("in_reply_to") or ()),
+            references=tuple(data.get("references") or ()),
+            case_ticket=data.get("case_ticket"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    """A delivery failure report (RFC 3464) about a message we sent."""
+
+    original_message_id: str | None
+    """Provider id of our message that failed (the Message-ID of our mail)."""
+    action: str | None = None
+    """``failed``, ``delayed`` (a warning: still trying), ``delivered``..."""
+    status: str | None = None
+    diagnostic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """One message of a chat channel, as the guided conversation needs it."""
+
+    content: ChatContent = "text"
+    message_id: str | None = None
+    """The chat message's id, so an edit can be matched to the answer it changes."""
+    edited: bool = False
+    """The citizen edited an earlier message (``message_id``); the text is its new wording."""
+    contact_phone: str | None = None
+    """A phone number the channel vouches for as the sender's own (Telegram "share my contact")."""
+    command: str | None = None
+    """For ``content="command"``: the command word without ``/`` or ``@bot`` (``lapor``, ``cek``)."""
+    args: str = ""
+    """For ``content="command"``: the rest of the message."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file the provider still holds (a Telegram ``file_id``), to be fetched by reference later."""
+
+    provider: str
+    ref: str
+    content_type: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Intake:
     """What a channel adapter's ``parse`` returns: the facts of one inbound message."""
 
@@ -71,7 +158,15 @@ class Intake:
     kind: Kind | None = None
     """``None`` lets the normalizer decide (e.g. SMS ``CEK <ticket>`` is a status query)."""
     query_ticket: str | None = None
+    thread: Thread = field(default_factory=Thread)
+    automatic: str | None = None
+    """Why no automatic answer may go back (RFC 3834: ``auto-replied``, ``bounce``, ``list``...)."""
+    bounce: Bounce | None = None
+    turn: ChatTurn | None = None
+    """For ``kind="conversation"``; left None, the normaliser makes a text or command turn."""
+    attachments_to_fetch: tuple[RemoteFile, ...] = ()
     raw: dict[str, Any] | None = None
+    """The provider's facts for the record; no worker reads them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +188,15 @@ class ComplaintEnvelope:
     attachments: tuple[Attachment, ...] = ()
     location: tuple[float, float] | None = None
     language: str = "id"
+    thread: Thread = field(default_factory=Thread)
+    automatic: str | None = None
+    """Why no automatic answer may go back (RFC 3834); None for a person's message."""
+    bounce: Bounce | None = None
+    turn: ChatTurn | None = None
+    """Set for ``kind="conversation"``."""
+    attachments_to_fetch: tuple[RemoteFile, ...] = ()
     raw: dict[str, Any] | None = None
+    """The provider's facts for the record only."""
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,17 +204,24 @@ class ComplaintEnvelope:
         data = dataclasses.asdict(self)
         data["attachments"] = [dataclasses.asdict(a) for a in self.attachments]
         data["location"] = list(self.location) if self.location else None
+        data["thread"] = self.thread.to_dict()
+        data["attachments_to_fetch"] = [dataclasses.asdict(f) for f in self.attachments_to_fetch]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ComplaintEnvelope:
         """Rebuild an envelope from :meth:`to_dict` output.
 
-        Raises ``ValueError`` for an envelope version this code does not know.
+        Reads version 1 too (its typed facts were keys of ``raw``). Raises ``ValueError`` for
+        an envelope version this code does not know.
         """
-        if data.get("version", 1) > ENVELOPE_VERSION:
+        version = data.get("version", 1)
+        if version > ENVELOPE_VERSION:
             raise ValueError(f"envelope version {data['version']} is newer than this code")
+        if version < 2:
+            data = upgrade_v1(data)
         loc = data.get("location")
+        bounce, turn = data.get("bounce"), data.get("turn")
         return cls(
             id=data["id"],
             channel=data["channel"],
@@ -128,8 +238,13 @@ class ComplaintEnvelope:
             attachments=tuple(Attachment(**a) for a in data.get("attachments") or ()),
             location=(loc[0], loc[1]) if loc else None,
             language=data.get("language", "id"),
+            thread=Thread.from_dict(data.get("thread")),
+            automatic=data.get("automatic"),
+            bounce=Bounce(**bounce) if bounce else None,
+            turn=ChatTurn(**turn) if turn else None,
+            attachments_to_fetch=tuple(RemoteFile(**f) for f in data.get("attachments_to_fetch") or ()),
             raw=data.get("raw"),
-            version=data.get("version", ENVELOPE_VERSION),
+            version=ENVELOPE_VERSION,
         )
 
 

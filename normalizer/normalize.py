@@ -6,7 +6,8 @@ import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from normalizer.envelope import ComplaintEnvelope, Identity, Intake, new_id, utcnow
+from normalizer.chat import parse_command
+from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, Intake, new_id, utcnow
 from normalizer.identity import merge_identity, normalize_phone, parse_identity_text
 from normalizer.text import clean_text
 from normalizer.tickets import parse_status_query
@@ -58,6 +59,18 @@ def _external_id(raw: str) -> str:
     return "h:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def chat_turn(turn: ChatTurn | None, text: str) -> ChatTurn:
+    """The turn of a conversation message: the adapter's, with a typed ``/command`` read from its text.
+
+    An adapter that says nothing about the content sends text; reading commands here means
+    every chat channel understands /lapor and /cek without code of its own.
+    """
+    turn = turn or ChatTurn()
+    if turn.content == "text" and (command := parse_command(text)) is not None:
+        return replace(turn, content="command", command=command[0], args=command[1])
+    return turn
+
+
 def build_envelope(intake: Intake) -> ComplaintEnvelope:
     """Normalise an intake: clean text, classify, extract identity, fix the external id.
 
@@ -105,5 +118,10 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         attachments=intake.attachments,
         location=intake.location,
         language=intake.language,
+        thread=intake.thread,
+        automatic=intake.automatic,
+        bounce=intake.bounce,
+        turn=chat_turn(intake.turn, text) if kind == "conversation" else None,
+        attachments_to_fetch=intake.attachments_to_fetch,
         raw=intake.raw,
     )

@@ -1,6 +1,13 @@
-"""Guided conversations (Telegram): /lapor asks for the complaint and each missing identity field.
+"""Guided conversations on any chat channel: /lapor asks for the complaint and each missing identity field.
 
-Every message of a private chat is one turn. The state between turns lives in the
+Every message of a private chat is one turn (``kind="conversation"``). An adapter makes its
+channel conversational by marking its intakes so and filling the typed :class:`ChatTurn`
+(content, message id, edit flag, a contact the channel vouches for) and ``attachments_to_fetch``
+(photos still held by the provider); nothing here names a channel. Replies are worded by
+``render_reply`` for the reply route's channel, so a channel may have its own wording in
+``config/replies/*.yaml`` without code. Telegram is such a channel today.
+
+The state between turns lives in the
 ``conversations`` row ``<channel>:<chat id>`` (locked for the turn); what the citizen still has
 to give is worked out from it each time, in the SOP's order: the complaint, NIK, nama, alamat,
 no. telp, then the optional e-mail. Each answer is checked with ``normalizer.identity`` and, if
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +33,13 @@ from complaints import lifecycle, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
 from config.loader import load_replies
-from normalizer.envelope import ComplaintEnvelope, Identity, utcnow
-from normalizer.identity import check_identity, normalize_email, normalize_phone, parse_identity_text, validate_nik
-from normalizer.normalize import FIELD_LIMITS
+from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
+from normalizer.identity import parse_identity_text
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
 from workers.batch import FollowUps
 from workers.casework import check_case
+from workers.chat_input import COMMANDS, IDENTITY_FIELDS, check_answer, has_identity_fields
+from workers.status import answer_status_query
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -40,35 +49,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-IDENTITY_FIELDS = ("nik", "name", "address", "phone", "email")
 REQUIRED_FIELDS = ("nik", "name", "address", "phone")
 # An abandoned /lapor is forgotten after a day: it holds personal data nobody will finish.
 CONVERSATION_TTL = timedelta(hours=24)
-# Answers that skip the optional e-mail question.
-SKIP_WORDS = frozenset({"-", "--", "lewati", "skip", "tidak", "tidak ada", "gak ada", "ga ada", "none", "no"})
 # A message outside /lapor with fewer words is a greeting ("halo"), answered with the welcome.
 MIN_COMPLAINT_WORDS = 3
-
-COMMANDS = {
-    "start": "help",
-    "help": "help",
-    "bantuan": "help",
-    "mulai": "help",
-    "lapor": "report",
-    "report": "report",
-    "adu": "report",
-    "cek": "status",
-    "status": "status",
-    "check": "status",
-    "lacak": "status",
-    "batal": "cancel",
-    "cancel": "cancel",
-    "english": "english",
-    "en": "english",
-    "indonesia": "indonesian",
-    "id": "indonesian",
-    "bahasa": "indonesian",
-}
 
 
 def handle_turn(runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
@@ -106,21 +91,23 @@ class _Turn:
         self.state = state
         self.lang = "en" if (state.get("lang") or envelope.language) == "en" else "id"
         self.state["lang"] = self.lang
-        self.raw = envelope.raw or {}
-        self.message_id = str(self.raw.get("message_id") or envelope.reply_route.thread_ref or "")
+        self.turn = envelope.turn or ChatTurn()
+        self.message_id = self.turn.message_id or envelope.reply_route.thread_ref or ""
+        # Replies are worded for the channel they go out on (its own variant when it has one).
+        self.channel = envelope.reply_route.channel
         self.parts: list[str] = []
         self.received: list[str] = []
         self.problems: list[tuple[str, str]] = []
 
     # -- dispatch --------------------------------------------------------------------------
     def run(self) -> FollowUps:
-        content = str(self.raw.get("content") or "text")
+        turn, content = self.turn, self.turn.content
         text = self.envelope.text.strip()
-        if self.raw.get("edited"):
+        if turn.edited:
             return self._edit(text)
-        if content == "text" and text.startswith("/"):
-            return self._command(text)
-        if content.startswith("unsupported:"):
+        if content == "command":
+            return self._command(turn.command or "", turn.args)
+        if content == "other":
             self._say("chat_unsupported")
             return self._continue() if self._in_flow() else self._reply()
         if content == "text":
@@ -133,12 +120,11 @@ class _Turn:
             self.state["location"] = list(self.envelope.location)
             self._say("chat_location_received")
         elif content == "contact":
-            self._take("phone", str(self.raw.get("contact_phone") or ""))
+            self._take("phone", turn.contact_phone or "")
         return self._continue()
 
-    def _command(self, text: str) -> FollowUps:
-        word, _, arg = text[1:].partition(" ")
-        action = COMMANDS.get(word.split("@", 1)[0].lower())
+    def _command(self, command: str, arg: str) -> FollowUps:
+        action = COMMANDS.get(command)
         arg = arg.strip()
         if action == "status":
             return self._status(arg) if arg else self._say_and_reply("chat_cek_usage")
@@ -173,7 +159,7 @@ class _Turn:
             return self._status(query) if query else self._say_and_reply("chat_cek_usage")
         if not self._in_flow():
             identity, _ = parse_identity_text(text)
-            if not _has_fields(identity) and len(text.split()) < MIN_COMPLAINT_WORDS:
+            if not has_identity_fields(identity) and len(text.split()) < MIN_COMPLAINT_WORDS:
                 return self._say_and_reply("chat_welcome")
             self._reset(flow=True)
         self._answer(text)
@@ -219,7 +205,7 @@ class _Turn:
     def _answer(self, text: str) -> None:
         """A text message inside a report: labelled fields, or the answer to the open question."""
         identity, _ = parse_identity_text(text)
-        if _has_fields(identity):
+        if has_identity_fields(identity):
             self._take_labelled(text)
         else:
             self._take(self._missing() or "text", text)
@@ -252,20 +238,26 @@ class _Turn:
         return True
 
     def _add_photo(self, caption: str) -> None:
-        photo = self.raw.get("photo")
-        if isinstance(photo, dict) and photo.get("file_id"):
-            self.state.setdefault("photos", []).append(photo)
+        # The provider keeps the file; the state keeps its reference until the case is opened.
+        photos = self.state.setdefault("photos", [])
+        photos.extend(dataclasses.asdict(f) for f in self.envelope.attachments_to_fetch)
         self._say("chat_photo_received")
         if caption:
             identity, _ = parse_identity_text(caption)
-            if _has_fields(identity):
+            if has_identity_fields(identity):
                 self._take_labelled(caption)
             elif not self.state.get("text"):
                 self._take("text", caption)
 
     # -- replies ---------------------------------------------------------------------------
-    def _say(self, key: str, **params: object) -> None:
-        self.parts.append(render_reply(key, self.lang, channel="telegram", **params))
+    def _render(self, key: str, *, fields: str | None = None) -> str:
+        """The chat template ``key`` in the conversation's language, worded for this channel."""
+        if fields is None:
+            return render_reply(key, self.lang, channel=self.channel)
+        return render_reply(key, self.lang, channel=self.channel, fields=fields)
+
+    def _say(self, key: str) -> None:
+        self.parts.append(self._render(key))
 
     def _say_and_reply(self, key: str) -> FollowUps:
         self._say(key)
@@ -275,20 +267,13 @@ class _Turn:
         """ "NIK diterima." / "Maaf, ..." for what this turn gave; never the values themselves."""
         lines = []
         if "text" in self.received:
-            lines.append(
-                render_reply("chat_text_updated" if updated else "chat_text_received", self.lang, channel="telegram")
-            )
+            lines.append(self._render("chat_text_updated" if updated else "chat_text_received"))
         names = load_replies(self.lang)["fields"]
         labels = [names.get(f, f) for f in dict.fromkeys(self.received) if f != "text"]
         if labels:
-            key = "chat_updated" if updated else "chat_received"
-            lines.append(render_reply(key, self.lang, channel="telegram", fields=", ".join(labels)))
+            lines.append(self._render("chat_updated" if updated else "chat_received", fields=", ".join(labels)))
         if self.problems:
-            lines.append(
-                render_reply(
-                    "chat_invalid", self.lang, channel="telegram", fields=field_labels(self.problems, self.lang)
-                )
-            )
+            lines.append(self._render("chat_invalid", fields=field_labels(self.problems, self.lang)))
         self.received, self.problems = [], []
         return lines
 
@@ -318,9 +303,6 @@ class _Turn:
         return {"send_reply": [reply_id]} if reply_id else {}
 
     def _status(self, query: str) -> FollowUps:
-        # Imported here: workers.verify imports this module to dispatch conversation turns.
-        from workers.verify import answer_status_query
-
         envelope = dataclasses.replace(self.envelope, kind="status_query", query_ticket=query, language=self.lang)
         return answer_status_query(self.session, self.inbox, envelope)
 
@@ -330,7 +312,8 @@ class _Turn:
         state, envelope = self.state, self.envelope
         identity = Identity(**{f: state.get("identity", {}).get(f) or None for f in IDENTITY_FIELDS})
         location = state.get("location")
-        photos = state.get("photos") or []
+        files = tuple(f for p in state.get("photos") or [] if (f := _remote_file(p, envelope.provider)))
+        photos = [dataclasses.asdict(f) for f in files]
         # Tickets are handed out at accept time only for kind "complaint"; a conversation
         # turn becomes one here (inbox.ticket is unique: a collision fails the savepoint and
         # the turn is retried with a new number).
@@ -346,13 +329,14 @@ class _Turn:
             text=state["text"],
             location=(location[0], location[1]) if location else None,
             language=self.lang,
-            raw={"conversation": f"{envelope.channel}:{envelope.sender}", "telegram_photos": photos},
+            turn=None,
+            attachments_to_fetch=files,
         )
         complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope)
         if photos or location:
-            # Telegram keeps the files; file_ids stay valid for this bot, to be fetched with
-            # getFile. The case has no location columns yet, so the point is kept here too.
-            extra: dict[str, Any] = {"telegram_photos": photos}
+            # The provider keeps the files (a Telegram file_id stays valid for this bot, to be
+            # fetched with getFile). The case has no location columns yet, so the point is kept here too.
+            extra: dict[str, Any] = {"to_fetch": photos}
             if location:
                 extra["location"] = {"latitude": location[0], "longitude": location[1]}
             complaint.attachments = {"files": [], **(complaint.attachments or {}), **extra}
@@ -369,34 +353,16 @@ class _Turn:
         return check_case(self.runtime, self.session, complaint, actor="worker:conversation")
 
 
-def check_answer(field: str, value: str, *, home_region: str) -> tuple[str | None, str | None]:
-    """Check one answer: ``(clean value, None)`` or ``(None, problem code)``.
+def _remote_file(data: Mapping[str, Any], provider: str) -> RemoteFile | None:
+    """A photo reference kept in the conversation state; None for one that names no file.
 
-    Problem codes are those of :func:`normalizer.identity.check_identity` (missing, invalid,
-    format, region, birthdate). An e-mail answer of "-" (or "lewati") skips it: ``("", None)``.
+    Conversations begun before envelope version 2 kept Telegram's own PhotoSize dict
+    (``file_id``...); they are read too, for the day such a conversation may still be open.
     """
-    value = value.strip()
-    if field == "email" and value.lower() in SKIP_WORDS:
-        return "", None
-    if not value:
-        return None, "missing"
-    if field == "text":
-        return value, None
-    if field == "nik":
-        problem = validate_nik(value, home_region=home_region)
-        return (None, problem) if problem else ("".join(ch for ch in value if ch.isdigit()), None)
-    if field == "phone":
-        phone = normalize_phone(value)
-        return (phone, None) if phone else (None, "invalid")
-    if field == "email":
-        email = normalize_email(value)
-        return (email, None) if email else (None, "invalid")
-    if field == "address":
-        ok = len(value) >= 5 and any(ch.isalpha() for ch in value)
-        return (value[: FIELD_LIMITS["address"]], None) if ok else (None, "invalid")
-    problems = check_identity(Identity(name=value), required=(), home_region=home_region)
-    return (None, problems[0].code) if problems else (value[: FIELD_LIMITS["name"]], None)
-
-
-def _has_fields(identity: Identity) -> bool:
-    return any(getattr(identity, f) for f in IDENTITY_FIELDS)
+    if data.get("ref"):
+        return RemoteFile(
+            str(data.get("provider") or provider), str(data["ref"]), data.get("content_type"), data.get("size")
+        )
+    if data.get("file_id"):
+        return RemoteFile(provider, data["file_id"], data.get("mime_type") or "image/jpeg", data.get("file_size"))
+    return None

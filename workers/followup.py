@@ -8,7 +8,7 @@ opening a new one; a case returned for missing identity is checked again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
@@ -28,25 +28,19 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 IDENTITY_FIELDS = ("nik", "name", "address", "phone", "email")
-
-
-def _thread_ids(raw: dict[str, Any]) -> list[str]:
-    ids = [*raw.get("in_reply_to", ()), *raw.get("references", ())]
-    return [i for i in ids if isinstance(i, str) and i][-50:]
+# The newest ids of a thread are the ones our replies can be: older ones cost a longer query.
+MAX_THREAD_IDS = 50
 
 
 def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
     """The case this message continues (from the case's own address), or None for a new complaint."""
-    raw = envelope.raw or {}
-    case_ticket = raw.get("case_ticket")
-    if isinstance(case_ticket, str):
-        # The app API names the case a message continues; it must still be this sender's case.
-        case = store.complaint_by_ticket(session, case_ticket)
-        route = envelope.reply_route
+    thread, route = envelope.thread, envelope.reply_route
+    if thread.case_ticket:
+        # The client (the app API) names the case a message continues; it must still be this sender's case.
+        case = store.complaint_by_ticket(session, thread.case_ticket)
         if case is not None and case.reply_channel == route.channel and case.reply_address == route.address:
             return case
-    ids = _thread_ids(raw)
-    route = envelope.reply_route
+    ids = [i for i in (*thread.in_reply_to, *thread.references) if i][-MAX_THREAD_IDS:]
     if ids:
         complaint_id = session.scalar(
             select(Reply.complaint_id)
@@ -97,14 +91,13 @@ def add_to_case(
 
 def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> None:
     """If the message is a delivery failure report for one of our replies, mark that reply failed."""
-    dsn = (envelope.raw or {}).get("dsn") or {}
-    original = dsn.get("original_message_id") if isinstance(dsn, dict) else None
-    if not original or dsn.get("action") == "delayed":
+    bounce = envelope.bounce
+    if bounce is None or not bounce.original_message_id or bounce.action == "delayed":
         return
     matched = store.apply_delivery_update(
         session,
         status="failed",
-        provider_message_id=original,
-        detail=f"bounced: {dsn.get('status') or ''} {dsn.get('diagnostic') or ''}".strip()[:500],
+        provider_message_id=bounce.original_message_id,
+        detail=f"bounced: {bounce.status or ''} {bounce.diagnostic or ''}".strip()[:500],
     )
     log.info("bounce", matched=matched)

@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from channels.base import OutboundReply, SendError, SendResult
-from channels.registry import build_adapters
+from channels.base import OutboundAdapter, OutboundReply, SendError, SendResult
+from channels.registry import Adapters, build_adapters
+from complaints.replies import render_reply
 from config.settings import Settings
+from workers.push_tokens import make_push_token_killer, make_push_token_lookup
 
 
 class OutboundSender:
-    """Sends replies through the enabled adapters, keyed by provider name."""
+    """Sends replies through the enabled outbound adapters, keyed by provider name."""
 
     def __init__(
-        self, settings: Settings, adapters: dict[str, Any] | None = None, *, sf: Any = None, read_sf: Any = None
+        self, settings: Settings, adapters: Adapters | None = None, *, sf: Any = None, read_sf: Any = None
     ) -> None:
         self.timeout = settings.send_timeout_seconds + 5
-        self.adapters = adapters if adapters is not None else build_adapters(settings)
+        built = adapters if adapters is not None else build_adapters(settings, texts=render_reply)
+        self.adapters: Mapping[str, OutboundAdapter] = built.outbound
         if sf is not None:
             # Adapters that look things up at send time (the app's push tokens) get the store.
-            from workers.push_tokens import make_push_token_killer, make_push_token_lookup
-
-            for adapter in self.adapters.values():
-                if hasattr(adapter, "bind_push_tokens"):
-                    adapter.bind_push_tokens(make_push_token_lookup(read_sf or sf), make_push_token_killer(sf))
+            for adapter in built.push.values():
+                adapter.bind_push_tokens(make_push_token_lookup(read_sf or sf), make_push_token_killer(sf))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="outbound-loop", daemon=True)
         self.thread.start()
@@ -53,7 +54,7 @@ class OutboundSender:
         if adapter is None:
             raise SendError(f"provider {reply.provider!r} is not enabled", retryable=False)
         try:
-            return await asyncio.wait_for(adapter.send(reply), self.timeout)  # type: ignore[no-any-return]
+            return await asyncio.wait_for(adapter.send(reply), self.timeout)
         except TimeoutError as exc:
             raise self._timed_out(reply) from exc
 

@@ -19,7 +19,7 @@ from complaints.models import Device
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-from channels.android_app import PushTokenKiller, PushTokenLookup
+from channels.base import PushTokenKiller, PushTokenLookup
 
 
 def make_push_token_lookup(read_sf: sessionmaker[Session]) -> PushTokenLookup:

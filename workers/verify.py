@@ -2,7 +2,9 @@
 
 A complete, valid identity moves the case on to routing. A missing or invalid one returns
 the complaint to the citizen (SOP step 3) with a reply naming exactly what is missing, on the
-channel it came in on. A status query (``CEK <ticket>``) is answered here too.
+channel it came in on. A status query (``CEK <ticket>``) is answered by ``workers.status``, a
+chat turn goes to ``workers.conversation``, a follow-up of an open case to ``workers.followup``;
+each decides on the envelope's typed fields, never on a channel's ``raw`` facts.
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import update
 
-from complaints import lifecycle, store
+from complaints import lifecycle
 from complaints.models import InboxMessage
-from complaints.replies import render_reply
-from config.loader import load_opds, load_sop
 from normalizer.envelope import ComplaintEnvelope, utcnow
-from normalizer.tickets import normalize_ticket
 from workers import conversation, followup
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 from workers.budget import attempt_budget, retry_delay
 from workers.casework import check_case
+from workers.status import answer_status_query
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -81,11 +81,10 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
         return answer_status_query(session, inbox, envelope)
     if envelope.kind == "conversation":
         return conversation.handle_turn(runtime, session, inbox, envelope)
-    automatic = (envelope.raw or {}).get("auto")
-    if automatic:
+    if envelope.automatic:
         # RFC 3834: never answer robots; a bounce of our own reply marks that reply failed.
         inbox.state = "ignored"
-        inbox.error = f"automatic message ({automatic}): no case, no reply"
+        inbox.error = f"automatic message ({envelope.automatic}): no case, no reply"
         followup.apply_bounce(session, envelope)
         return {}
     case = followup.find_case(session, envelope)
@@ -95,49 +94,3 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     if complaint.status != lifecycle.RECEIVED:
         return {}
     return check_case(runtime, session, complaint, actor="worker:verify_intake")
-
-
-def answer_status_query(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope) -> FollowUps:
-    """Answer `CEK <ticket>` with the case's status (never echoing what was sent)."""
-    lang = envelope.language
-    channel = envelope.reply_route.channel
-    ticket = normalize_ticket(envelope.query_ticket or "")
-    complaint = store.complaint_by_ticket(session, ticket) if ticket else None
-    if complaint is None:
-        pending = store.inbox_by_ticket(session, ticket) if ticket else None
-        if pending is not None:
-            text = render_reply(
-                "status",
-                lang,
-                channel=channel,
-                ticket=ticket,
-                status_label=load_sop().label(lifecycle.RECEIVED, lang),
-                opd="-",
-            )
-        else:
-            # Never echo what was sent: only a well-formed ticket is repeated back.
-            text = render_reply("status_unknown", lang, channel=channel, ticket=ticket or "-")
-    else:
-        opd = load_opds().get(complaint.opd_code or "")
-        text = render_reply(
-            "status",
-            lang,
-            channel=channel,
-            ticket=complaint.ticket,
-            status_label=load_sop().label(complaint.status, lang),
-            opd=opd.short_name if opd else "-",
-        )
-    route = envelope.reply_route
-    reply_id = store.queue_reply(
-        session,
-        dedupe_key=f"{inbox.id}:status",
-        kind="status",
-        channel=route.channel,
-        provider=route.provider,
-        address=route.address,
-        thread_ref=route.thread_ref,
-        inbox_id=inbox.id,
-        complaint_id=complaint.id if complaint else None,
-        text=text,
-    )
-    return {"send_reply": [reply_id]} if reply_id else {}

@@ -11,7 +11,7 @@ only tells the phone that something is there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +23,10 @@ from channels.android_app.payload import (
     parse_device,
     parse_message,
 )
-from channels.base import OutboundReply, SendError, SendResult
+from channels.base import OutboundReply, PushTokenKiller, PushTokenLookup, SendError, SendResult
 from channels.web_form import FormErrors, UploadedPhoto, WebForm
 from config.settings import Settings
-from normalizer.envelope import Attachment, Intake, ReplyRoute
+from normalizer.envelope import Attachment, Intake, ReplyRoute, Thread
 
 __all__ = [
     "AndroidApp",
@@ -67,12 +67,6 @@ def push_message(reply: OutboundReply, token: str) -> dict[str, Any]:
             "android": {"priority": "high"},
         }
     }
-
-
-PushTokenLookup = Callable[[str], Awaitable[str | None]]
-"""device id -> its live push token, or None (no token, or FCM said it is dead)."""
-PushTokenKiller = Callable[[str, str], Awaitable[None]]
-"""(device id, token) -> mark that token dead, unless the app has registered a new one since."""
 
 
 class AndroidApp:
@@ -145,7 +139,7 @@ class AndroidApp:
     def parse_message(self, device: AppDevice, ticket: str, data: Mapping[str, Any]) -> Intake:
         """The intake of a follow-up message on the device's complaint ``ticket``.
 
-        ``raw["case_ticket"]`` tells the verify worker which case it continues (it checks
+        ``thread.case_ticket`` tells the verify worker which case it continues (it checks
         again that the case's reply route is this device). Raises :class:`FieldErrors`.
         """
         message = parse_message(data)
@@ -158,7 +152,7 @@ class AndroidApp:
             reply_route=ReplyRoute(channel=CHANNEL, address=device.id, provider=self.name),
             language=device.language,
             kind="complaint",
-            raw={"case_ticket": ticket},
+            thread=Thread(case_ticket=ticket),
         )
 
     def _attachments(self, photos: Sequence[UploadedPhoto], errors: dict[str, str]) -> tuple[Attachment, ...]:

@@ -39,7 +39,7 @@ from channels.email.decode import (
 )
 from channels.email.loops import AutoKind, DeliveryFailure, detect_auto, find_delivery_failure
 from channels.email.threads import MAX_REFERENCES, find_ticket, reply_headers, reply_subject
-from normalizer.envelope import Attachment, Identity, Intake, ReplyRoute
+from normalizer.envelope import Attachment, Bounce, Identity, Intake, ReplyRoute, Thread
 from normalizer.text import clean_text
 
 __all__ = [
@@ -396,13 +396,11 @@ def mail_to_intake(
     no usable address gets an empty reply address: it is kept, but nobody can be answered.
     """
     address = parsed.reply_to or parsed.from_address or ""
+    dsn = parsed.dsn
+    # The record of what the mail said; workers read the typed thread/automatic/bounce fields.
     raw = {
         "subject": parsed.subject,
-        "message_id": parsed.message_id,
-        "in_reply_to": list(parsed.in_reply_to),
-        "references": list(parsed.references[-MAX_REFERENCES:]),
-        "auto": parsed.auto,
-        "dsn": dataclasses.asdict(parsed.dsn) if parsed.dsn else None,
+        "dsn": dataclasses.asdict(dsn) if dsn else None,
         "problems": list(parsed.problems),
         "rejected_attachments": [list(r) for r in parsed.rejected_attachments],
         "from_name": parsed.from_name,
@@ -424,5 +422,14 @@ def mail_to_intake(
         attachments=saved,
         received_at=received_at,
         kind="complaint" if parsed.auto else None,
+        thread=Thread(
+            message_id=parsed.message_id,
+            in_reply_to=parsed.in_reply_to,
+            references=parsed.references[-MAX_REFERENCES:],
+        ),
+        automatic=parsed.auto,
+        bounce=Bounce(dsn.original_message_id, action=dsn.action, status=dsn.status, diagnostic=dsn.diagnostic)
+        if dsn
+        else None,
         raw=raw,
     )

@@ -6,38 +6,35 @@
 - 250 is answered only after the mail is durably accepted. Any failure on our side answers
   451 so the sending server keeps the mail and retries: aiosmtpd would turn an exception
   into a permanent 500, bouncing a citizen's complaint.
+- It is a server adapter (:class:`SmtpIntake`): mail goes to the ``accept`` and
+  ``keep_unreadable`` callbacks of the gateway's :class:`PollContext`, the same ones every
+  polling adapter gets. A mail that cannot be read, or that the store refuses as sent, is kept
+  for review and answered 250, since a retry would fail the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy.exc import DataError, IntegrityError
 
+from channels.base import KeepUnreadable, PollContext
 from channels.email.ingest import ingest_mail
-from complaints import store
 from config.settings import Settings
-from normalizer.envelope import ComplaintEnvelope
 
 log = structlog.get_logger(__name__)
 
+PROVIDER = "smtp"
+
 
 class IntakeHandler:
-    """aiosmtpd handler: RCPT policy and durable accept on DATA."""
+    """aiosmtpd handler: RCPT policy and durable accept on DATA, through the gateway's callbacks."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        runtime: Any,
-        accept: Callable[[list[ComplaintEnvelope]], Awaitable[list[store.AcceptOutcome]]],
-    ) -> None:
+    def __init__(self, settings: Settings, ctx: PollContext) -> None:
         self.settings = settings
-        self.runtime = runtime
-        self.accept = accept
+        self.accept = ctx.accept
+        self.keep_unreadable: KeepUnreadable = ctx.keep_unreadable
         self.domains = settings.intake_domains
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
@@ -62,30 +59,25 @@ class IntakeHandler:
         raw = f"Return-Path: <{mail_from.strip('<>')}>\r\n".encode() + raw
         try:
             mailbox = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
-            result = await asyncio.to_thread(ingest_mail, self.settings, raw, provider="smtp", mailbox=mailbox)
+            result = await asyncio.to_thread(ingest_mail, self.settings, raw, provider=PROVIDER, mailbox=mailbox)
             if result.envelope is None:
-                await asyncio.to_thread(
-                    store.keep_unreadable,
-                    self.runtime.sf,
+                await self.keep_unreadable(
                     channel="email",
-                    provider="smtp",
+                    provider=PROVIDER,
                     external_id=result.external_id,
                     reason=result.unreadable or "unreadable",
                     raw_ref=result.raw_sha256,
                 )
                 log.warning("smtp_unreadable_kept", raw=result.raw_sha256[:12])
                 return "250 2.0.0 OK: kept for review"
-            try:
-                outcome = (await self.accept([result.envelope]))[0]
-            except (DataError, IntegrityError):
-                # The database refuses this very mail: a retry would fail the same way for days.
-                await asyncio.to_thread(
-                    store.keep_unreadable,
-                    self.runtime.sf,
+            outcome = (await self.accept([result.envelope]))[0]
+            if outcome.refused:
+                # The store refuses this very mail: a retry would fail the same way for days.
+                await self.keep_unreadable(
                     channel="email",
-                    provider="smtp",
+                    provider=PROVIDER,
                     external_id=result.external_id,
-                    reason="refused by the database",
+                    reason=outcome.refused,
                     raw_ref=result.raw_sha256,
                 )
                 return "250 2.0.0 OK: kept for review"
@@ -96,9 +88,9 @@ class IntakeHandler:
         return f"250 2.0.0 OK: queued as {outcome.inbox_id}"
 
 
-async def start_smtp_server(settings: Settings, runtime: Any, acceptor: Any) -> asyncio.AbstractServer:
+async def start_smtp_server(settings: Settings, ctx: PollContext) -> asyncio.AbstractServer:
     """Listen on ``SMTP_INTAKE_HOST:SMTP_INTAKE_PORT`` in the running loop."""
-    handler = IntakeHandler(settings, runtime, acceptor.accept)
+    handler = IntakeHandler(settings, ctx)
     loop = asyncio.get_running_loop()
 
     def factory() -> SMTP:
@@ -114,3 +106,27 @@ async def start_smtp_server(settings: Settings, runtime: Any, acceptor: Any) -> 
     server = await loop.create_server(factory, host=settings.smtp_intake_host, port=settings.smtp_intake_port)
     log.info("smtp_listening", host=settings.smtp_intake_host, port=settings.smtp_intake_port)
     return server
+
+
+class SmtpIntake:
+    """The server adapter of our own SMTP intake (``SMTP_INTAKE_*`` settings)."""
+
+    name = "smtp_intake"
+    channel = "email"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self, ctx: PollContext) -> str:
+        """Listen in the running loop; returns ``host:port`` and the domains served."""
+        self.server = await start_smtp_server(self.settings, ctx)
+        s = self.settings
+        return f"{s.smtp_intake_host}:{s.smtp_intake_port} for {s.smtp_intake_domains}"
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None

@@ -119,6 +119,7 @@ class AndroidSmsGateway:
 
         Raises :class:`BadRequest` naming what is wrong with the JSON.
         """
+        request.require_media_type("application/json")
         try:
             event = json.loads(request.body)
         except (UnicodeDecodeError, ValueError) as exc:

@@ -38,6 +38,9 @@ from normalizer.text import decode_sms_text, is_gsm7
 # 16 SMSC rejected. We ask for all of them (mask 31).
 DLR_STATUS = {"1": "delivered", "2": "failed", "4": "sent", "8": "sent", "16": "failed"}
 DLR_MASK = "31"
+# What smsbox's post-url sends (text/plain with a charset, application/octet-stream for 8-bit
+# messages), and a form body for set-ups that post the fields instead of the query.
+POST_MEDIA_TYPES = ("text/plain", "application/octet-stream", "application/x-www-form-urlencoded")
 
 
 class KannelSms:
@@ -105,6 +108,9 @@ class KannelSms:
         for key, value in parse_qsl(request.query_string, keep_blank_values=True, encoding="latin-1"):
             fields[key] = value.encode("latin-1") if key == "text" else value
         if request.method == "POST":
+            # post-url labels the text/plain (or octet-stream for 8-bit data); post-xml's XML
+            # is not read, and must not become a complaint's text.
+            request.require_media_type(*POST_MEDIA_TYPES)
             ctype = (request.header("Content-Type") or "").lower()
             if ctype.startswith("application/x-www-form-urlencoded"):
                 for key, value in parse_qsl(request.body.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):

@@ -93,7 +93,13 @@ class TwilioSms:
 
     # -- inbound -----------------------------------------------------------------------
     def public_url(self, request: RawRequest) -> str:
-        """The URL Twilio signed: our public base URL, not the (proxied) local one."""
+        """The URL Twilio signed: our public base URL, not the (proxied) local one.
+
+        The gateway hands over that URL exactly as Twilio sent it (``request.url``); a request
+        built without one gets it rebuilt from the path and the raw query.
+        """
+        if request.url:
+            return request.url
         query = f"?{request.query_string}" if request.query_string else ""
         return f"{self.public_base_url}{request.path}{query}"
 
@@ -136,6 +142,7 @@ class TwilioSms:
         Raises :class:`BadRequest` for missing fields and :class:`Forbidden` when the
         request belongs to another Twilio account.
         """
+        request.require_media_type("application/x-www-form-urlencoded")
         form = request.form()
         account = form.get("AccountSid", "")
         if not account:

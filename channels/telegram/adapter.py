@@ -44,6 +44,7 @@ from channels.base import (
     InboundResult,
     OutboundReply,
     PollContext,
+    PollerHealth,
     RawRequest,
     SendError,
     SendResult,
@@ -120,6 +121,7 @@ class TelegramChannel:
 
     def parse(self, request: RawRequest) -> InboundResult:
         """Read the Update in the body; raises :class:`BadRequest` for malformed JSON."""
+        request.require_media_type("application/json")
         try:
             data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -264,11 +266,13 @@ class TelegramChannel:
                     if isinstance(exc, TelegramBadRequest):
                         raise
                     log.warning("telegram_poll_network", error=self._scrub(str(exc))[:200], wait=backoff)
+                    await self._report(ctx, "error", error=self._scrub(f"{type(exc).__name__}: {exc}")[:300])
                     await _sleep(ctx.stopping, backoff)
                     backoff = min(backoff * 2, 60.0)
                     continue
                 if updates is None:
                     break
+                await self._report(ctx, "connected", polled=True)
                 backoff = 1.0
                 if not updates:
                     if offset is not None and time.monotonic() - idle_since > IDLE_OFFSET_RESET_SECONDS:
@@ -285,6 +289,15 @@ class TelegramChannel:
             raise TelegramPollError(self._scrub(f"{type(exc).__name__}: {exc.message}")) from None
         finally:
             await bot.shutdown()
+
+    async def _report(self, ctx: PollContext, status: str, *, error: str | None = None, polled: bool = False) -> None:
+        """Tell the operators how the long poll is doing; a failed report never stops the poll."""
+        try:
+            await ctx.report(
+                PollerHealth(poller=self.name, provider=self.name, status=status, error=error, polled=polled)
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.warning("telegram_health_not_saved", error=type(exc).__name__)
 
     async def _fetch(self, bot: Bot, offset: int | None, stopping: asyncio.Event) -> list[dict[str, Any]] | None:
         """One getUpdates call, as raw Update dicts; None when ``stopping`` came first."""
@@ -306,7 +319,7 @@ class TelegramChannel:
         return [update.to_dict() for update in fetch.result()]
 
     async def set_webhook(self, url: str) -> None:
-        """Point Telegram at ``url`` with our secret and the update types we read (for deployment)."""
+        """Point Telegram at ``url`` with our secret and the update types we read (``intake telegram set-webhook``)."""
         if not self.secret:
             raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required to set a webhook")
         async with self._make_bot() as bot:

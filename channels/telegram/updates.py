@@ -6,8 +6,10 @@ on read: the body comes from the internet, and a webhook URL can be guessed.
 
 Only private chats are served. Every message there is one turn of the guided conversation
 (``kind="conversation"``, handled by ``workers/conversation.py``), which also reads commands
-such as /lapor and /cek. Photos are not downloaded here (no I/O in parse): the largest size's
-``file_id`` is kept in ``raw`` and on the case; fetching the bytes with getFile is a later step.
+such as /lapor and /cek. What the worker needs is typed on the intake (:class:`ChatTurn`,
+``attachments_to_fetch``); ``raw`` keeps the update id and what the message held, for the
+record. Photos are not downloaded here (no I/O in parse): the largest size's ``file_id`` goes
+into ``attachments_to_fetch`` and on to the case; fetching the bytes with getFile is a later step.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from channels.base import BadRequest, InboundResult
 from config.loader import base_language
-from normalizer.envelope import Identity, Intake, ReplyRoute
+from normalizer.envelope import ChatContent, ChatTurn, Identity, Intake, RemoteFile, ReplyRoute
 
 # The two Update fields we ask Telegram for (getUpdates/setWebhook ``allowed_updates``), so
 # the rest is normally never sent; if it is (allowed_updates left at its default on the
@@ -66,6 +68,12 @@ UNSUPPORTED_CONTENT = (
     "paid_media",
 )
 
+# Telegram re-encodes every PhotoSize as JPEG; a photo sent "as a file" names its own type.
+PHOTO_CONTENT_TYPE = "image/jpeg"
+
+# What the conversation can use; commands are read from the text by the normaliser.
+_CHAT_CONTENT: dict[str, ChatContent] = {"text": "text", "photo": "photo", "location": "location", "contact": "contact"}
+
 NOT_PRIVATE = "only private chats are served: complaints carry personal data (NIK, address, phone)"
 
 
@@ -104,14 +112,21 @@ def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> 
     sender = _dict(message, "from", "Message") or {}
     if sender.get("is_bot") is True:
         return InboundResult(ignored="message from a bot: bots are never answered")
-    content, text, raw = _content(message, sender)
+    content, text, facts = _content(message, sender)
     if content is None:
         return InboundResult(ignored="service message (no text, photo or location from the citizen)")
     stamp_field = "edit_date" if edited and "edit_date" in message else "date"
     stamp = _int(message, stamp_field, "Message")
     name = " ".join(filter(None, (_str(sender, "first_name", "User"), _str(sender, "last_name", "User"))))
     address = str(chat_id)
-    raw.update({"update_id": update_id, "message_id": message_id, "content": content, "edited": edited})
+    photo = facts.get("photo")
+    turn = ChatTurn(
+        # Stickers, voice notes... ("unsupported:<kind>" in raw) are "other": answered, not used.
+        content=_CHAT_CONTENT.get(content, "other"),
+        message_id=str(message_id),
+        edited=edited,
+        contact_phone=facts.get("contact_phone"),
+    )
     intake = Intake(
         channel="telegram",
         provider="telegram",
@@ -129,13 +144,26 @@ def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> 
         language="en" if base_language(_str(sender, "language_code", "User") or "") == "en" else "id",
         received_at=_timestamp(stamp),
         kind="conversation",
-        raw=raw,
+        turn=turn,
+        attachments_to_fetch=(_remote_file(photo),) if photo else (),
+        # For the record: which update, and what the message held ("unsupported:sticker").
+        raw={"update_id": update_id, "content": content},
     )
     return InboundResult(intakes=[intake])
 
 
+def _remote_file(ref: dict[str, Any]) -> RemoteFile:
+    """A photo's file reference, fetched later with getFile."""
+    return RemoteFile(
+        provider="telegram",
+        ref=ref["file_id"],
+        content_type=ref.get("mime_type") or PHOTO_CONTENT_TYPE,
+        size=ref.get("file_size"),
+    )
+
+
 def _content(message: dict[str, Any], sender: dict[str, Any]) -> tuple[str | None, str, dict[str, Any]]:
-    """(content type, text, raw facts) of a message; content None for service messages."""
+    """(content type, text, facts: photo, contact_phone) of a message; content None for service messages."""
     text = _str(message, "text", "Message")
     if text is not None:
         return "text", text, {}

@@ -23,24 +23,20 @@ from channels.base import (
     OutboundReply,
     PollContext,
     RawRequest,
+    ReplyTexts,
     SendError,
     SendResult,
     Unauthorized,
 )
 from channels.x.api import build_client, describe, is_duplicate_post, send_error
 from channels.x.polling import XPoller
-from channels.x.public import MAX_POST_LENGTH, public_reply_text, reply_language
+from channels.x.public import PublicPhrases
 from channels.x.webhook import SIGNATURE_HEADER, crc_response_token, parse_account_activity, signature_matches
-from config.loader import DEFAULT_LANGUAGE, available_languages, load_replies
 from config.settings import Settings
-from normalizer.tickets import normalize_ticket
 
 log = structlog.get_logger(__name__)
 
 WEBHOOK_PATH = "/channels/x"
-# The public reply to a mention whose reply kind has no public wording of its own (a request
-# for identity, the OPD's answer): "ticket ...: we sent you a DM; track it at <link>".
-DM_NOTICE_TEMPLATE = "x_public_dm"
 
 
 class XChannel:
@@ -56,7 +52,10 @@ class XChannel:
     name = "x"
     channel = "x"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, texts: ReplyTexts | None = None) -> None:
+        """``texts`` renders the public phrases (``x_public_*`` templates); without it nothing is
+        said in public and every reply goes by DM only."""
+        self.public = PublicPhrases(texts) if texts is not None else None
         self.own_user_id = (settings.x_user_id or "").strip()
         self.consumer_secret = settings.x_consumer_secret or ""
         self.poll_seconds = settings.x_poll_seconds
@@ -120,6 +119,7 @@ class XChannel:
         if request.method == "GET":
             self._crc_answer(request)  # raises BadRequest for a missing or odd token
             return InboundResult(ignored="challenge-response check")
+        request.require_media_type("application/json")
         return parse_account_activity(request.body, self.own_user_id)
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:
@@ -167,23 +167,16 @@ class XChannel:
         return SendResult(provider_message_id=dm_event_id)
 
     def public_text(self, reply: OutboundReply) -> str | None:
-        """The public reply to a mention: the kind's own phrase, or the DM notice; None without a ticket."""
-        lang = reply_language(reply)
-        text = public_reply_text(reply.kind, reply.ticket, lang)
+        """The public reply to a mention: the kind's own phrase, or the DM notice with the
+        tracking link; None without a well-formed ticket (or without the city's texts)."""
+        if self.public is None:
+            return None
+        lang = reply.language or "id"
+        text = self.public.public_reply_text(reply.kind, reply.ticket, lang)
         if text is not None:
             return text
-        ticket = normalize_ticket(reply.ticket or "")
-        if ticket is None:
-            return None  # nothing that may be shown in public identifies the case
-        return self._dm_notice(ticket, lang)
-
-    def _dm_notice(self, ticket: str, lang: str) -> str | None:
-        template = load_replies(lang if lang in available_languages() else DEFAULT_LANGUAGE)["templates"][
-            DM_NOTICE_TEMPLATE
-        ]
         # The link is to the public tracking page, which shows no personal data.
-        text = str(template["text"]).format(ticket=ticket, link=f"{self.public_base_url}/lacak/{ticket}")
-        return text if len(text) <= MAX_POST_LENGTH else None
+        return self.public.dm_notice(reply.ticket, lang, tracking_base=f"{self.public_base_url}/lacak/")
 
     async def _post_public_reply(self, reply: OutboundReply, text: str) -> str:
         """Post ``text`` in reply to the citizen's post; returns the new post's id ("" if unknown).

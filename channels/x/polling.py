@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 import tweepy
 
-from channels.base import ChannelError, PollContext
+from channels.base import ChannelError, PollContext, PollerHealth
 from channels.x.api import describe, rate_limit_wait
 from channels.x.events import NotForUs, intake_from_v2_dm, intake_from_v2_mention, parse_time, users_by_id
 from normalizer.envelope import Intake, utcnow
@@ -78,6 +78,7 @@ class XPoller:
                 if accepted:
                     log.info("x_polled", stream=stream, accepted=accepted)
                 failures, delay = 0, self.interval
+                await self._report(ctx, stream, "connected", polled=True)
             except tweepy.TooManyRequests as exc:
                 delay = rate_limit_wait(getattr(exc.response, "headers", None))
                 log.warning("x_rate_limited", stream=stream, wait_seconds=round(delay, 1))
@@ -85,8 +86,20 @@ class XPoller:
                 failures += 1
                 delay = min(max(self.interval, 1.0) * 2**failures, MAX_BACKOFF_SECONDS)
                 log.warning("x_poll_failed", stream=stream, error=describe(exc), retry_in=round(delay, 1))
+                await self._report(ctx, stream, "error", error=describe(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.stopping.wait(), delay)
+
+    async def _report(
+        self, ctx: PollContext, stream: str, status: str, *, error: str | None = None, polled: bool = False
+    ) -> None:
+        """Tell the operators how this stream is doing; a failed report never stops the poll."""
+        poller = f"x:{stream}:{self.own_user_id}"
+        health = PollerHealth(poller=poller, provider="x", status=status, error=error, polled=polled)
+        try:
+            await ctx.report(health)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("x_health_not_saved", error=type(exc).__name__)
 
     # -- mentions --------------------------------------------------------------------
     async def poll_mentions(self, ctx: PollContext) -> int:

@@ -37,7 +37,7 @@ def status_url(ticket: str) -> str:
 
 
 def _adapter(request: web.Request) -> AndroidApp:
-    return request.app[ADAPTERS]["app"]  # type: ignore[no-any-return]
+    return request.app[ADAPTERS].named("app", AndroidApp)
 
 
 def _store_photos(root: Path, attachments: tuple[Attachment, ...], photos: list[UploadedPhoto]) -> None:

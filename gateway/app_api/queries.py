@@ -19,6 +19,7 @@ from complaints.lifecycle import RECEIVED
 from complaints.models import Complaint, InboxMessage, Reply
 from config.loader import load_opds, load_sop
 from gateway.health import public_status
+from normalizer.envelope import ComplaintEnvelope
 
 CHANNEL = "app"
 MAX_LISTED = 100
@@ -31,16 +32,12 @@ Ownership = Literal["case", "pending"]
 
 def _owns_pending(inbox: InboxMessage, device_id: str) -> bool:
     """True when the accepted inbox row is a complaint (not a follow-up) from this device."""
-    envelope = inbox.envelope or {}
-    route = envelope.get("reply_route") or {}
-    raw = envelope.get("raw") or {}
-    return (
-        inbox.channel == CHANNEL
-        and inbox.kind == "complaint"
-        and route.get("channel") == CHANNEL
-        and route.get("address") == device_id
-        and not raw.get("case_ticket")
-    )
+    if inbox.channel != CHANNEL or inbox.kind != "complaint" or not inbox.envelope:
+        return False
+    # Read through the envelope type: it knows every stored version (v1 kept case_ticket in raw).
+    envelope = ComplaintEnvelope.from_dict(inbox.envelope)
+    route = envelope.reply_route
+    return route.channel == CHANNEL and route.address == device_id and not envelope.thread.case_ticket
 
 
 def ownership(session: Session, device_id: str, ticket: str) -> Ownership | None:

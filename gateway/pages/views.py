@@ -30,6 +30,7 @@ from channels.web_form import (
     TEXT_FIELD,
     FormErrors,
     UploadedPhoto,
+    WebForm,
     identity_from_fields,
     new_submission_id,
     valid_submission_id,
@@ -270,7 +271,7 @@ async def submit(request: web.Request) -> web.Response:
     if photo is None and fields.get("foto_ref"):
         photo = await _load_kept_photo(settings.attachments_dir, fields["foto_ref"], fields.get("foto_nama"))
 
-    adapter = request.app[ADAPTERS]["web"]
+    adapter = request.app[ADAPTERS].named("web", WebForm)
     errors: dict[str, str] = {}
     intake = None
     try:

@@ -367,11 +367,12 @@ def test_bad_complaints_name_each_field(
 
 
 def test_message_intake_names_the_case(app_adapter: AndroidApp) -> None:
-    """A follow-up message carries the case ticket in raw and its own idempotency key."""
+    """A follow-up message names its case in the typed thread and carries its own idempotency key."""
     intake = app_adapter.parse_message(
         AppDevice(DEVICE), "BGR-7KQ2XMP", {"text": "Tambahan foto", "client_id": "msg-12345"}
     )
-    assert intake.raw == {"case_ticket": "BGR-7KQ2XMP"} and intake.external_id == f"app:{DEVICE}:msg:msg-12345"
+    assert intake.thread.case_ticket == "BGR-7KQ2XMP" and intake.external_id == f"app:{DEVICE}:msg:msg-12345"
+    assert intake.raw is None
     assert intake.reply_route.address == DEVICE and intake.identity.nik is None
 
 

@@ -13,9 +13,19 @@ from typing import Any
 
 import pytest
 
-from channels.base import BadRequest, DeliveryUpdate, OutboundReply, PollContext, RawRequest, SendError, Unauthorized
+from channels.base import (
+    BadRequest,
+    DeliveryUpdate,
+    OutboundReply,
+    PollContext,
+    PollerHealth,
+    RawRequest,
+    SendError,
+    Unauthorized,
+)
 from channels.telegram import CURSOR_KEY, IGNORED_UPDATES, SECRET_HEADER, TelegramChannel, split_message
 from config.settings import ConfigurationError, Settings
+from normalizer.envelope import ChatTurn
 from normalizer.normalize import build_envelope
 from tests.support.fake_telegram import FakeTelegram
 
@@ -131,29 +141,33 @@ def test_private_text_message() -> None:
     assert intake.language == "id"
     assert intake.identity.name == "Test Test Lastname" and intake.identity.nik is None
     assert intake.received_at == datetime.fromtimestamp(1441645532, UTC)
-    assert intake.raw == {"update_id": 10000, "message_id": 1365, "content": "text", "edited": False}
+    assert intake.turn == ChatTurn(content="text", message_id="1365", edited=False)
+    assert intake.raw == {"update_id": 10000, "content": "text"}
+    # The normaliser reads the command, the same way for every chat channel.
+    assert build_envelope(intake).turn == ChatTurn(content="command", message_id="1365", command="start")
 
 
 def test_photo_keeps_the_largest_file_id_and_the_caption() -> None:
     """A photo is not downloaded while parsing: its largest size's file_id is kept, the caption is the text."""
     (intake,) = channel().parse(request(fixture("message_photo_caption.json"))).intakes
     assert intake.text.startswith("Jalan berlubang")
-    assert intake.raw["content"] == "photo"
-    assert intake.raw["photo"]["file_id"] == "AgACAgUAAxkBAAIBYWZfJ0large"
-    assert intake.raw["photo"]["width"] == 1280 and intake.attachments == ()
+    assert intake.turn is not None and intake.turn.content == "photo"
+    (photo,) = intake.attachments_to_fetch
+    assert (photo.provider, photo.ref, photo.content_type) == ("telegram", "AgACAgUAAxkBAAIBYWZfJ0large", "image/jpeg")
+    assert intake.attachments == ()
 
 
 def test_location() -> None:
     """A shared location arrives as (latitude, longitude)."""
     (intake,) = channel().parse(request(fixture("message_location.json"))).intakes
     assert intake.location == (-6.597629, 106.799568)
-    assert intake.raw["content"] == "location" and intake.text == ""
+    assert intake.turn is not None and intake.turn.content == "location" and intake.text == ""
 
 
 def test_edited_message() -> None:
     """An edit is its own turn (new update_id), marked as an edit of the same message."""
     (intake,) = channel().parse(request(fixture("edited_message.json"))).intakes
-    assert intake.raw["edited"] is True and intake.raw["message_id"] == 1365
+    assert intake.turn is not None and intake.turn.edited is True and intake.turn.message_id == "1365"
     assert intake.external_id == "telegram:10003:1111111:1365"
     assert intake.received_at == datetime.fromtimestamp(1441646600, UTC)
 
@@ -234,17 +248,20 @@ def test_unsupported_content_is_still_a_turn() -> None:
         },
     )
     (intake,) = channel().parse(request(json.dumps(data).encode())).intakes
-    assert intake.raw["content"] == "unsupported:sticker" and intake.text == ""
+    assert intake.turn is not None and intake.turn.content == "other" and intake.text == ""
+    assert intake.raw is not None and intake.raw["content"] == "unsupported:sticker"
 
 
 def test_own_contact_is_a_phone_answer() -> None:
     """Sharing one's own contact gives the phone number; someone else's contact does not."""
     own = update(text=None, contact={"phone_number": "+6281234567890", "first_name": "Test", "user_id": 1111111})
     (intake,) = channel().parse(request(json.dumps(own).encode())).intakes
-    assert intake.raw["content"] == "contact" and intake.raw["contact_phone"] == "+6281234567890"
+    assert intake.turn == ChatTurn(
+        content="contact", message_id=str(own["message"]["message_id"]), contact_phone="+6281234567890"
+    )
     other = update(text=None, contact={"phone_number": "+6281299999999", "first_name": "X", "user_id": 42})
     (intake,) = channel().parse(request(json.dumps(other).encode())).intakes
-    assert intake.raw["content"] == "unsupported:contact" and "contact_phone" not in intake.raw
+    assert intake.turn is not None and intake.turn.content == "other" and intake.turn.contact_phone is None
 
 
 @pytest.mark.parametrize(
@@ -483,6 +500,7 @@ class FakePollContext:
 
     def __init__(self, cursor: str | None = None, *, fail_accept: bool = False) -> None:
         self.events: list[tuple[str, Any]] = []
+        self.health: list[PollerHealth] = []
         self.cursor = cursor
         self.fail_accept = fail_accept
         self.stopping = asyncio.Event()
@@ -507,12 +525,20 @@ class FakePollContext:
             self.events.append(("cursor", value))
             self.cursor = value
 
+        async def keep_unreadable(**unreadable: str) -> None:
+            raise AssertionError(f"Telegram input kept as unreadable: {unreadable}")
+
+        async def report(health: PollerHealth) -> None:
+            self.health.append(health)
+
         return PollContext(
             accept=accept,
             apply_updates=apply_updates,
             cursor_get=cursor_get,
             cursor_set=cursor_set,
             stopping=self.stopping,
+            keep_unreadable=keep_unreadable,
+            report=report,
         )
 
 
@@ -542,6 +568,7 @@ async def test_poll_accepts_then_moves_the_offset_and_stops_promptly() -> None:
     assert polls[0]["offset"] == "500" and polls[1]["offset"] == "503"
     assert polls[0]["allowed_updates"] == ["message", "edited_message"]
     assert tg.webhook == {}
+    assert ctx.health and {(h.poller, h.status, h.polled) for h in ctx.health} == {("telegram", "connected", True)}
 
 
 async def test_poll_keeps_the_offset_when_accepting_fails() -> None:

@@ -51,17 +51,17 @@ def signed(
 
 
 def raw(body: bytes, query_string: str = "", extra_headers: dict[str, str] | None = None) -> RawRequest:
-    """The request as the gateway hands it over behind a proxy (local URL, not the public one)."""
+    """The request as the gateway hands it over: PUBLIC_BASE_URL + the path and query as sent."""
     headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1"}
     headers.update(extra_headers or {})
-    local_url = f"http://127.0.0.1:8080{PATH}" + (f"?{query_string}" if query_string else "")
+    public_url = f"{PUBLIC}{PATH}" + (f"?{query_string}" if query_string else "")
     return RawRequest(
         method="POST",
         path=PATH,
         query=dict(parse_qsl(query_string)),
         headers=headers,
         body=body,
-        url=local_url,
+        url=public_url,
         query_string=query_string,
     )
 

@@ -19,13 +19,22 @@ from typing import Any
 import pytest
 import tweepy
 
-from channels.base import BadRequest, DeliveryUpdate, OutboundReply, PollContext, RawRequest, SendError, Unauthorized
+from channels.base import (
+    BadRequest,
+    DeliveryUpdate,
+    OutboundReply,
+    PollContext,
+    PollerHealth,
+    RawRequest,
+    SendError,
+    Unauthorized,
+)
 from channels.registry import build_adapters
 from channels.x import XChannel
 from channels.x.api import ApiHostAdapter, rate_limit_wait
 from channels.x.events import strip_leading_handles
 from channels.x.polling import XPoller
-from channels.x.public import public_reply_text
+from channels.x.public import PublicPhrases
 from channels.x.webhook import IGNORED_EVENT_TYPES, parse_account_activity
 from complaints.replies import render_reply
 from config.settings import Settings
@@ -87,7 +96,7 @@ def fake() -> Iterator[FakeX]:
 @pytest.fixture
 async def channel(fake: FakeX) -> Any:
     """An X channel whose tweepy client is pointed at the fake by X_API_BASE."""
-    adapter = XChannel(make_settings(x_api_base=fake.url))
+    adapter = XChannel(make_settings(x_api_base=fake.url), texts=render_reply)
     yield adapter
     await adapter.close()
 
@@ -99,6 +108,7 @@ class MemoryContext:
         self.accepted: dict[str, Intake] = {}
         self.deliveries: list[Intake] = []
         self.cursors: dict[str, str] = {}
+        self.health: list[PollerHealth] = []
         self.fail_accept = fail_accept
         self.stopping = asyncio.Event()
 
@@ -120,12 +130,20 @@ class MemoryContext:
         async def cursor_set(key: str, value: str) -> None:
             self.cursors[key] = value
 
+        async def keep_unreadable(**unreadable: str) -> None:
+            raise AssertionError(f"X input kept as unreadable: {unreadable}")
+
+        async def report(health: PollerHealth) -> None:
+            self.health.append(health)
+
         return PollContext(
             accept=accept,
             apply_updates=apply_updates,
             cursor_get=cursor_get,
             cursor_set=cursor_set,
             stopping=self.stopping,
+            keep_unreadable=keep_unreadable,
+            report=report,
         )
 
 
@@ -134,10 +152,11 @@ class MemoryContext:
 
 def test_registry_builds_the_x_channel_with_its_webhook_only_when_asked() -> None:
     """X is built from the registry line; /channels/x is served only with X_WEBHOOK_ENABLED."""
-    off = build_adapters(make_settings())["x"]
-    assert isinstance(off, XChannel) and off.path is None and off.polling_enabled()
-    on = build_adapters(make_settings(x_webhook_enabled=True))["x"]
-    assert on.path == "/channels/x" and on.methods == ("GET", "POST")
+    off = build_adapters(make_settings(), texts=render_reply)
+    assert off.named("x", XChannel).path is None and "x" in off.pollers and "x" not in off.webhooks
+    on = build_adapters(make_settings(x_webhook_enabled=True), texts=render_reply)
+    assert on.webhooks["x"].path == "/channels/x" and on.webhooks["x"].methods == ("GET", "POST")
+    assert on.outbound["x"] is on.webhooks["x"] is on.pollers["x"]
 
 
 def test_poll_seconds_zero_turns_polling_off() -> None:
@@ -496,6 +515,9 @@ async def test_server_errors_back_off(fake: FakeX, channel: XChannel) -> None:
     await asyncio.wait_for(task, 5)
     first, second = fake.served("mentions")[:2]
     assert first.status == 503 and second.at - first.at >= 1.5  # 2 x max(interval, 1 s)
+    mentions = [h for h in memory.health if h.poller.startswith("x:mentions:")]
+    assert [h.status for h in mentions[:2]] == ["error", "connected"] and "503" in (mentions[0].error or "")
+    assert mentions[1].polled and not mentions[0].polled
 
 
 @pytest.mark.parametrize(
@@ -575,6 +597,7 @@ def reply(
     ticket: str | None = TICKET,
     reply_id: str = "r1",
     address: str = "1111",
+    language: str | None = None,
 ) -> OutboundReply:
     """An outbox row for an X citizen."""
     return OutboundReply(
@@ -586,6 +609,7 @@ def reply(
         thread_ref=thread_ref,
         ticket=ticket,
         kind=kind,
+        language=language,
     )
 
 
@@ -604,6 +628,9 @@ async def test_ack_goes_public_with_ticket_only_and_whole_text_by_dm(fake: FakeX
     assert result.provider_message_id == dm["dm_event_id"]
 
 
+PHRASES = PublicPhrases(render_reply)
+
+
 @pytest.mark.parametrize(
     ("kind", "lang", "expected"),
     [
@@ -620,19 +647,19 @@ async def test_ack_goes_public_with_ticket_only_and_whole_text_by_dm(fake: FakeX
 )
 def test_public_text_exists_only_for_ack_and_status(kind: str | None, lang: str, expected: str | None) -> None:
     """Only acknowledgements and status answers have a public form, built from the ticket alone."""
-    assert public_reply_text(kind, TICKET, lang) == expected
+    assert PHRASES.public_reply_text(kind, TICKET, lang) == expected
 
 
 @pytest.mark.parametrize("ticket", [None, "", "BGR-0000000", f"{TICKET} {NIK}", NIK])
 def test_no_public_text_without_a_well_formed_ticket(ticket: str | None) -> None:
     """Whatever sits in the ticket field, only a canonical BGR- ticket is ever published."""
-    assert public_reply_text("ack", ticket, "id") is None
+    assert PHRASES.public_reply_text("ack", ticket, "id") is None
 
 
 async def test_english_reply_gets_the_english_public_phrase(fake: FakeX, channel: XChannel) -> None:
-    """The public phrase is in the language the workers wrote the reply in."""
+    """The public phrase is in the language the workers wrote the reply in (the case's language)."""
     text = f"Thank you, we have received your complaint with ticket number {TICKET} and forwarded it to PUPR."
-    await channel.send(reply("ack", text=text))
+    await channel.send(reply("ack", text=text, language="en"))
     assert fake.posts[0]["text"] == f"Your report has been received, ticket {TICKET}. Details by DM."
 
 
@@ -697,7 +724,7 @@ async def test_retry_after_a_failed_dm_does_not_post_twice(fake: FakeX, channel:
     with pytest.raises(SendError) as caught:
         await channel.send(reply("ack"))
     assert caught.value.retryable and caught.value.parts_sent == 1
-    other_worker = XChannel(make_settings(x_api_base=fake.url))
+    other_worker = XChannel(make_settings(x_api_base=fake.url), texts=render_reply)
     await other_worker.send(dataclasses.replace(reply("ack"), parts_sent=caught.value.parts_sent))
     await other_worker.close()
     assert len(fake.posts) == 1 and len(fake.dms_sent) == 1
@@ -741,7 +768,7 @@ async def test_retry_in_another_process_relies_on_x_refusing_duplicates(fake: Fa
     fake.fail_next("dm_send", 503)
     with pytest.raises(SendError):
         await channel.send(reply("ack"))
-    other_worker = XChannel(make_settings(x_api_base=fake.url))
+    other_worker = XChannel(make_settings(x_api_base=fake.url), texts=render_reply)
     await other_worker.send(reply("ack"))
     await other_worker.close()
     assert len(fake.posts) == 1 and len(fake.dms_sent) == 1

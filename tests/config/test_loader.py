@@ -286,3 +286,16 @@ def test_replies_refuse_odd_language_codes(lang):
     """A language code is never used to build a path outside config/replies."""
     with pytest.raises(ValueError):
         load_replies(lang)
+
+
+def test_reply_templates_take_per_channel_variants(tmp_path):
+    """A template may carry a wording for one channel beside 'text'; odd keys and non-strings are refused."""
+    good = write(tmp_path, "id.yaml", "templates:\n  chat_ask_text:\n    text: Tulis.\n    whatsapp: Ketik di sini.\n")
+    assert load_replies("id", path=good)["templates"]["chat_ask_text"] == {
+        "text": "Tulis.",
+        "whatsapp": "Ketik di sini.",
+    }
+    for variant in ("Whats-App: x", "whatsapp: [1, 2]"):
+        bad = write(tmp_path, "bad.yaml", f"templates:\n  ack:\n    text: Terima kasih.\n    {variant}\n")
+        with pytest.raises(ValueError, match="per-channel"):
+            load_replies("id", path=bad)

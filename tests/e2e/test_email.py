@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import smtplib
 import threading
 import time
@@ -15,14 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from channels.email.imap_poller import ImapPoller
+from channels.base import AcceptResult, PollContext
+from channels.email.imap_poller import ImapPoller, ThreadContext, mailbox_key, parse_position
 from channels.email.smtp_server import start_smtp_server
-from complaints import store
-from complaints.models import Complaint, HistoryEntry, InboxMessage, MailboxState, Reply
+from complaints.models import ChannelCursor, Complaint, HistoryEntry, InboxMessage, PollerState, Reply
+from gateway.accept import GroupCommitAcceptor
+from gateway.pollers import poll_context
 from tests.conftest import base_settings
 from tests.support.dovecot import DovecotHarness, running_dovecot
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import SystemThread, free_port, running_system
+from workers.runtime import Runtime
 from workers.setup import build_runtime
 
 CITIZEN = "siti.aminah@example.org"
@@ -81,6 +86,38 @@ def count(system: SystemThread, model: Any, *where: Any) -> int:
     return int(system.db(lambda s: s.scalar(select(func.count()).select_from(model).where(*where))) or 0)
 
 
+def imap_health(system: SystemThread) -> PollerState | None:
+    """The IMAP poller's row in poller_state."""
+    return system.db(lambda s: s.scalar(select(PollerState).where(PollerState.provider == "imap")))
+
+
+def imap_position(system: SystemThread) -> tuple[int, int] | None:
+    """(UIDVALIDITY, last UID) as the poller stored it in channel_cursors."""
+    row = system.db(lambda s: s.get(ChannelCursor, mailbox_key(system.settings)))
+    return parse_position(row.value) if row is not None else None
+
+
+@contextlib.contextmanager
+def gateway_context(runtime: Runtime) -> Iterator[tuple[PollContext, asyncio.AbstractEventLoop]]:
+    """The gateway's real poll context (group-commit acceptor, cursors, health) on a loop in a thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[GroupCommitAcceptor, PollContext]:
+        acceptor = GroupCommitAcceptor(runtime)
+        acceptor.start()
+        return acceptor, poll_context(acceptor, asyncio.Event())
+
+    acceptor, ctx = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield ctx, loop
+    finally:
+        asyncio.run_coroutine_threadsafe(acceptor.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
 def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(
     tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink
 ) -> None:
@@ -102,8 +139,9 @@ def test_imap_mail_gets_threaded_ack_and_is_flagged_seen(
         case = system.db(lambda s: s.scalar(select(Complaint)))
         assert case.ticket in message["Subject"] and case.email == CITIZEN and case.opd_code == "pupr"
         system.wait_for(lambda s: b"\\Seen" in mailbox.flags(uid))
-        state = system.db(lambda s: s.scalar(select(MailboxState)))
-        assert state.last_uid == uid and state.status in ("connected", "idle") and state.last_poll_at
+        system.wait_for(lambda s: (imap_position(system) or (0, 0))[1] == uid)
+        state = imap_health(system)
+        assert state is not None and state.status == "connected" and state.last_poll_at
 
 
 def test_reply_with_missing_nik_completes_the_same_case(
@@ -185,12 +223,13 @@ def test_uidvalidity_change_rescans_without_doubles(tmp_path: Path, mailbox: Dov
     with running_system(settings) as system:
         mailbox.deliver(mail("Parkir liar", IDENTITY + "Isi: Parkir liar di trotoar depan stasiun.").as_bytes())
         sink.wait_for(lambda m: CITIZEN in m.rcpt_tos, timeout=20)
-        old = system.db(lambda s: s.scalar(select(MailboxState.uidvalidity)))
+        old = imap_position(system)
+        assert old is not None
     mailbox.reset_uidvalidity()
     with running_system(settings) as system:
         mailbox.deliver(mail("Angkot ngetem", IDENTITY + "Isi: Angkot ngetem sembarangan di Jl. Juanda.").as_bytes())
         system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2)
-        system.wait_for(lambda s: s.scalar(select(MailboxState.uidvalidity)) != old)
+        system.wait_for(lambda s: (imap_position(system) or old)[0] != old[0])
         time.sleep(1.5)
         assert count(system, Complaint) == 2
 
@@ -205,29 +244,35 @@ def test_poller_restart_mid_mailbox_loses_and_doubles_nothing(
     settings = email_settings(tmp_path, mailbox, sink)
     runtime = build_runtime(settings)
 
-    calls = {"n": 0}
+    with gateway_context(runtime) as (ctx, loop):
+        calls = {"n": 0}
 
-    def crashing_accept(envelopes: list[Any]) -> list[Any]:
-        outcomes = store.accept_batch(runtime.sf, envelopes)
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("power cut after the commit, before the flags")
-        return outcomes
+        async def crashing_accept(envelopes: Any) -> list[AcceptResult]:
+            outcomes = await ctx.accept(envelopes)
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("power cut after the commit, before the flags")
+            return outcomes
 
-    poller = ImapPoller(settings, runtime, crashing_accept)
-    client = poller._connect()
-    with pytest.raises(RuntimeError):
-        poller.sync(client)
-    client.logout()
-    stored_first = runtime.read_sf().scalar(select(func.count()).select_from(InboxMessage))
-    assert 0 < stored_first < 25
-    poller2 = ImapPoller(settings, runtime, lambda envs: store.accept_batch(runtime.sf, envs))
-    client = poller2._connect()
-    poller2.sync(client)
-    client.logout()
+        poller = ImapPoller(settings, ThreadContext(dataclasses.replace(ctx, accept=crashing_accept), loop))
+        client = poller._connect()
+        with pytest.raises(RuntimeError):
+            poller.sync(client)
+        client.logout()
+        stored_first = runtime.read_sf().scalar(select(func.count()).select_from(InboxMessage))
+        assert 0 < stored_first < 25
+        poller2 = ImapPoller(settings, ThreadContext(ctx, loop))
+        client = poller2._connect()
+        poller2.sync(client)
+        client.logout()
     with runtime.read_sf() as session:
         assert session.scalar(select(func.count()).select_from(InboxMessage)) == 25
         assert session.scalar(select(func.count(func.distinct(InboxMessage.external_id)))) == 25
+        position = session.get(ChannelCursor, mailbox_key(settings))
+        assert position is not None and parse_position(position.value) == (
+            mailbox.uidvalidity(),
+            max(mailbox.list_uids()),
+        )
     assert all(b"\\Seen" in mailbox.flags(uid) for uid in mailbox.list_uids())
     runtime.close()
 
@@ -307,12 +352,22 @@ def test_smtp_intake_answers_451_when_we_cannot_store(tmp_path: Path) -> None:
     )
     runtime = build_runtime(settings)
 
-    class BrokenAcceptor:
-        async def accept(self, envelopes: list[Any]) -> list[Any]:
-            raise RuntimeError("database unreachable")
+    async def broken_accept(envelopes: Any) -> list[AcceptResult]:
+        raise RuntimeError("database unreachable")
+
+    async def unused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not expected here")
 
     loop = asyncio.new_event_loop()
-    server = loop.run_until_complete(start_smtp_server(settings, runtime, BrokenAcceptor()))
+    ctx = PollContext(
+        accept=broken_accept,
+        apply_updates=unused,
+        cursor_get=unused,
+        cursor_set=unused,
+        stopping=asyncio.Event(),
+        keep_unreadable=unused,
+    )
+    server = loop.run_until_complete(start_smtp_server(settings, ctx))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
@@ -383,8 +438,8 @@ def test_processed_mail_is_moved_and_poller_reconnects(tmp_path: Path, mailbox: 
             mail("Lampu merah mati", IDENTITY + "Isi: Lampu lalu lintas mati di simpang Tugu Kujang.").as_bytes()
         )
         system.wait_for(lambda s: s.scalar(select(func.count()).select_from(Complaint)) == 2, timeout=30)
-        state = system.db(lambda s: s.scalar(select(MailboxState)))
-        assert state.last_error  # the restart was seen and reported
+        state = imap_health(system)
+        assert state is not None and state.last_error  # the restart was seen and reported
 
 
 def test_operators_see_mailbox_and_queue_health(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
@@ -405,7 +460,10 @@ def test_operators_see_mailbox_and_queue_health(tmp_path: Path, mailbox: Dovecot
                 break
             time.sleep(0.2)
         assert status["inbox"]["done"] == 1 and status["cases"]["disposisi"] == 1
-        assert status["mailboxes"][0]["status"] == "connected" and status["mailboxes"][0]["last_poll_at"]
+        [imap] = [p for p in status["pollers"] if p["provider"] == "imap"]
+        assert imap["poller"] == mailbox_key(system.settings)
+        assert imap["status"] == "connected" and imap["last_poll_at"]
+        assert status["cursors"][mailbox_key(system.settings)]["value"].startswith(f"{mailbox.uidvalidity()}:")
         assert CITIZEN not in json.dumps(status) and NIK not in json.dumps(status)
         try:
             urllib.request.urlopen(system.url + "/ops/status", timeout=5)

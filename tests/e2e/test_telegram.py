@@ -164,7 +164,9 @@ async def test_guided_report_ends_with_ticket_and_opd(webhook_system: dict[str, 
     assert case.nik == NIK and case.name == "Siti Aminah" and case.address == ADDRESS
     assert case.phone == "+6281234567890" and case.email is None
     assert case.text.startswith("Jalan berlubang") and case.status == "disposisi" and case.opd_code == "pupr"
-    assert case.attachments["telegram_photos"][0]["file_id"] == "large-id"
+    assert case.attachments["to_fetch"] == [
+        {"provider": "telegram", "ref": "large-id", "content_type": "image/jpeg", "size": 88416}
+    ]
     assert case.attachments["location"] == {"latitude": -6.597629, "longitude": 106.799568}
     # No personal data is repeated back, and none stays in the finished conversation
     for message in tg.messages:

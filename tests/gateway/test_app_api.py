@@ -465,7 +465,7 @@ async def test_unknown_and_malformed_tickets_are_404(api: Api) -> None:
 async def test_message_is_added_to_the_case(api: Api) -> None:
     """A message on the device's complaint answers 202 and ends up in that case, not a new one.
 
-    Needs workers/followup.find_case to honour raw["case_ticket"] (see the app API notes).
+    Needs workers/followup.find_case to honour the envelope's thread.case_ticket (see the app API notes).
     """
     token = await api.register()
     ticket = await api.ticket(token)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.system import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +53,7 @@ def _clean_env() -> dict[str, str]:
         ["worker", "--help"],
         ["db", "--help"],
         ["db", "upgrade", "--help"],
+        ["telegram", "set-webhook", "--help"],
     ],
 )
 def test_every_command_has_help(args: list[str]) -> None:
@@ -111,3 +115,134 @@ def test_serve_from_another_directory_prints_urls_and_serves(tmp_path: Path) -> 
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+TELEGRAM_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+TELEGRAM_SECRET = "Bogor_webhook-secret_2026"
+
+
+async def _intake_async(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the command without blocking the loop that serves the fake Bot API."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**_clean_env(), **env},
+        cwd=ROOT,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "url"),
+    [
+        ((), "https://lapor.kotabogor.example/channels/telegram"),
+        (("https://other.example/hook",), "https://other.example/hook"),
+    ],
+)
+async def test_telegram_set_webhook_registers_our_url_and_secret(
+    tmp_path: Path, args: tuple[str, ...], url: str
+) -> None:
+    """`intake telegram set-webhook [URL]` sets PUBLIC_BASE_URL/channels/telegram (or URL) with our secret."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        code, out, err = await _intake_async(
+            "telegram",
+            "set-webhook",
+            *args,
+            env={
+                "DATA_DIR": str(tmp_path),
+                "PUBLIC_BASE_URL": "https://lapor.kotabogor.example/",
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+                "TELEGRAM_API_BASE": tg.url,
+            },
+        )
+    assert code == 0, err
+    assert tg.webhook == {"url": url, "secret_token": TELEGRAM_SECRET, "allowed_updates": ["message", "edited_message"]}
+    assert url in out and TELEGRAM_TOKEN not in out + err and TELEGRAM_SECRET not in out + err
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"TELEGRAM_MODE": "poll"}, "TELEGRAM_MODE"),
+        ({"PUBLIC_BASE_URL": "http://127.0.0.1:8080"}, "HTTPS"),
+        ({"TELEGRAM_BOT_TOKEN": ""}, "TELEGRAM_BOT_TOKEN"),
+    ],
+)
+async def test_telegram_set_webhook_refuses_what_cannot_work(tmp_path: Path, env: dict[str, str], says: str) -> None:
+    """Poll mode, a plain-HTTP public URL or a missing token are refused before Telegram is called."""
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        code, _, err = await _intake_async(
+            "telegram",
+            "set-webhook",
+            env={
+                "DATA_DIR": str(tmp_path),
+                "PUBLIC_BASE_URL": "https://lapor.kotabogor.example",
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+                "TELEGRAM_API_BASE": tg.url,
+                **env,
+            },
+        )
+    assert code == 2 and says in err
+    assert tg.calls_of("setWebhook") == []
+
+
+def test_poller_with_nothing_to_poll_says_what_to_set(tmp_path: Path) -> None:
+    """`intake poller` without a poller enabled (Telegram in webhook mode does not poll) names the settings."""
+    result = intake(
+        "poller",
+        env={
+            "DATA_DIR": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        },
+    )
+    assert result.returncode == 2 and "TELEGRAM_MODE=poll" in result.stderr and "IMAP_" in result.stderr
+
+
+async def test_poller_process_accepts_telegram_updates_and_reports_health(tmp_path: Path) -> None:
+    """`intake poller` long-polls Telegram, stores the update, keeps the offset and the poller's health."""
+    fixture = ROOT / "tests" / "channels" / "telegram" / "fixtures" / "message_text.json"
+    update = json.loads(fixture.read_text()) | {"update_id": 900}
+    data = tmp_path / "data"
+    async with FakeTelegram(TELEGRAM_TOKEN) as tg:
+        tg.push_update(update)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "poller",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=(tmp_path / "stderr.log").open("w"),
+            env={
+                **_clean_env(),
+                "DATA_DIR": str(data),
+                "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+                "TELEGRAM_MODE": "poll",
+                "TELEGRAM_API_BASE": tg.url,
+            },
+            cwd=ROOT,
+        )
+        try:
+            assert proc.stdout is not None
+            first = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert b"intake poller: running" in first, (tmp_path / "stderr.log").read_text()
+            assert b"poller: telegram" in await asyncio.wait_for(proc.stdout.readline(), 10)
+            deadline = asyncio.get_running_loop().time() + 20
+            while not [c for c in tg.calls_of("getUpdates") if c.get("offset") == "901"]:
+                assert asyncio.get_running_loop().time() < deadline, "the offset never moved past the update"
+                await asyncio.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 0
+    with sqlite3.connect(data / "intake.sqlite3") as db:
+        assert db.execute("SELECT channel, state FROM inbox").fetchall() == [("telegram", "accepted")]
+        assert db.execute("SELECT value FROM channel_cursors WHERE id = 'telegram:offset'").fetchone() == ("901",)
+        assert db.execute("SELECT provider, status FROM poller_state").fetchall() == [("telegram", "connected")]

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -84,83 +83,6 @@ def android_request(
     stamp = str(ts if ts is not None else int(time.time()))
     signature = hmac.new(key.encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
     return {"X-Signature": signature, "X-Timestamp": stamp, "Content-Type": "application/json"}, body
-
-
-BAD_INPUT = [
-    # (label, method, path, headers, body, expected status)
-    ("kannel without token", "GET", "/channels/sms/kannel?from=%2B62812&text=hi", {}, b"", 401),
-    ("kannel wrong token", "GET", "/channels/sms/kannel?token=nope&from=%2B62812&text=hi", {}, b"", 401),
-    ("kannel missing from", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&text=hi", {}, b"", 400),
-    ("kannel missing text", "GET", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"", 400),
-    ("kannel oversized post", "POST", f"/channels/sms/kannel?token={KANNEL_TOKEN}&from=%2B62812", {}, b"x" * 5000, 413),
-    (
-        "twilio unsigned",
-        "POST",
-        "/channels/sms/twilio",
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        b"From=%2B62812&Body=hi&MessageSid=SM1",
-        401,
-    ),
-    (
-        "twilio bad signature",
-        "POST",
-        "/channels/sms/twilio",
-        {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "bm9wZQ=="},
-        b"From=%2B62812&Body=hi&MessageSid=SM1",
-        401,
-    ),
-    ("android unsigned", "POST", "/channels/sms/android", {"Content-Type": "application/json"}, b"{}", 401),
-    (
-        "android bad signature",
-        "POST",
-        "/channels/sms/android",
-        {"Content-Type": "application/json", "X-Signature": "00" * 32, "X-Timestamp": str(int(time.time()))},
-        b"{}",
-        401,
-    ),
-    (
-        "android oversized",
-        "POST",
-        "/channels/sms/android",
-        {"Content-Type": "application/json"},
-        b"{" + b" " * 5000 + b"}",
-        413,
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("label", "method", "path", "headers", "body", "status"), BAD_INPUT, ids=[c[0] for c in BAD_INPUT]
-)
-async def test_bad_input_is_refused_with_reason_and_nothing_stored(
-    gateway: dict[str, Any],
-    caplog: pytest.LogCaptureFixture,
-    label: str,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    body: bytes,
-    status: int,
-) -> None:
-    """Bad signatures, malformed and oversized bodies get 401/400/413 with a reason, and store nothing."""
-    caplog.set_level(logging.INFO)
-    async with gateway["http"].request(method, gateway["url"] + path, headers=headers, data=body) as resp:
-        text = await resp.text()
-    assert resp.status == status, text
-    assert text.strip(), "the answer says why"
-    await asyncio.sleep(0.2)  # a stored message would have been committed by now
-    with gateway["system"].runtime.read_sf() as session:
-        assert _count(session) == 0
-    for secret in (KANNEL_TOKEN, TWILIO_TOKEN, ANDROID_KEY):
-        assert secret not in caplog.text
-
-
-async def test_malformed_android_json_is_400(gateway: dict[str, Any]) -> None:
-    """A correctly signed but malformed Android webhook is refused with 400 and the reason."""
-    headers, body = android_request({"event": "sms:received", "id": "x", "payload": {}})
-    async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
-        assert resp.status == 400
-        assert "payload" in (await resp.text()).lower()
 
 
 async def test_kannel_retry_creates_one_complaint(gateway: dict[str, Any]) -> None:
@@ -262,16 +184,6 @@ async def test_android_gateway_sms_gets_reply_and_delivery_report(gateway: dict[
     async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
         assert resp.status == 200
     await wait_db(gateway["system"], lambda s: s.get(Reply, reply.id).status == "delivered")
-
-
-async def test_stale_android_timestamp_is_refused(gateway: dict[str, Any]) -> None:
-    """A webhook signed more than five minutes ago is refused (replay protection) and not stored."""
-    event = json.loads((FIXTURES / "android_sms" / "fixtures" / "sms_received.json").read_text())
-    headers, body = android_request(event, ts=int(time.time()) - 3600)
-    async with gateway["http"].post(gateway["url"] + "/channels/sms/android", headers=headers, data=body) as resp:
-        assert resp.status == 401
-    with gateway["system"].runtime.read_sf() as session:
-        assert _count(session) == 0
 
 
 async def test_kannel_post_url_with_x_kannel_headers(gateway: dict[str, Any]) -> None:

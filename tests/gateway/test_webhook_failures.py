@@ -65,7 +65,7 @@ async def test_unexpected_parse_failure_is_kept_logged_and_answered_500(
         kannel_password="p",
         kannel_inbound_token=TOKEN,
     )
-    system = await start_system(settings, with_workers=False, with_mail=False)
+    system = await start_system(settings, with_workers=False, with_pollers=False)
     text = f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#PJU mati"
     try:
         async with aiohttp.ClientSession() as http:

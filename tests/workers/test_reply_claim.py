@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from channels.base import OutboundReply, SendResult
+from channels.registry import Adapters
 from complaints import store
 from complaints.models import Reply
 from normalizer.envelope import utcnow
@@ -56,7 +57,7 @@ def test_two_workers_with_the_same_reply_send_it_once(tmp_path: Path) -> None:
     """A sweep racing a retry hands one reply to two workers: the provider is called once."""
     runtime = build_runtime(base_settings(tmp_path))
     adapter = SlowAdapter()
-    runtime.outbound = OutboundSender(runtime.settings, adapters={"test": adapter})
+    runtime.outbound = OutboundSender(runtime.settings, adapters=Adapters(outbound={"test": adapter}))
     try:
         reply_id = _queued_reply(runtime)
         threads = [threading.Thread(target=send_batch, args=(runtime, [reply_id])) for _ in range(2)]

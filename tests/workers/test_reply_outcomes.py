@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from channels.base import OutboundReply, SendError, SendResult
+from channels.registry import Adapters
 from channels.telegram.adapter import TelegramChannel
 from complaints import store
 from complaints.models import Reply
@@ -39,7 +40,9 @@ async def test_long_reply_cut_short_is_finished_by_another_worker_without_repeat
         runtime = build_runtime(settings)
         try:
             reply_id = _queue(runtime, channel="telegram", provider="telegram", address="1111111", text=text)
-            runtime.outbound = OutboundSender(settings, adapters={"telegram": TelegramChannel(settings)})
+            runtime.outbound = OutboundSender(
+                settings, adapters=Adapters(outbound={"telegram": TelegramChannel(settings)})
+            )
             tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, after=1)
             result = await asyncio.to_thread(send_batch, runtime, [reply_id])
             assert list(result.failed) == [reply_id] and len(tg.messages) == 1
@@ -49,7 +52,9 @@ async def test_long_reply_cut_short_is_finished_by_another_worker_without_repeat
                 assert row.provider_message_id == str(tg.messages[0].message_id)
             runtime.outbound.close()
             # Another worker process: a fresh adapter that never saw the first attempt.
-            runtime.outbound = OutboundSender(settings, adapters={"telegram": TelegramChannel(settings)})
+            runtime.outbound = OutboundSender(
+                settings, adapters=Adapters(outbound={"telegram": TelegramChannel(settings)})
+            )
             await asyncio.to_thread(send_batch, runtime, [reply_id])
             assert len(tg.messages) == 3
             assert " ".join(m.text for m in tg.messages) == text
@@ -80,7 +85,7 @@ def test_unknown_outcome_is_retried_once_then_shown_as_unknown(tmp_path: Path) -
     """A send with an unknown outcome gets one more try, then the row is 'unknown' and counted in /ops/status."""
     runtime = build_runtime(base_settings(tmp_path, reply_max_retries=5))
     adapter = UnknownOutcome()
-    runtime.outbound = OutboundSender(runtime.settings, adapters={"test": adapter})
+    runtime.outbound = OutboundSender(runtime.settings, adapters=Adapters(outbound={"test": adapter}))
     try:
         reply_id = _queue(runtime, channel="sms", provider="test", address="+6281234567890", text="Tiket")
         assert list(send_batch(runtime, [reply_id]).failed) == [reply_id]
@@ -114,7 +119,7 @@ def test_outbound_timeout_is_unknown_unless_the_adapter_is_idempotent(tmp_path: 
     for idempotent in (False, True):
         adapter = Hangs()
         adapter.idempotent_sends = idempotent
-        sender = OutboundSender(settings, adapters={"test": adapter})
+        sender = OutboundSender(settings, adapters=Adapters(outbound={"test": adapter}))
         try:
             [error] = sender.send_many([reply])
         finally:

@@ -384,12 +384,13 @@ def test_bounce_names_our_message_and_the_reason(
 
 
 def test_bounce_diagnostic_is_readable_and_reaches_the_intake() -> None:
-    """The diagnostic is unfolded without the "smtp;" prefix and travels in the intake's raw info."""
+    """The diagnostic is unfolded without the "smtp;" prefix and travels in the intake's typed bounce."""
     mail = parsed("dsn_bounce.eml")
     assert mail.dsn is not None
     assert mail.dsn.diagnostic == "550 5.1.1 <warga.salah@example.com>: Recipient address rejected: User unknown"
-    raw = intake_of(mail).raw or {}
-    assert raw["dsn"]["original_message_id"] == OUR_ACK_ID and raw["auto"] == "bounce"
+    intake = intake_of(mail)
+    assert intake.bounce is not None and intake.automatic == "bounce"
+    assert intake.bounce.original_message_id == OUR_ACK_ID and intake.bounce.diagnostic == mail.dsn.diagnostic
 
 
 def test_plain_text_bounce_with_returned_mail_counts_as_failed() -> None:
@@ -553,10 +554,12 @@ def test_automatic_mail_is_never_a_status_query() -> None:
     assert build_envelope(intake).kind == "complaint"
 
 
-def test_follow_up_keeps_thread_ids_in_raw() -> None:
-    """A citizen's reply carries In-Reply-To/References in raw, where the follow-up matcher looks."""
-    raw = intake_of(parsed("gmail_reply_quoted.eml")).raw or {}
-    assert raw["in_reply_to"] == [OUR_ACK_ID] and OUR_ACK_ID in raw["references"]
+def test_follow_up_keeps_thread_ids_in_the_typed_thread() -> None:
+    """A citizen's reply carries In-Reply-To/References in the intake's thread, where the follow-up matcher looks."""
+    intake = intake_of(parsed("gmail_reply_quoted.eml"))
+    assert intake.thread.in_reply_to == (OUR_ACK_ID,) and OUR_ACK_ID in intake.thread.references
+    assert intake.automatic is None and intake.bounce is None
+    raw = intake.raw or {}
     assert raw["subject"] == "Re: Laporan diterima [BGR-7KQ2XMP]" and "text" not in raw
 
 

@@ -7,16 +7,16 @@ X's public reply before the DM) were delivered, so a retry in any worker sends o
 ``replies.unknown_outcomes`` counts sends whose fate is unknown (a time-out after the request
 went out): one more automatic try is allowed, then the reply shows ``unknown``.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
