@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,6 @@ from channels.registry import REGISTRY, Registration, build_adapters
 from channels.web_form import WebForm
 from complaints.replies import render_reply
 from config.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 EVERYTHING: dict[str, Any] = {
     "kannel_sendsms_url": "http://127.0.0.1:13013/cgi-bin/sendsms",
@@ -82,25 +78,3 @@ def test_a_role_the_adapter_cannot_play_fails_at_start(monkeypatch: pytest.Monke
     monkeypatch.setattr(registry, "REGISTRY", (wrong,))
     with pytest.raises(TypeError, match="WebForm is registered as webhook"):
         build_adapters(settings(), texts=render_reply)
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
-    return found
-
-
-def test_channels_import_nothing_above_them() -> None:
-    """No module under channels/ imports complaints/, workers/ or gateway/ (the arrows run one way)."""
-    offenders = {
-        f"{path.relative_to(ROOT)}: {name}"
-        for path in (ROOT / "channels").rglob("*.py")
-        for name in _imports(path)
-        if name.split(".")[0] in {"complaints", "workers", "gateway"}
-    }
-    assert not offenders, sorted(offenders)
