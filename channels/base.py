@@ -244,9 +244,9 @@ class ReplyTexts(Protocol):
     """The city's reply templates, rendered (the workers' renderer, handed to adapters that write
     a fixed phrase about a ticket themselves, such as X's public replies)."""
 
-    def __call__(self, key: str, lang: str, *, channel: str, ticket: str, **params: str) -> str:
-        """Template ``key`` in ``lang`` for ``ticket`` (and any other ``params`` it names, e.g. a
-        ``link``); raises KeyError for an unknown key or a missing parameter."""
+    def __call__(self, key: str, lang: str, *, channel: str, ticket: str, link: str = "") -> str:
+        """Template ``key`` in ``lang`` for ``ticket`` (and ``link``, for templates that name one);
+        raises KeyError for an unknown key."""
 
 
 async def _no_report(health: PollerHealth) -> None:
