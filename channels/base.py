@@ -112,6 +112,9 @@ class OutboundReply:
     kind: str | None = None
     """What the reply is (ack, status, identity_missing, answer...): public channels such as X
     send only the short, non-personal kinds in public and the rest privately."""
+    parts_sent: int = 0
+    """Parts of this reply delivered by earlier attempts (kept on the outbox row): an adapter that
+    sends a reply in several parts resumes after them, whichever worker retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +155,30 @@ class Forbidden(ChannelError):
 
 
 class SendError(Exception):
-    """Sending a reply failed; ``retryable`` says whether trying again can help."""
+    """Sending a reply failed; ``retryable`` says whether trying again can help.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    ``outcome_unknown`` means the request may have reached the provider (a time-out after it was
+    sent) and the provider offers no way to make a retry harmless: the worker allows one more
+    try at most, then shows the reply as ``unknown``. An adapter whose retries are idempotent
+    (its own message id, a status look-up) raises a plain retryable error instead.
+    ``parts_sent`` reports how many parts of a multi-part reply were delivered before the
+    failure (None: unchanged); ``provider_message_id`` the id of the first part, if one went out.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        outcome_unknown: bool = False,
+        parts_sent: int | None = None,
+        provider_message_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.outcome_unknown = outcome_unknown
+        self.parts_sent = parts_sent
+        self.provider_message_id = provider_message_id
 
 
 # -- roles -------------------------------------------------------------------------------------
@@ -222,8 +244,9 @@ class ReplyTexts(Protocol):
     """The city's reply templates, rendered (the workers' renderer, handed to adapters that write
     a fixed phrase about a ticket themselves, such as X's public replies)."""
 
-    def __call__(self, key: str, lang: str, *, channel: str, ticket: str) -> str:
-        """Template ``key`` in ``lang`` for ``ticket``; raises KeyError for an unknown key."""
+    def __call__(self, key: str, lang: str, *, channel: str, ticket: str, link: str = "") -> str:
+        """Template ``key`` in ``lang`` for ``ticket`` (and ``link``, for templates that name one);
+        raises KeyError for an unknown key."""
 
 
 async def _no_report(health: PollerHealth) -> None:

@@ -21,20 +21,33 @@ async def post_or_get(
     session: aiohttp.ClientSession,
     method: str,
     url: str,
+    *,
+    idempotent: bool = False,
     **kwargs: Any,
 ) -> tuple[int, str]:
     """Make one request and return (status, body text).
 
     Network errors and time-outs raise a retryable :class:`SendError`: the provider may
-    come back, and the outbox keeps the reply until it does.
+    come back, and the outbox keeps the reply until it does. A failure before the request
+    could leave (no connection) is a plain retry; one after it may have reached the provider
+    (a time-out waiting for the answer, a connection dropped mid-request) is
+    ``outcome_unknown`` — unless the caller says the request is ``idempotent`` (the provider
+    drops a repeat, e.g. a message id of ours), when retrying it is harmless.
     """
     try:
         async with session.request(method, url, **kwargs) as response:
             return response.status, await response.text(errors="replace")
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        # Nothing was sent: no connection to send it on.
+        raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         # "from None": the message says it all; a chained traceback per failed send would
         # flood the logs while a provider is down.
-        raise SendError(f"{type(exc).__name__}: {exc}", retryable=True) from None
+        raise SendError(
+            f"{type(exc).__name__}: {exc}" + ("" if idempotent else " (the request may have arrived)"),
+            retryable=True,
+            outcome_unknown=not idempotent,
+        ) from None
 
 
 def json_field(body: str, name: str) -> Any:

@@ -4,7 +4,7 @@
   (channel, external_id) so a provider's retry creates nothing new.
 - ``complaints``: the case record with its SOP status, OPD, and the current step's deadline.
 - ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
-- ``replies``: the outbox; one row per reply, queued -> sent -> delivered / failed.
+- ``replies``: the outbox; one row per reply, queued -> sending -> sent -> delivered / failed / unknown.
 - ``poller_state``: every poller's health (IMAP mailbox, X, Telegram long poll), for operators.
 - ``channel_cursors``, ``conversations``, ``devices``: pollers' positions (IMAP UIDVALIDITY and
   last UID too), guided chats, app phones.
@@ -65,6 +65,7 @@ class InboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_inbox_channel_external_id"),
         Index("ix_inbox_state_created", "state", "created_at"),
+        Index("ix_inbox_state_next_attempt", "state", "next_attempt_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -76,6 +77,9 @@ class InboxMessage(Base):
     envelope: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(16), default="accepted")  # accepted | done | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Processing attempts, failed ones included (counted outside the failing savepoint)."""
+    next_attempt_at: Mapped[datetime | None]
+    """When the next attempt is due: the sweeper leaves the row alone until well after it."""
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -146,6 +150,7 @@ class Reply(Base):
         Index("ix_replies_status_created", "status", "created_at"),
         Index("ix_replies_provider_message_id", "provider_message_id"),
         Index("ix_replies_address_created", "address", "created_at"),
+        Index("ix_replies_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -158,8 +163,15 @@ class Reply(Base):
     address: Mapped[str] = mapped_column(String(320))
     thread_ref: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sent|delivered|failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sending|sent|delivered|failed|unknown
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Sends started, at most REPLY_MAX_RETRIES + 1 whichever worker or sweep started them."""
+    next_attempt_at: Mapped[datetime | None]
+    """Queued: when the scheduled retry is due. Sending: when the send must be over (else its worker died)."""
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Parts of a multi-part reply already delivered (Telegram long answer, X public reply + DM)."""
+    unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Sends whose fate is unknown (time-out after the request went out): one more try, then ``unknown``."""
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select, tuple_, update
+from sqlalchemy import Engine, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,7 @@ def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelop
                     "envelope": env.to_dict(),
                     "state": "accepted",
                     "attempts": 0,
+                    "next_attempt_at": now,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -128,55 +129,94 @@ def keep_unreadable(
         )
 
 
-def stale_inbox_ids(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
-    """Accepted messages that no worker finished within ``older_than`` (for the sweeper)."""
-    cutoff = utcnow() - older_than
+def stale_inbox_ids(session: Session, grace: timedelta, limit: int = 500) -> list[str]:
+    """Accepted messages whose next attempt was due more than ``grace`` ago (for the sweeper).
+
+    A message waiting for its scheduled retry is left alone: re-enqueuing it would start a
+    second retry chain beside the first.
+    """
+    cutoff = utcnow() - grace
     return list(
         session.scalars(
             select(InboxMessage.id)
-            .where(InboxMessage.state == "accepted", InboxMessage.updated_at < cutoff)
+            .where(InboxMessage.state == "accepted", _due(InboxMessage, cutoff))
             .order_by(InboxMessage.created_at)
             .limit(limit)
         )
     )
 
 
-def stale_reply_ids(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
-    """Replies still queued after ``older_than`` (their send message was lost)."""
-    cutoff = utcnow() - older_than
+def stale_reply_ids(session: Session, grace: timedelta, limit: int = 500) -> list[str]:
+    """Queued replies whose next attempt was due more than ``grace`` ago (their message was lost)."""
+    cutoff = utcnow() - grace
     return list(
         session.scalars(
             select(Reply.id)
-            .where(Reply.status == "queued", Reply.updated_at < cutoff)
+            .where(Reply.status == "queued", _due(Reply, cutoff))
             .order_by(Reply.created_at)
             .limit(limit)
         )
     )
 
 
-def reclaim_stale_sending(session: Session, older_than: timedelta, limit: int = 500) -> list[str]:
-    """Replies stuck in ``sending`` (their worker died mid-send): put back to ``queued``.
-
-    Whether the provider got them is unknown; sending again risks a duplicate SMS, which is
-    better than a citizen who never hears back.
-    """
-    cutoff = utcnow() - older_than
-    ids = list(
-        session.scalars(select(Reply.id).where(Reply.status == "sending", Reply.updated_at < cutoff).limit(limit))
+def _due(model: type[InboxMessage] | type[Reply], cutoff: datetime) -> Any:
+    """``next_attempt_at`` before ``cutoff`` (rows written before it existed: ``updated_at``)."""
+    return or_(
+        model.next_attempt_at < cutoff,
+        and_(model.next_attempt_at.is_(None), model.updated_at < cutoff),
     )
-    if ids:
+
+
+def reclaim_stale_sending(session: Session, grace: timedelta, limit: int = 500) -> list[str]:
+    """Replies stuck in ``sending`` past their send deadline (their worker died mid-send).
+
+    Whether the provider got them is unknown, so this counts as an unknown outcome: the first
+    time the reply goes back to ``queued`` (one more try: a duplicate SMS is better than a
+    citizen who never hears back); a reply already tried after an unknown outcome becomes
+    ``unknown`` for an operator to look at. Returns the ids put back in the queue.
+    """
+    cutoff = utcnow() - grace
+    stuck = session.execute(
+        select(Reply.id, Reply.unknown_outcomes).where(Reply.status == "sending", _due(Reply, cutoff)).limit(limit)
+    ).all()
+    again = [r.id for r in stuck if r.unknown_outcomes < 1]
+    given_up = [r.id for r in stuck if r.unknown_outcomes >= 1]
+    now = utcnow()
+    if again:
         session.execute(
             update(Reply)
-            .where(Reply.id.in_(ids), Reply.status == "sending")
-            .values(status="queued", updated_at=utcnow(), error="worker lost mid-send; sending again")
+            .where(Reply.id.in_(again), Reply.status == "sending")
+            .values(
+                status="queued",
+                unknown_outcomes=Reply.unknown_outcomes + 1,
+                next_attempt_at=now,
+                updated_at=now,
+                error="worker lost mid-send; sending once more",
+            )
         )
-    return ids
+    if given_up:
+        session.execute(
+            update(Reply)
+            .where(Reply.id.in_(given_up), Reply.status == "sending")
+            .values(
+                status="unknown",
+                unknown_outcomes=Reply.unknown_outcomes + 1,
+                updated_at=now,
+                error="worker lost mid-send again; whether the citizen got it is unknown",
+            )
+        )
+    return again
 
 
 def touch(session: Session, model: type[InboxMessage] | type[Reply] | type[Complaint], ids: Sequence[str]) -> None:
-    """Bump ``updated_at`` so the sweeper waits a full period before trying these again."""
-    if ids:
-        session.execute(update(model).where(model.id.in_(ids)).values(updated_at=utcnow()))
+    """Mark these due now, so the sweeper waits a full period before trying them again."""
+    if not ids:
+        return
+    now = utcnow()
+    if model is Complaint:
+        session.execute(update(Complaint).where(Complaint.id.in_(ids)).values(updated_at=now))
+    else:
+        session.execute(update(model).where(model.id.in_(ids)).values(updated_at=now, next_attempt_at=now))
 
 
 def complaint_by_ticket(session: Session, ticket: str) -> Complaint | None:
@@ -232,6 +272,7 @@ def queue_reply(
             text=text,
             status="queued",
             attempts=0,
+            next_attempt_at=now,
             created_at=now,
             updated_at=now,
         )
@@ -293,7 +334,8 @@ def apply_delivery_update(
         return False
     if reply is None:
         return False
-    rank = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "failed": 2}
+    # "unknown" ranks with "sending": a provider's report is exactly what settles it.
+    rank = {"queued": 0, "sending": 0, "unknown": 0, "sent": 1, "delivered": 2, "failed": 2}
     if rank.get(status, 0) >= rank.get(reply.status, 0) and reply.status not in ("delivered", "failed"):
         reply.status = status
         if status == "failed":

@@ -85,10 +85,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, description="Largest web form photo.")
     sweep_interval_seconds: float = Field(default=30.0, description="How often the sweeper looks.")
     sweep_after_seconds: float = Field(
-        default=120.0, description="Accepted messages or queued replies older than this are re-enqueued."
+        default=120.0, description="Work whose next attempt was due longer ago than this is re-enqueued."
     )
     send_timeout_seconds: float = 15.0
-    reply_max_retries: int = Field(default=8, description="Send attempts before a reply is marked failed.")
+    reply_max_retries: int = Field(
+        default=8, description="Retries after the first attempt (per inbox message or reply) before it fails."
+    )
     retry_min_backoff_ms: int = Field(default=2000, description="First retry delay; doubles each time.")
     retry_max_backoff_ms: int = Field(default=600_000, description="Longest retry delay.")
     redis_namespace: str = Field(default="intake", description="Prefix of the Dramatiq keys in Redis.")

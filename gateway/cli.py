@@ -92,7 +92,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Only the queue workers (and the sweeper)."""
     from gateway.embedded import start_workers
-    from workers.runtime import build_runtime
+    from workers.setup import build_runtime
 
     settings = _settings(args)
     if not settings.redis_url:
@@ -124,7 +124,7 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
     from config.loader import load_city_config
     from gateway.accept import GroupCommitAcceptor
     from gateway.pollers import start_intake
-    from workers.runtime import build_runtime
+    from workers.setup import build_runtime
 
     # Loaded once here: the adapters' texts come from it, and the runtime gets the same one.
     config = load_city_config(settings.config_dir, home_region=settings.region_code)

@@ -14,7 +14,8 @@ from gateway.app import create_app
 from gateway.keys import ACCEPTOR, ADAPTERS
 from gateway.pollers import PollerSet, start_intake
 from workers.outbound import OutboundSender
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 from workers.sweeper import Sweeper
 
 log = structlog.get_logger(__name__)

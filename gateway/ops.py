@@ -28,10 +28,12 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
     cases = dict(session.execute(select(Complaint.status, func.count()).group_by(Complaint.status)).all())
     oldest = session.scalar(select(func.min(InboxMessage.created_at)).where(InboxMessage.state == "accepted"))
     overdue = session.scalar(select(func.count()).select_from(Complaint).where(Complaint.step_deadline_at < now))
+    # Stuck: due longer ago than the sweeper waits (a message waiting for its scheduled retry is not).
+    due = func.coalesce(InboxMessage.next_attempt_at, InboxMessage.updated_at)
     stuck = session.scalar(
         select(func.count())
         .select_from(InboxMessage)
-        .where(InboxMessage.state == "accepted", InboxMessage.updated_at < now - timedelta(seconds=stale_after))
+        .where(InboxMessage.state == "accepted", due < now - timedelta(seconds=stale_after))
     )
     pollers = [
         {

@@ -1,4 +1,9 @@
-"""Mounts every enabled channel adapter's webhook: verify → parse → normalise → accept → answer."""
+"""Mounts every enabled channel adapter's webhook: verify → parse → normalise → accept → answer.
+
+A request that fails in an unexpected way (a bug in an adapter or the normaliser, not a bad
+request) is kept (``gateway/unreadable.py``), its traceback logged without personal data, and
+answered 500: the provider retries it instead of dropping it, and operators can find it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from channels.base import ChannelError, WebhookAdapter
 from gateway.http import raw_request, read_body
-from gateway.keys import ACCEPTOR, SETTINGS
+from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
+from gateway.unreadable import keep_unreadable_request, traceback_text
 from normalizer.normalize import InvalidIntake, build_envelope
 
 log = structlog.get_logger(__name__)
@@ -34,17 +40,38 @@ def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitabl
         except InvalidIntake as exc:
             log.warning("webhook_rejected", provider=adapter.name, status=400, reason=str(exc))
             return web.Response(status=400, text=f"BadRequest: {exc}\n")
-        except Exception as exc:  # noqa: BLE001 - a 500 would make the provider retry for ever
-            log.error("webhook_unreadable", provider=adapter.name, error=type(exc).__name__)
-            return web.Response(status=400, text="BadRequest: the message could not be read\n")
+        except Exception as exc:  # noqa: BLE001 - our bug, not the provider's: keep it, let the provider retry
+            sha = await keep_unreadable_request(
+                request.app[RUNTIME],
+                channel=adapter.channel,
+                provider=adapter.name,
+                request=raw,
+                reason=f"could not be read: {type(exc).__name__}",
+            )
+            log.error(
+                "webhook_unreadable",
+                provider=adapter.name,
+                error=type(exc).__name__,
+                raw_sha256=sha,
+                traceback=traceback_text(exc),
+            )
+            return web.Response(status=500, text="the message could not be read; it was kept, retry later\n")
         acceptor = request.app[ACCEPTOR]
         try:
             outcomes = await acceptor.accept(envelopes)
             if result.delivery_updates:
                 await acceptor.apply_delivery_updates(result.delivery_updates)
         except (DataError, IntegrityError) as exc:
-            # The database refuses this very message: a retry would fail the same way.
-            log.error("webhook_store_refused", provider=adapter.name, error=type(exc).__name__)
+            # The database refuses this very message: a retry would fail the same way, so
+            # answer 400 — but keep the body first, so the message is not lost.
+            sha = await keep_unreadable_request(
+                request.app[RUNTIME],
+                channel=adapter.channel,
+                provider=adapter.name,
+                request=raw,
+                reason=f"refused by the database: {type(exc).__name__}",
+            )
+            log.error("webhook_store_refused", provider=adapter.name, error=type(exc).__name__, raw_sha256=sha)
             return web.Response(status=400, text="BadRequest: the message could not be stored as sent\n")
         except Exception as exc:  # noqa: BLE001
             # Not stored: answer 503 so the provider retries instead of believing us.

@@ -17,26 +17,26 @@ import structlog
 
 from workers.batch import StageResult
 from workers.broker import QUEUE
+from workers.reply import send_batch
+from workers.route import route_batch
+from workers.verify import verify_batch
 
 if TYPE_CHECKING:
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-# name -> "module:function" taking (runtime, ids) and returning a StageResult.
-STAGES: dict[str, str] = {
-    "verify_intake": "workers.verify:verify_batch",
-    "route_to_opd": "workers.route:route_batch",
-    "send_reply": "workers.reply:send_batch",
+Stage = Callable[["Runtime", list[str]], StageResult]
+
+# Actor name -> the stage it runs on a batch of ids.
+STAGES: dict[str, Stage] = {
+    "verify_intake": verify_batch,
+    "route_to_opd": route_batch,
+    "send_reply": send_batch,
 }
 
 
-def _load(target: str) -> Callable[..., StageResult]:
-    module_name, _, func = target.partition(":")
-    return getattr(__import__(module_name, fromlist=[func]), func)  # type: ignore[no-any-return]
-
-
-def run_batch(runtime: Runtime, name: str, stage: Callable[..., StageResult], ids: list[str]) -> None:
+def run_batch(runtime: Runtime, name: str, stage: Stage, ids: list[str]) -> None:
     """Run ``stage`` on the batch; enqueue follow-ups; split failures off (see module doc)."""
     result = stage(runtime, ids)
     for actor, more in result.follow_ups.items():
@@ -51,10 +51,9 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
     """Create one actor per stage on ``runtime.broker``."""
     settings = runtime.settings
     actors: dict[str, dramatiq.Actor[Any, Any]] = {}
-    for name, target in STAGES.items():
-        stage = _load(target)
+    for name, stage in STAGES.items():
 
-        def fn(ids: list[str], _name: str = name, _stage: Callable[..., StageResult] = stage) -> None:
+        def fn(ids: list[str], _name: str = name, _stage: Stage = stage) -> None:
             run_batch(runtime, _name, _stage, ids)
 
         fn.__name__ = name

@@ -2,7 +2,9 @@
 
 A batch is one commit instead of one per id (the worker-side twin of the gateway's group
 commit); a savepoint per id keeps a failing id from spoiling the others, which are committed
-while the failing one is reported back for a retry of its own.
+while the failing one is reported back for a retry of its own. Whatever the failing id's
+savepoint wrote is rolled back, so its failure is recorded afterwards, in the batch's own
+transaction (``on_failure``): that is where a row's attempt count and retry time are kept.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 FollowUps = dict[str, list[str]]
+OnFailure = Callable[["Runtime", "Session", str, BaseException], bool]
+"""Records a failed item on its row (outside the rolled-back savepoint); True: retry it."""
 
 # Ids per transaction: large enough to amortise the commit, small enough that the accept
 # path (which has priority on SQLite) never waits long for a worker's transaction.
@@ -41,9 +45,17 @@ class StageResult:
 
 
 def each_in_savepoint(
-    runtime: Runtime, stage: str, ids: list[str], step: Callable[[Runtime, Session, str], FollowUps]
+    runtime: Runtime,
+    stage: str,
+    ids: list[str],
+    step: Callable[[Runtime, Session, str], FollowUps],
+    on_failure: OnFailure | None = None,
 ) -> StageResult:
-    """Run ``step(runtime, session, id)`` for every id inside one transaction."""
+    """Run ``step(runtime, session, id)`` for every id inside one transaction.
+
+    An id whose step raises is handed to ``on_failure`` (when given) and reported back for a
+    retry only if it says so.
+    """
     result = StageResult()
     for start in range(0, len(ids), CHUNK):
         with runtime.sf.begin() as session:
@@ -52,6 +64,7 @@ def each_in_savepoint(
                     with session.begin_nested():
                         result.add(step(runtime, session, item_id))
                 except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
-                    result.failed[item_id] = exc
                     log.warning("stage_failed", stage=stage, item=item_id, error=f"{type(exc).__name__}: {exc}"[:300])
+                    if on_failure is None or on_failure(runtime, session, item_id, exc):
+                        result.failed[item_id] = exc
     return result

@@ -1,7 +1,9 @@
 """Runs the channel adapters' async ``send`` from synchronous worker threads.
 
 One event loop in a daemon thread holds every adapter (and its HTTP connection pool); worker
-threads hand it coroutines and wait for the result with a time-out.
+threads hand it coroutines and wait for the result with a time-out. A send cut off by that
+time-out may already have reached the provider: its outcome is unknown, unless the adapter
+says its sends are idempotent (``idempotent_sends = True``: the provider drops a repeat).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class OutboundSender:
             return future.result(self.timeout + 5)
         except TimeoutError:
             future.cancel()
-            return [SendError("send timed out", retryable=True) for _ in replies]
+            return [self._timed_out(r) for r in replies]
 
     async def _send_all(self, replies: list[OutboundReply]) -> list[SendResult | BaseException]:
         return list(await asyncio.gather(*(self._send_one(r) for r in replies), return_exceptions=True))
@@ -64,7 +66,12 @@ class OutboundSender:
         try:
             return await asyncio.wait_for(adapter.send(reply), self.timeout)
         except TimeoutError as exc:
-            raise SendError("send timed out", retryable=True) from exc
+            raise self._timed_out(reply) from exc
+
+    def _timed_out(self, reply: OutboundReply) -> SendError:
+        adapter = self.adapters.get(reply.provider or reply.channel)
+        idempotent = bool(getattr(adapter, "idempotent_sends", False))
+        return SendError("send timed out", retryable=True, outcome_unknown=not idempotent)
 
     def close(self) -> None:
         """Close adapter sessions and stop the loop."""

@@ -3,9 +3,15 @@
 The outbox row makes this idempotent: a reply is claimed (``queued`` → ``sending``) before
 it is sent, so it is never sent by two workers at once nor again once sent. A batch is
 claimed in one transaction, sent concurrently (no transaction is held
-while a provider answers), and recorded in one transaction. A retryable send error is
-reported back so Dramatiq retries that reply with backoff; a permanent one marks the reply
-failed (visible to operators) and stops.
+while a provider answers), and recorded in one transaction.
+
+The row also holds the retry budget (see workers/budget.py): a claim counts an attempt and
+none starts once ``REPLY_MAX_RETRIES`` + 1 have; a retryable failure puts the row back with
+the time its Dramatiq retry is due, a permanent one (or a spent budget) marks it ``failed``.
+A send whose outcome is unknown (the request may have reached the provider) is tried once
+more at most; if that does not settle it, the reply is ``unknown`` for an operator to check.
+How far a multi-part reply got (``parts_sent``) is kept on the row, so a retry anywhere
+sends only the rest.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from channels.base import OutboundReply, SendError, SendResult
 from complaints.models import Complaint, Reply
 from normalizer.envelope import utcnow
 from workers.batch import StageResult
+from workers.budget import UNKNOWN_OUTCOME_RETRIES, attempt_budget, retry_delay, send_deadline
 
 if TYPE_CHECKING:
     from workers.runtime import Runtime
@@ -28,15 +35,32 @@ log = structlog.get_logger(__name__)
 
 def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
     """Send every still-queued reply of the batch."""
+    budget = attempt_budget(runtime.settings)
     with runtime.sf.begin() as session:
         now = utcnow()
+        # A row put back by the sweeper after its budget was spent ends here, not at the provider.
+        session.execute(
+            update(Reply)
+            .where(Reply.id.in_(reply_ids), Reply.status == "queued", Reply.attempts >= budget)
+            .values(
+                status=case((Reply.unknown_outcomes > 0, "unknown"), else_="failed"),
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
         # Claim atomically: of two workers holding the same id (a retry and a sweep), only
-        # one moves the row out of "queued", and only that one sends.
+        # one moves the row out of "queued", and only that one sends — and only while the
+        # row's budget lasts, however many retry chains hold its id.
         claimed = list(
             session.scalars(
                 update(Reply)
-                .where(Reply.id.in_(reply_ids), Reply.status == "queued")
-                .values(status="sending", attempts=Reply.attempts + 1, updated_at=now)
+                .where(Reply.id.in_(reply_ids), Reply.status == "queued", Reply.attempts < budget)
+                .values(
+                    status="sending",
+                    attempts=Reply.attempts + 1,
+                    updated_at=now,
+                    next_attempt_at=now + send_deadline(runtime.settings),
+                )
                 .returning(Reply.id)
             )
         )
@@ -60,6 +84,7 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
                 ticket=ticket,
                 kind=reply.kind,
                 language=language,
+                parts_sent=reply.parts_sent,
             )
             for reply, ticket, language in rows
         ]
@@ -68,32 +93,66 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
     outcomes = runtime.outbound.send_many(outbound)
     result = StageResult()
     with runtime.sf.begin() as session:
-        now = utcnow()
         for item, outcome in zip(outbound, outcomes, strict=True):
             reply = session.get(Reply, item.id)
             if reply is None:
                 continue
-            reply.updated_at = now
             if isinstance(outcome, SendResult):
-                if reply.status == "sending":  # a delivery report may already have arrived
-                    reply.status = "sent"
-                reply.provider_message_id = outcome.provider_message_id or reply.provider_message_id
-                reply.sent_at = now
-                reply.error = None
-                log.info("reply_sent", reply=item.id, provider=item.provider)
-                continue
-            reply.error = f"{outcome}"[:1000]
-            retryable = not isinstance(outcome, SendError) or outcome.retryable
-            log.warning(
-                "reply_send_failed",
-                reply=item.id,
-                provider=item.provider,
-                retryable=retryable,
-                error=type(outcome).__name__,
-            )
-            if retryable:
-                reply.status = "queued"  # free for the retry to claim
+                _record_sent(reply, item, outcome)
+            elif _record_failure(runtime, reply, item, outcome, budget):
                 result.failed[item.id] = outcome
-            else:
-                reply.status = "failed"
     return result
+
+
+def _record_sent(reply: Reply, item: OutboundReply, outcome: SendResult) -> None:
+    now = utcnow()
+    reply.updated_at = now
+    if reply.status in ("sending", "unknown"):  # a delivery report may already have arrived
+        reply.status = "sent"
+    reply.provider_message_id = outcome.provider_message_id or reply.provider_message_id
+    reply.sent_at = now
+    reply.error = None
+    reply.next_attempt_at = None
+    log.info("reply_sent", reply=item.id, provider=item.provider)
+
+
+def _record_failure(runtime: Runtime, reply: Reply, item: OutboundReply, outcome: BaseException, budget: int) -> bool:
+    """Record a failed send on its row; True when Dramatiq should retry it."""
+    now = utcnow()
+    reply.updated_at = now
+    reply.error = f"{outcome}"[:1000]
+    send_error = outcome if isinstance(outcome, SendError) else None
+    if send_error is not None:
+        if send_error.parts_sent is not None:
+            reply.parts_sent = max(reply.parts_sent, send_error.parts_sent)
+        reply.provider_message_id = reply.provider_message_id or send_error.provider_message_id
+    unknown = send_error is not None and send_error.outcome_unknown
+    if unknown:
+        reply.unknown_outcomes += 1
+    retryable = send_error is None or send_error.retryable or unknown
+    retry = (
+        retryable
+        and reply.attempts < budget
+        and (not unknown or reply.unknown_outcomes <= UNKNOWN_OUTCOME_RETRIES)
+        and reply.status == "sending"
+    )
+    log.warning(
+        "reply_send_failed",
+        reply=item.id,
+        provider=item.provider,
+        retryable=retryable,
+        outcome_unknown=unknown,
+        attempts=reply.attempts,
+        retry=retry,
+        error=type(outcome).__name__,
+    )
+    if reply.status != "sending":
+        return False  # a delivery report settled it meanwhile
+    if retry:
+        reply.status = "queued"  # free for the retry to claim
+        reply.next_attempt_at = now + retry_delay(runtime.settings, reply.attempts)
+        return True
+    # The citizen may already hold a reply whose earlier send had an unknown outcome.
+    reply.status = "unknown" if reply.unknown_outcomes else "failed"
+    reply.next_attempt_at = None
+    return False

@@ -1,7 +1,10 @@
 """What every stage needs at run time, built once per process and passed explicitly.
 
 No module-level singletons: the embedded server and the tests can build several runtimes
-(SQLite + in-process broker, PostgreSQL + Redis) in one process.
+(SQLite + in-process broker, PostgreSQL + Redis) in one process. The runtime is plain data
+that the stages receive; it imports none of them. :func:`workers.setup.build_runtime` builds
+it and declares the actors on it, so the import graph runs setup → actors → stages → runtime
+without a cycle.
 """
 
 from __future__ import annotations
@@ -13,11 +16,8 @@ import dramatiq
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaints.db import make_engine, read_session_factory, session_factory, upgrade
-from config.loader import load_city_config
 from config.model import CityConfig
 from config.settings import Settings
-from workers.broker import make_broker
 
 
 @dataclass
@@ -48,25 +48,3 @@ class Runtime:
             self.outbound.close()
         self.broker.close()
         self.engine.dispose()
-
-
-def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfig | None = None) -> Runtime:
-    """Load the city config, create engine, broker and actors for ``settings``; migrate the schema if asked.
-
-    The config is read from CONFIG_DIR unless ``config`` is given; an invalid one raises
-    :class:`config.problems.ConfigError` before anything else starts.
-    """
-    from workers.actors import declare_actors
-    from workers.dead_letters import DeadLetterRecorder
-
-    if config is None:
-        config = load_city_config(settings.config_dir, home_region=settings.region_code)
-    engine = make_engine(settings.resolved_database_url)
-    if migrate:
-        upgrade(engine)
-    sf = session_factory(engine)
-    read_sf = read_session_factory(engine)
-    runtime = Runtime(settings=settings, config=config, engine=engine, sf=sf, read_sf=read_sf, broker=None)  # type: ignore[arg-type]
-    runtime.broker = make_broker(settings, [DeadLetterRecorder(runtime)])
-    runtime.actors = declare_actors(runtime)
-    return runtime

@@ -1,9 +1,13 @@
 """Re-enqueues work that was accepted but never finished (a lost queue message, a crash).
 
-The database is the source of truth: an inbox message still ``accepted``, a case still
-``diverifikasi`` or a reply still ``queued`` after ``SWEEP_AFTER_SECONDS`` is sent to its
-actor again; a reply stuck in ``sending`` (its worker died) is queued again once no send
-could still be running. Every actor is idempotent, so a sweep that races a slow worker is harmless.
+The database is the source of truth. An inbox message still ``accepted`` or a reply still
+``queued`` is sent to its actor again only when its ``next_attempt_at`` passed more than
+``SWEEP_AFTER_SECONDS`` ago: a row waiting for its own scheduled Dramatiq retry is left alone,
+so a sweep never starts a second retry chain beside a live one. A reply stuck in ``sending``
+past its send deadline (its worker died) is queued again once (see
+``store.reclaim_stale_sending``); a case still ``diverifikasi`` after ``SWEEP_AFTER_SECONDS``
+is routed again. Every actor is idempotent and every row keeps its own attempt budget, so a
+sweep that races a slow worker is harmless.
 """
 
 from __future__ import annotations
@@ -30,11 +34,8 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
     older = timedelta(seconds=runtime.settings.sweep_after_seconds)
     with runtime.sf.begin() as session:
         inbox_ids = store.stale_inbox_ids(session, older)
-        # A send can legitimately take SEND_TIMEOUT_SECONDS: only rows older than that are lost.
-        lost = timedelta(
-            seconds=max(runtime.settings.sweep_after_seconds, 2 * runtime.settings.send_timeout_seconds + 5)
-        )
-        reclaimed = store.reclaim_stale_sending(session, lost)
+        # A claimed send's next_attempt_at is its deadline (workers/budget.send_deadline).
+        reclaimed = store.reclaim_stale_sending(session, older)
         reply_ids = store.stale_reply_ids(session, older) + reclaimed
         cutoff = utcnow() - older
         case_ids = list(

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import update
 
 from complaints import lifecycle
 from complaints.models import InboxMessage
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from workers import conversation, followup
 from workers.batch import FollowUps, StageResult, each_in_savepoint
+from workers.budget import attempt_budget, retry_delay
 from workers.casework import check_case
 from workers.status import answer_status_query
 
@@ -31,7 +33,37 @@ log = structlog.get_logger(__name__)
 
 def verify_batch(runtime: Runtime, inbox_ids: list[str]) -> StageResult:
     """Verify a batch of accepted messages in one transaction."""
-    return each_in_savepoint(runtime, "verify_intake", inbox_ids, verify_one)
+    return each_in_savepoint(runtime, "verify_intake", inbox_ids, verify_one, count_failure)
+
+
+def count_failure(runtime: Runtime, session: Session, inbox_id: str, exc: BaseException) -> bool:
+    """Count a failed attempt on the inbox row; True while its retry budget lasts.
+
+    Runs after the failing savepoint was rolled back, so the count survives. A message whose
+    budget is spent is ``dead`` at once, whichever retry chain (Dramatiq's or a sweep's) held it.
+    """
+    now = utcnow()
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    row = session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id == inbox_id, InboxMessage.state == "accepted")
+        .values(attempts=InboxMessage.attempts + 1, error=error, updated_at=now)
+        .returning(InboxMessage.attempts)
+    ).first()
+    if row is None:
+        return False  # finished or dead meanwhile: nothing to retry
+    if row.attempts >= attempt_budget(runtime.settings):
+        session.execute(
+            update(InboxMessage).where(InboxMessage.id == inbox_id).values(state="dead", next_attempt_at=None)
+        )
+        log.error("inbox_dead", inbox=inbox_id, attempts=row.attempts, error=type(exc).__name__)
+        return False
+    session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id == inbox_id)
+        .values(next_attempt_at=now + retry_delay(runtime.settings, row.attempts))
+    )
+    return True
 
 
 def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
@@ -44,6 +76,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.attempts += 1
     inbox.state = "done"
     inbox.updated_at = utcnow()
+    inbox.next_attempt_at = None
     if envelope.kind == "status_query":
         return answer_status_query(runtime, session, inbox, envelope)
     if envelope.kind == "conversation":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 import aiosmtplib
 
@@ -55,27 +56,43 @@ class EmailSender:
         """Hand the reply to the SMTP server; 4xx and network errors are retryable, 5xx are not."""
         message = self.build_message(reply)
         s = self.settings
+        smtp = _TrackingSMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            username=s.smtp_user or None,
+            password=s.smtp_password or None,
+            start_tls=s.smtp_starttls,
+            timeout=s.send_timeout_seconds,
+        )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_user or None,
-                password=s.smtp_password or None,
-                start_tls=s.smtp_starttls,
-                timeout=s.send_timeout_seconds,
-            )
+            async with smtp:
+                await smtp.send_message(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             raise SendError(f"recipient refused: {codes}", retryable=all(400 <= c < 500 for c in codes)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise SendError(f"SMTP {exc.code}: {exc.message}"[:300], retryable=400 <= exc.code < 500) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendError(f"{type(exc).__name__}: {exc}"[:300], retryable=True) from exc
+            # Lost after DATA began (a time-out, a dropped connection): the server may have
+            # taken the mail. SMTP has no idempotency key, so this is an unknown outcome.
+            unknown = smtp.data_started
+            text = f"{type(exc).__name__}: {exc}"[:300] + (" (after DATA: the mail may have gone)" if unknown else "")
+            raise SendError(text, retryable=True, outcome_unknown=unknown) from exc
         return SendResult(provider_message_id=message["Message-ID"].strip("<>"))
 
     async def close(self) -> None:
         """Nothing held open: one SMTP connection per reply."""
+
+
+class _TrackingSMTP(aiosmtplib.SMTP):
+    """An SMTP client that remembers whether the DATA command was started."""
+
+    data_started = False
+
+    async def data(self, message: str | bytes, /, **kwargs: Any) -> aiosmtplib.SMTPResponse:
+        """Send DATA and the message, noting first that from here on the mail may arrive."""
+        self.data_started = True
+        return await super().data(message, **kwargs)
 
 
 def _thread(thread_ref: str | None) -> dict[str, object]:

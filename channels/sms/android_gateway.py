@@ -79,6 +79,8 @@ class AndroidSmsGateway:
     channel = "sms"
     path = "/channels/sms/android"
     methods = ("POST",)
+    idempotent_sends = True
+    """Each message carries our reply id; the gateway refuses a repeat, so a retry never sends twice."""
 
     def __init__(self, settings: Settings, *, now: Callable[[], float] = time.time) -> None:
         self.signing_key = settings.android_sms_gateway_signing_key
@@ -209,6 +211,7 @@ class AndroidSmsGateway:
             f"{self.api_url}/messages",
             json=body,
             headers={"Authorization": aiohttp.encode_basic_auth(self.username, self.password)},
+            idempotent=True,  # our reply id is the message id: a repeat is refused with 409
         )
         if status in (200, 201, 202):
             message_id = json_field(text, "id")

@@ -22,9 +22,9 @@ import json
 import logging
 import re
 import time
-from collections import OrderedDict
 from typing import Any
 
+import httpx
 import structlog
 from telegram import Bot, ReplyParameters
 from telegram.error import BadRequest as TelegramBadRequest
@@ -65,6 +65,8 @@ MAX_MESSAGE_UTF16 = 4096  # sendMessage text: 1-4096 characters, counted in UTF-
 # (https://core.telegram.org/bots/api#update); an old offset could then hide new updates, so
 # after six idle days the poll asks without one (everything earlier is confirmed by then).
 IDLE_OFFSET_RESET_SECONDS = 6 * 24 * 3600
+# httpx failures that happen before a request leaves: retrying after them cannot send twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class TelegramPollError(RuntimeError):
@@ -99,8 +101,6 @@ class TelegramChannel:
         self.long_poll_seconds = LONG_POLL_SECONDS
         self._bot: Bot | None = None
         self._bot_lock: asyncio.Lock | None = None
-        self._progress: OrderedDict[str, tuple[int, int | None]] = OrderedDict()
-        """reply id -> (parts already delivered, first message id) of long replies cut short."""
         httpx_log = logging.getLogger("httpx")
         if httpx_log.level < logging.WARNING:
             httpx_log.setLevel(logging.WARNING)
@@ -146,11 +146,11 @@ class TelegramChannel:
             raise SendError("empty reply: Telegram refuses empty messages", retryable=False)
         bot = await self._sending_bot()
         parts = split_message(reply.text)
-        # A long answer goes in parts; a retry resumes after the parts that already arrived, so
-        # the citizen neither loses the end of an answer nor gets its beginning twice. (The
-        # progress lives in this process: a retry handled by another worker starts over.)
-        start, first_id = self._progress.pop(reply.id, (0, None))
-        for index in range(start, len(parts)):
+        # A long answer goes in parts; a retry resumes after the parts that already arrived
+        # (``reply.parts_sent``, kept on the outbox row), so the citizen neither loses the end
+        # of an answer nor gets its beginning twice, whichever worker retries.
+        first_id: int | None = None
+        for index in range(min(reply.parts_sent, len(parts)), len(parts)):
             quote = reply.thread_ref if index == 0 and reply.thread_ref and reply.thread_ref.isdigit() else None
             # allow_sending_without_reply: the citizen may have deleted their message; the
             # answer must still arrive.
@@ -159,14 +159,17 @@ class TelegramChannel:
                 message = await bot.send_message(chat_id=reply.address, text=parts[index], reply_parameters=params)
             except TelegramError as exc:
                 error = self._send_error(exc, index, len(parts))
-                if error.retryable and index > 0:
-                    self._progress[reply.id] = (index, first_id)
-                    while len(self._progress) > 1000:
-                        self._progress.popitem(last=False)
-                raise error from None
-            if first_id is None:
+                raise SendError(
+                    str(error),
+                    retryable=error.retryable,
+                    outcome_unknown=error.outcome_unknown,
+                    parts_sent=index,
+                    provider_message_id=str(first_id) if first_id is not None else None,
+                ) from None
+            if index == 0:
                 first_id = message.message_id
-        return SendResult(provider_message_id=str(first_id))
+        # A resumed send did not send part 1: the outbox row already holds that part's id.
+        return SendResult(provider_message_id=str(first_id) if first_id is not None else None)
 
     async def close(self) -> None:
         """Shut down the sending bot's HTTP pool."""
@@ -222,7 +225,11 @@ class TelegramChannel:
         if isinstance(exc, TelegramBadRequest | InvalidToken | ChatMigrated):
             return SendError(text, retryable=False)
         if isinstance(exc, NetworkError):  # includes TimedOut and 5xx answers
-            return SendError(text, retryable=True)
+            # sendMessage has no idempotency key: a time-out or a dropped connection after the
+            # request left may have delivered it. Only a failure to connect certainly did not.
+            cause = exc.__cause__
+            unknown = isinstance(cause, httpx.HTTPError) and not isinstance(cause, _NOT_SENT)
+            return SendError(text + (" (may have arrived)" if unknown else ""), retryable=True, outcome_unknown=unknown)
         return SendError(text, retryable=False)
 
     # -- long poll ---------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """The X channel adapter: mentions and DMs in (polling and/or the Account Activity webhook),
-public ticket-only replies and private DMs out."""
+public ticket-only replies and private DMs out.
+
+Every reply about a mention is two parts: a public reply threaded to the mention (ticket and a
+fixed phrase only), then the DM with the whole text. How many parts went out is reported in
+:class:`SendError` ``parts_sent`` and kept on the outbox row, so a retry by any worker sends
+only what is missing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 
 import requests
 import structlog
@@ -32,9 +37,6 @@ from config.settings import Settings
 log = structlog.get_logger(__name__)
 
 WEBHOOK_PATH = "/channels/x"
-# Replies whose public part went out but whose DM has not yet: a retry in this process sends
-# only what is missing. Bounded: it holds replies in trouble, not every reply ever sent.
-MAX_REMEMBERED_PARTS = 10_000
 
 
 class XChannel:
@@ -43,9 +45,8 @@ class XChannel:
     Inbound: :meth:`poll` reads mentions and DMs every X_POLL_SECONDS (0 turns polling off);
     with X_WEBHOOK_ENABLED the Account Activity webhook at ``/channels/x`` answers CRC checks
     and accepts signed event POSTs. Both produce the same external ids, so overlaps are harmless.
-    Outbound: :meth:`send` posts a public reply that carries only the ticket and a short status
-    for acknowledgements and status answers, and sends the full text by DM; anything else goes
-    by DM only.
+    Outbound: :meth:`send` posts a public reply to every mention that carries only the ticket
+    and a fixed phrase, and sends the full text by DM; a reply to a DM goes by DM only.
     """
 
     name = "x"
@@ -76,7 +77,7 @@ class XChannel:
             api_base=settings.x_api_base,
             timeout=settings.send_timeout_seconds,
         )
-        self._parts_sent: OrderedDict[str, str] = OrderedDict()
+        self.public_base_url = settings.public_base_url.rstrip("/")
         # tweepy logs every request and answer body at DEBUG: DM texts, NIKs, and for app-only
         # calls the bearer token. Keep it quiet even when the gateway runs with LOG_LEVEL=DEBUG.
         tweepy_log = logging.getLogger("tweepy")
@@ -135,36 +136,47 @@ class XChannel:
 
     # -- outbound ----------------------------------------------------------------------
     async def send(self, reply: OutboundReply) -> SendResult:
-        """Reply on X: in public only the ticket and a short status, in private the whole text.
+        """Reply on X: in public only the ticket and a fixed phrase, in private the whole text.
 
-        A reply to a mention of kind ack/ack_triage/status gets a public reply to that post
-        (``create_tweet`` with ``in_reply_to_tweet_id``), built from ``reply.ticket`` and never
-        from ``reply.text``; then ``reply.text`` goes by DM. Every other reply, and every reply
-        to a DM, goes by DM only. Returns the DM event id. Raises :class:`SendError`: retryable
-        for 429, 5xx and network trouble, permanent for other refusals (e.g. a citizen who does
-        not accept DMs from the city).
+        Every reply about a mention (``reply.thread_ref`` set) with a well-formed ticket first
+        gets a public reply to that post (``create_tweet`` with ``in_reply_to_tweet_id``), built
+        from ``reply.ticket`` and a fixed phrase, never from ``reply.text``: acknowledgements and
+        status answers say so, anything else says "we sent you a DM; track it at <link>". Then
+        ``reply.text`` goes by DM; a reply to a DM goes by DM only. A retry skips the public
+        reply when ``reply.parts_sent`` says it went out. Returns the DM event id. Raises
+        :class:`SendError`: retryable for 429, 5xx and network trouble, permanent for other
+        refusals (e.g. a citizen who does not accept DMs from the city), with ``parts_sent``
+        telling whether the public reply is out.
         """
         if not self.configured:
             raise SendError("X is not configured (X_USER_ID, X_CONSUMER_*, X_ACCESS_TOKEN*)", retryable=False)
         if not reply.address.isdigit():
             raise SendError(f"X reply address must be a user id, not {reply.address[:40]!r}", retryable=False)
-        public_text = (
-            self.public.public_reply_text(reply.kind, reply.ticket, reply.language or "id")
-            if reply.thread_ref and self.public is not None
-            else None
-        )
-        if public_text and reply.id not in self._parts_sent:
-            tweet_id = await self._post_public_reply(reply, public_text)
-            self._remember(reply.id, tweet_id)
+        public_text = self.public_text(reply) if reply.thread_ref else None
+        posted: str | None = None
+        if public_text and reply.parts_sent < 1:
+            posted = await self._post_public_reply(reply, public_text)
+        parts_sent = 1 if public_text else 0
         try:
             dm_event_id = await self._send_dm(reply.address, reply.text)
         except SendError as exc:
-            posted = self._parts_sent.get(reply.id) if exc.retryable else self._parts_sent.pop(reply.id, None)
-            if posted:
-                raise SendError(f"public reply {posted} posted; {exc}", retryable=exc.retryable) from None
-            raise
-        self._parts_sent.pop(reply.id, None)
+            text = f"public reply {posted} posted; {exc}" if posted else str(exc)
+            raise SendError(
+                text, retryable=exc.retryable, outcome_unknown=exc.outcome_unknown, parts_sent=parts_sent
+            ) from None
         return SendResult(provider_message_id=dm_event_id)
+
+    def public_text(self, reply: OutboundReply) -> str | None:
+        """The public reply to a mention: the kind's own phrase, or the DM notice with the
+        tracking link; None without a well-formed ticket (or without the city's texts)."""
+        if self.public is None:
+            return None
+        lang = reply.language or "id"
+        text = self.public.public_reply_text(reply.kind, reply.ticket, lang)
+        if text is not None:
+            return text
+        # The link is to the public tracking page, which shows no personal data.
+        return self.public.dm_notice(reply.ticket, lang, tracking_base=f"{self.public_base_url}/lacak/")
 
     async def _post_public_reply(self, reply: OutboundReply, text: str) -> str:
         """Post ``text`` in reply to the citizen's post; returns the new post's id ("" if unknown).
@@ -198,14 +210,13 @@ class XChannel:
             )
         except requests.JSONDecodeError:
             return ""  # sent, answer unreadable: a retry would send it twice
+        except (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError) as exc:
+            # The DM request went out and no answer came: X has no idempotency key for DMs.
+            error = send_error(exc, "direct message")
+            raise SendError(f"{error} (may have arrived)", retryable=True, outcome_unknown=True) from None
         except (tweepy.TweepyException, requests.RequestException, OSError) as exc:
             raise send_error(exc, "direct message") from None
         return _created_id(answer, "dm_event_id")
-
-    def _remember(self, reply_id: str, tweet_id: str) -> None:
-        self._parts_sent[reply_id] = tweet_id
-        while len(self._parts_sent) > MAX_REMEMBERED_PARTS:
-            self._parts_sent.popitem(last=False)
 
     async def close(self) -> None:
         """Close the HTTP connections."""

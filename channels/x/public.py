@@ -22,6 +22,10 @@ PUBLIC_TEMPLATES: dict[str, str] = {
     "status": "x_public_status",
 }
 
+# The public reply to a mention whose reply kind has no public wording of its own (a request
+# for identity, the OPD's answer): "ticket ...: we sent you a DM; track it at <link>".
+DM_NOTICE_TEMPLATE = "x_public_dm"
+
 MAX_POST_LENGTH = 280  # characters in one post on a standard account
 
 
@@ -42,4 +46,13 @@ class PublicPhrases:
         if key is None or canonical is None:
             return None
         text = self.texts(key, lang, channel="x", ticket=canonical)
+        return text if len(text) <= MAX_POST_LENGTH else None
+
+    def dm_notice(self, ticket: str | None, lang: str, *, tracking_base: str) -> str | None:
+        """ "Ticket ...: we sent you a DM; track it at <tracking_base><ticket>", or None without a
+        well-formed ticket. Only the canonical ticket and the fixed link reach the template."""
+        canonical = normalize_ticket(ticket or "")
+        if canonical is None:
+            return None
+        text = self.texts(DM_NOTICE_TEMPLATE, lang, channel="x", ticket=canonical, link=tracking_base + canonical)
         return text if len(text) <= MAX_POST_LENGTH else None

@@ -48,6 +48,9 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- field errors (form field + problem code)
         "isi_missing": "Isi pengaduan wajib diisi.",
         "isi_too_long": "Isi pengaduan terlalu panjang (maksimal {max} karakter).",
+        "isi_not_processed": (
+            "Pengaduan belum tersimpan karena gangguan pada sistem kami. Isian Anda tetap ada; silakan kirim lagi."
+        ),
         "foto_type": "Foto harus berupa gambar JPEG, PNG atau WebP.",
         "foto_too_large": "Ukuran foto terlalu besar (maksimal {mb} MB).",
         "nik_missing": "NIK wajib diisi.",
@@ -144,6 +147,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "errors_summary": "Your complaint has not been sent yet. Please correct the following:",
         "isi_missing": "Please describe your complaint.",
         "isi_too_long": "The complaint is too long (at most {max} characters).",
+        "isi_not_processed": (
+            "Your complaint was not saved because of a fault on our side. Your input is kept; please send it again."
+        ),
         "foto_type": "The photo must be a JPEG, PNG or WebP image.",
         "foto_too_large": "The photo is too large (at most {mb} MB).",
         "nik_missing": "NIK is required.",

@@ -39,8 +39,9 @@ from gateway.health import public_status
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.pages.strings import LANGUAGES, STRINGS
+from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
-from normalizer.normalize import build_envelope
+from normalizer.normalize import InvalidIntake, build_envelope
 from normalizer.tickets import normalize_ticket
 
 log = structlog.get_logger(__name__)
@@ -290,15 +291,28 @@ async def submit(request: web.Request) -> web.Response:
         assert photo is not None
         await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
 
-    if errors or intake is None:
+    def rejected(status: int = 422) -> web.Response:
+        """The form again, with the citizen's input and photo kept and what to fix marked."""
         values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD)}
         kept = {"sha256": attachments[0].sha256, "name": attachments[0].filename or "foto"} if attachments else None
         log.info("web_form_rejected", fields=sorted(errors))
         return _form(
-            request, lang, values=values, errors=errors, submission_id=submission_id, kept_photo=kept, status=422
+            request, lang, values=values, errors=errors, submission_id=submission_id, kept_photo=kept, status=status
         )
 
-    envelope = build_envelope(intake)
+    if errors or intake is None:
+        return rejected()
+    try:
+        envelope = build_envelope(intake)
+    except InvalidIntake:
+        # The reply address (e-mail, else phone) cannot be a real one: that field needs fixing.
+        field = _FORM_FIELD["email"] if intake.identity.email else _FORM_FIELD["phone"]
+        errors[field] = f"{field}_invalid"
+        return rejected()
+    except Exception as exc:  # noqa: BLE001 - our bug: the citizen keeps their input and may send again
+        log.error("web_form_unreadable", error=type(exc).__name__, traceback=traceback_text(exc))
+        errors[TEXT_FIELD] = "isi_not_processed"
+        return rejected(500)
     try:
         outcomes = await request.app[ACCEPTOR].accept([envelope])
     except Exception:  # noqa: BLE001 - nothing stored: tell the citizen to try again

@@ -27,7 +27,7 @@ from tests.support.fake_fcm import FCM_SCOPE, TOKEN_AUDIENCE, FakeFcm
 from tests.support.images import png
 from tests.support.system import free_port, running_system
 from workers.push_tokens import make_push_token_killer, make_push_token_lookup
-from workers.runtime import build_runtime
+from workers.setup import build_runtime
 
 FIXTURES = Path(__file__).parent / "app" / "fixtures"
 PROJECT = "kota-bogor-lapor"

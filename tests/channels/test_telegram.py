@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -420,6 +421,27 @@ async def test_unreachable_api_is_retryable() -> None:
     assert err.value.retryable is True
 
 
+async def test_timeout_after_the_message_went_out_is_an_unknown_outcome() -> None:
+    """Telegram delivered the message but its answer never came: the error says the outcome is unknown."""
+    async with FakeTelegram(TOKEN) as tg:
+        adapter = channel(telegram_api_base=tg.url, send_timeout_seconds=1.0)
+        tg.hang_after_sending = 1
+        with pytest.raises(SendError) as err:
+            await adapter.send(reply())
+        await adapter.close()
+        assert len(tg.messages) == 1
+    assert err.value.retryable is True and err.value.outcome_unknown is True
+
+
+async def test_unreachable_api_is_not_an_unknown_outcome() -> None:
+    """No connection means nothing went out: a plain retry."""
+    adapter = channel(telegram_api_base="http://127.0.0.1:9", send_timeout_seconds=2.0)
+    with pytest.raises(SendError) as err:
+        await adapter.send(reply())
+    await adapter.close()
+    assert err.value.retryable is True and err.value.outcome_unknown is False
+
+
 async def test_long_text_goes_as_several_messages() -> None:
     """An answer longer than Telegram's 4096 characters arrives whole, in parts; only the first quotes."""
     text = ("Jawaban OPD. " * 700).strip()
@@ -434,19 +456,21 @@ async def test_long_text_goes_as_several_messages() -> None:
 
 
 async def test_long_answer_cut_short_resumes_without_repeating() -> None:
-    """If part 2 of a long answer hits flood control, the retry sends the rest, not the start again."""
+    """If part 2 of a long answer hits flood control, a retry by another adapter sends the rest, not the start again."""
     text = ("Jawaban OPD. " * 700).strip()
     async with FakeTelegram(TOKEN) as tg:
         adapter = channel(telegram_api_base=tg.url)
         tg.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, after=1)
         with pytest.raises(SendError) as err:
             await adapter.send(reply(text))
-        assert err.value.retryable is True and len(tg.messages) == 1
-        result = await adapter.send(reply(text))
         await adapter.close()
+        assert err.value.retryable is True and len(tg.messages) == 1
+        assert err.value.parts_sent == 1 and err.value.provider_message_id == str(tg.messages[0].message_id)
+        other_worker = channel(telegram_api_base=tg.url)
+        await other_worker.send(dataclasses.replace(reply(text), parts_sent=err.value.parts_sent))
+        await other_worker.close()
     assert len(tg.messages) == 3
     assert " ".join(m.text for m in tg.messages) == text
-    assert result.provider_message_id == str(tg.messages[0].message_id)
 
 
 def test_split_counts_utf16_like_telegram() -> None:

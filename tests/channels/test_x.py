@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -57,6 +58,7 @@ TICKET = "BGR-7KQ2XMP"
 def make_settings(**overrides: object) -> Settings:
     """Settings with X enabled and nothing read from a .env file."""
     values: dict[str, object] = {**CREDS.settings(), "send_timeout_seconds": 5.0, "x_poll_seconds": 0.2}
+    values["public_base_url"] = "https://intake.example"
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type, call-arg]
 
@@ -555,7 +557,7 @@ async def test_wrong_credentials_are_refused_and_sends_fail_for_good(fake: FakeX
     with pytest.raises(tweepy.Unauthorized):
         await asyncio.to_thread(adapter.client.get_direct_message_events, user_auth=True)
     with pytest.raises(SendError) as caught:
-        await adapter.send(reply("answer"))
+        await adapter.send(reply("answer", thread_ref=None))
     assert not caught.value.retryable and "401" in str(caught.value)
     assert [r.auth for r in fake.requests] == [None, None]
     await adapter.close()
@@ -665,18 +667,18 @@ async def test_english_reply_gets_the_english_public_phrase(fake: FakeX, channel
 @pytest.mark.parametrize(
     ("kind", "thread_ref", "ticket"),
     [
-        ("identity_missing", "1900000000000000001", TICKET),
-        ("answer", "1900000000000000001", TICKET),
-        ("empty_complaint", "1900000000000000001", None),
-        ("ack", None, TICKET),  # the complaint came by DM: nothing in public
+        ("identity_missing", None, TICKET),  # the complaint came by DM: nothing in public
+        ("answer", None, TICKET),
+        ("ack", None, TICKET),
         ("status", None, TICKET),
+        ("empty_complaint", "1900000000000000001", None),  # no ticket: nothing may be shown
         ("ack", "1900000000000000001", None),
     ],
 )
 async def test_everything_else_goes_by_dm_only(
     fake: FakeX, channel: XChannel, kind: str, thread_ref: str | None, ticket: str | None
 ) -> None:
-    """Identity requests, answers, and any reply to a DM are sent privately and never posted."""
+    """Any reply to a DM, and a reply without a well-formed ticket, is sent privately and never posted."""
     await channel.send(reply(kind, thread_ref=thread_ref, ticket=ticket))
     assert fake.posts == []
     assert [d["text"] for d in fake.dms_sent] == [FULL_ACK]
@@ -718,12 +720,48 @@ async def test_send_errors_say_whether_a_retry_helps(
 
 
 async def test_retry_after_a_failed_dm_does_not_post_twice(fake: FakeX, channel: XChannel) -> None:
-    """When the DM fails after the public reply, the retry sends only the DM."""
+    """When the DM fails after the public reply, a new adapter given the row's parts_sent sends only the DM."""
     fake.fail_next("dm_send", 503)
-    with pytest.raises(SendError):
+    with pytest.raises(SendError) as caught:
         await channel.send(reply("ack"))
-    await channel.send(reply("ack"))
+    assert caught.value.retryable and caught.value.parts_sent == 1
+    other_worker = XChannel(make_settings(x_api_base=fake.url), texts=shipped_texts())
+    await other_worker.send(dataclasses.replace(reply("ack"), parts_sent=caught.value.parts_sent))
+    await other_worker.close()
     assert len(fake.posts) == 1 and len(fake.dms_sent) == 1
+    assert all(r.status != 403 for r in fake.served("tweets"))  # no duplicate post was even tried
+
+
+@pytest.mark.parametrize("kind", ["identity_missing", "answer", "empty_complaint"])
+async def test_every_mention_gets_a_public_reply_with_ticket_and_link_then_the_dm(
+    fake: FakeX, channel: XChannel, kind: str
+) -> None:
+    """A mention answered privately (e.g. identity missing) still gets a public ticket-and-link reply in its thread."""
+    await channel.send(reply(kind))
+    [public] = fake.posts
+    assert public["in_reply_to_tweet_id"] == "1900000000000000001"
+    assert public["text"] == f"Tiket {TICKET}: kami kirim DM; lacak di https://intake.example/lacak/{TICKET}"
+    assert not [word for word in PERSONAL if word in public["text"]], public["text"]
+    assert [d["text"] for d in fake.dms_sent] == [FULL_ACK]
+
+
+async def test_dm_notice_is_in_the_reply_language(fake: FakeX, channel: XChannel) -> None:
+    """The public DM notice follows the case's language."""
+    await channel.send(dataclasses.replace(reply("identity_missing"), language="en"))
+    assert fake.posts[0]["text"] == (
+        f"Ticket {TICKET}: we have sent you a DM; track it at https://intake.example/lacak/{TICKET}"
+    )
+
+
+async def test_closed_dms_still_leave_the_public_reply(fake: FakeX, channel: XChannel) -> None:
+    """A citizen whose DMs are closed still sees the public reply with the ticket; the DM fails for good."""
+    fake.refuse_dms_to("1111")
+    with pytest.raises(SendError) as caught:
+        await channel.send(reply("identity_missing"))
+    assert not caught.value.retryable and caught.value.parts_sent == 1
+    [public] = fake.posts
+    assert TICKET in public["text"] and "/lacak/" in public["text"]
+    assert fake.dms_sent == []
 
 
 async def test_retry_in_another_process_relies_on_x_refusing_duplicates(fake: FakeX, channel: XChannel) -> None:
@@ -745,12 +783,23 @@ async def test_public_reply_refused_for_good_still_sends_the_dm(fake: FakeX, cha
     assert fake.posts == [] and len(fake.dms_sent) == 1 and result.provider_message_id
 
 
+async def test_dm_timeout_after_it_went_out_is_an_unknown_outcome(fake: FakeX) -> None:
+    """X stored the DM but never answered: the error says the outcome is unknown (DMs have no idempotency key)."""
+    adapter = XChannel(make_settings(x_api_base=fake.url, send_timeout_seconds=1.0))
+    fake.hang_after_dm = 1
+    with pytest.raises(SendError) as caught:
+        await adapter.send(reply("answer", thread_ref=None))
+    await adapter.close()
+    assert caught.value.retryable and caught.value.outcome_unknown
+    assert len(fake.dms_sent) == 1
+
+
 async def test_network_failure_is_retryable() -> None:
     """An unreachable X API is a retryable send error."""
     adapter = XChannel(make_settings(x_api_base=f"http://127.0.0.1:{free_port()}", send_timeout_seconds=2.0))
     with pytest.raises(SendError) as caught:
         await adapter.send(reply("identity_missing"))
-    assert caught.value.retryable
+    assert caught.value.retryable and not caught.value.outcome_unknown
     await adapter.close()
 
 

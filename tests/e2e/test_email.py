@@ -27,7 +27,8 @@ from tests.conftest import base_settings
 from tests.support.dovecot import DovecotHarness, running_dovecot
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import SystemThread, free_port, running_system
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 CITIZEN = "siti.aminah@example.org"
 MAILBOX = "lapor@bogorkota.go.id"

@@ -95,16 +95,22 @@ def assert_nothing_personal(text: str) -> None:
 def test_mention_without_identity_gets_a_dm_then_complete_mention_gets_public_ticket_and_dm(
     x_system: tuple[FakeX, SystemThread],
 ) -> None:
-    """A mention without identity is asked for it by DM only; a complete one gets a ticket-only post and a DM."""
+    """A mention without identity gets a public ticket-and-link reply and the request by DM; a complete one
+    gets a ticket-only post and a DM."""
     fake, system = x_system
     # Given a mention that carries no identity
     first = fake.add_mention("@KotaBogor jalan berlubang di Jl. Sudirman", author_id=CITIZEN, username=HANDLE)
-    # Then the request for identity arrives by DM, and nothing is said in public
+    # Then the request for identity arrives by DM
     [ask] = dms_to(fake, CITIZEN)
     # The request goes by DM and asks for the fields in the DM, never for a public LAPOR# mention.
     assert "NIK" in ask["text"] and "LAPOR#" not in ask["text"] and "DM" in ask["text"]
-    time.sleep(0.5)
-    assert fake.posts == []
+    # And in public, in the mention's thread, only the ticket, a fixed phrase and the tracking link
+    [notice] = wait_until(lambda: fake.posts)
+    first_ticket = TICKET.search(ask["text"]).group()  # type: ignore[union-attr]
+    assert notice["in_reply_to_tweet_id"] == first
+    assert notice["text"].startswith(f"Tiket {first_ticket}: kami kirim DM; lacak di ")
+    assert notice["text"].endswith(f"/lacak/{first_ticket}")
+    assert_nothing_personal(notice["text"])
     # When the citizen mentions the city again with a complete identity
     second = fake.add_mention(
         f"@KotaBogor NIK: {NIK}, Nama: Siti Aminah, Alamat: Jl. Pajajaran 5, Telp: {PHONE}\n"
@@ -113,7 +119,7 @@ def test_mention_without_identity_gets_a_dm_then_complete_mention_gets_public_ti
         username=HANDLE,
     )
     # Then the city replies in that post's thread with the ticket and a short status only
-    [public] = wait_until(lambda: fake.posts)
+    _, public = wait_until(lambda: fake.posts if len(fake.posts) == 2 else None)
     assert public["in_reply_to_tweet_id"] == second != first
     ticket = TICKET.search(public["text"])
     assert ticket, public["text"]
@@ -131,7 +137,7 @@ def test_mention_without_identity_gets_a_dm_then_complete_mention_gets_public_ti
         )
     )
     assert row.provider_message_id == ack["dm_event_id"]
-    assert len(fake.posts) == 1
+    assert len(fake.posts) == 2
 
 
 def test_lapor_mention_is_completed_privately_by_dm(fake_x: FakeX, tmp_path: Path) -> None:
@@ -141,16 +147,17 @@ def test_lapor_mention_is_completed_privately_by_dm(fake_x: FakeX, tmp_path: Pat
         # Given the structured mention (LAPOR#NIK#Nama#Alamat#Isi has no place for a phone number)
         lapor = f"@KotaBogor LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran 5#jalan berlubang di Jl. Sudirman"
         mention = fake.add_mention(lapor, author_id=CITIZEN, username=HANDLE)
-        # Then the missing phone is asked for by DM only
+        # Then the missing phone is asked for by DM, and the public reply says only that a DM was sent
         [ask] = dms_to(fake, CITIZEN)
         assert "No. Telp" in ask["text"]
         ticket = TICKET.search(ask["text"]).group()  # type: ignore[union-attr]
-        time.sleep(0.5)
-        assert fake.posts == []
+        [notice] = wait_until(lambda: fake.posts)
+        assert notice["in_reply_to_tweet_id"] == mention and "kami kirim DM" in notice["text"]
+        assert_nothing_personal(notice["text"])
         # When the citizen answers privately, quoting the ticket
         fake.add_dm(f"{ticket}\nTelp: {PHONE}", sender_id=CITIZEN, username=HANDLE)
         # Then the same case is verified: ticket-only public reply under the original mention, ack by DM
-        [public] = wait_until(lambda: fake.posts)
+        _, public = wait_until(lambda: fake.posts if len(fake.posts) == 2 else None)
         assert public["in_reply_to_tweet_id"] == mention
         assert public["text"] == f"Laporan Anda diterima, tiket {ticket}. Detail lewat DM."
         _, ack = dms_to(fake, CITIZEN, 2)

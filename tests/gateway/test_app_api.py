@@ -21,7 +21,8 @@ from gateway.app import create_app
 from gateway.pages.strings import STRINGS
 from tests.support.images import png
 from workers.route import route_batch
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 from workers.verify import verify_batch
 
 NIK = "3271014501900002"  # Kota Bogor, Bogor Selatan; woman born 5 Jan 1990

@@ -14,7 +14,7 @@ from config.problems import ConfigError
 from config.settings import Settings
 from tests.support.city import copy_config, edit
 from tests.support.system import running_system
-from workers.runtime import build_runtime
+from workers.setup import build_runtime
 
 NIK = "3271014501900002"  # Kota Bogor, Bogor Selatan; woman born 5 Jan 1990
 FORM = {

@@ -17,8 +17,10 @@ from complaints.models import InboxMessage
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.pages.strings import STRINGS
+from normalizer.normalize import InvalidIntake
 from tests.support.images import png
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 NIK = "3271014501900002"  # Kota Bogor, Bogor Selatan; woman born 5 Jan 1990
 NAME = "Siti Aminah Kusumawardani"
@@ -313,3 +315,35 @@ async def test_unknown_page_is_a_friendly_404(site: Site) -> None:
     """A mistyped page address gets the HTML 404 page, not a bare error."""
     resp = await site.client.get("/lapr")
     assert resp.status == 404 and "Halaman tidak ditemukan" in await resp.text()
+
+
+async def test_intake_the_normaliser_refuses_comes_back_with_the_field_to_fix(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When build_envelope refuses the reply address, the form returns (422) naming the phone, input kept."""
+
+    def refuse(intake: Any) -> Any:
+        raise InvalidIntake("reply address is empty or longer than 320 characters")
+
+    monkeypatch.setattr("gateway.pages.views.build_envelope", refuse)
+    resp = await site.submit(await site.new_form())
+    html = await resp.text()
+    assert resp.status == 422
+    assert STRINGS["id"]["telp_invalid"] in html
+    assert f'value="{NAME}"' in html and ADDRESS in html and TEXT in html
+    assert site.inbox_count() == 0
+
+
+async def test_a_bug_while_normalising_keeps_the_citizens_input(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error in build_envelope shows the form again with everything typed, not a bare 500 page."""
+
+    def broken(intake: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("gateway.pages.views.build_envelope", broken)
+    resp = await site.submit(await site.new_form())
+    html = await resp.text()
+    assert resp.status == 500
+    assert "Isian Anda tetap ada" in html
+    assert f'value="{NAME}"' in html and ADDRESS in html and f'value="{PHONE}"' in html and TEXT in html
+    assert site.inbox_count() == 0

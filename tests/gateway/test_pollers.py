@@ -20,7 +20,8 @@ from normalizer.envelope import Intake, ReplyRoute
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
 from tests.support.system import wait_db
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 PHONE = "+6281234567890"
 

@@ -18,7 +18,8 @@ from complaints.models import InboxMessage
 from gateway.app import create_app
 from gateway.http import raw_request
 from tests.conftest import base_settings
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 PUBLIC = "https://lapor.kotabogor.example"
 TWILIO_SID = "AC" + "0" * 32

@@ -38,7 +38,8 @@ from tests.support.webhook_contract import (
     cases,
     load_contracts,
 )
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 CONTRACTS = load_contracts()
 CASES = [case for contract in CONTRACTS.values() for case in cases(contract)]

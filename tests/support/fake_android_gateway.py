@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -54,7 +55,10 @@ class FakeAndroidGateway:
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     _canned: list[tuple[int, bytes]] = field(default_factory=list)
+    hang_after_receiving: int = 0
+    """Requests to handle in full and then leave unanswered (the sender times out: the outcome is unknown)."""
     _runner: web.AppRunner | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
     """API base URL to put in ``ANDROID_SMS_GATEWAY_URL``."""
 
@@ -74,11 +78,19 @@ class FakeAndroidGateway:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _post_message(self, request: web.Request) -> web.Response:
+        response = await self._post_message_now(request)
+        if self.hang_after_receiving > 0:
+            self.hang_after_receiving -= 1
+            await self._released.wait()  # set when the fake stops
+        return response
+
+    async def _post_message_now(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
             data = json.loads(body)

@@ -65,6 +65,8 @@ class FakeTelegram:
     confirmed_below: int = 0
     """Updates with a smaller update_id were confirmed by an offset and are gone, as on Telegram."""
     webhook: dict[str, Any] = field(default_factory=dict)
+    hang_after_sending: int = 0
+    """sendMessage calls to carry out and then leave unanswered until the fake stops (unknown outcome)."""
     url: str = ""
     """Base URL to put in TELEGRAM_API_BASE (``http://127.0.0.1:<port>``)."""
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
@@ -161,7 +163,12 @@ class FakeTelegram:
         }.get(method)
         if handler is None:
             return _error(404, "Not Found: method not found")
-        return await handler(params)
+        response = await handler(params)
+        if method == "sendmessage" and self.hang_after_sending > 0:
+            self.hang_after_sending -= 1
+            while not self._closing:
+                await asyncio.sleep(0.05)
+        return response
 
     # -- methods -----------------------------------------------------------------------------
     def _bot_user(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -56,7 +57,10 @@ class FakeTwilio:
     requests: list[RecordedRequest] = field(default_factory=list)
     messages: dict[str, dict[str, object]] = field(default_factory=dict)
     _canned: list[_Canned] = field(default_factory=list)
+    hang_after_receiving: int = 0
+    """Requests to handle in full and then leave unanswered (the sender times out: the outcome is unknown)."""
     _runner: web.AppRunner | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
     """Base URL to put in ``TWILIO_API_BASE`` (``http://127.0.0.1:<port>``)."""
 
@@ -82,11 +86,19 @@ class FakeTwilio:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _create_message(self, request: web.Request) -> web.Response:
+        response = await self._create_message_now(request)
+        if self.hang_after_receiving > 0:
+            self.hang_after_receiving -= 1
+            await self._released.wait()  # set when the fake stops
+        return response
+
+    async def _create_message_now(self, request: web.Request) -> web.Response:
         body = await request.read()
         form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
         auth = basic_auth(request.headers.get("Authorization"))

@@ -132,6 +132,9 @@ class FakeX:
         self.posts: list[dict[str, Any]] = []
         self.dms_sent: list[dict[str, Any]] = []
         self.refused_dm_recipients: set[str] = set()
+        self.hang_after_dm = 0
+        """DMs to store and then leave unanswered until the fake stops (the sender cannot know)."""
+        self._stopping = threading.Event()
         self.ignore_since_id = False
         """Serve mentions again although the client says it has them (a lost or reset position)."""
         self._canned: dict[str, list[_Canned]] = {}
@@ -239,6 +242,7 @@ class FakeX:
 
     def stop(self) -> None:
         """Stop serving and end the thread."""
+        self._stopping.set()
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
             self._runner = None
@@ -476,6 +480,10 @@ class FakeX:
         low, high = sorted((participant, self.credentials.user_id), key=int)
         with self._lock:
             self.dms_sent.append({"participant_id": participant, "text": text, "dm_event_id": event_id})
+            hang = self.hang_after_dm > 0
+            self.hang_after_dm -= 1 if hang else 0
+        while hang and not self._stopping.is_set():
+            await asyncio.sleep(0.05)
         return self._reply(recorded, 201, {"data": {"dm_conversation_id": f"{low}-{high}", "dm_event_id": event_id}})
 
 

@@ -15,6 +15,8 @@
 * ``fail_next(451, "...")`` answers the next DATA (of any session) with that reply instead
   of accepting it (smtplib raises ``SMTPDataError``); calls queue up, ``count=`` repeats.
   Refused messages are kept in :attr:`SmtpSink.refused`, not in ``messages``.
+* ``hang_after_data(count=1)`` accepts the next DATA (the mail is in :attr:`messages`) and
+  then never answers it until the sink stops: the sender times out not knowing the outcome.
 * ``starttls=True`` offers STARTTLS with a throw-away self-signed certificate (needs the
   ``openssl`` CLI); off by default.  ``SMTPUTF8`` and ``8BITMIME`` are offered.
 """
@@ -112,7 +114,11 @@ class _Handler:
             rcpt_options=list(envelope.rcpt_options),
             received_at=time.time(),
         )
-        return self.sink._record(mail)
+        reply = self.sink._record(mail)
+        if self.sink._take_hang():
+            while not self.sink._released.is_set():
+                await asyncio.sleep(0.05)
+        return reply
 
 
 class _Authenticator:
@@ -195,6 +201,8 @@ class SmtpSink:
         self.refused: list[CapturedMail] = []
         self.cert_path: Path | None = None
         self._failures: deque[tuple[int, str]] = deque()
+        self._hangs = 0
+        self._released = threading.Event()
         self._consumed: set[int] = set()
         self._cond = threading.Condition()
         self._controller: Controller | None = None
@@ -239,6 +247,7 @@ class SmtpSink:
 
     def stop(self) -> None:
         """Stop the server thread (idempotent)."""
+        self._released.set()
         controller, self._controller = self._controller, None
         if controller is not None:
             with contextlib.suppress(Exception):
@@ -264,6 +273,18 @@ class SmtpSink:
         with self._cond:
             for _ in range(count):
                 self._failures.append((code, text))
+
+    def hang_after_data(self, *, count: int = 1) -> None:
+        """Accept the next ``count`` messages but leave their DATA unanswered until :meth:`stop`."""
+        with self._cond:
+            self._hangs += count
+
+    def _take_hang(self) -> bool:
+        with self._cond:
+            if self._hangs > 0:
+                self._hangs -= 1
+                return True
+            return False
 
     def _record(self, mail: CapturedMail) -> str:
         with self._cond:

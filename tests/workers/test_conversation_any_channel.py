@@ -23,7 +23,8 @@ from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
 from tests.support.city import copy_config, edit
 from workers.route import route_batch
-from workers.runtime import Runtime, build_runtime
+from workers.runtime import Runtime
+from workers.setup import build_runtime
 from workers.verify import verify_batch
 
 CHANNEL = "sinyal"  # no adapter, template or worker branch has ever heard of it

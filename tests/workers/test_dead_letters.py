@@ -15,7 +15,7 @@ from gateway.embedded import start_workers
 from normalizer.envelope import Intake, ReplyRoute
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
-from workers.runtime import build_runtime
+from workers.setup import build_runtime
 
 
 def _wait(runtime: Any, query: Any, timeout: float = 10.0) -> Any:

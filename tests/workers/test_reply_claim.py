@@ -17,7 +17,7 @@ from normalizer.envelope import utcnow
 from tests.conftest import base_settings
 from workers.outbound import OutboundSender
 from workers.reply import send_batch
-from workers.runtime import build_runtime
+from workers.setup import build_runtime
 from workers.sweeper import sweep_once
 
 
@@ -73,27 +73,72 @@ def test_two_workers_with_the_same_reply_send_it_once(tmp_path: Path) -> None:
         runtime.close()
 
 
+def _set(runtime, reply_id: str, **values) -> None:  # type: ignore[no-untyped-def]
+    with runtime.sf.begin() as session:
+        session.execute(update(Reply).where(Reply.id == reply_id).values(**values))
+
+
 def test_reply_stuck_in_sending_is_sent_again_by_the_sweeper(tmp_path: Path) -> None:
-    """A reply whose worker died mid-send goes back to the queue once no send can still be running."""
+    """A reply whose worker died mid-send goes back to the queue once its send deadline has long passed."""
     runtime = build_runtime(base_settings(tmp_path, send_timeout_seconds=1, sweep_after_seconds=1))
     sent: list[list[str]] = []
     runtime.send = lambda actor, ids: sent.append(list(ids)) if actor == "send_reply" else None  # type: ignore[method-assign]
     try:
         reply_id = _queued_reply(runtime)
-        with runtime.sf.begin() as session:
-            session.execute(
-                update(Reply)
-                .where(Reply.id == reply_id)
-                .values(status="sending", updated_at=utcnow() - timedelta(seconds=5))
-            )
-        assert sweep_once(runtime)["send_reply"] == 0  # 5 s is not yet "lost" (2 × timeout + 5)
-        with runtime.sf.begin() as session:
-            session.execute(
-                update(Reply).where(Reply.id == reply_id).values(updated_at=utcnow() - timedelta(seconds=60))
-            )
+        # Claimed 5 s ago: the send may run until its deadline, 2 × timeout + 10 s after the claim.
+        _set(runtime, reply_id, status="sending", attempts=1, next_attempt_at=utcnow() + timedelta(seconds=7))
+        assert sweep_once(runtime)["send_reply"] == 0
+        _set(runtime, reply_id, next_attempt_at=utcnow() - timedelta(seconds=60))
         assert sweep_once(runtime)["send_reply"] == 1
         assert sent == [[reply_id]]
         with runtime.read_sf() as session:
-            assert session.get(Reply, reply_id).status == "queued"
+            row = session.get(Reply, reply_id)
+            assert (row.status, row.unknown_outcomes) == ("queued", 1)
+    finally:
+        runtime.close()
+
+
+def test_reply_lost_mid_send_twice_is_marked_unknown(tmp_path: Path) -> None:
+    """A reply whose worker died mid-send after an earlier unknown outcome is 'unknown', not sent a third time."""
+    runtime = build_runtime(base_settings(tmp_path, sweep_after_seconds=1))
+    sent: list[list[str]] = []
+    runtime.send = lambda actor, ids: sent.append(list(ids)) if actor == "send_reply" else None  # type: ignore[method-assign]
+    try:
+        reply_id = _queued_reply(runtime)
+        _set(
+            runtime,
+            reply_id,
+            status="sending",
+            attempts=2,
+            unknown_outcomes=1,
+            next_attempt_at=utcnow() - timedelta(seconds=60),
+        )
+        assert sweep_once(runtime)["send_reply"] == 0
+        assert sent == []
+        with runtime.read_sf() as session:
+            assert session.get(Reply, reply_id).status == "unknown"
+    finally:
+        runtime.close()
+
+
+def test_sweeper_leaves_a_reply_waiting_for_its_scheduled_retry(tmp_path: Path) -> None:
+    """A queued reply whose retry is due in the future is not re-enqueued; one due long ago (chain died) is."""
+    runtime = build_runtime(base_settings(tmp_path, sweep_after_seconds=1))
+    sent: list[list[str]] = []
+    runtime.send = lambda actor, ids: sent.append(list(ids)) if actor == "send_reply" else None  # type: ignore[method-assign]
+    try:
+        reply_id = _queued_reply(runtime)
+        # Last changed long ago, but its Dramatiq retry is scheduled for later: leave it.
+        _set(
+            runtime,
+            reply_id,
+            attempts=3,
+            updated_at=utcnow() - timedelta(hours=1),
+            next_attempt_at=utcnow() + timedelta(minutes=5),
+        )
+        assert sweep_once(runtime)["send_reply"] == 0
+        _set(runtime, reply_id, next_attempt_at=utcnow() - timedelta(minutes=5))
+        assert sweep_once(runtime)["send_reply"] == 1
+        assert sent == [[reply_id]]
     finally:
         runtime.close()

@@ -1,0 +1,41 @@
+"""Builds a process's :class:`~workers.runtime.Runtime`: database, broker, dead-letter recorder, actors.
+
+Kept apart from ``workers/runtime.py`` so the runtime (which every stage receives) imports no
+stage, and the actors and the dead-letter recorder can take the runtime without a cycle.
+"""
+
+from __future__ import annotations
+
+from complaints.db import make_engine, read_session_factory, session_factory, upgrade
+from config.loader import load_city_config
+from config.model import CityConfig
+from config.settings import Settings
+from workers.actors import declare_actors
+from workers.broker import make_broker
+from workers.dead_letters import DeadLetterRecorder
+from workers.runtime import Runtime
+
+
+def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfig | None = None) -> Runtime:
+    """Load the city config, create engine, broker and actors for ``settings``; migrate the schema if asked.
+
+    The config is read from CONFIG_DIR unless ``config`` is given; an invalid one raises
+    :class:`config.problems.ConfigError` before anything else starts.
+    """
+    if config is None:
+        config = load_city_config(settings.config_dir, home_region=settings.region_code)
+    engine = make_engine(settings.resolved_database_url)
+    if migrate:
+        upgrade(engine)
+    sf = session_factory(engine)
+    recorder = DeadLetterRecorder(sf, config.sop)
+    runtime = Runtime(
+        settings=settings,
+        config=config,
+        engine=engine,
+        sf=sf,
+        read_sf=read_session_factory(engine),
+        broker=make_broker(settings, [recorder]),
+    )
+    runtime.actors = declare_actors(runtime)
+    return runtime
