@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import json
 import re
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,7 +122,6 @@ class WhatsAppChannel:
         self.api_base = settings.whatsapp_api_base.rstrip("/")
         self.timeout = settings.send_timeout_seconds
         self._session: aiohttp.ClientSession | None = None
-        self._progress: OrderedDict[str, tuple[int, str | None]] = OrderedDict()
         """reply id -> (parts already delivered, first message id) of long replies cut short."""
 
     # -- inbound -----------------------------------------------------------------------
@@ -180,10 +178,10 @@ class WhatsAppChannel:
         if not _WA_ID_RE.fullmatch(reply.address):
             raise SendError("the reply address is not a WhatsApp number", retryable=False)
         parts = split_text(reply.text)
-        # As for Telegram, the progress lives in this process: a retry handled by another worker
-        # starts over.
-        start, first_id = self._progress.pop(reply.id, (0, None))
-        for index in range(start, len(parts)):
+        # A long answer goes in parts; a retry resumes after the parts that already arrived
+        # (``reply.parts_sent``, kept on the outbox row), whichever worker retries.
+        first_id: str | None = None
+        for index in range(min(reply.parts_sent, len(parts)), len(parts)):
             message: dict[str, Any] = {
                 "messaging_product": "whatsapp",
                 "recipient_type": "individual",
@@ -196,14 +194,19 @@ class WhatsAppChannel:
             try:
                 message_id = await self._post_message(message)
             except SendError as exc:
-                if index == 0:
-                    raise
-                if exc.retryable:
-                    self._progress[reply.id] = (index, first_id)
-                    while len(self._progress) > 1000:
-                        self._progress.popitem(last=False)
-                raise SendError(f"part {index + 1} of {len(parts)} not sent ({exc})", retryable=exc.retryable) from None
-            first_id = first_id or message_id
+                text = str(exc) if index == 0 else f"part {index + 1} of {len(parts)} not sent ({exc})"
+                raise SendError(
+                    text,
+                    retryable=exc.retryable,
+                    # The Cloud API has no idempotency key: a time-out after the request left
+                    # may have delivered it (channels/http_send.py decides).
+                    outcome_unknown=exc.outcome_unknown,
+                    parts_sent=index,
+                    provider_message_id=first_id,
+                ) from None
+            if index == 0:
+                first_id = message_id
+        # A resumed send did not send part 1: the outbox row already holds that part's id.
         return SendResult(provider_message_id=first_id)
 
     async def _post_message(self, message: dict[str, Any]) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -360,20 +361,36 @@ async def test_long_text_goes_as_several_messages() -> None:
 
 
 async def test_long_answer_cut_short_resumes_without_repeating() -> None:
-    """When part 2 hits a rate limit, the retry sends parts 2 and 3 only."""
+    """Part 2 hits a rate limit; a retry by another worker (parts_sent from the outbox row) sends parts 2 and 3."""
     text = " ".join(["kata"] * 2000)
     async with FakeWhatsApp(TOKEN, PHONE_NUMBER_ID) as wa:
         adapter = channel(whatsapp_api_base=wa.url)
+        other_worker = channel(whatsapp_api_base=wa.url)
         wa.fail_next(130429, "Rate limit hit", after=1)
         try:
             with pytest.raises(SendError, match="part 2 of 3 not sent") as info:
                 await adapter.send(reply(text))
-            assert info.value.retryable
-            result = await adapter.send(reply(text))
+            assert info.value.retryable and info.value.parts_sent == 1
+            assert info.value.provider_message_id == wa.messages[0].id
+            await other_worker.send(dataclasses.replace(reply(text), parts_sent=info.value.parts_sent))
         finally:
             await adapter.close()
+            await other_worker.close()
     assert len(wa.messages) == 3 and " ".join(m.body for m in wa.messages) == text
-    assert result.provider_message_id == wa.messages[0].id
+
+
+async def test_time_out_after_the_message_left_is_an_unknown_outcome() -> None:
+    """Graph took the message but never answered: the error says it may have arrived (no idempotency key)."""
+    async with FakeWhatsApp(TOKEN, PHONE_NUMBER_ID) as wa:
+        wa.hang_after_receiving = 1
+        adapter = channel(whatsapp_api_base=wa.url, send_timeout_seconds=1.0)
+        try:
+            with pytest.raises(SendError) as info:
+                await adapter.send(reply())
+        finally:
+            await adapter.close()
+        assert len(wa.messages) == 1
+    assert info.value.retryable and info.value.outcome_unknown
 
 
 @pytest.mark.parametrize(

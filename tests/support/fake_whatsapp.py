@@ -69,7 +69,10 @@ class FakeWhatsApp:
     messages: list[SentMessage] = field(default_factory=list)
     url: str = ""
     """Base URL to put in WHATSAPP_API_BASE (``http://127.0.0.1:<port>``)."""
+    hang_after_receiving: int = 0
+    """Record this many messages, then never answer (a time-out after the message went out)."""
     _failures: list[_Failure | None] = field(default_factory=list)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
     def fail_next(
@@ -110,6 +113,7 @@ class FakeWhatsApp:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -141,6 +145,9 @@ class FakeWhatsApp:
         self.messages.append(
             SentMessage(payload["to"], payload["text"]["body"], wamid, context.get("message_id"), payload)
         )
+        if self.hang_after_receiving > 0:
+            self.hang_after_receiving -= 1
+            await self._released.wait()  # set when the fake stops
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
