@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +29,7 @@ from channels.base import (
     PollingAdapter,
     ServerAdapter,
 )
+from channels.storage import store_bytes
 from complaints import store
 from complaints.models import ChannelCursor, PollerState
 from gateway.accept import GroupCommitAcceptor
@@ -74,7 +77,7 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
                 envelopes.append((index, build_envelope(item)))
             except InvalidIntake as exc:
                 log.warning("poll_intake_refused", provider=item.provider, reason=str(exc))
-                results[index] = AcceptResult(refused=str(exc))
+                results[index] = await _keep_refused(item, f"not a message we can store: {exc}")
         for (index, _), result in zip(envelopes, await _accept_each([e for _, e in envelopes]), strict=True):
             results[index] = result
         return [r if r is not None else AcceptResult(refused="not accepted") for r in results]
@@ -83,14 +86,37 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
         try:
             outcomes = await acceptor.accept(envelopes)
             return [AcceptResult(inbox_id=o.inbox_id, ticket=o.ticket, duplicate=o.duplicate) for o in outcomes]
-        except (DataError, IntegrityError):
+        except (DataError, IntegrityError) as exc:
             if len(envelopes) <= 1:
-                return [AcceptResult(refused="refused by the database")]
+                log.error("poll_store_refused", provider=envelopes[0].provider, error=type(exc).__name__)
+                return [await _keep_refused(envelopes[0], f"refused by the database: {type(exc).__name__}")]
         # One envelope the database refuses as sent: find it, the others are stored (again, harmlessly).
         results = []
         for envelope in envelopes:
             results.extend(await _accept_each([envelope]))
         return results
+
+    async def _keep_refused(item: Intake | ComplaintEnvelope, reason: str) -> AcceptResult:
+        """Keep what a poller fetched but we cannot store, so moving its cursor past it loses nothing.
+
+        The record (the envelope, or the intake as the adapter read it) is stored by hash under
+        ``DATA_DIR/refused`` with an ``unreadable`` inbox row naming it, as unreadable mail is.
+        Raises when even that fails: the poller then keeps its cursor and tries again later.
+        """
+        record = item.to_dict() if isinstance(item, ComplaintEnvelope) else dataclasses.asdict(item)
+        data = json.dumps(record, default=str, sort_keys=True).encode("utf-8", "surrogatepass")
+        sha = await asyncio.to_thread(store_bytes, runtime.settings.data_dir / "refused", data)
+        await asyncio.to_thread(
+            store.keep_unreadable,
+            runtime.sf,
+            # Cut to the columns' sizes: an over-long name may be why the database refused it.
+            channel=item.channel[:32],
+            provider=item.provider[:32],
+            external_id=f"refused:{sha}",
+            reason=reason,
+            raw_ref=sha,
+        )
+        return AcceptResult(refused=reason)
 
     async def keep_unreadable(*, channel: str, provider: str, external_id: str, reason: str, raw_ref: str) -> None:
         await asyncio.to_thread(

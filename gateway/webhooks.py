@@ -32,6 +32,15 @@ def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitabl
         try:
             # Signature first: nothing from an unverified request is parsed or stored.
             adapter.verify(raw)
+        except ChannelError as exc:
+            log.warning("webhook_rejected", provider=adapter.name, status=exc.status, reason=str(exc))
+            return web.Response(status=exc.status, text=f"{type(exc).__name__}: {exc}\n")
+        except Exception as exc:  # noqa: BLE001 - our bug; an unverified body is never kept (anyone could fill the disk)
+            log.error(
+                "webhook_verify_failed", provider=adapter.name, error=type(exc).__name__, traceback=traceback_text(exc)
+            )
+            return web.Response(status=500, text="the request could not be checked; retry later\n")
+        try:
             result = adapter.parse(raw)
             envelopes = [build_envelope(intake) for intake in result.intakes]
         except ChannelError as exc:
@@ -72,6 +81,9 @@ def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitabl
                 reason=f"refused by the database: {type(exc).__name__}",
             )
             log.error("webhook_store_refused", provider=adapter.name, error=type(exc).__name__, raw_sha256=sha)
+            if sha is None:
+                # Not even kept: only the provider still has it, so it must retry.
+                return web.Response(status=500, text="the message could not be stored; retry later\n")
             return web.Response(status=400, text="BadRequest: the message could not be stored as sent\n")
         except Exception as exc:  # noqa: BLE001
             # Not stored: answer 503 so the provider retries instead of believing us.

@@ -76,10 +76,13 @@ async def test_accept_answers_each_item_in_order(gateway: Gateway) -> None:
     first = await gateway.ctx.accept(items)
     assert [r.refused is None for r in first] == [True, True, False]
     assert first[0].inbox_id and first[1].inbox_id and "sender" in (first[2].refused or "")
+    # The refused intake is kept for an operator (the poller moves on past it, losing nothing).
+    [kept] = gateway.rows(InboxMessage, InboxMessage.state == "unreadable")
+    assert "sender" in (kept.error or "")
     again = await gateway.ctx.accept([intake("k-1"), build_envelope(intake("k-2"))])
     assert [r.duplicate for r in again] == [True, True]
     assert [r.inbox_id for r in again] == [first[0].inbox_id, first[1].inbox_id]
-    assert len(gateway.rows(InboxMessage)) == 2
+    assert len(gateway.rows(InboxMessage, InboxMessage.state != "unreadable")) == 2
 
 
 async def test_unreadable_input_is_kept_once(gateway: Gateway) -> None:
@@ -156,5 +159,11 @@ async def test_an_item_the_database_refuses_is_reported_alone(pg_url: str, tmp_p
     async for gw in _gateway({"database_url": pg_url}, tmp_path):
         too_long = replace(build_envelope(intake("k-2")), provider="p" * 40)
         results = await gw.ctx.accept([intake("k-1"), too_long, intake("k-3")])
-        assert [r.refused for r in results] == [None, "refused by the database", None]
-        assert {row.external_id for row in gw.rows(InboxMessage)} == {"k-1", "k-3"}
+        assert [r.refused for r in results] == [None, "refused by the database: DataError", None]
+        stored = {row.external_id: row for row in gw.rows(InboxMessage)}
+        assert {"k-1", "k-3"} <= set(stored)
+        # The refused one is not lost: kept by hash as an unreadable row, so the poller may move on.
+        [kept] = [row for key, row in stored.items() if key.startswith("refused:")]
+        assert kept.state == "unreadable" and len(stored) == 3
+        record = (tmp_path / "var" / "refused").rglob(kept.envelope["raw_sha256"] + "*")
+        assert any(path.is_file() for path in record)

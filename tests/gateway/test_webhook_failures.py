@@ -103,3 +103,37 @@ def test_the_kept_record_blanks_credentials_only() -> None:
     record = json.loads(request_record(raw))
     assert record["query_string"] == "api_key=REMOVED&text=%C0%AF&Signature=REMOVED&from=%2B62"
     assert record["content_type"] == "application/json" and "abc" not in json.dumps(record)
+
+
+async def test_unexpected_verify_failure_answers_500_and_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in verify answers 500 so the provider retries, but an unverified body is never stored."""
+
+    def broken_verify(self: KannelSms, request: RawRequest) -> None:
+        raise RuntimeError("signature library broke")
+
+    monkeypatch.setattr(KannelSms, "verify", broken_verify)
+    port = free_port()
+    settings = base_settings(
+        tmp_path,
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        kannel_sendsms_url="http://127.0.0.1:9/cgi-bin/sendsms",
+        kannel_username="u",
+        kannel_password="p",
+        kannel_inbound_token=TOKEN,
+    )
+    system = await start_system(settings, with_workers=False, with_pollers=False)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{system.urls[0]}/channels/sms/kannel",
+                params={"token": TOKEN, "from": "+6281234567890", "text": "lampu mati"},
+            ) as response:
+                assert response.status == 500
+        with system.runtime.read_sf() as session:
+            assert session.scalars(select(InboxMessage)).all() == []
+        assert not (tmp_path / "var" / "webhooks").exists()
+    finally:
+        await system.stop()
