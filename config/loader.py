@@ -287,8 +287,10 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
         return None
     # Every template the code renders is in the shipped Indonesian file; a city's files need them all.
     required = _template_keys(SHIPPED_CONFIG_DIR / REPLIES_DIR / f"{DEFAULT_LANGUAGE}.yaml")
+    # The values the code passes to each template are the ones the shipped templates use: a city's
+    # wording (Indonesian included) that asks for another one would fail when the reply is rendered.
+    supplied = _template_placeholders(SHIPPED_CONFIG_DIR / REPLIES_DIR / f"{DEFAULT_LANGUAGE}.yaml")
     languages: dict[str, LanguageReplies] = {}
-    placeholders: dict[str, set[str]] = {}
     for path in sorted(files, key=lambda p: p.stem != DEFAULT_LANGUAGE):  # Indonesian first: the reference
         data = read_yaml(path, problems)
         if data is None:
@@ -314,12 +316,12 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
             if names is None:
                 problems.add(path, line, f"template {key!r} has an unbalanced '{{' or '}}'")
                 continue
-            if path.stem == DEFAULT_LANGUAGE:
-                placeholders[str(key)] = names
-            elif key in placeholders and not names <= placeholders[str(key)]:
-                # A translation that asks for a value the code does not pass fails when rendered.
-                unknown = ", ".join(sorted(names - placeholders[str(key)]))
-                problems.add(path, line, f"template {key!r} uses {unknown}, which the Indonesian one does not")
+            if str(key) in supplied and not names <= supplied[str(key)]:
+                unknown = ", ".join("{" + name + "}" for name in sorted(names - supplied[str(key)]))
+                known = ", ".join("{" + name + "}" for name in sorted(supplied[str(key)])) or "none"
+                problems.add(
+                    path, line, f"template {key!r} uses {unknown}, which the code does not pass (it passes: {known})"
+                )
             normalised[str(key)] = MappingProxyType({k: str(v).strip() for k, v in form.items()})
         labels = {}
         for section in ("fields", "problems"):
@@ -331,6 +333,17 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
         lang = path.stem
         languages[lang] = LanguageReplies(lang, MappingProxyType(normalised), labels["fields"], labels["problems"])
     return Replies(MappingProxyType(languages)) if DEFAULT_LANGUAGE in languages else None
+
+
+def _template_placeholders(path: Path) -> dict[str, set[str]]:
+    """Each shipped template's placeholders, over all its forms (text, sms, ...)."""
+    data = read_yaml(path, Problems())
+    templates = data.get("templates") if data is not None else None
+    found: dict[str, set[str]] = {}
+    for key, value in (templates or {}).items() if isinstance(templates, dict) else ():
+        forms = [value] if isinstance(value, str) else list(value.values()) if isinstance(value, dict) else []
+        found[str(key)] = _placeholders(str(form) for form in forms) or set()
+    return found
 
 
 def _template_keys(path: Path) -> set[str]:

@@ -235,12 +235,15 @@ def test_missing_reply_template_names_the_file_and_templates_line(tmp_path):
     assert problems_of(tmp_path) == [f"{path}:{line}: template 'status_unknown' is missing (the code uses it)"]
 
 
-def test_a_translation_with_an_unknown_placeholder_is_refused(tmp_path):
-    """{tiket} in the English text would fail when rendered: reported at that template's line."""
-    path = copy_config(tmp_path) / "replies" / "en.yaml"
-    edit(path, "number {ticket}", "number {tiket}")
+@pytest.mark.parametrize(("language", "wording"), [("en", "number {ticket}"), ("id", "nomor tiket {ticket}")])
+def test_a_template_with_a_placeholder_the_code_does_not_pass_is_refused(tmp_path, language, wording):
+    """{tiket} would fail when rendered, in a translation or the city's own Indonesian text: reported at its line."""
+    path = copy_config(tmp_path) / "replies" / f"{language}.yaml"
+    edit(path, wording, wording.replace("{ticket}", "{tiket}"))
     line = edit(path, "  ack:", "  ack:")
-    assert problems_of(tmp_path) == [f"{path}:{line}: template 'ack' uses tiket, which the Indonesian one does not"]
+    [problem] = problems_of(tmp_path)
+    assert problem.startswith(f"{path}:{line}: template 'ack' uses {{tiket}}, which the code does not pass")
+    assert "{ticket}" in problem
 
 
 @pytest.mark.parametrize("minutes", ["0", "-5", "'sepuluh'", "1.5"])
