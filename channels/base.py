@@ -304,6 +304,9 @@ class OutboundAdapter(Protocol):
     """The outbound half: delivers replies through the provider's API."""
 
     name: str
+    idempotent_sends: bool
+    """True when the provider drops a repeated send (a message id of ours): a send that timed out
+    can be retried freely. False: its outcome is unknown, so it is retried once at most."""
 
     async def send(self, reply: OutboundReply) -> SendResult:
         """Send one reply; raise :class:`SendError`."""

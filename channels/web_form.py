@@ -100,6 +100,7 @@ class WebForm:
     """The web form channel: parses submissions; replies are read on the tracking page."""
 
     name = "web"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "web"
     path = None  # no webhook: the page views in gateway/pages handle the form
     methods: tuple[str, ...] = ()

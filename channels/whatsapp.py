@@ -106,6 +106,7 @@ class WhatsAppChannel:
     """Adapter for one WhatsApp Business phone number on the Cloud API."""
 
     name = "whatsapp"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "whatsapp"
     path = PATH
     methods: tuple[str, ...] = ("GET", "POST")

@@ -17,6 +17,7 @@ import structlog
 
 from workers.batch import StageResult
 from workers.broker import QUEUE
+from workers.outbound import MAX_PARTS_WAITED
 from workers.reply import send_batch
 from workers.route import route_batch
 from workers.verify import verify_batch
@@ -65,7 +66,8 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
             max_retries=settings.reply_max_retries,
             min_backoff=settings.retry_min_backoff_ms,
             max_backoff=settings.retry_max_backoff_ms,
-            # A reply send can wait on a slow provider; nothing else here takes long.
-            time_limit=int(max(60.0, settings.send_timeout_seconds * 4) * 1000),
+            # A reply send can wait on a slow provider, one time-out per part of a long answer
+            # (workers/outbound.py); nothing else here takes long.
+            time_limit=int(max(60.0, (settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 30) * 1000),
         )
     return actors

@@ -18,6 +18,11 @@ from channels.registry import Adapters, build_adapters
 from config.settings import Settings
 from workers.push_tokens import make_push_token_killer, make_push_token_lookup
 
+# The shortest part any provider cuts a long text into (Telegram and WhatsApp: 4,096 characters).
+PART_CHARS = 4000
+# The outer bound stops growing here; the actor's time limit (workers/actors.py) covers it.
+MAX_PARTS_WAITED = 6
+
 
 class OutboundSender:
     """Sends replies through the enabled outbound adapters, keyed by provider name."""
@@ -47,11 +52,22 @@ class OutboundSender:
         self.thread = threading.Thread(target=self.loop.run_forever, name="outbound-loop", daemon=True)
         self.thread.start()
 
+    def reply_timeout(self, reply: OutboundReply) -> float:
+        """How long one reply's whole send may take: a request's time-out per part it may need.
+
+        Each provider request has its own time-out inside the adapter; this outer bound only
+        catches a send that hangs. It grows with the text (a long answer goes as several
+        messages, an X reply as a public post and a DM), so it never cuts a multi-part send
+        short while its parts are still arriving — which would lose the count of parts sent
+        and make the retry repeat them.
+        """
+        return self.timeout * min(MAX_PARTS_WAITED, 2 + len(reply.text) // PART_CHARS)
+
     def send_many(self, replies: list[OutboundReply]) -> list[SendResult | BaseException]:
         """Send replies concurrently; one result or exception per reply, in order."""
         future = asyncio.run_coroutine_threadsafe(self._send_all(replies), self.loop)
         try:
-            return future.result(self.timeout + 5)
+            return future.result(max((self.reply_timeout(r) for r in replies), default=self.timeout) + 5)
         except TimeoutError:
             future.cancel()
             return [self._timed_out(r) for r in replies]
@@ -64,13 +80,13 @@ class OutboundSender:
         if adapter is None:
             raise SendError(f"provider {reply.provider!r} is not enabled", retryable=False)
         try:
-            return await asyncio.wait_for(adapter.send(reply), self.timeout)
+            return await asyncio.wait_for(adapter.send(reply), self.reply_timeout(reply))
         except TimeoutError as exc:
             raise self._timed_out(reply) from exc
 
     def _timed_out(self, reply: OutboundReply) -> SendError:
         adapter = self.adapters.get(reply.provider or reply.channel)
-        idempotent = bool(getattr(adapter, "idempotent_sends", False))
+        idempotent = adapter is not None and adapter.idempotent_sends
         return SendError("send timed out", retryable=True, outcome_unknown=not idempotent)
 
     def close(self) -> None:

@@ -74,6 +74,7 @@ class AndroidApp:
     """The app channel: builds intakes from API bodies and pushes replies through FCM."""
 
     name = "app"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = CHANNEL
     path: str | None = None  # no webhook: gateway/app_api serves the JSON API
     methods: tuple[str, ...] = ()

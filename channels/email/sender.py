@@ -23,6 +23,7 @@ class EmailSender:
     """Outbound adapter of the e-mail channel (provider ``email``)."""
 
     name = "email"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "email"
     path = None  # inbound mail arrives through the IMAP poller or our SMTP server
     methods: tuple[str, ...] = ()

@@ -47,6 +47,7 @@ class KannelSms:
     """Adapter for a Kannel smsbox (inbound webhook and sendsms outbound)."""
 
     name = "kannel"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "sms"
     path = "/channels/sms/kannel"
     methods = ("GET", "POST")

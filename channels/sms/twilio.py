@@ -75,6 +75,7 @@ class TwilioSms:
     """Adapter for a Twilio phone number or Messaging Service (webhook in, REST API out)."""
 
     name = "twilio"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "sms"
     path = "/channels/sms/twilio"
     methods = ("POST",)

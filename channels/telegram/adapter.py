@@ -77,6 +77,7 @@ class TelegramChannel:
     """Adapter for one Telegram bot (webhook or long poll in, Bot API out)."""
 
     name = "telegram"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "telegram"
     methods: tuple[str, ...] = ("POST",)
 

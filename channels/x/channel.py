@@ -50,6 +50,7 @@ class XChannel:
     """
 
     name = "x"
+    idempotent_sends = False  # a repeated send may reach the citizen twice (README: send outcomes)
     channel = "x"
 
     def __init__(self, settings: Settings, *, texts: ReplyTexts | None = None) -> None:
@@ -154,16 +155,32 @@ class XChannel:
             raise SendError(f"X reply address must be a user id, not {reply.address[:40]!r}", retryable=False)
         public_text = self.public_text(reply) if reply.thread_ref else None
         posted: str | None = None
+        public_error: SendError | None = None
         if public_text and reply.parts_sent < 1:
-            posted = await self._post_public_reply(reply, public_text)
-        parts_sent = 1 if public_text else 0
+            try:
+                posted = await self._post_public_reply(reply, public_text)
+            except SendError as exc:
+                # A passing failure (X's post rate limit) must not hold back the DM, which carries
+                # everything the public notice says; the notice is retried only if the DM fails too.
+                public_error = exc
+        parts_sent = 1 if public_text and public_error is None else 0
         try:
             dm_event_id = await self._send_dm(reply.address, reply.text)
         except SendError as exc:
+            if public_error is not None:
+                # Nothing went out: a retry can still post the notice (the DMs may be closed for good).
+                raise SendError(
+                    f"public reply not posted ({public_error}); {exc}",
+                    retryable=True,
+                    outcome_unknown=exc.outcome_unknown or public_error.outcome_unknown,
+                    parts_sent=0,
+                ) from None
             text = f"public reply {posted} posted; {exc}" if posted else str(exc)
             raise SendError(
                 text, retryable=exc.retryable, outcome_unknown=exc.outcome_unknown, parts_sent=parts_sent
             ) from None
+        if public_error is not None:
+            log.warning("x_public_reply_skipped", reply=reply.id, error=str(public_error)[:300])
         return SendResult(provider_message_id=dm_event_id)
 
     def public_text(self, reply: OutboundReply) -> str | None:

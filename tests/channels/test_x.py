@@ -697,8 +697,7 @@ async def test_refused_dm_is_permanent_and_says_the_public_reply_went_out(fake: 
 @pytest.mark.parametrize(
     ("endpoint", "status", "retryable"),
     [
-        ("tweets", 429, True),
-        ("tweets", 503, True),
+        # (A failing public notice alone no longer fails the send: see the rate-limited tests.)
         ("dm_send", 500, True),
         ("dm_send", 429, True),
         ("dm_send", 400, False),
@@ -781,6 +780,25 @@ async def test_public_reply_refused_for_good_still_sends_the_dm(fake: FakeX, cha
     fake.fail_next("tweets", 403, "You attempted to reply to a Tweet that is deleted or not visible to you.")
     result = await channel.send(reply("ack"))
     assert fake.posts == [] and len(fake.dms_sent) == 1 and result.provider_message_id
+
+
+async def test_rate_limited_public_reply_does_not_hold_back_the_dm(fake: FakeX, channel: XChannel) -> None:
+    """X's post rate limit on the public notice still lets the DM (which says it all) go out at once."""
+    fake.rate_limit_next("tweets")
+    result = await channel.send(reply("ack"))
+    assert fake.posts == [] and [d["text"] for d in fake.dms_sent] == [FULL_ACK] and result.provider_message_id
+
+
+async def test_rate_limited_public_reply_and_closed_dms_retry_the_public_reply(fake: FakeX, channel: XChannel) -> None:
+    """Nothing went out (notice rate limited, DMs closed): the error is retryable so the notice is tried again."""
+    fake.rate_limit_next("tweets")
+    fake.refuse_dms_to("1111")
+    with pytest.raises(SendError) as caught:
+        await channel.send(reply("ack"))
+    assert caught.value.retryable and caught.value.parts_sent == 0
+    with pytest.raises(SendError) as again:
+        await channel.send(dataclasses.replace(reply("ack"), parts_sent=caught.value.parts_sent))
+    assert not again.value.retryable and again.value.parts_sent == 1 and len(fake.posts) == 1
 
 
 async def test_dm_timeout_after_it_went_out_is_an_unknown_outcome(fake: FakeX) -> None:
