@@ -296,6 +296,7 @@ def parse_notification(data: Any, phone_number_id: str) -> InboundResult:
     intakes: list[Intake] = []
     updates: list[DeliveryUpdate] = []
     ignored: list[str] = []
+    malformed: list[str] = []
     for entry in _list(data, "entry", "notification"):
         for change in _list(_obj(entry, "entry"), "changes", "entry"):
             change = _obj(change, "change")
@@ -309,19 +310,32 @@ def parse_notification(data: Any, phone_number_id: str) -> InboundResult:
                 ignored.append("addressed to another phone number of this app")
                 continue
             for message in value.get("messages") or []:
-                turn = _parse_message(_obj(message, "message"))
+                try:
+                    turn = _parse_message(_obj(message, "message"))
+                except BadRequest as exc:
+                    # One unreadable message must not refuse the notification: Meta would drop
+                    # the good messages beside it along with it.
+                    malformed.append(f"message skipped: {exc}")
+                    continue
                 if isinstance(turn, str):
                     ignored.append(turn)
                 else:
                     intakes.append(turn)
             for status in value.get("statuses") or []:
-                update = _parse_status(_obj(status, "status"))
+                try:
+                    update = _parse_status(_obj(status, "status"))
+                except BadRequest as exc:
+                    malformed.append(f"status skipped: {exc}")
+                    continue
                 if isinstance(update, str):
                     ignored.append(update)
                 else:
                     updates.append(update)
             for error in value.get("errors") or []:
                 ignored.append(f"WhatsApp reported error {_obj(error, 'error').get('code')}")
+    if malformed and not intakes and not updates and not ignored:
+        raise BadRequest("; ".join(malformed))  # nothing readable at all: a malformed request
+    ignored.extend(malformed)
     if not intakes and not updates and not ignored:
         ignored.append("the notification carries nothing")
     return InboundResult(intakes=intakes, delivery_updates=updates, ignored="; ".join(ignored) or None)

@@ -229,6 +229,21 @@ def test_every_ignored_type_says_why(kind: str) -> None:
     assert result.intakes == [] and result.ignored == f"{kind}: {IGNORED_TYPES[kind]}"
 
 
+def test_one_malformed_message_does_not_refuse_the_good_ones_beside_it() -> None:
+    """A batch with a good text and a message without a sender keeps the good one and names the skipped one."""
+    data = json.loads(fixture("message_text.json"))
+    value = data["entry"][0]["changes"][0]["value"]
+    broken = dict(value["messages"][0], id="wamid.BROKEN")
+    del broken["from"]
+    value["messages"].append(broken)
+    result = channel().parse(post(json.dumps(data).encode()))
+    assert [i.external_id for i in result.intakes] == [f"whatsapp:{WAMID}"]
+    assert "message skipped" in (result.ignored or "")
+    value["messages"] = [broken]
+    with pytest.raises(BadRequest):  # nothing readable at all: still a malformed request
+        channel().parse(post(json.dumps(data).encode()))
+
+
 def test_unknown_type_is_ignored() -> None:
     """A message type newer than this code is ignored (200), not refused."""
     result = channel().parse(post(message("hologram", hologram={})))
