@@ -17,7 +17,7 @@ import structlog
 
 from workers.batch import StageResult
 from workers.broker import QUEUE
-from workers.outbound import MAX_PARTS_WAITED
+from workers.budget import MAX_PARTS_WAITED
 from workers.reply import send_batch
 from workers.route import route_batch
 from workers.verify import verify_batch

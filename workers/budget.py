@@ -31,6 +31,22 @@ def retry_delay(settings: Settings, attempts: int) -> timedelta:
     return timedelta(milliseconds=min(settings.retry_min_backoff_ms * 2**exponent, settings.retry_max_backoff_ms))
 
 
+# A long answer goes out as several requests (Telegram and WhatsApp cut at 4,096 characters, X
+# sends a public notice and a DM): the outbound sender allows one request time-out per part, up
+# to this many.
+PART_CHARS = 4000
+MAX_PARTS_WAITED = 6
+
+
+def send_time_limit(settings: Settings, text: str) -> float:
+    """Seconds one reply's whole send may take: a request's time-out (+5 s) per part it may need."""
+    return (settings.send_timeout_seconds + 5) * min(MAX_PARTS_WAITED, 2 + len(text) // PART_CHARS)
+
+
 def send_deadline(settings: Settings) -> timedelta:
-    """How long a claimed send may legitimately run (the outbound sender's own time-outs)."""
-    return timedelta(seconds=2 * settings.send_timeout_seconds + 10)
+    """How long a claimed send may legitimately run: the longest send time limit, plus margin.
+
+    Only after this is a row still ``sending`` taken for a dead worker's and reclaimed; a live
+    send of a long answer must never be reclaimed (it would go out twice).
+    """
+    return timedelta(seconds=(settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 15)

@@ -16,12 +16,8 @@ from typing import Any
 from channels.base import OutboundAdapter, OutboundReply, ReplyTexts, SendError, SendResult
 from channels.registry import Adapters, build_adapters
 from config.settings import Settings
+from workers.budget import send_time_limit
 from workers.push_tokens import make_push_token_killer, make_push_token_lookup
-
-# The shortest part any provider cuts a long text into (Telegram and WhatsApp: 4,096 characters).
-PART_CHARS = 4000
-# The outer bound stops growing here; the actor's time limit (workers/actors.py) covers it.
-MAX_PARTS_WAITED = 6
 
 
 class OutboundSender:
@@ -37,6 +33,7 @@ class OutboundSender:
         read_sf: Any = None,
     ) -> None:
         """Use ``adapters``, or build the enabled ones with ``texts`` (the city's reply renderer)."""
+        self.settings = settings
         self.timeout = settings.send_timeout_seconds + 5
         if adapters is None:
             if texts is None:
@@ -53,7 +50,7 @@ class OutboundSender:
         self.thread.start()
 
     def reply_timeout(self, reply: OutboundReply) -> float:
-        """How long one reply's whole send may take: a request's time-out per part it may need.
+        """How long one reply's whole send may take (:func:`workers.budget.send_time_limit`).
 
         Each provider request has its own time-out inside the adapter; this outer bound only
         catches a send that hangs. It grows with the text (a long answer goes as several
@@ -61,7 +58,7 @@ class OutboundSender:
         short while its parts are still arriving — which would lose the count of parts sent
         and make the retry repeat them.
         """
-        return self.timeout * min(MAX_PARTS_WAITED, 2 + len(reply.text) // PART_CHARS)
+        return send_time_limit(self.settings, reply.text)
 
     def send_many(self, replies: list[OutboundReply]) -> list[SendResult | BaseException]:
         """Send replies concurrently; one result or exception per reply, in order."""

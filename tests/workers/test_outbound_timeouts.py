@@ -5,7 +5,8 @@ from __future__ import annotations
 from channels.base import OutboundReply
 from channels.registry import Adapters
 from config.settings import Settings
-from workers.outbound import MAX_PARTS_WAITED, OutboundSender
+from workers.budget import MAX_PARTS_WAITED, send_deadline
+from workers.outbound import OutboundSender
 from workers.setup import build_runtime
 
 
@@ -33,3 +34,14 @@ def test_the_send_actor_outlives_the_longest_send(tmp_path) -> None:  # type: ig
     finally:
         runtime.close()
     assert limit_ms / 1000 > MAX_PARTS_WAITED * (30 + 5) + 5
+
+
+def test_a_live_long_send_is_never_reclaimed_as_a_dead_workers() -> None:
+    """The sweeper's deadline for a claimed send outlasts the longest send, so it never sends one twice."""
+    settings = Settings(_env_file=None, send_timeout_seconds=15)  # type: ignore[call-arg]
+    sender = OutboundSender(settings, Adapters())
+    try:
+        longest = sender.reply_timeout(_reply("x" * 1_000_000))
+    finally:
+        sender.close()
+    assert send_deadline(settings).total_seconds() > longest + 5
