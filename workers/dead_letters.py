@@ -26,11 +26,12 @@ log = structlog.get_logger(__name__)
 class DeadLetterRecorder(Middleware):
     """Record messages that exhausted their retries on their database rows."""
 
-    def __init__(self, sf: sessionmaker[Session], sop: SopConfig) -> None:
-        # Only the session factory and the SOP: the broker (which holds this middleware) is
-        # built before the runtime that holds the broker.
+    def __init__(self, sf: sessionmaker[Session], sop: SopConfig, budget: int) -> None:
+        # Only the session factory, the SOP and the attempt budget: the broker (which holds this
+        # middleware) is built before the runtime that holds the broker.
         self.sf = sf
         self.sop = sop
+        self.budget = budget
 
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
         """Called after every message; acts only on ones Retries has just failed for good."""
@@ -41,9 +42,13 @@ class DeadLetterRecorder(Middleware):
         now = utcnow()
         with self.sf.begin() as session:
             if message.actor_name == "send_reply":
+                # Only rows whose own budget is spent fail here. A row of the same message that
+                # still has attempts left goes back to the sweeper (due now); a row another chain
+                # is sending right now is left to that chain.
+                spent = Reply.attempts >= self.budget
                 session.execute(
                     update(Reply)
-                    .where(Reply.id.in_(ids), Reply.status.in_(("queued", "sending")))
+                    .where(Reply.id.in_(ids), Reply.status == "queued", spent)
                     .values(
                         # An earlier send with an unknown outcome may have reached the citizen.
                         status=case((Reply.unknown_outcomes > 0, "unknown"), else_="failed"),
@@ -52,11 +57,22 @@ class DeadLetterRecorder(Middleware):
                         next_attempt_at=None,
                     )
                 )
+                session.execute(
+                    update(Reply)
+                    .where(Reply.id.in_(ids), Reply.status == "queued", ~spent)
+                    .values(error=error, updated_at=now, next_attempt_at=now)
+                )
             elif message.actor_name == "verify_intake":
+                spent = InboxMessage.attempts >= self.budget
                 session.execute(
                     update(InboxMessage)
-                    .where(InboxMessage.id.in_(ids), InboxMessage.state == "accepted")
+                    .where(InboxMessage.id.in_(ids), InboxMessage.state == "accepted", spent)
                     .values(state="dead", error=error, updated_at=now, next_attempt_at=None)
+                )
+                session.execute(
+                    update(InboxMessage)
+                    .where(InboxMessage.id.in_(ids), InboxMessage.state == "accepted", ~spent)
+                    .values(error=error, updated_at=now, next_attempt_at=now)
                 )
             elif message.actor_name == "route_to_opd":
                 # Routing could not decide: hand the case to the operator instead of retrying.

@@ -12,6 +12,7 @@ from config.model import CityConfig
 from config.settings import Settings
 from workers.actors import declare_actors
 from workers.broker import make_broker
+from workers.budget import attempt_budget
 from workers.dead_letters import DeadLetterRecorder
 from workers.runtime import Runtime
 
@@ -28,7 +29,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfi
     if migrate:
         upgrade(engine)
     sf = session_factory(engine)
-    recorder = DeadLetterRecorder(sf, config.sop)
+    recorder = DeadLetterRecorder(sf, config.sop, attempt_budget(settings))
     runtime = Runtime(
         settings=settings,
         config=config,

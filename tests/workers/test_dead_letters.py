@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from gateway.embedded import start_workers
 from normalizer.envelope import Intake, ReplyRoute
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
+from workers.dead_letters import DeadLetterRecorder
 from workers.setup import build_runtime
 
 
@@ -47,6 +49,7 @@ class FlakyAdapter:
     """An outbound adapter whose answers the test scripts: ok, retryable or permanent errors."""
 
     name = "test"
+    idempotent_sends = False
 
     def __init__(self, outcomes: list[str]) -> None:
         self.outcomes = outcomes
@@ -140,4 +143,24 @@ def test_exhausted_retries_mark_reply_failed(tmp_path: Path) -> None:
         assert reply.attempts == 3 and "503" in reply.error
     finally:
         pool.stop()
+        runtime.close()
+
+
+def test_a_dead_batch_fails_only_the_rows_whose_own_budget_is_spent(tmp_path: Path) -> None:
+    """A batch message dead-lettered for a failure outside the rows (a bug, a database outage) marks
+    dead only rows that used their attempts; the others go back to the sweeper, nothing is given up."""
+    runtime = build_runtime(base_settings(tmp_path, reply_max_retries=2))
+    try:
+        outcomes = store.accept_batch(runtime.sf, [_envelope("lampu mati", "spent"), _envelope("jalan", "fresh")])
+        spent, fresh = (o.inbox_id for o in outcomes)
+        with runtime.sf.begin() as session:
+            session.get(InboxMessage, spent).attempts = 3  # its budget: REPLY_MAX_RETRIES + 1
+        recorder = DeadLetterRecorder(runtime.sf, runtime.config.sop, 3)
+        message = SimpleNamespace(actor_name="verify_intake", args=([spent, fresh],), failed=True)
+        recorder.after_process_message(runtime.broker, message, exception=RuntimeError("database went away"))
+        with runtime.read_sf() as session:
+            rows = {row.id: row for row in session.scalars(select(InboxMessage))}
+        assert rows[spent].state == "dead" and "database went away" in rows[spent].error
+        assert rows[fresh].state == "accepted" and rows[fresh].next_attempt_at is not None
+    finally:
         runtime.close()
