@@ -28,10 +28,11 @@ setup-test: $(VENV)/.test-deps
 services:
 	bash scripts/test-setup.sh
 
-## Lint and format check (part of `make test`, so CI fails on them).
+## Lint, format and type check (part of `make test`, so CI fails on them).
 lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Set up, lint and run the whole test suite.
 test: setup-test services lint

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from normalizer.envelope import ComplaintEnvelope, Intake
+from normalizer.envelope import ComplaintEnvelope
+from normalizer.envelope import Intake as Intake  # re-exported: the Intake adapters produce is part of this contract
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,7 @@ REGISTRY: tuple[Registration, ...] = (
 def _load(target: str) -> Callable[..., Any]:
     module_name, _, class_name = target.partition(":")
     module = __import__(module_name, fromlist=[class_name])
-    return getattr(module, class_name)  # type: ignore[no-any-return]
+    return getattr(module, class_name)
 
 
 def enabled_registrations(settings: Settings) -> list[Registration]:

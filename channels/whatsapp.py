@@ -368,11 +368,17 @@ def _parse_message(message: dict[str, Any]) -> Intake | str:
     if kind == "location":
         loc = _obj(message.get("location"), "location")
         lat, lon = loc.get("latitude"), loc.get("longitude")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+        # Spelled out (not all(...)) so the type checker knows both are numbers below.
+        if (
+            isinstance(lat, bool)
+            or isinstance(lon, bool)
+            or not isinstance(lat, int | float)
+            or not isinstance(lon, int | float)
+        ):
             raise BadRequest("location needs numeric latitude and longitude")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # type: ignore[operator]
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise BadRequest("location out of range")
-        point = (float(lat), float(lon))  # type: ignore[arg-type]
+        point = (float(lat), float(lon))
         return conversation_intake(wamid, sender, received_at, content="location", text="", location=point)
     if kind in UNSUPPORTED_CONTENT:
         return conversation_intake(wamid, sender, received_at, content=f"unsupported:{kind}", text="")

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaints.models import Complaint, HistoryEntry, InboxMessage, Reply
+from complaints.models import Base, Complaint, HistoryEntry, InboxMessage, Reply
 from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
 from normalizer.tickets import new_ticket
 
@@ -29,10 +28,13 @@ class AcceptOutcome:
     duplicate: bool
 
 
-def _insert_ignoring_conflicts(engine: Engine, table: Any = InboxMessage.__table__):  # type: ignore[no-untyped-def]
+def _insert_ignoring_conflicts(
+    bind: Engine | Connection, table: type[Base] = InboxMessage
+) -> postgresql.Insert | sqlite.Insert:
     """INSERT ... ON CONFLICT DO NOTHING for this dialect (both SQLite and PostgreSQL have it)."""
-    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    return dialect_insert(table).on_conflict_do_nothing()
+    if bind.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def accept_batch(sf: sessionmaker[Session], envelopes: Sequence[ComplaintEnvelope]) -> list[AcceptOutcome]:
@@ -159,7 +161,7 @@ def stale_reply_ids(session: Session, grace: timedelta, limit: int = 500) -> lis
     )
 
 
-def _due(model: type[InboxMessage] | type[Reply], cutoff: datetime) -> Any:
+def _due(model: type[InboxMessage] | type[Reply], cutoff: datetime) -> ColumnElement[bool]:
     """``next_attempt_at`` before ``cutoff`` (rows written before it existed: ``updated_at``)."""
     return or_(
         model.next_attempt_at < cutoff,

@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 _NIK = re.compile(r"(?<!\d)\d{16}(?!\d)")
 _PHONE = re.compile(r"(?<![\w])(?:\+62|62|0)8\d{7,12}(?!\d)")
@@ -47,7 +48,7 @@ def mask(text: str) -> str:
     return _PHONE.sub("[PHONE]", text)
 
 
-def redact_personal_data(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_personal_data(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """structlog processor: mask sensitive keys and personal data inside string values."""
     for key, value in list(event.items()):
         if key in _SENSITIVE_KEYS and value is not None:

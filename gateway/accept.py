@@ -98,19 +98,19 @@ class GroupCommitAcceptor:
                 except Exception as exc:  # noqa: BLE001 - the waiting requests get the error
                     log.error("accept_failed", count=len(batch), error=type(exc).__name__)
                     if len(batch) == 1:
-                        _settle(batch[0][1], error=exc)
+                        _settle(batch[0][1], exc)
                         continue
                     # One bad row must not fail its neighbours: store them one by one.
                     for env, fut in batch:
                         try:
                             single = await loop.run_in_executor(self._writer, self._flush, [env])
                         except Exception as one_exc:  # noqa: BLE001
-                            _settle(fut, error=one_exc)
+                            _settle(fut, one_exc)
                         else:
-                            _settle(fut, outcome=single[0])
+                            _settle(fut, single[0])
                     continue
                 for (_, fut), outcome in zip(batch, outcomes, strict=True):
-                    _settle(fut, outcome=outcome)
+                    _settle(fut, outcome)
 
     def _flush(self, envelopes: list[ComplaintEnvelope]) -> list[store.AcceptOutcome]:
         outcomes = store.accept_batch(self._sf, envelopes)
@@ -137,16 +137,11 @@ class GroupCommitAcceptor:
         return matched
 
 
-def _settle(
-    fut: asyncio.Future[store.AcceptOutcome],
-    *,
-    outcome: store.AcceptOutcome | None = None,
-    error: BaseException | None = None,
-) -> None:
-    """Resolve a waiting request (it may have gone away: a client that hung up)."""
+def _settle(fut: asyncio.Future[store.AcceptOutcome], result: store.AcceptOutcome | BaseException) -> None:
+    """Resolve a waiting request with its outcome or error (it may have gone away: a client that hung up)."""
     if fut.done():
         return
-    if error is not None:
-        fut.set_exception(error)
+    if isinstance(result, BaseException):
+        fut.set_exception(result)
     else:
-        fut.set_result(outcome)  # type: ignore[arg-type]
+        fut.set_result(result)

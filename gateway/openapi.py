@@ -156,7 +156,7 @@ def _schemas() -> dict[str, Any]:
             },
         },
     }
-    device = {
+    device: dict[str, Any] = {
         "type": "object",
         "required": ["device_id", "platform", "language", "push_enabled"],
         "properties": {

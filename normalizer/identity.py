@@ -244,8 +244,8 @@ def _parse_lapor(text: str) -> tuple[Identity, str]:
     if len(parts) < 4:
         # Short forms (LAPOR#nik#isi): fill fields from the front, the last part is the
         # complaint; what is missing is reported by check_identity instead of losing the text.
-        *fields, isi = parts if len(parts) > 1 else ["", *parts]
-        return _identity(dict(zip(("nik", "name", "address"), fields, strict=False))), isi.strip()
+        *heads, isi = parts if len(parts) > 1 else ["", *parts]
+        return _identity(dict(zip(("nik", "name", "address"), heads, strict=False))), isi.strip()
     nik, name, address, rest = parts
     email = None
     first, sep, remainder = rest.partition("#")

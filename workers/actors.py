@@ -58,8 +58,8 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
             run_batch(runtime, _name, _stage, ids)
 
         fn.__name__ = name
+        # The decorator form: dramatiq's type hints declare actor(fn) or actor(**options)(fn).
         actors[name] = dramatiq.actor(
-            fn,
             actor_name=name,
             queue_name=QUEUE,
             broker=runtime.broker,
@@ -69,5 +69,5 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
             # A reply send can wait on a slow provider, one time-out per part of a long answer
             # (workers/outbound.py); nothing else here takes long.
             time_limit=int(max(60.0, (settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 30) * 1000),
-        )
+        )(fn)
     return actors

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +34,14 @@ class DeadLetterRecorder(Middleware):
         self.sop = sop
         self.budget = budget
 
-    def after_process_message(self, broker: Any, message: Any, *, result: Any = None, exception: Any = None) -> None:
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,  # whatever the actor returned: dramatiq types it Any
+        exception: BaseException | None = None,
+    ) -> None:
         """Called after every message; acts only on ones Retries has just failed for good."""
         if exception is None or not message.failed:
             return

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Mapping
-from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from channels.base import OutboundAdapter, OutboundReply, ReplyTexts, SendError, SendResult
 from channels.registry import Adapters, build_adapters
@@ -29,8 +30,8 @@ class OutboundSender:
         adapters: Adapters | None = None,
         *,
         texts: ReplyTexts | None = None,
-        sf: Any = None,
-        read_sf: Any = None,
+        sf: sessionmaker[Session] | None = None,
+        read_sf: sessionmaker[Session] | None = None,
     ) -> None:
         """Use ``adapters``, or build the enabled ones with ``texts`` (the city's reply renderer)."""
         self.settings = settings

@@ -90,6 +90,8 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
         ]
     if not outbound:
         return StageResult()
+    if runtime.outbound is None:
+        raise RuntimeError("send_reply runs only in a process with an outbound sender (gateway.embedded)")
     outcomes = runtime.outbound.send_many(outbound)
     result = StageResult()
     with runtime.sf.begin() as session:

@@ -52,7 +52,14 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             action="routed",
             note=f"{opd.code} (matched: {complaint.routing_matched})",
         )
-        key, params = "ack", {"opd": opd.short_name}
+        text = render_reply(
+            runtime.config.replies,
+            "ack",
+            complaint.language,
+            channel=complaint.reply_channel,
+            ticket=complaint.ticket,
+            opd=opd.short_name,
+        )
     else:
         lifecycle.transition(
             session,
@@ -63,15 +70,13 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             action="to_triage",
             note="no routing rule matched clearly",
         )
-        key, params = "ack_triage", {}
-    text = render_reply(
-        runtime.config.replies,
-        key,
-        complaint.language,
-        channel=complaint.reply_channel,
-        ticket=complaint.ticket,
-        **params,
-    )
+        text = render_reply(
+            runtime.config.replies,
+            "ack_triage",
+            complaint.language,
+            channel=complaint.reply_channel,
+            ticket=complaint.ticket,
+        )
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
     return {"send_reply": [reply_id]} if reply_id else {}

@@ -10,7 +10,7 @@ without a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from sqlalchemy import Engine
@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.model import CityConfig
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from workers.outbound import OutboundSender
 
 
 @dataclass
@@ -34,8 +37,8 @@ class Runtime:
     """Read-only sessions (pages, API, health): never block writers."""
     broker: dramatiq.Broker
     actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
-    outbound: Any = None
-    """workers.outbound.OutboundSender, created by processes that send replies."""
+    outbound: OutboundSender | None = None
+    """Created by processes that send replies (gateway.embedded)."""
 
     def send(self, actor_name: str, ids: list[str]) -> None:
         """Enqueue one message carrying a batch of ids (blocking: call from a thread)."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from complaints import lifecycle, store
 from complaints.models import Complaint, Conversation, InboxMessage, Reply
@@ -46,8 +46,10 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
             )
         )
         # An abandoned guided conversation holds NIK, address and phone: forget it after a day.
-        forgotten = session.execute(
-            delete(Conversation).where(Conversation.updated_at < utcnow() - timedelta(hours=24))
+        # A DELETE's result is a CursorResult (it has rowcount); Session.execute declares only Result.
+        forgotten = cast(
+            "CursorResult[Any]",
+            session.execute(delete(Conversation).where(Conversation.updated_at < utcnow() - timedelta(hours=24))),
         ).rowcount
         store.touch(session, InboxMessage, inbox_ids)
         store.touch(session, Reply, reply_ids)

@@ -237,7 +237,7 @@ def addresses(msg: Message, name: str, problems: list[str]) -> list[tuple[str, s
     pairs: list[tuple[str, str]] = []
     try:
         header = email.policy.default.header_factory(name, raw)
-        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]  # type: ignore[attr-defined]
+        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]
     except Exception:  # noqa: BLE001 - the strict parser raises on hostile names; fall back below
         try:
             pairs = [(decode_words(n), a) for n, a in email.utils.getaddresses([raw])]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosmtplib
 
@@ -38,9 +38,9 @@ class EmailSender:
         thread = _thread(reply.thread_ref)
         headers = reply_headers(
             ticket=reply.ticket or "",
-            original_subject=thread.get("subject") or "",
-            original_message_id=thread.get("message_id"),
-            original_references=tuple(thread.get("references") or ()),
+            original_subject=thread.subject,
+            original_message_id=thread.message_id,
+            original_references=thread.references,
             our_domain=self.domain,
             local_id=reply.id,  # the same Message-ID on every attempt: receivers and bounces match it
         )
@@ -96,11 +96,31 @@ class _TrackingSMTP(aiosmtplib.SMTP):
         return await super().data(message, **kwargs)
 
 
-def _thread(thread_ref: str | None) -> dict[str, object]:
+class _Thread(NamedTuple):
+    """The citizen's mail a reply threads under (channels.email.ingest.thread_ref)."""
+
+    subject: str = ""
+    message_id: str | None = None
+    references: tuple[str, ...] = ()
+
+
+def _thread(thread_ref: str | None) -> _Thread:
+    """Read ``thread_ref``: the JSON ingest wrote, or (older rows) a bare Message-ID.
+
+    Each field is checked: a malformed one is dropped rather than written into a header
+    (a string ``references`` would otherwise become one reference per character).
+    """
     if not thread_ref:
-        return {}
+        return _Thread()
     try:
         value = json.loads(thread_ref)
     except ValueError:
-        return {"message_id": thread_ref}
-    return value if isinstance(value, dict) else {}
+        return _Thread(message_id=thread_ref)
+    if not isinstance(value, dict):
+        return _Thread()
+    subject, message_id, references = value.get("subject"), value.get("message_id"), value.get("references")
+    return _Thread(
+        subject=subject if isinstance(subject, str) else "",
+        message_id=message_id if isinstance(message_id, str) and message_id else None,
+        references=tuple(r for r in references if isinstance(r, str)) if isinstance(references, list) else (),
+    )

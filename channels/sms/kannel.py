@@ -73,13 +73,12 @@ class KannelSms:
 
     def parse(self, request: RawRequest) -> InboundResult:
         """Read an MO message or a delivery report from smsbox's request."""
-        fields = self._fields(request)
+        fields, raw_text = self._fields(request)
         if "dlr" in fields:
             return self._parse_dlr(fields)
         sender = fields.get("from", "").strip()
         if not sender:
             raise BadRequest("missing 'from' (configure get-url with from=%p)")
-        raw_text = fields.get("text")
         if raw_text is None:
             raise BadRequest("missing 'text' (configure get-url with text=%b)")
         text = decode_sms_text(raw_text, coding=fields.get("coding"), charset=fields.get("charset"))
@@ -103,11 +102,16 @@ class KannelSms:
         """An empty 200: smsbox must not send an SMS of its own."""
         return 200, "text/plain", b""
 
-    def _fields(self, request: RawRequest) -> dict[str, str | bytes]:
+    def _fields(self, request: RawRequest) -> tuple[dict[str, str], bytes | None]:
+        """The request's fields, and its ``text`` apart: raw bytes, for decode_sms_text."""
         # Parse the raw query as latin-1 so %b's bytes survive for decode_sms_text.
-        fields: dict[str, str | bytes] = {}
+        fields: dict[str, str] = {}
+        text: bytes | None = None
         for key, value in parse_qsl(request.query_string, keep_blank_values=True, encoding="latin-1"):
-            fields[key] = value.encode("latin-1") if key == "text" else value
+            if key == "text":
+                text = value.encode("latin-1")
+            else:
+                fields[key] = value
         if request.method == "POST":
             # post-url labels the text/plain (or octet-stream for 8-bit data); post-xml's XML
             # is not read, and must not become a complaint's text.
@@ -115,9 +119,12 @@ class KannelSms:
             ctype = (request.header("Content-Type") or "").lower()
             if ctype.startswith("application/x-www-form-urlencoded"):
                 for key, value in parse_qsl(request.body.decode("latin-1"), keep_blank_values=True, encoding="latin-1"):
-                    fields[key] = value.encode("latin-1") if key == "text" else value
+                    if key == "text":
+                        text = value.encode("latin-1")
+                    else:
+                        fields[key] = value
             else:
-                fields["text"] = request.body
+                text = request.body
                 for header, key in (
                     ("X-Kannel-From", "from"),
                     ("X-Kannel-To", "to"),
@@ -125,14 +132,14 @@ class KannelSms:
                     ("X-Kannel-SMSC", "smsc"),
                     ("X-Kannel-Coding", "coding"),
                 ):
-                    value = request.header(header)
-                    if value is not None and key not in fields:
-                        fields[key] = value
+                    header_value = request.header(header)
+                    if header_value is not None and key not in fields:
+                        fields[key] = header_value
                 if "charset=" in ctype and "charset" not in fields:
                     fields["charset"] = ctype.split("charset=", 1)[1].split(";")[0].strip()
-        return {k: v for k, v in fields.items()}  # type: ignore[misc]
+        return fields, text
 
-    def _parse_dlr(self, fields: dict[str, str | bytes]) -> InboundResult:
+    def _parse_dlr(self, fields: dict[str, str]) -> InboundResult:
         status = DLR_STATUS.get(str(fields.get("dlr")))
         reply_id = str(fields.get("reply") or "")
         if status is None or not reply_id:
@@ -176,8 +183,8 @@ class KannelSms:
             self._session = None
 
 
-def _parse_ts(value: str | bytes | None) -> datetime | None:
+def _parse_ts(value: str | None) -> datetime | None:
     try:
-        return datetime.fromtimestamp(int(value), UTC) if value else None  # type: ignore[arg-type]
+        return datetime.fromtimestamp(int(value), UTC) if value else None
     except (TypeError, ValueError, OverflowError, OSError):  # OSError: a year past 9999
         return None

@@ -195,20 +195,24 @@ class TelegramChannel:
 
     def _make_bot(self) -> Bot:
         """A Bot on TELEGRAM_API_BASE (a self-hosted Bot API server works the same way)."""
-        timeouts = {
-            "connect_timeout": self.timeout,
-            "read_timeout": self.timeout,
-            "write_timeout": self.timeout,
-            "pool_timeout": self.timeout,
-        }
         return Bot(
             self.token,
             # PTB appends the token to base_url: "<base>/bot" + token → "<base>/bot<token>/<method>".
             base_url=f"{self.api_base}/bot",
             base_file_url=f"{self.api_base}/file/bot",
-            request=HTTPXRequest(connection_pool_size=16, **timeouts),
+            request=self._http(pool_size=16),
             # get_updates adds the long-poll timeout to this read timeout itself.
-            get_updates_request=HTTPXRequest(connection_pool_size=1, **timeouts),
+            get_updates_request=self._http(pool_size=1),
+        )
+
+    def _http(self, *, pool_size: int) -> HTTPXRequest:
+        """PTB's HTTP client with every one of its time-outs set to ours."""
+        return HTTPXRequest(
+            connection_pool_size=pool_size,
+            connect_timeout=self.timeout,
+            read_timeout=self.timeout,
+            write_timeout=self.timeout,
+            pool_timeout=self.timeout,
         )
 
     def _scrub(self, text: str) -> str:

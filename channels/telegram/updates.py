@@ -15,7 +15,7 @@ into ``attachments_to_fetch`` and on to the case; fetching the bytes with getFil
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from channels.base import BadRequest, InboundResult
 from config.loader import base_language
@@ -217,11 +217,17 @@ def _location(message: dict[str, Any]) -> tuple[float, float] | None:
     if loc is None:
         return None
     lat, lon = loc.get("latitude"), loc.get("longitude")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lon)):
+    # Spelled out (not all(...)) so the type checker knows both are numbers below.
+    if (
+        isinstance(lat, bool)
+        or isinstance(lon, bool)
+        or not isinstance(lat, int | float)
+        or not isinstance(lon, int | float)
+    ):
         raise BadRequest("Location needs numeric latitude and longitude")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # type: ignore[operator]
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise BadRequest("Location out of range")
-    return float(lat), float(lon)  # type: ignore[arg-type]
+    return float(lat), float(lon)
 
 
 def _timestamp(unix: int) -> datetime:
@@ -250,7 +256,12 @@ def _str(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -
     return value
 
 
+@overload
+def _dict(obj: dict[str, Any], key: str, where: str, *, required: Literal[True]) -> dict[str, Any]: ...
+@overload
+def _dict(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> dict[str, Any] | None: ...
 def _dict(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> dict[str, Any] | None:
+    """``obj[key]`` if it is an object; None when absent and not ``required``, else BadRequest."""
     value = obj.get(key)
     if value is None and not required:
         return None

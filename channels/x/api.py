@@ -56,7 +56,7 @@ class ApiHostAdapter(HTTPAdapter):
         timeout: Any = None,
         verify: bool | str = True,
         cert: Any = None,
-        proxies: Mapping[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
     ) -> requests.Response:
         """Send ``request`` to the rewritten URL, with the default time-out if none was given."""
         if self.api_base and request.url:

@@ -245,6 +245,8 @@ def _created_id(answer: object, field: str) -> str:
     object without the ``data`` wrapper; both are read)."""
     if not isinstance(answer, dict):
         return ""
-    data = answer.get("data") if isinstance(answer.get("data"), dict) else answer
+    data = answer.get("data")
+    if not isinstance(data, dict):
+        data = answer
     value = data.get(field)
     return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""

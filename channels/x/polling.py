@@ -28,7 +28,7 @@ import tweepy
 
 from channels.base import ChannelError, PollContext, PollerHealth
 from channels.x.api import describe, rate_limit_wait
-from channels.x.events import NotForUs, intake_from_v2_dm, intake_from_v2_mention, parse_time, users_by_id
+from channels.x.events import NotForUs, as_dict, intake_from_v2_dm, intake_from_v2_mention, parse_time, users_by_id
 from normalizer.envelope import Intake, utcnow
 
 log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ class XPoller:
             page = page if isinstance(page, dict) else {}
             tweets.extend(t for t in page.get("data") or [] if isinstance(t, dict))
             users.update(users_by_id(page.get("includes")))
-            meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
+            meta = as_dict(page.get("meta"))
             newest = max(newest, _as_int(meta.get("newest_id")))
             token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if not token:
@@ -175,7 +175,7 @@ class XPoller:
                     reached_known = True
                     continue
                 events.append(event)
-            meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
+            meta = as_dict(page.get("meta"))
             token = meta.get("next_token") if isinstance(meta.get("next_token"), str) else None
             if reached_known or not token:
                 break

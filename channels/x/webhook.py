@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from channels.base import BadRequest, InboundResult
@@ -107,6 +107,8 @@ def parse_account_activity(body: bytes, own_user_id: str) -> InboundResult:
         return InboundResult(ignored=f"event for another subscribed account ({x_id(for_user) or 'invalid id'})")
     intakes: list[Intake] = []
     skipped: list[str] = []
+    # Both readers take (event, whole payload, our account id); the names of their first parameter differ.
+    reader: Callable[[dict[str, Any], dict[str, Any], str], Intake]
     for key, value in payload.items():
         if key in ENVELOPE_KEYS:
             continue

@@ -18,9 +18,9 @@ under ``/api/v1/``, including aiohttp's own 404/405, so a client never has to pa
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.app_api.complaints import add_message, list_my_complaints, read_my_complaint, submit_complaint
 from gateway.app_api.devices import register_device, requires_device, show_device, update_device
@@ -37,12 +37,12 @@ _ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 4
 
 
 @web.middleware
-async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """aiohttp's own error answers (unknown path, wrong method) as API JSON under /api/v1/."""
     if not request.path.startswith(API + "/"):
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise

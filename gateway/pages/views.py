@@ -21,6 +21,7 @@ import jinja2
 import structlog
 from aiohttp import MultipartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
 
 from channels.storage import attachment_path, save_attachment
 from channels.web_form import (
@@ -86,7 +87,7 @@ def _pick_lang(request: web.Request, form_lang: str | None = None) -> str:
     """``?lang=`` first, then the form's hidden field, the cookie, the configured default."""
     for candidate in (request.query.get("lang"), form_lang, request.cookies.get(LANG_COOKIE)):
         if candidate in LANGUAGES:
-            return candidate  # type: ignore[return-value]
+            return candidate
     default = request.app[SETTINGS].default_language
     return default if default in LANGUAGES else "id"
 
@@ -383,10 +384,10 @@ async def track_page(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _friendly_404(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _friendly_404(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Unknown URLs get the citizen 404 page instead of aiohttp's plain text."""
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except web.HTTPNotFound:
         if request.path.startswith(("/api/", "/channels/", "/static/")) or request.method not in ("GET", "HEAD"):
             raise

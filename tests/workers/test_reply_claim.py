@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from channels.base import OutboundReply, SendResult
@@ -140,5 +141,16 @@ def test_sweeper_leaves_a_reply_waiting_for_its_scheduled_retry(tmp_path: Path) 
         _set(runtime, reply_id, next_attempt_at=utcnow() - timedelta(minutes=5))
         assert sweep_once(runtime)["send_reply"] == 1
         assert sent == [[reply_id]]
+    finally:
+        runtime.close()
+
+
+def test_send_without_an_outbound_sender_says_so(tmp_path: Path) -> None:
+    """A process without an outbound sender fails send_reply with a clear error, not an AttributeError."""
+    runtime = build_runtime(base_settings(tmp_path))
+    try:
+        reply_id = _queued_reply(runtime)
+        with pytest.raises(RuntimeError, match="outbound sender"):
+            send_batch(runtime, [reply_id])
     finally:
         runtime.close()
