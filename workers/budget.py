@@ -43,10 +43,11 @@ def send_time_limit(settings: Settings, text: str) -> float:
     return (settings.send_timeout_seconds + 5) * min(MAX_PARTS_WAITED, 2 + len(text) // PART_CHARS)
 
 
-def send_deadline(settings: Settings) -> timedelta:
-    """How long a claimed send may legitimately run: the longest send time limit, plus margin.
+def send_deadline(settings: Settings, text: str) -> timedelta:
+    """How long a claimed send of ``text`` may legitimately run: its send time limit, plus margin.
 
     Only after this is a row still ``sending`` taken for a dead worker's and reclaimed; a live
-    send of a long answer must never be reclaimed (it would go out twice).
+    send of a long answer must never be reclaimed (it would go out twice), and a short one is
+    reclaimed soon after its worker died.
     """
-    return timedelta(seconds=(settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 15)
+    return timedelta(seconds=send_time_limit(settings, text) + 15)

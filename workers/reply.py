@@ -59,7 +59,8 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
                     status="sending",
                     attempts=Reply.attempts + 1,
                     updated_at=now,
-                    next_attempt_at=now + send_deadline(runtime.settings),
+                    # The longest deadline for now; each row gets its own just below.
+                    next_attempt_at=now + send_deadline(runtime.settings, "x" * 10**6),
                 )
                 .returning(Reply.id)
             )
@@ -73,6 +74,9 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
             if claimed
             else []
         )
+        for row, _ticket, _language in rows:
+            # Reclaimed by the sweeper only once a send of this length cannot still be running.
+            row.next_attempt_at = now + send_deadline(runtime.settings, row.text)
         outbound = [
             OutboundReply(
                 id=reply.id,

@@ -34,7 +34,7 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
     older = timedelta(seconds=runtime.settings.sweep_after_seconds)
     with runtime.sf.begin() as session:
         inbox_ids = store.stale_inbox_ids(session, older)
-        # A claimed send's next_attempt_at is its deadline (workers/budget.send_deadline).
+        # A claimed send's next_attempt_at is its deadline (workers/budget.send_deadline, by its length).
         reclaimed = store.reclaim_stale_sending(session, older)
         reply_ids = store.stale_reply_ids(session, older) + reclaimed
         cutoff = utcnow() - older
