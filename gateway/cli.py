@@ -1,5 +1,5 @@
 """The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
-``telegram set-webhook``, ``config check`` / ``config init``."""
+``telegram set-webhook``, ``config check`` / ``config init``, ``user add`` / ``user passwd`` / ``user list``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import structlog
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
 from gateway.cli_config import add_config_commands
+from gateway.cli_users import add_user_commands
 
 if TYPE_CHECKING:
     from gateway.pollers import PollerSet
@@ -44,6 +45,7 @@ async def _wait_for_signal() -> None:
 
 
 async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
+    from gateway.cli_users import first_admin_lines
     from gateway.embedded import start_system
     from gateway.keys import ADAPTERS
 
@@ -64,6 +66,9 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     for name, adapter in system.runner.app[ADAPTERS].webhooks.items():
         print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
     _print_intake(system.pollers)
+    # Printed here and nowhere else (not logged): the only copy of the first admin's password.
+    for line in await asyncio.to_thread(first_admin_lines, system.runtime):
+        print(line, flush=True)
     await _wait_for_signal()
     print("intake: stopping", flush=True)
     await system.stop()
@@ -71,7 +76,12 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Everything in one process: web, workers and sweeper."""
-    asyncio.run(_serve_until_signal(_settings(args), with_workers=True))
+    from gateway.secret_key import resolve_secret_key
+
+    settings = _settings(args)
+    # The staff sessions' key: made once into DATA_DIR here, before anything listens.
+    resolve_secret_key(settings, distributed=False)
+    asyncio.run(_serve_until_signal(settings, with_workers=True))
     return 0
 
 
@@ -85,6 +95,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from gateway.secret_key import resolve_secret_key
+
+    # Several gateway processes must share one session key: refuse to start without SECRET_KEY.
+    resolve_secret_key(settings, distributed=True)
     asyncio.run(_serve_until_signal(settings, with_workers=False))
     return 0
 
@@ -247,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
     add_config_commands(sub)
+    add_user_commands(sub)
     return parser
 
 
