@@ -36,12 +36,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (installed at once, so a signal during start-up stops cleanly)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _wait_for_signal() -> None:
+    await _stop_on_signal().wait()
 
 
 async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
@@ -49,6 +54,7 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     from gateway.embedded import start_system
     from gateway.keys import ADAPTERS
 
+    stop = _stop_on_signal()
     # The Procfile runs the pollers and the SMTP server as their own processes; `serve` runs everything.
     system = await start_system(settings, with_workers=with_workers, with_pollers=with_workers)
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
@@ -69,7 +75,7 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     # Printed here and nowhere else (not logged): the only copy of the first admin's password.
     for line in await asyncio.to_thread(first_admin_lines, system.runtime):
         print(line, flush=True)
-    await _wait_for_signal()
+    await stop.wait()
     print("intake: stopping", flush=True)
     await system.stop()
 
