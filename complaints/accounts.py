@@ -26,7 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from complaints.staff import ROLES, LoginFailure, StaffUser
 from config.settings import Settings
@@ -236,11 +236,13 @@ class Accounts:
         log.info("first admin created", user_id=user.id)
         return password
 
-    def _wait(self, session: Session, column: object, value: str, limit: int, now: datetime) -> timedelta:
+    def _wait(
+        self, session: Session, column: InstrumentedAttribute[str], value: str, limit: int, now: datetime
+    ) -> timedelta:
         """How long until fewer than ``limit`` failures of ``column == value`` remain in the window."""
         nth = session.scalar(
             select(LoginFailure.at)
-            .where(column == value, LoginFailure.at > now - self.limits.window)  # type: ignore[operator]
+            .where(column == value, LoginFailure.at > now - self.limits.window)
             .order_by(LoginFailure.at.desc())
             .offset(max(limit, 1) - 1)
             .limit(1)
