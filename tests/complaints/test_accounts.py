@@ -298,3 +298,18 @@ def test_two_processes_starting_at_once_create_one_admin(engine: sa.Engine, cloc
     assert len(results) == 2 and len([r for r in results if r]) == 1
     with engine.connect() as conn:
         assert conn.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 1
+
+
+def test_migration_0007_goes_down_and_up_again(engine: sa.Engine) -> None:
+    """Downgrading to 0006 drops the staff tables; upgrading brings them back empty."""
+    from alembic import command
+
+    from complaints.db import alembic_config
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    assert not {"staff_users", "login_failures"} & set(sa.inspect(engine).get_table_names())
+    upgrade(engine)
+    assert {"staff_users", "login_failures"} <= set(sa.inspect(engine).get_table_names())
