@@ -105,6 +105,16 @@ class Settings(BaseSettings):
         description="The city's config files (OPDs, routing, SOP, replies, regions); default: the shipped ones.",
     )
     ops_token: str | None = Field(default=None, description="Bearer token for GET /ops/status; unset = no endpoint.")
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs and encrypts staff sessions; unset: `intake serve` keeps one in DATA_DIR/secret_key.",
+    )
+    admin_email: str = Field(
+        default="admin@localhost", description="E-mail of the admin user created on the first start."
+    )
+    login_max_failures_per_account: int = Field(default=5, description="Refused logins per account before a lock.")
+    login_max_failures_per_address: int = Field(default=20, description="Refused logins per address before a lock.")
+    login_lock_minutes: int = Field(default=15, description="The window failures are counted in (and the lock).")
 
     kannel_sendsms_url: str | None = None
     kannel_username: str | None = None

@@ -1,5 +1,5 @@
 """The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
-``telegram set-webhook``, ``config check`` / ``config init``."""
+``telegram set-webhook``, ``config check`` / ``config init``, ``user add`` / ``user passwd`` / ``user list``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import structlog
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
 from gateway.cli_config import add_config_commands
+from gateway.cli_users import add_user_commands
 
 if TYPE_CHECKING:
     from gateway.pollers import PollerSet
@@ -35,18 +36,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def _wait_for_signal() -> None:
+def _stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (installed at once, so a signal during start-up stops cleanly)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _wait_for_signal() -> None:
+    await _stop_on_signal().wait()
 
 
 async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
+    from gateway.cli_users import first_admin_lines
     from gateway.embedded import start_system
     from gateway.keys import ADAPTERS
 
+    stop = _stop_on_signal()
     # The Procfile runs the pollers and the SMTP server as their own processes; `serve` runs everything.
     system = await start_system(settings, with_workers=with_workers, with_pollers=with_workers)
     mode = "embedded queue" if not settings.redis_url else "Redis queue"
@@ -64,14 +72,22 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
     for name, adapter in system.runner.app[ADAPTERS].webhooks.items():
         print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
     _print_intake(system.pollers)
-    await _wait_for_signal()
+    # Printed here and nowhere else (not logged): the only copy of the first admin's password.
+    for line in await asyncio.to_thread(first_admin_lines, system.runtime):
+        print(line, flush=True)
+    await stop.wait()
     print("intake: stopping", flush=True)
     await system.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Everything in one process: web, workers and sweeper."""
-    asyncio.run(_serve_until_signal(_settings(args), with_workers=True))
+    from gateway.secret_key import resolve_secret_key
+
+    settings = _settings(args)
+    # The staff sessions' key: made once into DATA_DIR here, before anything listens.
+    resolve_secret_key(settings, distributed=False)
+    asyncio.run(_serve_until_signal(settings, with_workers=True))
     return 0
 
 
@@ -85,6 +101,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from gateway.secret_key import resolve_secret_key
+
+    # Several gateway processes must share one session key: refuse to start without SECRET_KEY.
+    resolve_secret_key(settings, distributed=True)
     asyncio.run(_serve_until_signal(settings, with_workers=False))
     return 0
 
@@ -247,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
     add_config_commands(sub)
+    add_user_commands(sub)
     return parser
 
 

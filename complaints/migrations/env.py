@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import complaints.staff  # noqa: F401  (registers the staff tables on Base.metadata for autogenerate)
 from complaints.models import Base
 
 config = context.config

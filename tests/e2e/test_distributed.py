@@ -100,6 +100,7 @@ def test_worker_killed_mid_task_still_completes(
         "DATABASE_URL": pg_url,
         "REDIS_URL": redis_url,
         "REDIS_NAMESPACE": namespace,
+        "SECRET_KEY": "distributed-test-secret-key-0123456789abcdef",  # the gateway refuses to start without one
         "PORT": str(port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "KANNEL_SENDSMS_URL": sendsms.url,
