@@ -1,27 +1,95 @@
 """The SOP state machine: every status change of a case goes through :func:`transition`.
 
-Each change sets the case's SOP step and the deadline of that step (from the city's
-``sop.yaml``, passed in as a :class:`config.model.SopConfig`) and writes a history row saying
-who did what and when.
+A change is allowed only if the transition table (:mod:`complaints.transitions`) has the move
+for the caller's role, and only if nobody else moved the case since the caller read it: the
+case's ``version`` is checked and raised in the same UPDATE, so of two sessions racing on one
+case exactly one wins (:class:`CaseChanged` for the other). Each change sets the case's SOP step
+and the deadline of that step (from the city's ``sop.yaml``, passed in as a
+:class:`config.model.SopConfig`) and writes a history row saying who did what and when.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from complaints import transitions
 from complaints.models import Complaint, HistoryEntry, InboxMessage
 from config.model import SopConfig
+from config.statuses import (
+    ANALYSED,
+    ANSWER_RECEIVED,
+    ANSWERED,
+    CLOSED,
+    DISPOSED,
+    FOLLOWED_UP,
+    RECEIVED,
+    RETURNED_TO_CITIZEN,
+    RETURNED_TO_OPERATOR,
+    TRIAGE,
+    VERIFIED,
+)
 from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
 
-# Status codes used by the code (their labels, steps and time standards live in sop.yaml).
-RECEIVED = "diterima"
-VERIFIED = "diverifikasi"
-RETURNED_TO_CITIZEN = "dikembalikan_ke_pelapor"
-TRIAGE = "triase"
-DISPOSED = "disposisi"
+__all__ = [
+    "ANALYSED",
+    "ANSWERED",
+    "ANSWER_RECEIVED",
+    "CLOSED",
+    "DISPOSED",
+    "FOLLOWED_UP",
+    "RECEIVED",
+    "RETURNED_TO_CITIZEN",
+    "RETURNED_TO_OPERATOR",
+    "TRIAGE",
+    "VERIFIED",
+    "CaseChanged",
+    "TransitionRefused",
+    "allowed_actions",
+    "allows",
+    "can",
+    "note",
+    "open_case",
+    "transition",
+]
+
+
+class TransitionRefused(Exception):
+    """The transition table has no such move for this role (a 409 in the console)."""
+
+    def __init__(self, ticket: str, from_status: str, to_status: str, role: str) -> None:
+        self.ticket, self.from_status, self.to_status, self.role = ticket, from_status, to_status, role
+        super().__init__(
+            f"case {ticket}: moving from {from_status or '(new)'!r} to {to_status!r} is not allowed for role {role!r}"
+        )
+
+
+class CaseChanged(Exception):
+    """Someone else changed the case since the caller read it; reload and decide again (a 409 too)."""
+
+    def __init__(self, ticket: str, expected: int, current: int | None = None) -> None:
+        self.ticket, self.expected, self.current = ticket, expected, current
+        now = f"; it is now at version {current}" if current is not None else ""
+        super().__init__(f"case {ticket} changed since it was read (version {expected}{now}): reload it")
+
+
+def allows(complaint: Complaint, to_status: str, role: str) -> bool:
+    """True when the table lets ``role`` move ``complaint`` from its current status to ``to_status``."""
+    return transitions.find(complaint.status, to_status, role) is not None
+
+
+def can(complaint: Complaint, action: str, role: str) -> bool:
+    """True when ``role`` may take ``action`` (a table row's name) on ``complaint`` now."""
+    return action in allowed_actions(complaint, role)
+
+
+def allowed_actions(complaint: Complaint, role: str) -> tuple[str, ...]:
+    """What ``role`` may do with ``complaint`` now, in table order (the console shows only these)."""
+    return transitions.actions(transitions.moves_from(complaint.status, role))
 
 
 def transition(
@@ -31,16 +99,44 @@ def transition(
     *,
     sop: SopConfig,
     actor: str,
+    role: str,
     action: str,
     note: str | None = None,
+    expected_version: int | None = None,
 ) -> None:
-    """Move ``complaint`` to ``to_status``, restart the step clock from ``sop``'s time standard, and record it."""
-    now = utcnow()
+    """Move ``complaint`` to ``to_status`` as ``role``; restart the step clock and record who did it.
+
+    Raises :class:`TransitionRefused` when the table lacks the move for ``role``, and
+    :class:`CaseChanged` when ``expected_version`` (the version the caller's page showed) is not
+    the case's, or when another session moved the case after this one read it. ``actor`` is who
+    (``worker:route_to_opd``, a user's id) and ``action`` the history wording.
+    """
     from_status = complaint.status
+    if transitions.find(from_status, to_status, role) is None:
+        raise TransitionRefused(complaint.ticket, from_status, to_status, role)
+    read_version = complaint.version
+    if expected_version is not None and expected_version != read_version:
+        raise CaseChanged(complaint.ticket, expected_version, read_version)
+    if from_status != transitions.NEW:
+        # The compare-and-set itself: on PostgreSQL a second session's UPDATE waits for the
+        # first one's row lock, then finds the version moved on and changes no row.
+        result = session.execute(
+            update(Complaint)
+            .where(Complaint.id == complaint.id, Complaint.version == read_version)
+            .values(version=read_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        bumped = cast("CursorResult[Any]", result).rowcount
+        if bumped != 1:
+            raise CaseChanged(complaint.ticket, read_version)
+        set_committed_value(complaint, "version", read_version + 1)
+    now = utcnow()
     complaint.status = to_status
     complaint.step = sop.step_for_status(to_status)
     minutes = sop.deadline_minutes(to_status)
     complaint.step_deadline_at = now + timedelta(minutes=minutes) if minutes else None
+    if sop.state(to_status).terminal:
+        complaint.closed_at = now
     complaint.updated_at = now
     session.add(
         HistoryEntry(
@@ -72,7 +168,9 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
     )
 
 
-def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope, *, sop: SopConfig) -> Complaint:
+def open_case(
+    session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope, *, sop: SopConfig, role: str = "system"
+) -> Complaint:
     """Create the case for an accepted complaint message (or return the existing one).
 
     The case starts at SOP step 2 ("diterima"); the receipt itself (step 1) is the inbox row.
@@ -94,8 +192,9 @@ def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
         reply_address=route.address,
         reply_thread_ref=route.thread_ref,
         language=envelope.language,
-        status="",
+        status=transitions.NEW,
         step=1,
+        version=1,
         nik=ident.nik,
         name=ident.name,
         address=ident.address,
@@ -110,7 +209,14 @@ def open_case(session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
     session.add(complaint)
     session.flush()
     transition(
-        session, complaint, RECEIVED, sop=sop, actor="system", action="received", note=f"via {envelope.provider}"
+        session,
+        complaint,
+        RECEIVED,
+        sop=sop,
+        actor="system",
+        role=role,
+        action="received",
+        note=f"via {envelope.provider}",
     )
     return complaint
 

@@ -108,6 +108,8 @@ class Complaint(Base):
     language: Mapped[str] = mapped_column(String(8), default="id")
     status: Mapped[str] = mapped_column(String(40))
     step: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """Raised by every status change; a change made from an older version is refused (two staff, one case)."""
     step_deadline_at: Mapped[datetime | None]
     opd_code: Mapped[str | None] = mapped_column(String(40))
     routing_score: Mapped[float | None] = mapped_column(Float)

@@ -35,6 +35,7 @@ from config.model import (
 from config.problems import ConfigError, ConfigProblem, LineDict, LineList, Problems, read_yaml
 from config.regions import REGIONS_FILE, Regions, load_regions
 from config.settings import SHIPPED_CONFIG_DIR
+from config.statuses import CODE_STATUSES
 
 __all__ = [
     "CONFIG_FILES",
@@ -244,6 +245,12 @@ def _read_sop(path: Path, problems: Problems) -> SopConfig | None:
         if not 1 <= state.step <= len(main):
             problems.add(path, line, f"status {state.status!r} names step {state.step}, not an SOP step")
         seen.add(state.status)
+    # The transition table moves cases between these codes: one missing here would fail the
+    # first case that reaches it, so it stops start-up instead (reported where states are listed).
+    for status in CODE_STATUSES:
+        if status not in seen:
+            line = data.line_of("states") if "states" in data else raw_steps.line
+            problems.add(path, line, f"status {status!r} is used by the transition table but not defined here")
     return SopConfig(main, extra)
 
 

@@ -114,8 +114,9 @@ class SopConfig:
         return self.state(status).step
 
     def deadline_minutes(self, status: str) -> int | None:
-        """Minutes the case may stay in ``status``; None when no clock runs."""
-        return self.state(status).minutes
+        """Minutes the case may stay in ``status``; None when no clock runs (a finished case never runs late)."""
+        state = self.state(status)
+        return None if state.terminal else state.minutes
 
     def label(self, status: str, lang: str) -> str:
         """Human label of ``status`` in ``lang`` (falls back to Indonesian)."""

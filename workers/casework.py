@@ -41,17 +41,25 @@ def check_case(
     if not problems:
         complaint.identity_problems = None
         lifecycle.transition(
-            session, complaint, lifecycle.VERIFIED, sop=runtime.config.sop, actor=actor, action="verified"
+            session,
+            complaint,
+            lifecycle.VERIFIED,
+            sop=runtime.config.sop,
+            actor=actor,
+            role="system",
+            action="verified",
         )
         return {"route_to_opd": [complaint.id]}
     complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
-    if complaint.status != lifecycle.RETURNED_TO_CITIZEN:
+    # A case already waiting for the citizen stays there (the table has no move to itself).
+    if lifecycle.allows(complaint, lifecycle.RETURNED_TO_CITIZEN, "system"):
         lifecycle.transition(
             session,
             complaint,
             lifecycle.RETURNED_TO_CITIZEN,
             sop=runtime.config.sop,
             actor=actor,
+            role="system",
             action="returned_to_citizen",
             note=complaint.identity_problems,
         )

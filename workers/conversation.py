@@ -349,7 +349,7 @@ class _Turn:
             photos=len(photos),
             location=bool(location),
         )
-        if complaint.status != lifecycle.RECEIVED:
+        if not lifecycle.can(complaint, "verify", "system"):
             return {}
         return check_case(self.runtime, self.session, complaint, actor="worker:conversation")
 

@@ -85,13 +85,14 @@ class DeadLetterRecorder(Middleware):
             elif message.actor_name == "route_to_opd":
                 # Routing could not decide: hand the case to the operator instead of retrying.
                 for complaint in session.scalars(select(Complaint).where(Complaint.id.in_(ids))):
-                    if complaint.status == lifecycle.VERIFIED:
+                    if lifecycle.can(complaint, "to_triage", "system"):
                         lifecycle.transition(
                             session,
                             complaint,
                             lifecycle.TRIAGE,
                             sop=self.sop,
                             actor="worker:route_to_opd",
+                            role="system",
                             action="routing_failed",
                             note=error,
                         )

@@ -76,7 +76,7 @@ def add_to_case(
     if envelope.text:
         stamp = envelope.received_at[:16].replace("T", " ")
         complaint.text = f"{complaint.text}\n\n[{stamp} UTC]\n{envelope.text}".strip()
-    waiting = complaint.status == lifecycle.RETURNED_TO_CITIZEN
+    waiting = lifecycle.can(complaint, "recheck", "system")
     for field in IDENTITY_FIELDS:
         value = getattr(envelope.identity, field)
         # A returned case takes corrections; a verified one keeps what was verified.

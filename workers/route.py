@@ -35,7 +35,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     """Route one verified complaint; return the acknowledgement reply to send."""
     # Row lock (PostgreSQL): a sweep may hand the same case to two workers at once.
     complaint = session.get(Complaint, complaint_id, with_for_update=True)
-    if complaint is None or complaint.status != lifecycle.VERIFIED:
+    if complaint is None or not lifecycle.can(complaint, "dispose", "system"):
         return {}
     decision = route(" ".join(filter(None, [complaint.subject, complaint.text])), runtime.config.routing)
     complaint.routing_score = decision.score
@@ -49,6 +49,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             lifecycle.DISPOSED,
             sop=runtime.config.sop,
             actor="worker:route_to_opd",
+            role="system",
             action="routed",
             note=f"{opd.code} (matched: {complaint.routing_matched})",
         )
@@ -67,6 +68,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             lifecycle.TRIAGE,
             sop=runtime.config.sop,
             actor="worker:route_to_opd",
+            role="system",
             action="to_triage",
             note="no routing rule matched clearly",
         )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 from sqlalchemy import CursorResult, delete, select
 
-from complaints import lifecycle, store
+from complaints import store, transitions
 from complaints.models import Complaint, Conversation, InboxMessage, Reply
 from normalizer.envelope import utcnow
 
@@ -41,7 +41,10 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
         case_ids = list(
             session.scalars(
                 select(Complaint.id)
-                .where(Complaint.status == lifecycle.VERIFIED, Complaint.updated_at < cutoff)
+                .where(
+                    Complaint.status.in_(transitions.statuses_allowing("dispose", "system")),
+                    Complaint.updated_at < cutoff,
+                )
                 .limit(500)
             )
         )

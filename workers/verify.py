@@ -91,6 +91,6 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)
     complaint = lifecycle.open_case(session, inbox, envelope, sop=runtime.config.sop)
-    if complaint.status != lifecycle.RECEIVED:
+    if not lifecycle.can(complaint, "verify", "system"):
         return {}
     return check_case(runtime, session, complaint, actor="worker:verify_intake")

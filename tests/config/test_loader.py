@@ -122,13 +122,12 @@ def test_sop_deadlines_add_up_to_31_hours_40_minutes():
         ("disposisi", 4, "opd", 30),
         ("dianalisa", 5, "opd", 240),
         ("ditindaklanjuti", 6, "opd", 1440),
-        ("dijawab", 7, "opd", 30),
-        ("jawaban_diterima", 8, "operator", 30),
-        ("dimoderasi", 9, "operator", 30),
+        ("dijawab", 7, "operator", 30),
+        ("diterima_operator", 8, "operator", 30),
+        ("selesai", 9, None, None),
         ("triase", 3, "operator", 60),
         ("dikembalikan_ke_pelapor", 3, "citizen", None),
         ("dikembalikan_ke_operator", 5, "operator", 60),
-        ("selesai", 9, None, None),
     ],
 )
 def test_sop_status_lookup(status, step, actor, minutes):
@@ -253,6 +252,16 @@ def test_bad_sop_minutes_name_their_line(tmp_path, minutes):
     line = edit(path, "minutes: 240", f"minutes: {minutes}")
     assert problems_of(tmp_path) == [
         f"{path}:{line}: status 'dianalisa': minutes must be a positive whole number or null"
+    ]
+
+
+def test_a_status_the_transition_table_uses_must_be_defined(tmp_path):
+    """A sop.yaml without a status the code moves cases to is refused, naming the file and the states' line."""
+    path = copy_config(tmp_path) / "sop.yaml"
+    edit(path, "status: dikembalikan_ke_operator", "status: dikembalikan_ke_opd")
+    line = edit(path, "\nstates:\n", "\nstates:\n") + 1
+    assert problems_of(tmp_path) == [
+        f"{path}:{line}: status 'dikembalikan_ke_operator' is used by the transition table but not defined here"
     ]
 
 
