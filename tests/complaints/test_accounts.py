@@ -301,7 +301,7 @@ def test_two_processes_starting_at_once_create_one_admin(engine: sa.Engine, cloc
 
 
 def test_migration_0007_goes_down_and_up_again(engine: sa.Engine) -> None:
-    """Downgrading to 0006 drops the staff tables; upgrading brings them back empty."""
+    """Downgrading to 0006 (past 0008, the case version) drops the staff tables; upgrading brings them back empty."""
     from alembic import command
 
     from complaints.db import alembic_config

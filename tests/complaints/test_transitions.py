@@ -247,14 +247,14 @@ def test_two_staff_on_one_case_in_postgresql_exactly_one_wins(pg_url: str) -> No
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_migration_0007_gives_existing_cases_version_1(
+def test_migration_0008_gives_existing_cases_version_1(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
     """Upgrading sets version 1 on cases already stored; downgrading removes the column again."""
     url = f"sqlite:///{tmp_path / 'm.sqlite3'}" if kind == "sqlite" else request.getfixturevalue("pg_url")
     engine = make_engine(url)
     try:
-        upgrade(engine, "0006")
+        upgrade(engine, "0007")
         with Session(engine) as session, session.begin():
             session.execute(
                 sa.text(
@@ -280,7 +280,7 @@ def test_migration_0007_gives_existing_cases_version_1(
         cfg = alembic_config(engine)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
+            command.downgrade(cfg, "0007")
         with engine.connect() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("complaints")}
             assert "version" not in columns and "status" in columns

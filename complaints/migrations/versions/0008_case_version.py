@@ -4,16 +4,16 @@ Every status change raises ``complaints.version`` in an ``UPDATE ... WHERE versi
 of two people acting on one case at once, the second finds the version moved on and is told the
 case changed instead of silently undoing the first one's move. Existing cases start at 1.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
