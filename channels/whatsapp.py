@@ -45,6 +45,7 @@ from channels.base import (
 from channels.http_send import classify_status, post_or_get
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import ChatContent, ChatTurn, Intake, RemoteFile, ReplyRoute
+from normalizer.geo import coordinates
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 PATH = "/channels/whatsapp"
@@ -367,18 +368,10 @@ def _parse_message(message: dict[str, Any]) -> Intake | str:
         return conversation_intake(wamid, sender, received_at, content="photo", text=caption, photo=photo)
     if kind == "location":
         loc = _obj(message.get("location"), "location")
-        lat, lon = loc.get("latitude"), loc.get("longitude")
-        # Spelled out (not all(...)) so the type checker knows both are numbers below.
-        if (
-            isinstance(lat, bool)
-            or isinstance(lon, bool)
-            or not isinstance(lat, int | float)
-            or not isinstance(lon, int | float)
-        ):
-            raise BadRequest("location needs numeric latitude and longitude")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise BadRequest("location out of range")
-        point = (float(lat), float(lon))
+        try:
+            point = coordinates(loc.get("latitude"), loc.get("longitude"))
+        except ValueError as exc:
+            raise BadRequest(f"location {exc}") from None
         return conversation_intake(wamid, sender, received_at, content="location", text="", location=point)
     if kind in UNSUPPORTED_CONTENT:
         return conversation_intake(wamid, sender, received_at, content=f"unsupported:{kind}", text="")

@@ -20,6 +20,7 @@ from typing import Any, Literal, overload
 from channels.base import BadRequest, InboundResult
 from config.loader import base_language
 from normalizer.envelope import ChatContent, ChatTurn, Identity, Intake, RemoteFile, ReplyRoute
+from normalizer.geo import coordinates
 
 # The two Update fields we ask Telegram for (getUpdates/setWebhook ``allowed_updates``), so
 # the rest is normally never sent; if it is (allowed_updates left at its default on the
@@ -216,18 +217,10 @@ def _location(message: dict[str, Any]) -> tuple[float, float] | None:
     loc = _dict(message, "location", "Message")
     if loc is None:
         return None
-    lat, lon = loc.get("latitude"), loc.get("longitude")
-    # Spelled out (not all(...)) so the type checker knows both are numbers below.
-    if (
-        isinstance(lat, bool)
-        or isinstance(lon, bool)
-        or not isinstance(lat, int | float)
-        or not isinstance(lon, int | float)
-    ):
-        raise BadRequest("Location needs numeric latitude and longitude")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadRequest("Location out of range")
-    return float(lat), float(lon)
+    try:
+        return coordinates(loc.get("latitude"), loc.get("longitude"))
+    except ValueError as exc:
+        raise BadRequest(f"Location {exc}") from None
 
 
 def _timestamp(unix: int) -> datetime:
