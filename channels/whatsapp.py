@@ -46,6 +46,7 @@ from channels.http_send import classify_status, post_or_get
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import ChatContent, ChatTurn, Intake, RemoteFile, ReplyRoute
 from normalizer.geo import coordinates
+from normalizer.text import split_for_messages
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 PATH = "/channels/whatsapp"
@@ -253,16 +254,7 @@ def graph_error(status: int, body: str) -> SendError:
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     """Cut ``text`` into bodies of at most ``limit`` characters, at a line break or space where possible."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = limit
-        brk = max(text.rfind("\n", 0, cut + 1), text.rfind(" ", 0, cut + 1))
-        if brk > cut // 2:
-            cut = brk
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    parts.append(text)
-    return [part for part in parts if part]
+    return split_for_messages(text, limit)
 
 
 def _scrub(text: str) -> str:

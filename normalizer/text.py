@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Callable
 
 __all__ = ["clean_text", "decode_sms_text", "fit_sms", "is_gsm7", "sms_segments"]
 
@@ -146,3 +147,32 @@ def fit_sms(text: str, limit: int = 160, *, ucs2_limit: int | None = None) -> st
     if cap is None or sum(_units(text, gsm)) <= cap:
         return text
     return _shorten(text, cap, gsm)
+
+
+def utf16_units(ch: str) -> int:
+    """How many UTF-16 code units ``ch`` takes (Telegram counts message length in them)."""
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def split_for_messages(text: str, limit: int, *, units: Callable[[str], int] = lambda ch: 1) -> list[str]:
+    """Cut ``text`` into messages of at most ``limit`` units, at a line break or space where possible.
+
+    A chat channel caps one message (Telegram 4,096 UTF-16 units, WhatsApp 4,096 characters):
+    a long answer goes as several. ``units`` says what one character costs. Only the whitespace at
+    a cut is lost; nothing is cut mid-word unless a word alone is longer than half a message.
+    """
+    parts: list[str] = []
+    while sum(units(ch) for ch in text) > limit:
+        cut, used = 0, 0
+        for ch in text:
+            used += units(ch)
+            if used > limit:
+                break
+            cut += 1
+        brk = max(text.rfind("\n", 0, cut + 1), text.rfind(" ", 0, cut + 1))
+        if brk > cut // 2:
+            cut = brk
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    parts.append(text)
+    return [part for part in parts if part]

@@ -52,6 +52,7 @@ from channels.base import (
 )
 from channels.telegram.updates import ALLOWED_UPDATES, parse_update
 from config.settings import ConfigurationError, Settings
+from normalizer.text import split_for_messages, utf16_units
 
 log = structlog.get_logger(__name__)
 
@@ -352,26 +353,8 @@ def _intakes(updates: list[dict[str, Any]]) -> tuple[list[Any], int]:
 
 
 def split_message(text: str, limit: int = MAX_MESSAGE_UTF16) -> list[str]:
-    """Cut ``text`` into pieces Telegram accepts, at a line break or space where possible."""
-    parts: list[str] = []
-    while _utf16_len(text) > limit:
-        cut, used = 0, 0
-        for ch in text:
-            used += 2 if ord(ch) > 0xFFFF else 1
-            if used > limit:
-                break
-            cut += 1
-        brk = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut))
-        if brk > cut // 2:
-            cut = brk
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    parts.append(text)
-    return [part for part in parts if part]
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    """Cut ``text`` into pieces Telegram accepts (it counts UTF-16 units), between words where possible."""
+    return split_for_messages(text, limit, units=utf16_units)
 
 
 def _parse_offset(value: str | None) -> int | None:
