@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cryptography.fernet import Fernet
 
 from complaints.accounts import Accounts
+from complaints.staff import StaffUser
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.console.auth import COOKIE_NAME, password_fingerprint
@@ -217,6 +218,30 @@ async def test_logout_ends_the_session(tmp_path: Path) -> None:
         assert ID["logged_out"] in await resp.text()
         resp = await site.client.get("/ops/", allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"].startswith("/ops/login")
+
+
+@pytest.mark.asyncio
+async def test_deactivated_user_is_logged_out_at_the_next_request(tmp_path: Path) -> None:
+    """The user is re-read on every request: deactivating the account ends its session at once."""
+    async with console_site(tmp_path) as site:
+        user = operator(site).user
+        assert (await site.login()).status == 303
+        assert (await site.client.get("/ops/", allow_redirects=False)).status == 200
+        with site.runtime.sf.begin() as session:
+            stored = session.get(StaffUser, user.id)
+            assert stored is not None
+            stored.active = False
+        resp = await site.client.get("/ops/", allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"] == "/ops/login?expired=1"
+
+
+@pytest.mark.asyncio
+async def test_login_page_visitor_is_not_told_a_session_ended(tmp_path: Path) -> None:
+    """Someone who only opened the login page is sent to it without the 'session ended' notice."""
+    async with console_site(tmp_path) as site:
+        await site.csrf()
+        resp = await site.client.get("/ops/", allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"] == "/ops/login"
 
 
 @pytest.mark.asyncio
