@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=5, description="Refused logins per account before a lock.")
     login_max_failures_per_address: int = Field(default=20, description="Refused logins per address before a lock.")
     login_lock_minutes: int = Field(default=15, description="The window failures are counted in (and the lock).")
+    session_max_age_minutes: int = Field(
+        default=480, gt=0, description="How long a staff console login lasts before it must be made again."
+    )
 
     kannel_sendsms_url: str | None = None
     kannel_username: str | None = None

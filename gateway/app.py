@@ -11,6 +11,7 @@ from complaints.replies import reply_renderer
 from config.settings import Settings
 from gateway.accept import GroupCommitAcceptor
 from gateway.app_api import setup_app_api
+from gateway.console import setup_console
 from gateway.health import setup_health
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.ops import setup_ops
@@ -20,7 +21,7 @@ from workers.runtime import Runtime
 
 
 def create_app(settings: Settings, runtime: Runtime) -> web.Application:
-    """Build the web application: webhooks, citizen pages, public API, health.
+    """Build the web application: webhooks, citizen pages, staff console, public API, health.
 
     ``runtime`` is owned by the caller (it may also run workers); the app only starts and
     stops its group-commit acceptor.
@@ -36,7 +37,8 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     setup_webhooks(app, adapters.webhooks)
     setup_health(app)
     setup_app_api(app)
-    setup_ops(app)
+    setup_ops(app)  # GET /ops/status first: an exact route, outside the console's middleware
+    setup_console(app)
     setup_pages(app)
     return app
 

@@ -1,0 +1,95 @@
+"""Rendering console pages: the templates, the language choice and the headers every page carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp_session
+import jinja2
+import structlog
+from aiohttp import web
+
+from gateway.console.auth import CSRF_FIELD, PREFIX, USER_KEY, StaffView, csrf_token
+from gateway.console.strings import LANGUAGES, STRINGS
+from gateway.keys import RUNTIME, SETTINGS
+
+log = structlog.get_logger(__name__)
+
+HERE = Path(__file__).parent
+TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
+LANG_COOKIE = "lang"  # shared with the citizen pages: one language choice for the whole site
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Staff pages hold case data: never keep them in a shared cache or the back-forward cache.
+    "Cache-Control": "no-store",
+}
+
+
+def lang_of(request: web.Request, form_lang: Any = None) -> str:
+    """``?lang=`` first, then the form's hidden field, the cookie, the configured default."""
+    for candidate in (request.query.get("lang"), form_lang, request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGUAGES:
+            return str(candidate)
+    default = request.config_dict[SETTINGS].default_language
+    return default if default in LANGUAGES else "id"
+
+
+async def render(request: web.Request, template: str, lang: str, *, status: int = 200, **context: Any) -> web.Response:
+    """Render ``template`` with the strings of ``lang``, the CSRF token and the user (if any)."""
+    session = await aiohttp_session.get_session(request)
+    user: StaffView | None = request.get(USER_KEY)
+    other = "en" if lang == "id" else "id"
+    opds = request.config_dict[RUNTIME].config.opds
+    page = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            t=STRINGS[lang],
+            lang=lang,
+            other_lang=other,
+            switch_url=f"{request.path}?lang={other}",
+            csrf_field=CSRF_FIELD,
+            csrf=csrf_token(session),
+            user=user,
+            opd_name=opds[user.opd_code].name if user and user.opd_code and user.opd_code in opds else None,
+            prefix=PREFIX,
+            **context,
+        )
+    )
+    response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
+    response.headers.update(_SECURITY_HEADERS)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True)
+    return response
+
+
+def csrf_refused(request: web.Request) -> web.Response:
+    """403 for a POST without the session's CSRF token: a plain page saying to reload and send again."""
+    lang = lang_of(request)
+    strings = STRINGS[lang]
+    page = (
+        request.app[TEMPLATES]
+        .get_template("error.html")
+        .render(t=strings, lang=lang, title=strings["error_403_title"], body=strings["error_403_body"], prefix=PREFIX)
+    )
+    log.info("console_csrf_refused", path=request.path)
+    response = web.Response(text=page, status=403, content_type="text/html", charset="utf-8")
+    response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def build_templates() -> jinja2.Environment:
+    """The console templates (autoescape on, undefined names fail loudly)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

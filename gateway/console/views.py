@@ -1,0 +1,171 @@
+"""The console's pages: login, the forced password change, logout and the landing page.
+
+Argon2 takes tens of milliseconds of CPU on purpose, so every password check or change runs
+in a thread (``asyncio.to_thread``), never on the event loop. Logs name the user id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp_session
+import structlog
+from aiohttp import web
+
+from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
+from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
+from gateway.console.render import lang_of, render
+from gateway.console.strings import STRINGS
+from gateway.keys import ACCEPTOR
+
+log = structlog.get_logger(__name__)
+
+HERE = Path(__file__).parent
+
+
+def _client_address(request: web.Request) -> str:
+    # The peer address; behind a reverse proxy every login shares the proxy's address (see README).
+    return request.remote or "unknown"
+
+
+# --------------------------------------------------------------------------- login / logout
+
+
+async def to_landing(request: web.Request) -> web.StreamResponse:
+    """GET /ops: the console lives under /ops/."""
+    raise web.HTTPMovedPermanently(f"{PREFIX}/")
+
+
+async def login_page(request: web.Request) -> web.Response:
+    """GET /ops/login: the login form (or straight to the console when already logged in)."""
+    session = await aiohttp_session.get_session(request)
+    if isinstance(session.get("uid"), int):
+        raise web.HTTPSeeOther(f"{PREFIX}/")
+    lang = lang_of(request)
+    notice = None
+    if "bye" in request.query:
+        notice = STRINGS[lang]["logged_out"]
+    elif "expired" in request.query:
+        notice = STRINGS[lang]["session_expired"]
+    return await render(request, "login.html", lang, email="", error=None, notice=notice)
+
+
+async def login(request: web.Request) -> web.Response:
+    """POST /ops/login: check the password (in a thread), start a fresh session, go on."""
+    form = await request.post()
+    lang = lang_of(request, form.get("lang"))
+    strings = STRINGS[lang]
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    if not email or not password:
+        return await render(
+            request, "login.html", lang, status=422, email=email, error=strings["login_missing"], notice=None
+        )
+    try:
+        user = await asyncio.to_thread(request.app[ACCOUNTS].verify_login, email, password, _client_address(request))
+    except LoginThrottled as exc:
+        minutes = max(1, -(-int(exc.retry_after.total_seconds()) // 60))
+        error = strings["login_throttled"].format(minutes=minutes)
+        return await render(request, "login.html", lang, status=429, email=email, error=error, notice=None)
+    except LoginRefused:
+        return await render(
+            request, "login.html", lang, status=401, email=email, error=strings["login_wrong"], notice=None
+        )
+    # A new session (new creation time, new CSRF token) rather than the anonymous one of the login page.
+    session = await aiohttp_session.new_session(request)
+    session["uid"] = user.id
+    session["pw"] = password_fingerprint(user.password_hash)
+    csrf_token(session)
+    raise web.HTTPSeeOther(f"{PREFIX}/password" if user.must_change_password else f"{PREFIX}/")
+
+
+async def logout(request: web.Request) -> web.Response:
+    """POST /ops/logout: forget the session (the cookie is cleared) and show the login page."""
+    user: StaffView = request[USER_KEY]
+    session = await aiohttp_session.get_session(request)
+    session.invalidate()
+    log.info("staff logout", user_id=user.id)
+    raise web.HTTPSeeOther(f"{PREFIX}/login?bye=1")
+
+
+# --------------------------------------------------------------------------- password
+
+
+async def password_page(request: web.Request) -> web.Response:
+    """GET /ops/password: choose a new password (forced after a one-time password)."""
+    return await _password_form(request, lang_of(request), error=None)
+
+
+async def _password_form(request: web.Request, lang: str, *, error: str | None, status: int = 200) -> web.Response:
+    return await render(request, "password.html", lang, status=status, error=error, min_length=MIN_PASSWORD_LENGTH)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """POST /ops/password: the new password twice (and the current one unless the change is forced)."""
+    user: StaffView = request[USER_KEY]
+    accounts = request.app[ACCOUNTS]
+    form = await request.post()
+    lang = lang_of(request, form.get("lang"))
+    strings = STRINGS[lang]
+    new = str(form.get("new_password") or "")
+    again = str(form.get("new_password2") or "")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        error = strings["password_too_short"].format(min=MIN_PASSWORD_LENGTH)
+    elif len(new) > MAX_PASSWORD_LENGTH:
+        error = strings["password_too_long"]
+    elif new != again:
+        error = strings["password_mismatch"]
+    else:
+        error = None
+    if error is None and not user.must_change_password:
+        # A voluntary change proves the person at the keyboard knows the password (throttled like a login).
+        current = str(form.get("current_password") or "")
+        try:
+            await asyncio.to_thread(accounts.verify_login, user.email, current, _client_address(request))
+        except LoginThrottled as exc:
+            minutes = max(1, -(-int(exc.retry_after.total_seconds()) // 60))
+            error = strings["login_throttled"].format(minutes=minutes)
+        except LoginRefused:
+            error = strings["password_current_wrong"]
+    if error is not None:
+        return await _password_form(request, lang, error=error, status=422)
+    try:
+        await asyncio.to_thread(accounts.set_password, user.email, new)
+    except AccountError:
+        return await _password_form(request, lang, error=strings["password_too_short"], status=422)
+    fresh = await request.config_dict[ACCEPTOR].read(load_staff, user.id)
+    session = await aiohttp_session.get_session(request)
+    if fresh is None:
+        session.invalidate()
+        raise web.HTTPSeeOther(f"{PREFIX}/login")
+    # This session carries the new password's fingerprint; every other session of the user ends.
+    session["pw"] = fresh.fingerprint
+    session["flash"] = "password_changed"
+    raise web.HTTPSeeOther(f"{PREFIX}/")
+
+
+# --------------------------------------------------------------------------- landing
+
+
+async def landing(request: web.Request) -> web.Response:
+    """GET /ops/: who is logged in, their role and OPD; the inbox comes in the next slice."""
+    session = await aiohttp_session.get_session(request)
+    flash = session.pop("flash", None)
+    lang = lang_of(request)
+    notice = STRINGS[lang].get(flash) if isinstance(flash, str) else None
+    return await render(request, "home.html", lang, notice=notice)
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def add_routes(console: web.Application) -> None:
+    """The console's routes, relative to its ``/ops/`` mount point, and its stylesheet."""
+    console.router.add_get("/", landing, name="landing")
+    console.router.add_get("/login", login_page, name="login")
+    console.router.add_post("/login", login)
+    console.router.add_get("/password", password_page, name="password")
+    console.router.add_post("/password", change_password)
+    console.router.add_post("/logout", logout, name="logout")
+    console.router.add_static("/static/", HERE / "static", name="console_static")

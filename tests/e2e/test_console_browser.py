@@ -1,0 +1,74 @@
+"""The staff console in Debian's Chromium: first login with the one-time password, forced change, logout."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from gateway.cli_users import first_admin_lines
+from gateway.console.strings import STRINGS
+from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.system import running_system
+
+ID = STRINGS["id"]
+NEW_PASSWORD = "kebun raya bogor 1817"
+
+
+def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_path: Path) -> None:
+    """One-time password → forced new password → landing page with role and menu → logout → login page."""
+    if not CHROMIUM.exists():
+        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    from playwright.sync_api import expect, sync_playwright
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "var",
+        host="127.0.0.1",
+        port=0,
+        redis_url=None,
+        database_url=None,
+        worker_threads=1,
+    )
+    with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
+        assert system.system is not None
+        # What `intake serve` (and so `make run`) prints on the first start of an empty database.
+        banner = "\n".join(first_admin_lines(system.system.runtime))
+        match = re.search(r"one-time password: (\S+)", banner)
+        assert match, banner
+        one_time = match.group(1)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1024, "height": 700})
+            page.goto(f"{system.url}/ops/")
+            page.wait_for_url(f"{system.url}/ops/login")
+            expect(page.get_by_role("heading", name=ID["login_title"])).to_be_visible()
+            page.get_by_label(ID["label_email"]).fill("admin@localhost")
+            page.get_by_label(ID["label_password"]).fill(one_time)
+            page.keyboard.press("Enter")  # keyboard only: the form submits from the password field
+
+            page.wait_for_url(f"{system.url}/ops/password")
+            expect(page.get_by_text(ID["password_forced"])).to_be_visible()
+            page.get_by_label(ID["label_new_password"], exact=True).fill(NEW_PASSWORD)
+            page.get_by_label(ID["label_new_password2"]).fill(NEW_PASSWORD)
+            page.get_by_role("button", name=ID["password_submit"]).click()
+
+            page.wait_for_url(f"{system.url}/ops/")
+            expect(page.get_by_role("heading", name=ID["home_title"])).to_be_visible()
+            expect(page.get_by_text(ID["password_changed"])).to_be_visible()
+            facts = page.locator("dl.facts").inner_text()
+            assert "Administrator" in facts and ID["role_admin"] in facts and ID["home_opd_all"] in facts
+            menu = page.get_by_role("navigation", name=ID["nav_label"])
+            for key in ("nav_inbox", "nav_manual", "nav_reports", "nav_users"):
+                expect(menu).to_contain_text(ID[key])
+            page.screenshot(path=str(tmp_path / "console-landing.png"), full_page=True)
+
+            page.get_by_role("button", name=ID["logout"]).click()
+            page.wait_for_url(f"{system.url}/ops/login?bye=1")
+            expect(page.get_by_text(ID["logged_out"])).to_be_visible()
+            page.goto(f"{system.url}/ops/")
+            page.wait_for_url(f"{system.url}/ops/login")
+        finally:
+            browser.close()
