@@ -12,32 +12,20 @@ from aiohttp import web
 
 from gateway.console.auth import CSRF_FIELD, PREFIX, USER_KEY, StaffView, csrf_token
 from gateway.console.strings import LANGUAGES, STRINGS
-from gateway.keys import RUNTIME, SETTINGS
+from gateway.html import html_response, pick_language
+from gateway.keys import RUNTIME
 
 log = structlog.get_logger(__name__)
 
 HERE = Path(__file__).parent
 TEMPLATES = web.AppKey("console_templates", jinja2.Environment)
-LANG_COOKIE = "lang"  # shared with the citizen pages: one language choice for the whole site
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # Staff pages hold case data: never keep them in a shared cache or the back-forward cache.
-    "Cache-Control": "no-store",
-}
+# Staff pages hold case data: never keep them in a shared cache or the back-forward cache.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def lang_of(request: web.Request, form_lang: Any = None) -> str:
     """``?lang=`` first, then the form's hidden field, the cookie, the configured default."""
-    for candidate in (request.query.get("lang"), form_lang, request.cookies.get(LANG_COOKIE)):
-        if candidate in LANGUAGES:
-            return str(candidate)
-    default = request.config_dict[SETTINGS].default_language
-    return default if default in LANGUAGES else "id"
+    return pick_language(request, form_lang, LANGUAGES)
 
 
 async def render(request: web.Request, template: str, lang: str, *, status: int = 200, **context: Any) -> web.Response:
@@ -62,11 +50,7 @@ async def render(request: web.Request, template: str, lang: str, *, status: int 
             **context,
         )
     )
-    response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
-    response.headers.update(_SECURITY_HEADERS)
-    if request.query.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True)
-    return response
+    return html_response(request, page, lang, status=status, extra_headers=_NO_STORE)
 
 
 def csrf_refused(request: web.Request) -> web.Response:
@@ -79,9 +63,7 @@ def csrf_refused(request: web.Request) -> web.Response:
         .render(t=strings, lang=lang, title=strings["error_403_title"], body=strings["error_403_body"], prefix=PREFIX)
     )
     log.info("console_csrf_refused", path=request.path)
-    response = web.Response(text=page, status=403, content_type="text/html", charset="utf-8")
-    response.headers.update(_SECURITY_HEADERS)
-    return response
+    return html_response(request, page, lang, status=403, extra_headers=_NO_STORE)
 
 
 def build_templates() -> jinja2.Environment:

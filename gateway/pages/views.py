@@ -37,6 +37,7 @@ from channels.web_form import (
     valid_submission_id,
 )
 from gateway.health import public_status
+from gateway.html import html_response, pick_language
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.pages.strings import LANGUAGES, STRINGS
@@ -50,21 +51,11 @@ log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 TEMPLATES = web.AppKey("page_templates", jinja2.Environment)
 
-LANG_COOKIE = "lang"
 WIB = timezone(timedelta(hours=7), "WIB")  # Kota Bogor's time zone, no DST
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Problem.field (Identity attribute) -> form field name.
 _FORM_FIELD = {attr: name for name, attr in IDENTITY_FIELDS.items()}
 _FIELD_ORDER = (*IDENTITY_FIELDS, TEXT_FIELD, PHOTO_FIELD)
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # Ticket numbers are in the URLs: do not leak them to other sites.
-    "Referrer-Policy": "no-referrer",
-}
 
 
 class _TooLarge(Exception):
@@ -85,11 +76,7 @@ class _Unreadable(Exception):
 
 def _pick_lang(request: web.Request, form_lang: str | None = None) -> str:
     """``?lang=`` first, then the form's hidden field, the cookie, the configured default."""
-    for candidate in (request.query.get("lang"), form_lang, request.cookies.get(LANG_COOKIE)):
-        if candidate in LANGUAGES:
-            return candidate
-    default = request.app[SETTINGS].default_language
-    return default if default in LANGUAGES else "id"
+    return pick_language(request, form_lang, LANGUAGES)
 
 
 def _format_time(value: str | None, lang: str) -> str:
@@ -124,10 +111,7 @@ def _render(request: web.Request, template: str, lang: str, *, status: int = 200
             **context,
         )
     )
-    response = web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
-    response.headers.update(_SECURITY_HEADERS)
-    if request.query.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, path="/", samesite="Lax", httponly=True)
+    response = html_response(request, page, lang, status=status)
     return response
 
 
