@@ -8,8 +8,9 @@ import asyncio
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -49,6 +50,26 @@ async def _wait_for_signal() -> None:
     await _stop_on_signal().wait()
 
 
+def public_url_warnings(settings: Settings, enabled: Container[str]) -> list[str]:
+    """What goes wrong when PUBLIC_BASE_URL still points at this machine while a channel needs
+    the world to reach it (X's public replies link to the tracking page; providers call back)."""
+    host = (urlsplit(settings.public_base_url).hostname or "").lower()
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        return []
+    warnings = []
+    if "x" in enabled:
+        warnings.append(
+            f"X is on but PUBLIC_BASE_URL is {settings.public_base_url}: public replies on X would link"
+            " citizens to this machine; set PUBLIC_BASE_URL to the city's https address"
+        )
+    if "twilio" in enabled:
+        warnings.append(
+            f"Twilio is on but PUBLIC_BASE_URL is {settings.public_base_url}: Twilio signs its webhooks over"
+            " the public URL, so none will verify until PUBLIC_BASE_URL is the address Twilio calls"
+        )
+    return warnings
+
+
 async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None:
     from gateway.cli_users import first_admin_lines
     from gateway.embedded import start_system
@@ -65,12 +86,16 @@ async def _serve_until_signal(settings: Settings, *, with_workers: bool) -> None
         ("/lapor", "web form (?lang=en for English)"),
         ("/lacak", "public tracking page"),
         ("/api/v1/complaints/{ticket}", "public status JSON"),
+        ("/ops/login", "staff console"),
         ("/healthz", "liveness"),
         ("/readyz", "readiness"),
     ):
         print(f"  {system.urls[0]}{path}  {what}", flush=True)
-    for name, adapter in system.runner.app[ADAPTERS].webhooks.items():
+    adapters = system.runner.app[ADAPTERS]
+    for name, adapter in adapters.webhooks.items():
         print(f"  {system.urls[0]}{adapter.path}  ({name} webhook)", flush=True)
+    for warning in public_url_warnings(settings, adapters):
+        print(f"  warning: {warning}", flush=True)
     _print_intake(system.pollers)
     # Printed here and nowhere else (not logged): the only copy of the first admin's password.
     for line in await asyncio.to_thread(first_admin_lines, system.runtime):

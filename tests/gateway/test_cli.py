@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
+from gateway.cli import public_url_warnings
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.system import free_port
 
@@ -246,3 +248,14 @@ async def test_poller_process_accepts_telegram_updates_and_reports_health(tmp_pa
         assert db.execute("SELECT channel, state FROM inbox").fetchall() == [("telegram", "accepted")]
         assert db.execute("SELECT value FROM channel_cursors WHERE id = 'telegram:offset'").fetchone() == ("901",)
         assert db.execute("SELECT provider, status FROM poller_state").fetchall() == [("telegram", "connected")]
+
+
+def test_start_up_warns_when_the_public_url_is_this_machine_for_x_and_twilio() -> None:
+    """X's public replies and Twilio's signatures need the public address: a loopback one is named at start-up."""
+    local = Settings(_env_file=None)  # type: ignore[call-arg]
+    public = Settings(_env_file=None, public_base_url="https://lapor.kotabogor.go.id")  # type: ignore[call-arg]
+    [x_warning, twilio_warning] = public_url_warnings(local, {"x", "twilio", "kannel"})
+    assert "X is on" in x_warning and "http://127.0.0.1:8080" in x_warning
+    assert "Twilio is on" in twilio_warning
+    assert public_url_warnings(local, {"kannel", "telegram"}) == []
+    assert public_url_warnings(public, {"x", "twilio"}) == []
