@@ -64,7 +64,7 @@ class InboxPage:
     has_next: bool
 
 
-def visible_cases(user: Viewer) -> Select[tuple[Complaint]]:
+def visible_cases(user: Viewer) -> Select[Complaint]:
     """``select(Complaint)`` limited to the cases ``user`` may see at all (see the module docstring)."""
     query = select(Complaint)
     if user.role in STAFF_ROLES:
