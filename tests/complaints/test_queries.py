@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.db import make_engine, session_factory, upgrade
+from complaints.db import alembic_config, make_engine, session_factory, upgrade
 from complaints.queries import PAGE_SIZE, InboxFilters, Viewer, inbox, visible_cases
 from normalizer.tickets import TICKET_ALPHABET
 from tests.support.cases import seed_case
@@ -176,3 +176,19 @@ def test_paging_is_stable_deadline_first_then_age(db: Session) -> None:
     assert deadlines == sorted(deadlines)  # type: ignore[type-var]
     assert seen[-1].ticket == _ticket(5000)
     assert inbox(db, OPERATOR, InboxFilters(), 4).cases == ()
+
+
+def test_inbox_indexes_are_created_and_dropped_by_the_migration(tmp_path: Path) -> None:
+    """Migration 0009 adds the inbox's deadline-order indexes; downgrading to 0008 removes them."""
+    from alembic import command
+
+    inbox_indexes = {"ix_complaints_status_deadline", "ix_complaints_opd_status_deadline"}
+    for engine in _engine(f"sqlite:///{tmp_path / 'idx.sqlite3'}"):
+        with engine.connect() as conn:
+            assert inbox_indexes <= {i["name"] for i in sa.inspect(conn).get_indexes("complaints")}
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        with engine.connect() as conn:
+            assert not inbox_indexes & {i["name"] for i in sa.inspect(conn).get_indexes("complaints")}
