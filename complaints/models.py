@@ -94,6 +94,9 @@ class Complaint(Base):
         Index("ix_complaints_status", "status"),
         Index("ix_complaints_opd", "opd_code"),
         Index("ix_complaints_reply_route", "reply_channel", "reply_address"),  # "my complaints" in the app
+        # The staff inbox: waiting statuses (of one OPD) in step-deadline order (complaints/queries.py).
+        Index("ix_complaints_status_deadline", "status", "step_deadline_at", "created_at"),
+        Index("ix_complaints_opd_status_deadline", "opd_code", "status", "step_deadline_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

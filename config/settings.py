@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     x_access_token_secret: str | None = None
     x_user_id: str | None = Field(default=None, description="The city's own X account id (mentions of it are read).")
     x_api_base: str = Field(default="https://api.x.com", description="X API base URL.")
+    auto_dispose: bool = Field(
+        default=True,
+        description=(
+            "The routing worker disposes a clearly matched complaint to its OPD at once; "
+            "false leaves every verified complaint in the operator's inbox with the proposal."
+        ),
+    )
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )

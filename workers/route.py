@@ -37,11 +37,32 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     complaint = session.get(Complaint, complaint_id, with_for_update=True)
     if complaint is None or not lifecycle.can(complaint, "dispose", "system"):
         return {}
+    if not runtime.settings.auto_dispose and complaint.routing_matched is not None:
+        return {}  # already proposed and acknowledged; it waits for the operator (a sweep re-sent it)
     decision = route(" ".join(filter(None, [complaint.subject, complaint.text])), runtime.config.routing)
     complaint.routing_score = decision.score
     complaint.routing_matched = ",".join(decision.matched) or None
     opd = runtime.config.opd(decision.opd_code)
-    if opd is not None:
+    if opd is not None and not runtime.settings.auto_dispose:
+        # AUTO_DISPOSE=false: the case stays verified (the table lets the operator dispose it from
+        # there); the proposal is kept for the operator's inbox. OPD users do not see verified cases.
+        complaint.opd_code = opd.code
+        complaint.routing_matched = complaint.routing_matched or ""  # marks "proposed" for the sweeper
+        lifecycle.note(
+            session,
+            complaint,
+            actor="worker:route_to_opd",
+            action="proposed",
+            note=f"{opd.code} (matched: {complaint.routing_matched})",
+        )
+        text = render_reply(
+            runtime.config.replies,
+            "ack_triage",
+            complaint.language,
+            channel=complaint.reply_channel,
+            ticket=complaint.ticket,
+        )
+    elif opd is not None:
         complaint.opd_code = opd.code
         lifecycle.transition(
             session,

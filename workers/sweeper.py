@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, select, true
 
 from complaints import store, transitions
 from complaints.models import Complaint, Conversation, InboxMessage, Reply
@@ -44,6 +44,8 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
                 .where(
                     Complaint.status.in_(transitions.statuses_allowing("dispose", "system")),
                     Complaint.updated_at < cutoff,
+                    # AUTO_DISPOSE=false: a routed case waits in verified for the operator, not for a worker.
+                    true() if runtime.settings.auto_dispose else Complaint.routing_matched.is_(None),
                 )
                 .limit(500)
             )

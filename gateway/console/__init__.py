@@ -9,7 +9,7 @@ resolves the exact path before the ``/ops/`` prefix, so it never reaches this mi
 - :mod:`.middleware`: the gate every console request passes;
 - :mod:`.render`, :mod:`.strings`, ``templates/``, ``static/``: the pages' look (shared with
   the citizen pages' stylesheet) in Indonesian and English;
-- :mod:`.views`: login, password change, logout and the landing page.
+- :mod:`.views`: login, password change and logout; :mod:`.inbox`: the inbox at ``/ops/``.
 """
 
 from __future__ import annotations

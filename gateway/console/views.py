@@ -1,4 +1,4 @@
-"""The console's pages: login, the forced password change, logout and the landing page.
+"""The console's pages: login, the forced password change and logout (the inbox is :mod:`.inbox`).
 
 Argon2 takes tens of milliseconds of CPU on purpose, so every password check or change runs
 in a thread (``asyncio.to_thread``), never on the event loop. Logs name the user id only.
@@ -15,6 +15,7 @@ from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
+from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR
@@ -145,24 +146,12 @@ async def change_password(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{PREFIX}/")
 
 
-# --------------------------------------------------------------------------- landing
-
-
-async def landing(request: web.Request) -> web.Response:
-    """GET /ops/: who is logged in, their role and OPD; the inbox comes in the next slice."""
-    session = await aiohttp_session.get_session(request)
-    flash = session.pop("flash", None)
-    lang = lang_of(request)
-    notice = STRINGS[lang].get(flash) if isinstance(flash, str) else None
-    return await render(request, "home.html", lang, notice=notice)
-
-
 # --------------------------------------------------------------------------- wiring
 
 
 def add_routes(console: web.Application) -> None:
     """The console's routes, relative to its ``/ops/`` mount point, and its stylesheet."""
-    console.router.add_get("/", landing, name="landing")
+    console.router.add_get("/", inbox_page, name="landing")
     console.router.add_get("/login", login_page, name="login")
     console.router.add_post("/login", login)
     console.router.add_get("/password", password_page, name="password")

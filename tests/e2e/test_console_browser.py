@@ -1,8 +1,9 @@
-"""The staff console in Debian's Chromium: first login with the one-time password, forced change, logout."""
+"""The staff console in Debian's Chromium: first login, forced change, a seeded inbox, logout."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,19 @@ import pytest
 from config.settings import Settings
 from gateway.cli_users import first_admin_lines
 from gateway.console.strings import STRINGS
+from normalizer.tickets import new_ticket
 from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.cases import NAME, NIK, PHONE, seed_case
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
 NEW_PASSWORD = "kebun raya bogor 1817"
+SCRIPT = "<script>window.pwned = 1</script>"
+IMG = '<img src=x onerror="window.pwned = 2">'
 
 
 def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_path: Path) -> None:
-    """One-time password → forced new password → landing page with role and menu → logout → login page."""
+    """One-time password → forced new password → inbox with seeded cases, filtered by keyboard → logout."""
     if not CHROMIUM.exists():
         pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
     from playwright.sync_api import expect, sync_playwright
@@ -39,6 +44,36 @@ def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_pa
         match = re.search(r"one-time password: (\S+)", banner)
         assert match, banner
         one_time = match.group(1)
+        late, answered, returned = new_ticket(), new_ticket(), new_ticket()
+        with system.system.runtime.sf.begin() as session:
+            seed_case(
+                session,
+                late,
+                "triase",
+                subject=SCRIPT,
+                text=IMG,
+                identity_problems="nik:missing",
+                deadline_in=timedelta(hours=-3, minutes=-5),
+                channel="sms",
+            )
+            seed_case(
+                session,
+                answered,
+                "dijawab",
+                opd_code="dlh",
+                routing_score=2.0,
+                routing_matched="sampah,tumpuk",
+                channel="email",
+            )
+            seed_case(
+                session,
+                returned,
+                "dikembalikan_ke_operator",
+                opd_code="pupr",
+                routing_score=3.0,
+                routing_matched="jalan,lubang",
+                deadline_in=timedelta(minutes=40),
+            )
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1024, "height": 700})
@@ -63,7 +98,19 @@ def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_pa
             menu = page.get_by_role("navigation", name=ID["nav_label"])
             for key in ("nav_inbox", "nav_manual", "nav_reports", "nav_users"):
                 expect(menu).to_contain_text(ID[key])
-            page.screenshot(path=str(tmp_path / "console-landing.png"), full_page=True)
+            rows = page.locator("table.inbox tbody tr")
+            expect(rows).to_have_count(3)
+            expect(rows.first).to_contain_text(ID["inbox_late"].format(n=3))  # deadline first
+            text = page.locator("main").inner_text()
+            assert NIK not in text and NAME not in text and PHONE not in text
+            assert page.evaluate("window.pwned") is None  # nothing the citizen wrote ran
+            page.screenshot(path=str(tmp_path / "console-inbox.png"), full_page=True)
+            # The filter form by keyboard: type a ticket in the search box and press Enter.
+            page.get_by_label(ID["inbox_ticket"]).fill(answered.lower())
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r".*ticket=.*"))
+            expect(rows).to_have_count(1)
+            expect(rows.first).to_contain_text(answered)
 
             page.get_by_role("button", name=ID["logout"]).click()
             page.wait_for_url(f"{system.url}/ops/login?bye=1")
