@@ -37,32 +37,25 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     complaint = session.get(Complaint, complaint_id, with_for_update=True)
     if complaint is None or not lifecycle.can(complaint, "dispose", "system"):
         return {}
-    if not runtime.settings.auto_dispose and complaint.routing_matched is not None:
+    if not runtime.settings.auto_dispose and complaint.opd_code is not None:
         return {}  # already proposed and acknowledged; it waits for the operator (a sweep re-sent it)
     decision = route(" ".join(filter(None, [complaint.subject, complaint.text])), runtime.config.routing)
     complaint.routing_score = decision.score
     complaint.routing_matched = ",".join(decision.matched) or None
     opd = runtime.config.opd(decision.opd_code)
-    if opd is not None and not runtime.settings.auto_dispose:
-        # AUTO_DISPOSE=false: the case stays verified (the table lets the operator dispose it from
-        # there); the proposal is kept for the operator's inbox. OPD users do not see verified cases.
-        complaint.opd_code = opd.code
-        complaint.routing_matched = complaint.routing_matched or ""  # marks "proposed" for the sweeper
-        lifecycle.note(
+    if opd is None:
+        lifecycle.transition(
             session,
             complaint,
+            lifecycle.TRIAGE,
+            sop=runtime.config.sop,
             actor="worker:route_to_opd",
-            action="proposed",
-            note=f"{opd.code} (matched: {complaint.routing_matched})",
+            role="system",
+            action="to_triage",
+            note="no routing rule matched clearly",
         )
-        text = render_reply(
-            runtime.config.replies,
-            "ack_triage",
-            complaint.language,
-            channel=complaint.reply_channel,
-            ticket=complaint.ticket,
-        )
-    elif opd is not None:
+        key = "ack_triage"
+    elif runtime.settings.auto_dispose:
         complaint.opd_code = opd.code
         lifecycle.transition(
             session,
@@ -74,32 +67,28 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             action="routed",
             note=f"{opd.code} (matched: {complaint.routing_matched})",
         )
-        text = render_reply(
-            runtime.config.replies,
-            "ack",
-            complaint.language,
-            channel=complaint.reply_channel,
-            ticket=complaint.ticket,
-            opd=opd.short_name,
-        )
+        key = "ack"
     else:
-        lifecycle.transition(
+        # AUTO_DISPOSE=false: the case stays verified (the table lets the operator dispose it from
+        # there) with the proposed OPD, which also tells the sweeper it was routed. OPD users do
+        # not see verified cases. The citizen's acknowledgement names no OPD yet.
+        complaint.opd_code = opd.code
+        lifecycle.note(
             session,
             complaint,
-            lifecycle.TRIAGE,
-            sop=runtime.config.sop,
             actor="worker:route_to_opd",
-            role="system",
-            action="to_triage",
-            note="no routing rule matched clearly",
+            action="proposed",
+            note=f"{opd.code} (matched: {complaint.routing_matched})",
         )
-        text = render_reply(
-            runtime.config.replies,
-            "ack_triage",
-            complaint.language,
-            channel=complaint.reply_channel,
-            ticket=complaint.ticket,
-        )
+        key = "ack_triage"
+    text = render_reply(
+        runtime.config.replies,
+        key,
+        complaint.language,
+        channel=complaint.reply_channel,
+        ticket=complaint.ticket,
+        opd=opd.short_name if opd is not None else "",  # only "ack" names it
+    )
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
     return {"send_reply": [reply_id]} if reply_id else {}

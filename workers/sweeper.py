@@ -45,7 +45,7 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
                     Complaint.status.in_(transitions.statuses_allowing("dispose", "system")),
                     Complaint.updated_at < cutoff,
                     # AUTO_DISPOSE=false: a routed case waits in verified for the operator, not for a worker.
-                    true() if runtime.settings.auto_dispose else Complaint.routing_matched.is_(None),
+                    true() if runtime.settings.auto_dispose else Complaint.opd_code.is_(None),
                 )
                 .limit(500)
             )
