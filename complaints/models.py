@@ -4,6 +4,8 @@
   (channel, external_id) so a provider's retry creates nothing new.
 - ``complaints``: the case record with its SOP status, OPD, and the current step's deadline.
 - ``history``: who moved a case, what they did, when (the SOP's "Pencatatan").
+- ``case_notes``: what staff wrote on a case (follow-ups with photos, answers, reasons);
+  ``pii_views``: every look at a case's unmasked personal data.
 - ``replies``: the outbox; one row per reply, queued -> sending -> sent -> delivered / failed / unknown.
 - ``poller_state``: every poller's health (IMAP mailbox, X, Telegram long poll), for operators.
 - ``channel_cursors``, ``conversations``, ``devices``: pollers' positions (IMAP UIDVALIDITY and
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -27,6 +30,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -97,6 +102,7 @@ class Complaint(Base):
         # The staff inbox: waiting statuses (of one OPD) in step-deadline order (complaints/queries.py).
         Index("ix_complaints_status_deadline", "status", "step_deadline_at", "created_at"),
         Index("ix_complaints_opd_status_deadline", "opd_code", "status", "step_deadline_at"),
+        Index("ix_complaints_attention", "attention"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -127,6 +133,15 @@ class Complaint(Base):
     subject: Mapped[str | None] = mapped_column(String(500))
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[dict[str, Any] | None]
+    source_details: Mapped[dict[str, Any] | None]
+    """Where a manually entered complaint came from (newspaper name and date, call notes)."""
+    answer_text: Mapped[str | None] = mapped_column(Text)
+    """The OPD's answer as the operator approved it (edited or not): what the citizen receives."""
+    answer_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The operator ticked "publish": the answer text shows on the public tracking page and API."""
+    attention: Mapped[str | None] = mapped_column(String(40))
+    """Why the case needs an operator although its status does not say so (``delivery_failed``,
+    ``citizen_message``); cleared when an operator deals with it. Shown in the operator inbox."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
@@ -146,6 +161,43 @@ class HistoryEntry(Base):
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseNote(Base):
+    """Something staff wrote on a case beyond a status change: a follow-up report (with photos),
+    the OPD's answer, a reason for returning or re-routing, an internal remark, how a phone call
+    answered the citizen. ``internal`` notes never reach the citizen or a public page."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (Index("ix_case_notes_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
+    at: Mapped[datetime]
+    author_id: Mapped[int | None] = mapped_column(Integer)
+    """The staff user (``staff_users.id``); None for the system."""
+    author_role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(30))
+    """``follow_up`` | ``answer`` | ``return_reason`` | ``reroute_reason`` | ``send_back`` |
+    ``internal`` | ``phone_answer`` | ``citizen_message`` (a citizen writing again, ``author_role="citizen"``)."""
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[dict[str, Any] | None]
+    internal: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class PersonalDataView(Base):
+    """One look at a case's unmasked personal data: who, when, which case (UU 27/2022 accountability)."""
+
+    __tablename__ = "pii_views"
+    __table_args__ = (
+        Index("ix_pii_views_complaint_at", "complaint_id", "at"),
+        Index("ix_pii_views_user_at", "user_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
+    user_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
 
 
 class Reply(Base):
