@@ -145,6 +145,13 @@ class Settings(BaseSettings):
     x_access_token_secret: str | None = None
     x_user_id: str | None = Field(default=None, description="The city's own X account id (mentions of it are read).")
     x_api_base: str = Field(default="https://api.x.com", description="X API base URL.")
+    sms_reply_provider: str | None = Field(
+        default=None,
+        description=(
+            "The SMS provider (kannel, twilio, android_sms) that answers citizens who did not write by SMS "
+            "(web form without e-mail, call-centre entries); unset: the first enabled of those."
+        ),
+    )
     auto_dispose: bool = Field(
         default=True,
         description=(
@@ -258,6 +265,22 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigurationError("half-configured provider(s): " + "; ".join(problems))
         return enabled
+
+
+SMS_PROVIDERS: tuple[str, ...] = ("kannel", "twilio", "android_sms")
+
+
+def outbound_sms_provider(settings: Settings) -> str | None:
+    """The provider that sends SMS to citizens who did not write by SMS, or None when no SMS
+    provider is enabled. Raises ConfigurationError when SMS_REPLY_PROVIDER names one that is not."""
+    enabled = [p for p in settings.check_providers() if p in SMS_PROVIDERS]
+    chosen = settings.sms_reply_provider
+    if chosen:
+        if chosen not in enabled:
+            names = ", ".join(enabled) or "none"
+            raise ConfigurationError(f"SMS_REPLY_PROVIDER={chosen!r} is not an enabled SMS provider (enabled: {names})")
+        return chosen
+    return enabled[0] if enabled else None
 
 
 def load_settings(**overrides: object) -> Settings:
