@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -386,3 +387,15 @@ async def test_users_pages_escape_names_speak_english_and_404_unknown_users(tmp_
         assert (await site.client.get("/ops/pengguna/99999")).status == 404
         resp = await post(site, "/ops/pengguna/99999/aktif", {"active": "0"}, "/ops/pengguna")
         assert resp.status == 404
+
+
+@pytest.mark.asyncio
+async def test_console_works_with_warnings_as_errors(tmp_path: Path) -> None:
+    """Under `-W error` the console logs in and opens the users page (aiohttp-session's str keys do not 500)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with console_site(tmp_path) as site:
+            admin(site)
+            await login_admin(site)
+            resp = await site.client.get("/ops/pengguna", allow_redirects=False)
+            assert resp.status == 200 and ID["users_title"] in await resp.text()
