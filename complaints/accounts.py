@@ -28,7 +28,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from complaints.staff import ROLES, LoginFailure, StaffUser
+from complaints.staff import ROLES, LoginFailure, StaffAudit, StaffUser
 from config.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,15 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class AccountError(ValueError):
-    """A user cannot be created or changed as asked; the message says why (safe to show an admin)."""
+    """A user cannot be created or changed as asked; the message says why (safe to show an admin).
+
+    ``code`` names the reason for pages that say it in their own language (the console's strings
+    ``users_err_<code>``); the message is the command line's English.
+    """
+
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class LoginRefused(Exception):
@@ -92,7 +100,7 @@ def normalise_email(email: str) -> str:
     """The e-mail as stored and looked up: trimmed and lower-cased; :class:`AccountError` if it is not one."""
     value = email.strip().lower()
     if len(value) > 254 or not _EMAIL.fullmatch(value):
-        raise AccountError("not an e-mail address")
+        raise AccountError("not an e-mail address", code="email")
     return value
 
 
@@ -108,6 +116,26 @@ def generate_password() -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def check_name(name: str) -> str:
+    """The name as stored (trimmed); :class:`AccountError` unless it has 1 to 200 characters."""
+    value = name.strip()
+    if not value or len(value) > 200:
+        raise AccountError("the name must have 1 to 200 characters", code="name")
+    return value
+
+
+def record_change(
+    session: Session, *, actor_id: int | None, target_id: int, action: str, detail: str | None, at: datetime
+) -> None:
+    """Add a ``staff_audit`` row in the caller's transaction (ids and codes only, never names or e-mails)."""
+    session.add(StaffAudit(at=at, actor_id=actor_id, target_id=target_id, action=action, detail=detail))
+
+
+def role_detail(role: str, opd_code: str | None) -> str:
+    """How a role is written in ``staff_audit.detail``: ``operator``, ``opd:dlh``."""
+    return f"{role}:{opd_code}" if opd_code else role
 
 
 @dataclass
@@ -129,19 +157,22 @@ class Accounts:
 
     def _check_password(self, password: str) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
-            raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+            raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters", code="password")
         if len(password) > MAX_PASSWORD_LENGTH:
-            raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+            raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters", code="password")
 
-    def _check_role(self, role: str, opd_code: str | None) -> None:
+    def check_role(self, role: str, opd_code: str | None) -> None:
+        """:class:`AccountError` unless ``role`` is known and has an OPD of the city exactly when it is ``opd``."""
         if role not in ROLES:
-            raise AccountError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+            raise AccountError(f"unknown role {role!r}; use one of {', '.join(ROLES)}", code="role")
         if role == "opd" and not opd_code:
-            raise AccountError("an opd user needs the code of its OPD (--opd)")
+            raise AccountError("an opd user needs the code of its OPD (--opd)", code="opd_missing")
         if role != "opd" and opd_code:
-            raise AccountError(f"only opd users belong to an OPD; a {role} sees every OPD")
+            raise AccountError(f"only opd users belong to an OPD; a {role} sees every OPD", code="opd_not_allowed")
         if opd_code and opd_code not in self.opd_codes:
-            raise AccountError(f"unknown OPD code {opd_code!r}; the codes are in the city's opd.yaml")
+            raise AccountError(
+                f"unknown OPD code {opd_code!r}; the codes are in the city's opd.yaml", code="opd_unknown"
+            )
 
     def create_user(
         self,
@@ -151,13 +182,15 @@ class Accounts:
         role: str,
         opd_code: str | None = None,
         password: str | None = None,
+        actor_id: int | None = None,
     ) -> CreatedUser:
-        """Add a user. Without ``password`` a one-time password is generated and must be changed at first login."""
+        """Add a user. Without ``password`` a one-time password is generated and must be changed at first login.
+
+        ``actor_id`` is the admin who adds the user (None: the command line); the audit row says so.
+        """
         address = normalise_email(email)
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise AccountError("the name must have 1 to 200 characters")
-        self._check_role(role, opd_code)
+        name = check_name(name)
+        self.check_role(role, opd_code)
         one_time = None
         if password is None:
             password = one_time = generate_password()
@@ -175,13 +208,21 @@ class Accounts:
         try:
             with self.sf.begin() as session:
                 session.add(user)
+                session.flush()  # the id, for the audit row
+                detail = role_detail(role, opd_code)
+                record_change(
+                    session, actor_id=actor_id, target_id=user.id, action="created", detail=detail, at=user.created_at
+                )
         except IntegrityError:
-            raise AccountError("a user with this e-mail exists already") from None
-        log.info("staff user created", user_id=user.id, role=role)
+            raise AccountError("a user with this e-mail exists already", code="email_taken") from None
+        log.info("staff user created", user_id=user.id, role=role, actor_id=actor_id)
         return CreatedUser(user=user, one_time_password=one_time)
 
-    def set_password(self, email: str, password: str | None = None) -> str | None:
-        """Replace a user's password; without one, generate a one-time password (returned) to be changed at login."""
+    def set_password(self, email: str, password: str | None = None, *, actor_id: int | None = None) -> str | None:
+        """Replace a user's password; without one, generate a one-time password (returned) to be changed at login.
+
+        ``actor_id`` is who did it: the user themself, an admin's reset, or None for the command line.
+        """
         address = normalise_email(email)
         one_time = None
         if password is None:
@@ -191,13 +232,15 @@ class Accounts:
         with self.sf.begin() as session:
             user = session.scalar(select(StaffUser).where(StaffUser.email == address))
             if user is None:
-                raise AccountError("no user with this e-mail")
+                raise AccountError("no user with this e-mail", code="not_found")
             user.password_hash = new_hash
             user.must_change_password = one_time is not None
             # A reset also lifts the account's lock: the admin vouched for the person.
             session.execute(delete(LoginFailure).where(LoginFailure.account == account_key(address)))
             user_id = user.id
-        log.info("staff password set", user_id=user_id, one_time=one_time is not None)
+            action = "password_reset" if one_time is not None else "password_changed"
+            record_change(session, actor_id=actor_id, target_id=user_id, action=action, detail=None, at=self.clock())
+        log.info("staff password set", user_id=user_id, one_time=one_time is not None, actor_id=actor_id)
         return one_time
 
     def list_users(self) -> list[StaffUser]:
@@ -231,6 +274,10 @@ class Accounts:
                 if session.scalar(select(StaffUser.id).limit(1)) is not None:
                     return None
                 session.add(user)
+                session.flush()
+                record_change(
+                    session, actor_id=None, target_id=user.id, action="created", detail="admin", at=user.created_at
+                )
         except IntegrityError:
             return None
         log.info("first admin created", user_id=user.id)

@@ -5,7 +5,10 @@
   processes creating the first admin at once cannot both succeed.
 - ``login_failures``: one row per refused login, keyed by a hash of the e-mail tried (so the
   table names no one) and by the client address; counted over a sliding window.
-The logic lives in :mod:`complaints.accounts`; the schema in migration 0007.
+- ``staff_audit``: every change to a user (created, role or name changed, deactivated or
+  reactivated, password reset or changed): who did it to whom and when, by user id only.
+The logic lives in :mod:`complaints.accounts` and :mod:`complaints.staff_admin`; the schema in
+migrations 0007 and 0011.
 """
 
 from __future__ import annotations
@@ -66,3 +69,33 @@ class LoginFailure(Base):
     """SHA-256 of the normalised e-mail tried (known or not), so unknown accounts throttle alike."""
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=_now)
+
+
+AUDIT_ACTIONS = (
+    "created",
+    "role_changed",
+    "name_changed",
+    "deactivated",
+    "reactivated",
+    "password_reset",
+    "password_changed",
+)
+"""What ``staff_audit.action`` records."""
+
+
+class StaffAudit(Base):
+    """One change to a staff user: who (``actor_id``, None for the command line) did what to whom, when.
+
+    ``detail`` holds codes only (``operator>opd:dlh`` for a role change), never a name,
+    an e-mail or a password, so the table can be shown and exported as it is.
+    """
+
+    __tablename__ = "staff_audit"
+    __table_args__ = (Index("ix_staff_audit_target_at", "target_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=_now)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    target_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(120))

@@ -10,9 +10,12 @@ resolves the exact path before the ``/ops/`` prefix, so it never reaches this mi
 - :mod:`.render`, :mod:`.strings`, ``templates/``, ``static/``: the pages' look (shared with
   the citizen pages' stylesheet) in Indonesian and English;
 - :mod:`.views`: login, password change and logout; :mod:`.inbox`: the inbox at ``/ops/``.
+- :mod:`.users`: the admin's staff users pages at ``/ops/pengguna``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import aiohttp_session
 from aiohttp import web
@@ -23,6 +26,17 @@ from gateway.console.auth import ACCOUNTS, PREFIX, session_storage
 from gateway.console.middleware import guard
 from gateway.console.render import TEMPLATES, build_templates
 from gateway.keys import RUNTIME, SETTINGS
+
+
+def _quiet_session_library() -> None:
+    """Silence aiohttp's NotAppKeyWarning raised from aiohttp-session's own code, and only that.
+
+    aiohttp-session 2.12.1 (its latest release) keeps the session under plain ``str`` request
+    keys, which aiohttp >= 3.12 warns about at the first console request: noise on the console
+    of ``intake serve``, and a 500 under ``python -W error``. The keys are the library's, so the
+    filter names its module; a ``str`` key of ours would still warn.
+    """
+    warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp_session")
 
 
 def setup_console(app: web.Application) -> None:
@@ -36,6 +50,7 @@ def setup_console(app: web.Application) -> None:
         limits=LoginLimits.from_settings(app[SETTINGS]),
     )
     console[TEMPLATES] = build_templates()
+    _quiet_session_library()
     aiohttp_session.setup(console, session_storage(app))
     console.middlewares.append(guard)
     views.add_routes(console)

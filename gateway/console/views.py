@@ -18,6 +18,7 @@ from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_tok
 from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
+from gateway.console.users import add_user_routes
 from gateway.keys import ACCEPTOR
 
 log = structlog.get_logger(__name__)
@@ -132,7 +133,7 @@ async def change_password(request: web.Request) -> web.Response:
     if error is not None:
         return await _password_form(request, lang, error=error, status=422)
     try:
-        await asyncio.to_thread(accounts.set_password, user.email, new)
+        await asyncio.to_thread(accounts.set_password, user.email, new, actor_id=user.id)
     except AccountError:
         return await _password_form(request, lang, error=strings["password_too_short"], status=422)
     fresh = await request.config_dict[ACCEPTOR].read(load_staff, user.id)
@@ -157,4 +158,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_get("/password", password_page, name="password")
     console.router.add_post("/password", change_password)
     console.router.add_post("/logout", logout, name="logout")
+    add_user_routes(console)  # part: users (/ops/pengguna, admins only)
     console.router.add_static("/static/", HERE / "static", name="console_static")
