@@ -177,6 +177,8 @@ async def _refusal(
         for name, key in (errors or {}).items()
     ]
     typed = [(name, t[f"action_field_{name}"], fields[name]) for name in TYPED_FIELDS if fields.get(name, "").strip()]
+    # No link to a case the user may not see: the 404 and 403 pages lead to the inbox.
+    case_url = f"{PREFIX}/kasus/{ticket}" if status in (409, 422) else None
     return await render(
         request,
         "action_result.html",
@@ -186,6 +188,6 @@ async def _refusal(
         body=body,
         errors=shown_errors,
         typed=typed,
-        # No link to a case the user may not see: the 404 and 403 pages lead to the inbox.
-        case_url=f"{PREFIX}/kasus/{ticket}" if status in (409, 422) else None,
+        case_url=case_url,
+        switch_path=case_url or f"{PREFIX}/",
     )
