@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import FormData
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from channels.storage import attachment_path
 from complaints.models import CaseNote, Complaint, Reply
+from config.settings import Settings
+from gateway.app import create_app
 from gateway.console.strings import STRINGS
 from normalizer.tickets import new_ticket
 from tests.gateway.test_console import Console, console_site, operator
 from tests.support.cases import seed_case
 from tests.support.images import png
+from workers.setup import build_runtime
 
 ID = STRINGS["id"]
 PASSWORD = "correct horse battery"
@@ -172,10 +178,28 @@ async def test_stale_version_is_a_409_that_keeps_the_text(tmp_path: Path) -> Non
         assert (after.status, after.version, after.answer_text) == ("diterima_operator", 3, None)
 
 
+@asynccontextmanager
+async def pg_console_site(tmp_path: Path, pg_url: str) -> AsyncIterator[Console]:
+    """The gateway as :func:`console_site` builds it, on PostgreSQL (row locks, concurrent transactions)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var", redis_url=None, database_url=pg_url)  # type: ignore[call-arg]
+    runtime = build_runtime(settings)
+    try:
+        async with TestClient(TestServer(create_app(settings, runtime))) as client:
+            yield Console(client, runtime, settings)
+    finally:
+        runtime.close()
+
+
 @pytest.mark.asyncio
-async def test_two_posts_with_the_same_version_one_wins(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+async def test_two_posts_with_the_same_version_one_wins(
+    tmp_path: Path, request: pytest.FixtureRequest, database: str
+) -> None:
     """Two operators sending back and receiving the same answer at once: exactly one succeeds."""
-    async with console_site(tmp_path) as site:
+    site_cm = (
+        console_site(tmp_path) if database == "sqlite" else pg_console_site(tmp_path, request.getfixturevalue("pg_url"))
+    )
+    async with site_cm as site:
         token = await login_as(site, "operator")
         ticket = seed(site, "dijawab")
         first, second = await asyncio.gather(
