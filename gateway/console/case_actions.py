@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp_session
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 from sqlalchemy.orm import Session
 
@@ -45,6 +47,7 @@ from normalizer.tickets import normalize_ticket
 log = structlog.get_logger(__name__)
 
 PHOTO_FIELD = "photos"
+_ACTION_PATH = re.compile(rf"{PREFIX}/kasus/[^/]+/aksi")
 # What the user may have typed, shown back on a refusal page (in this order).
 TYPED_FIELDS: tuple[str, ...] = ("reason", "note", "answer", "phone_note")
 
@@ -70,6 +73,46 @@ def _read_uploads(form: MultiDictProxy[Any], limit: int) -> list[Upload]:
         if len(uploads) > MAX_PHOTOS:
             break
     return uploads
+
+
+def action_body_limit(settings_max_upload: int, settings_max_body: int) -> int:
+    """The largest action form: up to :data:`MAX_PHOTOS` photos of the web form's size, plus the text fields."""
+    return MAX_PHOTOS * settings_max_upload + settings_max_body + 64 * 1024
+
+
+@web.middleware
+async def photo_body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Let an action form (only it) carry follow-up photos: the gateway's body limit is one photo's.
+
+    Must run before :func:`gateway.console.middleware.guard`, whose CSRF check reads the form.
+    The session is loaded first so the request copy shares it with the session middleware
+    (which saves the flash message from the original request). Still bounded: aiohttp spools
+    file parts to temporary files and refuses a body over the new limit with a 413 page.
+    """
+    if request.method != "POST" or not _ACTION_PATH.fullmatch(request.path):
+        return await handler(request)
+    settings = request.config_dict[SETTINGS]
+    await aiohttp_session.get_session(request)
+    limit = action_body_limit(settings.max_upload_bytes, settings.max_body_bytes)
+    try:
+        return await handler(request.clone(client_max_size=max(limit, request.client_max_size)))
+    except web.HTTPRequestEntityTooLarge:
+        lang = lang_of(request)
+        t = STRINGS[lang]
+        log.info("case_action", outcome="too_large", ticket=request.match_info.get("ticket", "-"))
+        mb = max(1, settings.max_upload_bytes // (1024 * 1024))
+        return await render(
+            request,
+            "action_result.html",
+            lang,
+            status=413,
+            title=t["action_too_large_title"],
+            body=t["action_too_large_body"].format(n=MAX_PHOTOS, mb=mb),
+            errors=[],
+            typed=[],
+            case_url=None,
+            switch_path=f"{PREFIX}/",
+        )
 
 
 def _fields(form: Mapping[str, object]) -> dict[str, str]:

@@ -154,7 +154,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_err_photos_not_allowed": "foto hanya untuk tindak lanjut OPD.",
         "action_err_action_unknown": "tindakan tidak dikenal.",
         "action_err_version_invalid": "halaman tidak lengkap; muat ulang kasus.",
-        "action_err_unreadable": "formulir tidak dapat dibaca; muat ulang kasus lalu kirim lagi.",
+        "action_too_large_title": "Kiriman terlalu besar",
+        "action_too_large_body": (
+            "Tindakan tidak disimpan: foto yang dilampirkan terlalu besar. Lampirkan paling banyak {n} foto, "
+            "masing-masing paling besar {mb} MB. Kembali ke halaman sebelumnya untuk mengirim lagi."
+        ),
     },
     "en": {
         "html_lang": "en",
@@ -294,6 +298,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_err_photos_not_allowed": "photos are for OPD follow-ups only.",
         "action_err_action_unknown": "unknown action.",
         "action_err_version_invalid": "the page was incomplete; reload the case.",
-        "action_err_unreadable": "the form could not be read; reload the case and send again.",
+        "action_too_large_title": "Upload too large",
+        "action_too_large_body": (
+            "Nothing was saved: the attached photos are too large. Attach at most {n} photos of at most {mb} MB "
+            "each. Go back to the previous page to send again."
+        ),
     },
 }

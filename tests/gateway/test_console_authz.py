@@ -248,6 +248,9 @@ async def test_return_to_citizen_queues_the_reason(tmp_path: Path) -> None:
             [reply] = session.scalars(select(Reply).where(Reply.complaint_id == complaint.id)).all()
         assert reply.kind == "returned_by_operator" and reply.channel == "sms"
         assert reply.address == complaint.reply_address and reason in reply.text
+        # The flash message rides in the session (the case page shows it; the inbox does too).
+        page = await (await site.client.get("/ops/")).text()
+        assert ID["action_done_return_to_citizen"] in page
 
 
 @pytest.mark.asyncio
@@ -285,3 +288,32 @@ async def test_follow_up_with_a_photo_and_a_refused_text_file(tmp_path: Path) ->
         [file] = note.attachments["files"]  # type: ignore[index]
         assert (file["content_type"], file["size"], file["filename"]) == ("image/png", len(photo), "lokasi.png")
         assert attachment_path(site.settings.attachments_dir, file["sha256"]).read_bytes() == photo
+
+
+@pytest.mark.asyncio
+async def test_follow_up_takes_several_photos_within_a_bounded_body(tmp_path: Path) -> None:
+    """Three photos near the upload limit pass (more than the gateway's one-photo body); a body beyond
+    five photos' worth is refused with a 413 page in words."""
+    limit = 100_000
+    async with console_site(tmp_path, max_upload_bytes=limit) as site:
+        token = await login_as(site, "opd_own")
+        ticket = seed(site, "dianalisa")
+
+        def form(count: int) -> FormData:
+            body = FormData()
+            for name, value in (("csrf_token", token), ("action", "follow_up"), ("version", "1"), ("note", "Foto")):
+                body.add_field(name, value)
+            for n in range(count):
+                photo = png(n + 1, 1) + bytes(limit - 1000)  # distinct photos just under the limit
+                body.add_field("photos", photo, filename=f"{n}.png", content_type="image/png")
+            return body
+
+        resp = await site.client.post(f"/ops/kasus/{ticket}/aksi", data=form(7), allow_redirects=False)
+        page = await resp.text()
+        assert resp.status == 413 and ID["action_too_large_body"].format(n=5, mb=1)[:40] in page
+        assert case(site, ticket).status == "dianalisa"
+        resp = await site.client.post(f"/ops/kasus/{ticket}/aksi", data=form(3), allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        with site.runtime.sf() as session:
+            [note] = session.scalars(select(CaseNote)).all()
+        assert [f["filename"] for f in note.attachments["files"]] == ["0.png", "1.png", "2.png"]  # type: ignore[index]
