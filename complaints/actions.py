@@ -191,7 +191,7 @@ def perform(
         raise lifecycle.CaseChanged(complaint.ticket, request.version, complaint.version)
     ctx = _Context(session, complaint, user_id, viewer, role, request, config, settings, store_file)
     enqueue = _HANDLERS[action](ctx)
-    log.info("case_action", action=action, ticket=complaint.ticket, user_id=user_id, status=complaint.status)
+    log.info("case_action_taken", action=action, ticket=complaint.ticket, user_id=user_id, status=complaint.status)
     return ActionOutcome(enqueue={k: v for k, v in enqueue.items() if v}, flash=f"action_done_{action}")
 
 
