@@ -359,7 +359,8 @@ def _reroute(ctx: _Context) -> dict[str, list[str]]:
 
 def _return_to_citizen(ctx: _Context) -> dict[str, list[str]]:
     template = (ctx.request.fields.get("reason_template") or "").strip()
-    keys = {r.key for r in return_reasons(ctx.config, ctx.complaint.language)}
+    # The page lists the reasons in the staff member's language; any configured language's key is fine.
+    keys = {key for lang in ctx.config.replies.available for key in ctx.config.replies.of(lang).return_reasons}
     if template and template not in keys:
         raise ActionInvalid({"reason_template": "reason_template_unknown"})
     reason = ctx.text("reason")

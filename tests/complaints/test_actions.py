@@ -156,6 +156,9 @@ def test_return_to_citizen_sends_the_reason_on_their_channel(db: Session, settin
     with pytest.raises(ActionInvalid) as exc:
         act(db, settings, case, "return_to_citizen", reason_template="kurang_jelas", reason="")
     assert exc.value.errors == {"reason": "required"}
+    with pytest.raises(ActionInvalid) as exc:
+        act(db, settings, case, "return_to_citizen", reason_template="tidak_ada", reason="Alasan")
+    assert exc.value.errors == {"reason_template": "reason_template_unknown"}
     reason = reasons["kurang_jelas"].text + " Sebutkan nama jalannya."
     outcome = act(db, settings, case, "return_to_citizen", reason_template="kurang_jelas", reason=reason)
     assert case.status == "dikembalikan_ke_pelapor"
@@ -317,3 +320,13 @@ def test_wrong_status_and_stale_version_are_refused(db: Session, settings: Setti
     with pytest.raises(lifecycle.CaseChanged):
         act(db, settings, case, "return_to_operator", DLH, version=1, reason="bukan kami")
     assert case.status == "dianalisa" and case.version == 2
+
+
+@pytest.mark.parametrize("action", ["", "receive", "recheck", "delete"])
+def test_an_action_outside_the_contract_is_a_form_error(db: Session, settings: Settings, action: str) -> None:
+    """Table rows the console does not offer (receive, recheck) and made-up names change nothing."""
+    case = seed(db, "dikembalikan_ke_pelapor")
+    with pytest.raises(ActionInvalid) as exc:
+        act(db, settings, case, action)
+    assert exc.value.errors == {"action": "action_unknown"}
+    assert (case.status, case.version) == ("dikembalikan_ke_pelapor", 1)
