@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -338,8 +339,36 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
                 raw = {}
             labels[section] = MappingProxyType({str(k): v for k, v in raw.items()})
         lang = path.stem
-        languages[lang] = LanguageReplies(lang, MappingProxyType(normalised), labels["fields"], labels["problems"])
+        reasons = _read_return_reasons(data, path, problems)
+        languages[lang] = LanguageReplies(
+            lang, MappingProxyType(normalised), labels["fields"], labels["problems"], reasons
+        )
     return Replies(MappingProxyType(languages)) if DEFAULT_LANGUAGE in languages else None
+
+
+def _read_return_reasons(data: LineDict, path: Path, problems: Problems) -> Mapping[str, Mapping[str, str]]:
+    """``return_reasons:`` (optional): key -> {label, text}, the operator's reasons for returning a complaint."""
+    raw = data.get("return_reasons")
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, LineDict):
+        problems.add(path, data.line_of("return_reasons"), "'return_reasons' must map keys to {label, text}")
+        return MappingProxyType({})
+    reasons: dict[str, Mapping[str, str]] = {}
+    for key, entry in raw.items():
+        line = raw.line_of(key)
+        if not isinstance(entry, LineDict):
+            problems.add(path, line, f"return reason {key!r} must be a mapping with 'label' and 'text'")
+            continue
+        values = {name: entry.get(name) for name in ("label", "text")}
+        missing = [name for name, value in values.items() if not isinstance(value, str) or not value.strip()]
+        if missing:
+            problems.add(
+                path, line, f"return reason {key!r} needs a non-empty {' and '.join(repr(m) for m in missing)}"
+            )
+            continue
+        reasons[str(key)] = MappingProxyType({name: " ".join(str(value).split()) for name, value in values.items()})
+    return MappingProxyType(reasons)
 
 
 def _template_placeholders(path: Path) -> dict[str, set[str]]:

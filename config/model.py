@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from config.regions import Regions
 
@@ -138,6 +139,8 @@ class LanguageReplies:
     """Identity field -> label ("nik" -> "NIK")."""
     problems: Mapping[str, str]
     """Problem code -> label ("missing" -> "belum diisi")."""
+    return_reasons: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    """Reason templates for returning a complaint (part-actions): key -> {"label": ..., "text": ...}, in file order."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle
+from complaints import lifecycle, notify
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
@@ -91,4 +91,8 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
     )
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
-    return {"send_reply": [reply_id]} if reply_id else {}
+    ids = [reply_id] if reply_id else []
+    if key == "ack":  # disposed: the OPD is told too, in the same transaction as the disposition
+        notice_id = notify.queue_opd_notice(session, complaint, config=runtime.config, settings=runtime.settings)
+        ids += [notice_id] if notice_id else []
+    return {"send_reply": ids} if ids else {}

@@ -21,7 +21,7 @@ import aiohttp_session
 from aiohttp import web
 
 from complaints.accounts import Accounts, LoginLimits
-from gateway.console import views
+from gateway.console import case_actions, views
 from gateway.console.auth import ACCOUNTS, PREFIX, session_storage
 from gateway.console.middleware import guard
 from gateway.console.render import TEMPLATES, build_templates
@@ -52,6 +52,8 @@ def setup_console(app: web.Application) -> None:
     console[TEMPLATES] = build_templates()
     _quiet_session_library()
     aiohttp_session.setup(console, session_storage(app))
+    # part-actions: before the guard, whose CSRF check reads the (photo-carrying) action forms.
+    console.middlewares.append(case_actions.photo_body_limit)
     console.middlewares.append(guard)
     views.add_routes(console)
     app.router.add_get(PREFIX, views.to_landing)

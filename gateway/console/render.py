@@ -29,7 +29,12 @@ def lang_of(request: web.Request, form_lang: Any = None) -> str:
 
 
 async def render(request: web.Request, template: str, lang: str, *, status: int = 200, **context: Any) -> web.Response:
-    """Render ``template`` with the strings of ``lang``, the CSRF token and the user (if any)."""
+    """Render ``template`` with the strings of ``lang``, the CSRF token and the user (if any).
+
+    ``switch_path`` (optional) is where the language link goes, for pages answering a POST
+    whose own path cannot be opened with GET (part-actions: the case action's refusal pages).
+    """
+    switch_path = context.pop("switch_path", None) or request.path
     session = await aiohttp_session.get_session(request)
     user: StaffView | None = request.get(USER_KEY)
     other = "en" if lang == "id" else "id"
@@ -41,7 +46,7 @@ async def render(request: web.Request, template: str, lang: str, *, status: int 
             t=STRINGS[lang],
             lang=lang,
             other_lang=other,
-            switch_url=f"{request.path}?lang={other}",
+            switch_url=f"{switch_path}?lang={other}",
             csrf_field=CSRF_FIELD,
             csrf=csrf_token(session),
             user=user,

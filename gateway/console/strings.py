@@ -185,6 +185,61 @@ STRINGS: dict[str, dict[str, str]] = {
         "users_forbidden_body": "Halaman pengguna hanya dapat dibuka oleh admin.",
         "users_forbidden_back": "Kembali ke kotak masuk",
         # --- end users page
+        # --- part-actions: what staff do to a case (POST /ops/kasus/{ticket}/aksi)
+        "action_done_verify": "Identitas dinyatakan lengkap; pengaduan diteruskan ke penentuan OPD.",
+        "action_done_dispose": "Pengaduan didisposisikan ke OPD; pelapor dan OPD diberi tahu.",
+        "action_done_reroute": "Pengaduan dialihkan ke OPD lain; pelapor dan OPD baru diberi tahu.",
+        "action_done_return_to_citizen": "Pengaduan dikembalikan ke pelapor beserta alasannya.",
+        "action_done_accept": "Pengaduan diterima OPD dan sedang dianalisa.",
+        "action_done_return_to_operator": "Pengaduan dikembalikan ke operator.",
+        "action_done_follow_up": "Tindak lanjut dicatat.",
+        "action_done_note": "Catatan disimpan.",
+        "action_done_answer": "Jawaban dikirim ke operator.",
+        "action_done_receive_answer": "Jawaban OPD diterima.",
+        "action_done_send_back": "Jawaban dikembalikan ke OPD dengan catatan.",
+        "action_done_approve": "Jawaban disetujui dan pengaduan selesai.",
+        "action_invalid_title": "Formulir belum lengkap",
+        "action_invalid_body": "Tindakan belum disimpan. Perbaiki hal berikut lalu kirim lagi:",
+        "action_changed_title": "Kasus sudah berubah",
+        "action_changed_body": (
+            "Kasus ini sudah diubah orang lain sejak halaman Anda dibuka, jadi tindakan Anda tidak disimpan. "
+            "Muat ulang kasus, periksa keadaannya, lalu putuskan lagi."
+        ),
+        "action_refused_body": (
+            "Langkah ini tidak dapat dilakukan lagi pada status kasus sekarang, jadi tindakan Anda tidak disimpan. "
+            "Muat ulang kasus untuk melihat keadaannya."
+        ),
+        "action_forbidden_title": "Tindakan tidak diizinkan",
+        "action_forbidden_body": "Peran Anda tidak boleh melakukan tindakan ini.",
+        "action_not_found_title": "Kasus tidak ditemukan",
+        "action_not_found_body": "Tidak ada kasus dengan nomor tiket ini yang dapat Anda buka.",
+        "action_reload": "Muat ulang kasus",
+        "action_your_text": "Teks yang Anda tulis (salin sebelum memuat ulang):",
+        "action_field_action": "Tindakan",
+        "action_field_version": "Versi kasus",
+        "action_field_opd": "OPD",
+        "action_field_reason": "Alasan",
+        "action_field_reason_template": "Templat alasan",
+        "action_field_note": "Catatan",
+        "action_field_answer": "Jawaban",
+        "action_field_phone_note": "Catatan telepon",
+        "action_field_photos": "Foto",
+        "action_err_required": "wajib diisi.",
+        "action_err_too_long": "terlalu panjang (paling banyak 10.000 karakter).",
+        "action_err_opd_unknown": "pilih OPD dari daftar.",
+        "action_err_opd_same": "pilih OPD yang lain dari OPD sekarang.",
+        "action_err_reason_template_unknown": "templat alasan tidak dikenal.",
+        "action_err_photos_too_many": "paling banyak 5 foto.",
+        "action_err_photo_too_large": "ada foto yang terlalu besar (paling besar {mb} MB).",
+        "action_err_photo_type": "hanya foto JPEG atau PNG.",
+        "action_err_photos_not_allowed": "foto hanya untuk tindak lanjut OPD.",
+        "action_err_action_unknown": "tindakan tidak dikenal.",
+        "action_err_version_invalid": "halaman tidak lengkap; muat ulang kasus.",
+        "action_too_large_title": "Kiriman terlalu besar",
+        "action_too_large_body": (
+            "Tindakan tidak disimpan: foto yang dilampirkan terlalu besar. Lampirkan paling banyak {n} foto, "
+            "masing-masing paling besar {mb} MB. Kembali ke halaman sebelumnya untuk mengirim lagi."
+        ),
     },
     "en": {
         "html_lang": "en",
@@ -354,5 +409,60 @@ STRINGS: dict[str, dict[str, str]] = {
         "users_forbidden_body": "Only admins can open the users pages.",
         "users_forbidden_back": "Back to the inbox",
         # --- end users page
+        # --- part-actions: what staff do to a case (POST /ops/kasus/{ticket}/aksi)
+        "action_done_verify": "Identity confirmed; the complaint goes on to OPD routing.",
+        "action_done_dispose": "Complaint disposed to the OPD; the citizen and the OPD are told.",
+        "action_done_reroute": "Complaint moved to another OPD; the citizen and the new OPD are told.",
+        "action_done_return_to_citizen": "Complaint returned to the citizen with the reason.",
+        "action_done_accept": "Complaint accepted by the OPD and under analysis.",
+        "action_done_return_to_operator": "Complaint returned to the operator.",
+        "action_done_follow_up": "Follow-up recorded.",
+        "action_done_note": "Note saved.",
+        "action_done_answer": "Answer sent to the operator.",
+        "action_done_receive_answer": "OPD answer received.",
+        "action_done_send_back": "Answer sent back to the OPD with a note.",
+        "action_done_approve": "Answer approved and the complaint closed.",
+        "action_invalid_title": "The form is incomplete",
+        "action_invalid_body": "Nothing was saved. Correct the following and send again:",
+        "action_changed_title": "The case has changed",
+        "action_changed_body": (
+            "Someone else changed this case after your page was opened, so your action was not saved. "
+            "Reload the case, check where it stands, and decide again."
+        ),
+        "action_refused_body": (
+            "This step is no longer possible in the case's current status, so your action was not saved. "
+            "Reload the case to see where it stands."
+        ),
+        "action_forbidden_title": "Action not allowed",
+        "action_forbidden_body": "Your role may not take this action.",
+        "action_not_found_title": "Case not found",
+        "action_not_found_body": "There is no case with this ticket number that you can open.",
+        "action_reload": "Reload the case",
+        "action_your_text": "What you wrote (copy it before reloading):",
+        "action_field_action": "Action",
+        "action_field_version": "Case version",
+        "action_field_opd": "OPD",
+        "action_field_reason": "Reason",
+        "action_field_reason_template": "Reason template",
+        "action_field_note": "Note",
+        "action_field_answer": "Answer",
+        "action_field_phone_note": "Phone call note",
+        "action_field_photos": "Photos",
+        "action_err_required": "is required.",
+        "action_err_too_long": "is too long (at most 10,000 characters).",
+        "action_err_opd_unknown": "choose an OPD from the list.",
+        "action_err_opd_same": "choose an OPD other than the current one.",
+        "action_err_reason_template_unknown": "unknown reason template.",
+        "action_err_photos_too_many": "at most 5 photos.",
+        "action_err_photo_too_large": "a photo is too large (at most {mb} MB).",
+        "action_err_photo_type": "JPEG or PNG photos only.",
+        "action_err_photos_not_allowed": "photos are for OPD follow-ups only.",
+        "action_err_action_unknown": "unknown action.",
+        "action_err_version_invalid": "the page was incomplete; reload the case.",
+        "action_too_large_title": "Upload too large",
+        "action_too_large_body": (
+            "Nothing was saved: the attached photos are too large. Attach at most {n} photos of at most {mb} MB "
+            "each. Go back to the previous page to send again."
+        ),
     },
 }

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
+from gateway.console.case_actions import case_action
 from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
@@ -159,4 +160,6 @@ def add_routes(console: web.Application) -> None:
     console.router.add_post("/password", change_password)
     console.router.add_post("/logout", logout, name="logout")
     add_user_routes(console)  # part: users (/ops/pengguna, admins only)
+    # part-actions: the case page's forms post here (complaints/actions.py holds the field contract).
+    console.router.add_post("/kasus/{ticket}/aksi", case_action, name="case_action")
     console.router.add_static("/static/", HERE / "static", name="console_static")

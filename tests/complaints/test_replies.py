@@ -29,6 +29,7 @@ def sms_cases():
     for lang in ("id", "en"):
         for opd in opds:
             yield lang, "ack", {"ticket": TICKET, "opd": opd}
+            yield lang, "disposed", {"ticket": TICKET, "opd": opd}  # an operator's disposition (part-actions)
         yield lang, "ack_triage", {"ticket": TICKET}
         for n in range(1, len(ALL_PROBLEMS) + 1):
             yield lang, "identity_missing", {"ticket": TICKET, "fields": field_labels(REPLIES, ALL_PROBLEMS[:n], lang)}
