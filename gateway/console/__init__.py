@@ -20,7 +20,7 @@ from aiohttp import web
 from complaints.accounts import Accounts, LoginLimits
 from gateway.console import views
 from gateway.console.auth import ACCOUNTS, PREFIX, session_storage
-from gateway.console.middleware import guard
+from gateway.console.middleware import console_not_found, guard
 from gateway.console.render import TEMPLATES, build_templates
 from gateway.keys import RUNTIME, SETTINGS
 
@@ -37,6 +37,7 @@ def setup_console(app: web.Application) -> None:
     )
     console[TEMPLATES] = build_templates()
     aiohttp_session.setup(console, session_storage(app))
+    console.middlewares.append(console_not_found)  # part casepage: outermost, so it sees every 404
     console.middlewares.append(guard)
     views.add_routes(console)
     app.router.add_get(PREFIX, views.to_landing)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
+from gateway.console.case import add_case_routes
 from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
@@ -157,4 +158,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_get("/password", password_page, name="password")
     console.router.add_post("/password", change_password)
     console.router.add_post("/logout", logout, name="logout")
+    add_case_routes(console)  # part casepage: GET /kasus/{ticket}, GET /berkas/{ticket}/{sha256}
     console.router.add_static("/static/", HERE / "static", name="console_static")
