@@ -55,6 +55,6 @@ async def console_not_found(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except web.HTTPNotFound:
-        if request.method not in ("GET", "HEAD") or request.path.startswith(f"{PREFIX}/static/"):
+        if request.method not in ("GET", "HEAD"):
             raise
         return not_found(request)

@@ -359,7 +359,12 @@ async def test_unknown_ticket_and_unknown_console_path_get_the_console_404(tmp_p
         page = await resp.text()
         assert resp.status == 404 and ID["error_404_title"] in page and "console.css" in page
         await _login_as(site, "Operator@Example.org")
-        for path in (f"/ops/kasus/{new_ticket()}", "/ops/kasus/not-a-ticket", "/ops/no-such-page", "/ops/kasus/"):
+        for path in (
+            f"/ops/kasus/{new_ticket()}",
+            "/ops/kasus/not-a-ticket",
+            "/ops/no-such-page",
+            "/ops/kasus/",
+        ):
             resp = await site.client.get(path)
             page = await resp.text()
             assert resp.status == 404, path
@@ -418,3 +423,47 @@ async def test_overdue_clock_stands_out_and_a_flash_shows_once(tmp_path: Path) -
         assert ID["flash_reroute"] in page
         page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
         assert ID["flash_reroute"] not in page and ID["inbox_late"].format(n=3) in page
+
+
+@pytest.mark.asyncio
+async def test_a_note_photo_is_served_and_a_file_claiming_html_is_not_run(tmp_path: Path) -> None:
+    """A follow-up note's photo is served to the operator; a stored file typed text/html comes as bytes."""
+    async with console_site(tmp_path) as site:
+        _users(site)
+        photo, html = png(2, 2), b"<script>alert(1)</script>"
+        root = site.settings.attachments_dir
+        photo_sha, html_sha = store_bytes(root, photo), store_bytes(root, html)
+        ticket = new_ticket()
+        with site.runtime.sf.begin() as db:
+            case = seed_case(
+                db,
+                ticket,
+                "ditindaklanjuti",
+                opd_code="dlh",
+                attachments={"files": [{"sha256": html_sha, "content_type": "text/html", "filename": "x.html"}]},
+            )
+            db.add(
+                CaseNote(
+                    complaint_id=case.id,
+                    at=utcnow(),
+                    author_id=None,
+                    author_role="opd",
+                    kind="follow_up",
+                    text="Sudah ditambal",
+                    internal=True,
+                    attachments={"files": [{"sha256": photo_sha, "content_type": "image/png", "filename": "a.png"}]},
+                )
+            )
+        await _login_as(site, "Operator@Example.org")
+        page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
+        note = page[page.index("Sudah ditambal") :]
+        assert f'href="/ops/berkas/{ticket}/{photo_sha}"' in note
+        resp = await site.client.get(f"/ops/berkas/{ticket}/{photo_sha}")
+        assert resp.status == 200 and resp.headers["Content-Type"] == "image/png" and await resp.read() == photo
+        resp = await site.client.get(f"/ops/berkas/{ticket}/{html_sha}")
+        assert resp.status == 200 and resp.headers["Content-Type"] == "application/octet-stream"
+        assert "sandbox" in resp.headers["Content-Security-Policy"]
+        other = new_ticket()
+        with site.runtime.sf.begin() as db:
+            seed_case(db, other, "triase")
+        assert (await site.client.get(f"/ops/berkas/{other}/{photo_sha}")).status == 404  # another case's file
