@@ -19,15 +19,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, Complaint, HistoryEntry, InboxMessage, PersonalDataView, Reply
 from complaints.queries import STAFF_ROLES, Viewer, visible_cases
 from complaints.staff import StaffUser
 from config.model import CityConfig
 from normalizer.envelope import utcnow
-
-MASK = "*"
-HIDDEN = "***"
-"""What a masked address shows: nothing of it (a street name and number would identify the person)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,29 +138,6 @@ class CaseFile:
     history: tuple[HistoryLine, ...]
     draft_answer: str | None = None
     """What the approve form starts from: the approved answer, else the OPD's latest answer note."""
-
-
-# --------------------------------------------------------------------------- masking
-
-
-def mask_digits(value: str) -> str:
-    """Keep the last four characters (a NIK, a phone number): ``************0001``."""
-    if len(value) <= 4:
-        return MASK * len(value)
-    return MASK * (len(value) - 4) + value[-4:]
-
-
-def mask_name(value: str) -> str:
-    """The first letter of each word, then a fixed mask (the length of the name is not shown)."""
-    return " ".join(word[0] + MASK * 3 for word in value.split())
-
-
-def mask_email(value: str) -> str:
-    """``s***@example.net``: the first letter and the domain."""
-    local, at, domain = value.partition("@")
-    if not at:
-        return mask_name(value)
-    return (local[:1] or "") + MASK * 3 + "@" + domain
 
 
 def _identity(case: Complaint, reveal: bool) -> Identity:

@@ -11,15 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.casefile import (
-    case_attachment,
-    is_processing,
-    load_case,
-    mask_digits,
-    mask_email,
-    mask_name,
-)
+from complaints.casefile import case_attachment, is_processing, load_case
 from complaints.db import make_engine, session_factory, upgrade
+from complaints.masking import mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, HistoryEntry, InboxMessage, PersonalDataView, Reply
 from complaints.queries import Viewer
 from complaints.staff import StaffUser
