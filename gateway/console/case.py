@@ -108,12 +108,14 @@ async def render_case(
     failed_action: str | None = None,
     values: Mapping[str, str] | None = None,
     problem: str | None = None,
+    lang: str | None = None,
 ) -> web.Response:
     """Render the case page (also for the POST handler's 409/422: ``errors`` maps a field of
     ``failed_action``'s form to a string key, ``values`` keeps what was typed, ``problem`` is a
-    string key shown at the top). Raises 404 when the viewer may not see the case."""
+    string key shown at the top; ``lang`` the form's ``lang`` field). Raises 404 when the viewer may not
+    see the case."""
     user: StaffView = request[USER_KEY]
-    lang = lang_of(request)
+    lang = lang_of(request, lang)  # checked against the known languages
     t = STRINGS[lang]
     config: CityConfig = request.config_dict[RUNTIME].config
     reveal = request.method == "GET" and request.query.get(REVEAL_PARAM) == "1"
