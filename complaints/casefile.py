@@ -167,18 +167,19 @@ def find_case(session: Session, viewer: Viewer, ticket: str) -> Complaint | None
     return session.scalar(visible_cases(viewer).where(Complaint.ticket == ticket))
 
 
-def is_processing(session: Session, viewer: Viewer, ticket: str) -> bool:
-    """True when ``ticket`` was accepted but its case is not open yet (the workers are on it).
+def pending_state(session: Session, viewer: Viewer, ticket: str) -> str | None:
+    """For a ticket whose message was accepted but has no case yet: ``"processing"`` (the workers
+    are on it) or ``"failed"`` (processing gave up: a dead letter); None otherwise.
 
     Only for operators and admins: such a case is nobody's OPD's yet, so an OPD user is told
     nothing about it (the same 404 as for an unknown ticket).
     """
     if viewer.role not in STAFF_ROLES:
-        return False
-    inbox = session.scalar(select(InboxMessage.id).where(InboxMessage.ticket == ticket, InboxMessage.state != "dead"))
-    if inbox is None:
-        return False
-    return session.scalar(select(Complaint.id).where(Complaint.inbox_id == inbox)) is None
+        return None
+    inbox = session.execute(select(InboxMessage.id, InboxMessage.state).where(InboxMessage.ticket == ticket)).first()
+    if inbox is None or session.scalar(select(Complaint.id).where(Complaint.inbox_id == inbox.id)) is not None:
+        return None
+    return "failed" if inbox.state == "dead" else "processing"
 
 
 def load_case(

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from channels.storage import attachment_path
 from complaints import actions
-from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, is_processing
+from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, pending_state
 from complaints.queries import Viewer
 from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
@@ -122,8 +122,9 @@ async def render_case(
     loaded = await _load(request, ticket, reveal=reveal, lang=lang)
     if loaded is None:
         viewer = _viewer(user)
-        if await request.config_dict[ACCEPTOR].read(is_processing, viewer, ticket):
-            return await render(request, "case_processing.html", lang, ticket=ticket)
+        pending = await request.config_dict[ACCEPTOR].read(pending_state, viewer, ticket)
+        if pending is not None:
+            return await render(request, "case_processing.html", lang, ticket=ticket, failed=pending == "failed")
         raise web.HTTPNotFound()
     session = await aiohttp_session.get_session(request)
     flash = session.pop("flash", None) if status == 200 else None

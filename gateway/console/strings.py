@@ -200,6 +200,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "actor_citizen": "Pelapor",
         "case_processing": "Pengaduan ini sedang diproses. Muat ulang halaman ini sebentar lagi.",
         "case_reload": "Muat ulang",
+        "case_processing_failed": (
+            "Pesan ini tidak dapat diproses otomatis, jadi belum menjadi kasus. Laporkan nomor tiketnya kepada admin."
+        ),
         "error_404_title": "Halaman tidak ditemukan",
         "error_404_body": "Halaman atau kasus ini tidak ada, atau tidak dapat Anda buka.",
         "error_404_back": "Ke konsol",
@@ -402,6 +405,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "actor_citizen": "Citizen",
         "case_processing": "This complaint is being processed. Reload this page in a moment.",
         "case_reload": "Reload",
+        "case_processing_failed": (
+            "This message could not be processed automatically, so it has no case. Report its ticket to an admin."
+        ),
         "error_404_title": "Page not found",
         "error_404_body": "This page or case does not exist, or you cannot open it.",
         "error_404_back": "To the console",

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.casefile import case_attachment, is_processing, load_case
+from complaints.casefile import case_attachment, load_case, pending_state
 from complaints.db import make_engine, session_factory, upgrade
 from complaints.masking import mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, HistoryEntry, InboxMessage, PersonalDataView, Reply
@@ -188,7 +188,7 @@ def test_case_file_on_postgresql(pg_url: str) -> None:
 
 
 def test_processing_only_for_an_accepted_ticket_without_a_case(db: Session) -> None:
-    """An accepted message without its case is "processing" for operators, never for OPD users."""
+    """An accepted message without a case is "processing" (or "failed" once dead) for operators, never for OPD users."""
     now = utcnow()
     db.add(
         InboxMessage(
@@ -205,9 +205,12 @@ def test_processing_only_for_an_accepted_ticket_without_a_case(db: Session) -> N
         )
     )
     db.commit()
-    assert is_processing(db, OPERATOR, TICKET)
-    assert not is_processing(db, DLH, TICKET)
-    assert not is_processing(db, OPERATOR, "BGR-2222222")
+    assert pending_state(db, OPERATOR, TICKET) == "processing"
+    assert pending_state(db, DLH, TICKET) is None
+    assert pending_state(db, OPERATOR, "BGR-2222222") is None
     seed_case(db, "BGR-3333333", "triase")
     db.commit()
-    assert not is_processing(db, OPERATOR, "BGR-3333333")
+    assert pending_state(db, OPERATOR, "BGR-3333333") is None
+    db.execute(sa.update(InboxMessage).where(InboxMessage.ticket == TICKET).values(state="dead"))
+    db.commit()
+    assert pending_state(db, OPERATOR, TICKET) == "failed"

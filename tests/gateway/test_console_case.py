@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.storage import store_bytes
 from complaints import actions
@@ -399,6 +399,10 @@ async def test_ticket_still_processing_gets_a_reload_page(tmp_path: Path) -> Non
         resp = await site.client.get(f"/ops/kasus/{ticket}")
         page = await resp.text()
         assert resp.status == 200 and ID["case_processing"] in page and ticket in page
+        with site.runtime.sf.begin() as db:
+            db.execute(update(InboxMessage).where(InboxMessage.ticket == ticket).values(state="dead"))
+        page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
+        assert ID["case_processing_failed"] in page and ID["case_processing"] not in page
         await _login_as(site, OPD_EMAIL)
         assert (await site.client.get(f"/ops/kasus/{ticket}")).status == 404
 
