@@ -11,6 +11,7 @@ transaction, so the look and its record commit together.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,8 @@ from complaints.queries import STAFF_ROLES, Viewer, visible_cases
 from complaints.staff import StaffUser
 from config.model import CityConfig
 from normalizer.envelope import utcnow
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +289,8 @@ def attachments_of(stored: Mapping[str, Any] | None) -> tuple[Attachment, ...]:
     files = (stored or {}).get("files") or ()
     result = []
     for item in files:
-        if not isinstance(item, Mapping) or not isinstance(item.get("sha256"), str):
-            continue  # a malformed entry cannot be served; the rest still can
+        if not isinstance(item, Mapping) or not _SHA256.fullmatch(str(item.get("sha256", ""))):
+            continue  # a malformed entry cannot be served (nor name a path); the rest still can
         size = item.get("size")
         result.append(
             Attachment(

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from complaints.casefile import case_attachment, load_case, pending_state
+from complaints.casefile import attachments_of, case_attachment, load_case, pending_state
 from complaints.db import make_engine, session_factory, upgrade
 from complaints.masking import mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, HistoryEntry, InboxMessage, PersonalDataView, Reply
@@ -214,3 +214,10 @@ def test_processing_only_for_an_accepted_ticket_without_a_case(db: Session) -> N
     db.execute(sa.update(InboxMessage).where(InboxMessage.ticket == TICKET).values(state="dead"))
     db.commit()
     assert pending_state(db, OPERATOR, TICKET) == "failed"
+
+
+def test_malformed_attachment_entries_are_left_out() -> None:
+    """An entry without a proper SHA-256 (it would name a path) is skipped; the others are listed."""
+    stored = {"files": [{"sha256": "../../etc/passwd"}, "junk", {"sha256": SHA, "content_type": "image/png"}]}
+    assert [a.sha256 for a in attachments_of(stored)] == [SHA]
+    assert attachments_of(None) == () and attachments_of({"files": None}) == ()
