@@ -23,7 +23,7 @@ from aiohttp import web
 from complaints.accounts import Accounts, LoginLimits
 from gateway.console import case_actions, views
 from gateway.console.auth import ACCOUNTS, PREFIX, session_storage
-from gateway.console.middleware import guard
+from gateway.console.middleware import console_not_found, guard
 from gateway.console.render import TEMPLATES, build_templates
 from gateway.keys import RUNTIME, SETTINGS
 
@@ -52,6 +52,7 @@ def setup_console(app: web.Application) -> None:
     console[TEMPLATES] = build_templates()
     _quiet_session_library()
     aiohttp_session.setup(console, session_storage(app))
+    console.middlewares.append(console_not_found)  # part casepage: outermost, so it sees every 404
     # part-actions: before the guard, whose CSRF check reads the (photo-carrying) action forms.
     console.middlewares.append(case_actions.photo_body_limit)
     console.middlewares.append(guard)

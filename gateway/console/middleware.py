@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.console.auth import COOKIE_NAME, PREFIX, USER_KEY, csrf_ok, load_staff
-from gateway.console.render import csrf_refused
+from gateway.console.render import csrf_refused, not_found
 from gateway.keys import ACCEPTOR
 
 # Pages reachable without a login, and pages a user who must change the password may still open.
@@ -43,3 +43,18 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise web.HTTPSeeOther(f"{PREFIX}/password")
     request[USER_KEY] = user
     return await handler(request)
+
+
+@web.middleware
+async def console_not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every 404 under /ops/ (unknown URL, a case the user may not see) gets the console's own page.
+
+    Outermost of the console's middlewares, so it also answers unknown URLs for a visitor who is
+    not logged in, and the citizen site's 404 page never shows under /ops/.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.method not in ("GET", "HEAD"):
+            raise
+        return not_found(request)

@@ -71,6 +71,30 @@ def csrf_refused(request: web.Request) -> web.Response:
     return html_response(request, page, lang, status=403, extra_headers=_NO_STORE)
 
 
+# --- part casepage: the console's own 404 ------------------------------------------------------
+def not_found(request: web.Request) -> web.Response:
+    """404 for any unknown console URL, a case or file the user may not see, or an unknown ticket.
+
+    The same page whoever asks, logged in or not: it says nothing about whether the case exists.
+    """
+    lang = lang_of(request)
+    strings = STRINGS[lang]
+    page = (
+        request.app[TEMPLATES]
+        .get_template("error.html")
+        .render(
+            t=strings,
+            lang=lang,
+            title=strings["error_404_title"],
+            body=strings["error_404_body"],
+            prefix=PREFIX,
+            back_url=f"{PREFIX}/",
+            back_label=strings["error_404_back"],
+        )
+    )
+    return html_response(request, page, lang, status=404, extra_headers=_NO_STORE)
+
+
 def build_templates() -> jinja2.Environment:
     """The console templates (autoescape on, undefined names fail loudly)."""
     return jinja2.Environment(
