@@ -15,6 +15,7 @@ from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
+from gateway.console.delivery import add_delivery_routes
 from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
@@ -158,3 +159,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_post("/password", change_password)
     console.router.add_post("/logout", logout, name="logout")
     console.router.add_static("/static/", HERE / "static", name="console_static")
+    # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
+    add_delivery_routes(console)
