@@ -96,7 +96,7 @@ def test_fewer_sms_parts_when_the_city_sets_fewer(tmp_path: Path) -> None:
 
 
 def test_email_answer_is_threaded_into_the_citizens_mail(runtime: Runtime) -> None:
-    """The e-mail answer keeps the thread: In-Reply-To and References name the citizen's mail, the subject the ticket."""
+    """E-mail answer threaded: In-Reply-To and References name the citizen's mail, the subject the ticket."""
     (row,), _ = answer(
         runtime,
         "BGR-2A2A2A6",

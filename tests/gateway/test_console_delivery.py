@@ -76,7 +76,7 @@ def _state(site: Console, case_id: str) -> tuple[Complaint, list[str], list[Repl
 
 @pytest.mark.asyncio
 async def test_inbox_lists_flagged_cases_with_their_marker_and_filter(tmp_path: Path) -> None:
-    """Closed cases with a failed delivery or a new message show in the operator inbox, marked; the filter keeps only them."""
+    """Closed cases with a failed delivery or a new message show in the inbox, marked; the filter keeps only them."""
     async with console_site(tmp_path) as site:
         _failed_case(site, "BGR-4C4C4C2")
         with site.runtime.sf.begin() as session:
