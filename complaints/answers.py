@@ -21,6 +21,7 @@ a longer one is shortened and ends with the tracking link, where the citizen rea
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,9 +106,9 @@ def answer_route(complaint: Complaint, settings: Settings) -> Route | None:
     """Where the answer of ``complaint`` goes, or None when it cannot be sent anywhere."""
     channel = complaint.reply_channel
     if channel in INDIRECT_CHANNELS:
-        return _email_route(complaint.email, settings) or _sms_route(complaint.phone, settings)
+        return _email_route(complaint.email, settings, complaint.subject) or _sms_route(complaint.phone, settings)
     if channel == "email" and complaint.reply_provider is None:
-        return _email_route(complaint.reply_address or complaint.email, settings)
+        return _email_route(complaint.reply_address or complaint.email, settings, complaint.subject)
     if channel == "sms" and complaint.reply_provider is None:
         return _sms_route(complaint.reply_address or complaint.phone, settings)
     return Route(
@@ -118,10 +119,12 @@ def answer_route(complaint: Complaint, settings: Settings) -> Route | None:
     )
 
 
-def _email_route(address: str | None, settings: Settings) -> Route | None:
+def _email_route(address: str | None, settings: Settings, subject: str | None = None) -> Route | None:
     if not address or not settings.provider_enabled("email"):
         return None
-    return Route(channel="email", provider="email", address=address)
+    # No mail of the citizen's to thread under: the answer's subject names their complaint ("Re: <subject> [ticket]").
+    thread = json.dumps({"subject": subject}) if subject else None
+    return Route(channel="email", provider="email", address=address, thread_ref=thread)
 
 
 def _sms_route(address: str | None, settings: Settings) -> Route | None:
@@ -246,7 +249,7 @@ def resend_answer(
             raise ResendInvalid({"address": "resend_bad_email"})
         if not chosen:
             raise ResendInvalid({"address": "resend_no_email"})
-        route = _email_route(chosen, settings)
+        route = _email_route(chosen, settings, complaint.subject)
         if route is None:
             raise ResendInvalid({"via": "resend_email_off"})
     elif via == "sms":

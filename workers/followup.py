@@ -20,6 +20,7 @@ from complaints import attention, lifecycle, store
 from complaints.models import CaseNote, Complaint, InboxMessage, Reply
 from config.statuses import CLOSED
 from normalizer.envelope import ComplaintEnvelope, utcnow
+from normalizer.identity import normalize_phone
 from normalizer.tickets import find_ticket, normalize_ticket
 from workers.batch import FollowUps
 from workers.casework import check_case
@@ -53,11 +54,7 @@ def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None
         )
         case = session.get(Complaint, complaint_id) if complaint_id else None
         # Someone else in the thread (a relative copied in) does not get to change the case.
-        if (
-            case is not None
-            and case.reply_channel == route.channel
-            and case.reply_address.lower() == route.address.lower()
-        ):
+        if case is not None and _own_address(case, envelope):
             return case
     for where in (envelope.subject or "", envelope.text or ""):
         ticket = find_ticket(where)
@@ -71,8 +68,16 @@ def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None
 
 
 def _own_address(case: Complaint, envelope: ComplaintEnvelope) -> bool:
+    """The message comes from the case's reply address, or from the e-mail or phone the case's
+    answer may have gone to instead (a web-form or call-centre complaint answered by e-mail/SMS)."""
     route = envelope.reply_route
-    return case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower()
+    if case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+        return True
+    if route.channel == "email" and case.email:
+        return case.email.lower() == route.address.lower()
+    if route.channel == "sms" and case.phone:
+        return normalize_phone(route.address) == case.phone
+    return False
 
 
 def add_to_case(

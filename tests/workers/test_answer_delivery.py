@@ -250,3 +250,18 @@ def test_failed_delivery_is_not_hidden_by_a_citizen_message(runtime: Runtime) ->
     assert len(_notes(runtime, case_id)) == 1
     case, _ = _case(runtime, case_id)
     assert case.attention == "delivery_failed"
+
+
+def test_reply_to_a_web_form_answer_sent_by_email_attaches(runtime: Runtime) -> None:
+    """A web-form case answered by e-mail: the citizen's e-mail reply quoting the ticket joins the case."""
+    with runtime.sf.begin() as session:
+        case_id = seed_case(
+            session, "BGR-3B3B3BD", "selesai", answer_text=ANSWER, reply_channel="web", reply_address=EMAIL
+        ).id
+    _incoming(
+        runtime, "Terima kasih, sudah beres.", sender=EMAIL, channel="email", subject="Re: Jalan rusak [BGR-3B3B3BD]"
+    )
+    (note,) = _notes(runtime, case_id)
+    assert "sudah beres" in note.text
+    with runtime.read_sf() as session:
+        assert session.scalar(select(Complaint.id).where(Complaint.id != case_id)) is None
