@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session
 
 from complaints import transitions
@@ -53,6 +53,8 @@ class InboxFilters:
     channel: str = ""
     overdue: bool = False
     ticket: str = ""
+    attention: bool = False
+    """Only cases flagged for an operator (a failed answer delivery, a citizen's new message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,18 @@ def inbox(
     auto_dispose: bool = True,
     now: datetime | None = None,
 ) -> InboxPage:
-    """The cases waiting for ``user``'s role, filtered, deadline first then oldest, 50 a page."""
+    """The cases waiting for ``user``'s role, filtered, deadline first then oldest, 50 a page.
+
+    Operators and admins also get every case flagged ``attention`` (whatever its status, a
+    closed one included); both halves of the OR have their own index.
+    """
     page = max(1, page)
     waiting = waiting_statuses(user.role, auto_dispose=auto_dispose)
-    query = visible_cases(user).where(Complaint.status.in_(waiting))
+    staff = user.role in STAFF_ROLES
+    waits = Complaint.status.in_(waiting)
+    query = visible_cases(user).where(or_(waits, Complaint.attention.is_not(None)) if staff else waits)
+    if filters.attention:
+        query = query.where(Complaint.attention.is_not(None)) if staff else query.where(false())
     if filters.status:
         query = query.where(Complaint.status == filters.status)
     if filters.opd_code and user.role in STAFF_ROLES:

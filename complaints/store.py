@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from complaints import attention
 from complaints.models import Base, Complaint, HistoryEntry, InboxMessage, Reply
 from normalizer.envelope import ComplaintEnvelope, new_id, utcnow
 from normalizer.tickets import new_ticket
@@ -197,7 +198,7 @@ def reclaim_stale_sending(session: Session, grace: timedelta, limit: int = 500) 
             )
         )
     if given_up:
-        session.execute(
+        ended = session.scalars(
             update(Reply)
             .where(Reply.id.in_(given_up), Reply.status == "sending")
             .values(
@@ -206,7 +207,12 @@ def reclaim_stale_sending(session: Session, grace: timedelta, limit: int = 500) 
                 updated_at=now,
                 error="worker lost mid-send again; whether the citizen got it is unknown",
             )
-        )
+            .returning(Reply.id)
+        ).all()
+        for reply_id in ended:
+            reply = session.get(Reply, reply_id)
+            if reply is not None:
+                attention.answer_delivery_ended(session, reply)
     return again
 
 
@@ -342,5 +348,7 @@ def apply_delivery_update(
         reply.status = status
         if status == "failed":
             reply.error = detail or "provider reported failure"
+            # A refused or bounced answer: the operator chooses another contact (same transaction).
+            attention.answer_delivery_ended(session, reply)
     reply.updated_at = utcnow()
     return True

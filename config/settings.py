@@ -152,6 +152,16 @@ class Settings(BaseSettings):
             "(web form without e-mail, call-centre entries); unset: the first enabled of those."
         ),
     )
+    # --- issue 8, delivery part: how long an SMS answer may be
+    answer_sms_max_parts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description=(
+            "Most SMS parts of one concatenated SMS answer; a longer answer is shortened and ends with the "
+            "tracking link. Kannel's sendsms-user needs max-messages at least this and concatenation = true."
+        ),
+    )
     auto_dispose: bool = Field(
         default=True,
         description=(

@@ -1,9 +1,12 @@
 """A citizen writing again about the same complaint, and bounces of our own replies.
 
 A message belongs to an existing case when it answers one of our replies (its In-Reply-To
-or References name a reply's Message-ID) or, failing that, when its subject carries the
-case's ticket and it comes from the case's own address. It is added to that case instead of
-opening a new one; a case returned for missing identity is checked again.
+or References name a reply's Message-ID) or, failing that, when its subject or its text
+carries the case's ticket and it comes from the case's own address. It is added to that case
+instead of opening a new one, and written as a ``citizen_message`` note so the case page shows
+it in the conversation; a case returned for missing identity is checked again, and a closed
+case is flagged for the operator (``attention = "citizen_message"``). A ``CEK <ticket>`` from
+the case's own address on a closed case is answered as always and flagged the same way.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
-from complaints import lifecycle, store
-from complaints.models import Complaint, InboxMessage, Reply
-from normalizer.envelope import ComplaintEnvelope
-from normalizer.tickets import find_ticket
+from complaints import attention, lifecycle, store
+from complaints.models import CaseNote, Complaint, InboxMessage, Reply
+from config.statuses import CLOSED
+from normalizer.envelope import ComplaintEnvelope, utcnow
+from normalizer.identity import normalize_phone
+from normalizer.tickets import find_ticket, normalize_ticket
 from workers.batch import FollowUps
 from workers.casework import check_case
 
@@ -49,23 +54,30 @@ def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None
         )
         case = session.get(Complaint, complaint_id) if complaint_id else None
         # Someone else in the thread (a relative copied in) does not get to change the case.
-        if (
-            case is not None
-            and case.reply_channel == route.channel
-            and case.reply_address.lower() == route.address.lower()
-        ):
+        if case is not None and _own_address(case, envelope):
             return case
-    ticket = find_ticket(envelope.subject or "")
-    if ticket:
+    for where in (envelope.subject or "", envelope.text or ""):
+        ticket = find_ticket(where)
+        if not ticket:
+            continue
         case = store.complaint_by_ticket(session, ticket)
-        # A ticket in a subject is easy to copy: only the case's own address may add to it.
-        if (
-            case is not None
-            and case.reply_channel == route.channel
-            and case.reply_address.lower() == route.address.lower()
-        ):
+        # A ticket is easy to copy: only the case's own address may add to it.
+        if case is not None and _own_address(case, envelope):
             return case
     return None
+
+
+def _own_address(case: Complaint, envelope: ComplaintEnvelope) -> bool:
+    """The message comes from the case's reply address, or from the e-mail or phone the case's
+    answer may have gone to instead (a web-form or call-centre complaint answered by e-mail/SMS)."""
+    route = envelope.reply_route
+    if case.reply_channel == route.channel and case.reply_address.lower() == route.address.lower():
+        return True
+    if route.channel == "email" and case.email:
+        return case.email.lower() == route.address.lower()
+    if route.channel == "sms" and case.phone:
+        return normalize_phone(route.address) == case.phone
+    return False
 
 
 def add_to_case(
@@ -83,10 +95,59 @@ def add_to_case(
         if value and (waiting or not getattr(complaint, field)):
             setattr(complaint, field, value)
     lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
+    _citizen_note(session, complaint, envelope, envelope.text or "")
+    if complaint.status == CLOSED:
+        attention.flag(
+            session,
+            complaint,
+            attention.CITIZEN_MESSAGE,
+            actor="citizen",
+            note=f"message after closing via {envelope.provider}",
+        )
     log.info("follow_up", ticket=complaint.ticket, waiting=waiting)
     if waiting:
         return check_case(runtime, session, complaint, actor="worker:verify_intake", round_id=inbox.id)
     return {}
+
+
+def note_status_query(session: Session, envelope: ComplaintEnvelope) -> None:
+    """A ``CEK <ticket>`` from a closed case's own address: keep it on the case and flag the case.
+
+    The citizen asking after the answer may not have received it. A query about another
+    case, or about an open one, is only answered (as always).
+    """
+    ticket = normalize_ticket(envelope.query_ticket or "")
+    case = store.complaint_by_ticket(session, ticket) if ticket else None
+    if case is None or case.status != CLOSED or not _own_address(case, envelope):
+        return
+    _citizen_note(session, case, envelope, envelope.text or f"CEK {case.ticket}")
+    attention.flag(
+        session,
+        case,
+        attention.CITIZEN_MESSAGE,
+        actor="citizen",
+        note=f"status query after closing via {envelope.provider}",
+    )
+
+
+def _citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnvelope, text: str) -> None:
+    """The citizen's message as a note of the conversation (public to the case page, not internal)."""
+    files = [
+        {name: getattr(a, name) for name in ("sha256", "size", "content_type", "filename")}
+        for a in envelope.attachments
+    ]
+    session.add(
+        CaseNote(
+            complaint_id=complaint.id,
+            at=utcnow(),
+            author_id=None,
+            author_role="citizen",
+            kind=attention.CITIZEN_MESSAGE,
+            text=text,
+            attachments={"files": files} if files else None,
+            internal=False,
+        )
+    )
 
 
 def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> None:

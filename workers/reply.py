@@ -22,12 +22,15 @@ import structlog
 from sqlalchemy import case, select, update
 
 from channels.base import OutboundReply, SendError, SendResult
+from complaints import attention
 from complaints.models import Complaint, Reply
 from normalizer.envelope import utcnow
 from workers.batch import StageResult
 from workers.budget import UNKNOWN_OUTCOME_RETRIES, attempt_budget, retry_delay, send_deadline
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -39,7 +42,7 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
     with runtime.sf.begin() as session:
         now = utcnow()
         # A row put back by the sweeper after its budget was spent ends here, not at the provider.
-        session.execute(
+        spent = session.scalars(
             update(Reply)
             .where(Reply.id.in_(reply_ids), Reply.status == "queued", Reply.attempts >= budget)
             .values(
@@ -47,7 +50,12 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
                 next_attempt_at=None,
                 updated_at=now,
             )
-        )
+            .returning(Reply.id)
+        ).all()
+        for reply_id in spent:
+            ended = session.get(Reply, reply_id)
+            if ended is not None:
+                attention.answer_delivery_ended(session, ended)  # an answer that never left flags its case
         # Claim atomically: of two workers holding the same id (a retry and a sweep), only
         # one moves the row out of "queued", and only that one sends — and only while the
         # row's budget lasts, however many retry chains hold its id.
@@ -105,7 +113,7 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
                 continue
             if isinstance(outcome, SendResult):
                 _record_sent(reply, item, outcome)
-            elif _record_failure(runtime, reply, item, outcome, budget):
+            elif _record_failure(runtime, session, reply, item, outcome, budget):
                 result.failed[item.id] = outcome
     return result
 
@@ -122,8 +130,13 @@ def _record_sent(reply: Reply, item: OutboundReply, outcome: SendResult) -> None
     log.info("reply_sent", reply=item.id, provider=item.provider)
 
 
-def _record_failure(runtime: Runtime, reply: Reply, item: OutboundReply, outcome: BaseException, budget: int) -> bool:
-    """Record a failed send on its row; True when Dramatiq should retry it."""
+def _record_failure(
+    runtime: Runtime, session: Session, reply: Reply, item: OutboundReply, outcome: BaseException, budget: int
+) -> bool:
+    """Record a failed send on its row; True when Dramatiq should retry it.
+
+    A final failure of the answer flags its case for an operator, in the same transaction.
+    """
     now = utcnow()
     reply.updated_at = now
     reply.error = f"{outcome}"[:1000]
@@ -161,4 +174,5 @@ def _record_failure(runtime: Runtime, reply: Reply, item: OutboundReply, outcome
     # The citizen may already hold a reply whose earlier send had an unknown outcome.
     reply.status = "unknown" if reply.unknown_outcomes else "failed"
     reply.next_attempt_at = None
+    attention.answer_delivery_ended(session, reply)
     return False

@@ -78,6 +78,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.updated_at = utcnow()
     inbox.next_attempt_at = None
     if envelope.kind == "status_query":
+        followup.note_status_query(session, envelope)  # CEK on a closed case also reaches the operator
         return answer_status_query(runtime, session, inbox, envelope)
     if envelope.kind == "conversation":
         return conversation.handle_turn(runtime, session, inbox, envelope)

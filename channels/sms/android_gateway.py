@@ -188,7 +188,8 @@ class AndroidSmsGateway:
         """POST the reply to ``{ANDROID_SMS_GATEWAY_URL}/messages`` with our reply id as its id.
 
         Using our id makes a retry after a lost answer harmless: the gateway answers 409
-        "already exists", which we take as success. Raises :class:`SendError`.
+        "already exists", which we take as success. A long text (an OPD's answer) goes as one
+        message: the phone splits it into a multi-part SMS. Raises :class:`SendError`.
         """
         if not (self.api_url and self.username and self.password):
             raise SendError(

@@ -150,7 +150,13 @@ class KannelSms:
 
     # -- outbound ----------------------------------------------------------------------
     async def send(self, reply: OutboundReply) -> SendResult:
-        """Submit the reply to smsbox's sendsms interface with a delivery-report URL."""
+        """Submit the reply to smsbox's sendsms interface with a delivery-report URL.
+
+        A long text (an OPD's answer, up to ANSWER_SMS_MAX_PARTS parts) goes as one request:
+        smsbox splits it. sendsms has no parameter for that; the ``sendsms-user`` group must have
+        ``concatenation = true`` and ``max-messages`` >= ANSWER_SMS_MAX_PARTS, else Kannel sends
+        the first 160 characters and still answers 202 (README: Kannel set-up).
+        """
         if not self.sendsms_url:
             raise SendError("KANNEL_SENDSMS_URL is not set", retryable=False)
         dlr_query = urlencode({"token": self.token or "", "reply": reply.id})

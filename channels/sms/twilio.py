@@ -203,6 +203,9 @@ class TwilioSms:
     async def send(self, reply: OutboundReply) -> SendResult:
         """Create a Message resource (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource).
 
+        ``Body`` takes up to 1,600 characters and Twilio sends a longer one as a concatenated
+        SMS itself; an answer of ANSWER_SMS_MAX_PARTS (at most 10) parts stays below that.
+
         Raises :class:`SendError`: retryable for 429/5xx and network trouble, permanent for
         other 4xx (21610 unsubscribed, 21211 invalid number, bad credentials, ...).
         """

@@ -189,11 +189,12 @@ class XChannel:
         if self.public is None:
             return None
         lang = reply.language or "id"
-        text = self.public.public_reply_text(reply.kind, reply.ticket, lang)
+        # The link is to the public tracking page, which shows no personal data.
+        tracking_base = f"{self.public_base_url}/lacak/"
+        text = self.public.public_reply_text(reply.kind, reply.ticket, lang, tracking_base=tracking_base)
         if text is not None:
             return text
-        # The link is to the public tracking page, which shows no personal data.
-        return self.public.dm_notice(reply.ticket, lang, tracking_base=f"{self.public_base_url}/lacak/")
+        return self.public.dm_notice(reply.ticket, lang, tracking_base=tracking_base)
 
     async def _post_public_reply(self, reply: OutboundReply, text: str) -> str:
         """Post ``text`` in reply to the citizen's post; returns the new post's id ("" if unknown).

@@ -20,6 +20,8 @@ PUBLIC_TEMPLATES: dict[str, str] = {
     "ack": "x_public_ack",
     "ack_triage": "x_public_ack_triage",
     "status": "x_public_status",
+    # The OPD's answer itself goes by DM; in public only "answered, see your DM" and the tracking link.
+    "answer": "x_public_answer",
 }
 
 # The public reply to a mention whose reply kind has no public wording of its own (a request
@@ -35,17 +37,20 @@ class PublicPhrases:
     def __init__(self, texts: ReplyTexts) -> None:
         self.texts = texts
 
-    def public_reply_text(self, kind: str | None, ticket: str | None, lang: str) -> str | None:
+    def public_reply_text(
+        self, kind: str | None, ticket: str | None, lang: str, *, tracking_base: str = ""
+    ) -> str | None:
         """The public reply for a reply of ``kind`` about ``ticket``, or None when this reply must
         stay private (not a public kind, or no well-formed ticket to show).
 
-        Only the canonical ticket is passed to the template, so nothing else can appear in it.
+        Only the canonical ticket (and the tracking link made of it) is passed to the template,
+        so nothing else can appear in it.
         """
         key = PUBLIC_TEMPLATES.get(kind or "")
         canonical = normalize_ticket(ticket or "")
         if key is None or canonical is None:
             return None
-        text = self.texts(key, lang, channel="x", ticket=canonical)
+        text = self.texts(key, lang, channel="x", ticket=canonical, link=tracking_base + canonical)
         return text if len(text) <= MAX_POST_LENGTH else None
 
     def dm_notice(self, ticket: str | None, lang: str, *, tracking_base: str) -> str | None:

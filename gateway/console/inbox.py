@@ -40,6 +40,8 @@ class Row:
     proposal: str
     clock: str
     overdue: bool
+    attention: str | None = None
+    """Why the case needs an operator beyond its status, in words (a failed delivery, a new message)."""
 
 
 def _hours(delta_seconds: float) -> int:
@@ -98,6 +100,7 @@ def _row(case: Complaint, t: dict[str, str], config: CityConfig, lang: str, now:
         proposal=proposal,
         clock=clock,
         overdue=overdue,
+        attention=t.get("attention_" + case.attention, case.attention) if case.attention else None,
     )
 
 
@@ -108,6 +111,7 @@ def _filters(query: dict[str, str], user: StaffView) -> InboxFilters:
         channel=query.get("channel", "").strip()[:32],
         overdue=query.get("overdue", "") == "1",
         ticket=query.get("ticket", "").strip()[:40],
+        attention=query.get("attention", "") == "1" and user.role != "opd",
     )
 
 
@@ -143,6 +147,7 @@ async def inbox_page(request: web.Request) -> web.Response:
             ("channel", filters.channel),
             ("overdue", "1" if filters.overdue else ""),
             ("ticket", filters.ticket),
+            ("attention", "1" if filters.attention else ""),
             ("lang", lang if "lang" in request.query else ""),
         )
         if v

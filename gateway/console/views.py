@@ -15,8 +15,9 @@ from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
-from gateway.console.case_actions import case_action
 from gateway.console.case import add_case_routes
+from gateway.console.case_actions import case_action
+from gateway.console.delivery import add_delivery_routes
 from gateway.console.inbox import inbox_page
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
@@ -165,3 +166,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_post("/kasus/{ticket}/aksi", case_action, name="case_action")
     add_case_routes(console)  # part casepage: GET /kasus/{ticket}, GET /berkas/{ticket}/{sha256}
     console.router.add_static("/static/", HERE / "static", name="console_static")
+    # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
+    add_delivery_routes(console)

@@ -641,14 +641,23 @@ PHRASES = PublicPhrases(shipped_texts())
         ("status", "id", f"Status tiket {TICKET} sudah kami kirim lewat DM."),
         ("status", "en", f"We have sent the status of ticket {TICKET} by DM."),
         ("identity_missing", "id", None),
-        ("answer", "id", None),
+        (
+            "answer",
+            "id",
+            f"Pengaduan {TICKET} sudah dijawab. Jawabannya kami kirim lewat DM; lacak di https://intake.example/lacak/{TICKET}",
+        ),
+        (
+            "answer",
+            "en",
+            f"Complaint {TICKET} has been answered. We sent the answer by DM; track it at https://intake.example/lacak/{TICKET}",
+        ),
         ("conversation", "id", None),
         (None, "id", None),
     ],
 )
-def test_public_text_exists_only_for_ack_and_status(kind: str | None, lang: str, expected: str | None) -> None:
-    """Only acknowledgements and status answers have a public form, built from the ticket alone."""
-    assert PHRASES.public_reply_text(kind, TICKET, lang) == expected
+def test_public_text_exists_only_for_ack_status_and_answer(kind: str | None, lang: str, expected: str | None) -> None:
+    """Only acknowledgements, status answers and "answered" have a public form, built from the ticket alone."""
+    assert PHRASES.public_reply_text(kind, TICKET, lang, tracking_base="https://intake.example/lacak/") == expected
 
 
 @pytest.mark.parametrize("ticket", [None, "", "BGR-0000000", f"{TICKET} {NIK}", NIK])
@@ -731,7 +740,19 @@ async def test_retry_after_a_failed_dm_does_not_post_twice(fake: FakeX, channel:
     assert all(r.status != 403 for r in fake.served("tweets"))  # no duplicate post was even tried
 
 
-@pytest.mark.parametrize("kind", ["identity_missing", "answer", "empty_complaint"])
+async def test_answered_mention_gets_answered_in_public_and_the_answer_by_dm(fake: FakeX, channel: XChannel) -> None:
+    """The OPD's answer: "answered, see your DM" with the tracking link in public, the answer itself by DM."""
+    await channel.send(reply("answer"))
+    [public] = fake.posts
+    assert public["in_reply_to_tweet_id"] == "1900000000000000001"
+    assert public["text"] == (
+        f"Pengaduan {TICKET} sudah dijawab. Jawabannya kami kirim lewat DM; lacak di https://intake.example/lacak/{TICKET}"
+    )
+    assert not [word for word in PERSONAL if word in public["text"]], public["text"]
+    assert [d["text"] for d in fake.dms_sent] == [FULL_ACK]
+
+
+@pytest.mark.parametrize("kind", ["identity_missing", "empty_complaint"])
 async def test_every_mention_gets_a_public_reply_with_ticket_and_link_then_the_dm(
     fake: FakeX, channel: XChannel, kind: str
 ) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from complaints.answers import queue_answer
 from complaints.models import Complaint, HistoryEntry, Reply
 from tests.conftest import base_settings
 from tests.support.kannel import KannelHarness, running_kannel
@@ -124,3 +125,59 @@ def test_ucs2_sms_text_is_kept_verbatim(sms_system: tuple[KannelHarness, SystemT
     case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.text.contains("Pohon"))))
     assert case.text == text
     assert case.opd_code == "dlh"
+
+
+# --- delivery part (issue 8): the OPD's answer as one concatenated SMS through real Kannel
+ANSWER_SENTENCES = [
+    "Terima kasih atas laporan Anda tentang jalan berlubang di depan Kebun Raya.",
+    "Tim Dinas PUPR sudah meninjau lokasi pada hari Senin dan menambal lubang sepanjang dua meter.",
+    "Pengaspalan ulang seluruh ruas dijadwalkan bulan depan setelah musim hujan reda.",
+    "Bila masih ada kerusakan, balas pesan ini dengan menyebut nomor tiket.",
+]
+
+
+def _approve(system: SystemThread, ticket: str, answer: str) -> list[str]:
+    """Close the case with ``answer`` as the operator's approval does, and hand the replies to the workers."""
+    assert system.system is not None
+    runtime = system.system.runtime
+    with runtime.sf.begin() as session:
+        case = session.scalar(select(Complaint).where(Complaint.ticket == ticket))
+        assert case is not None
+        case.answer_text = answer
+        ids = queue_answer(session, case, config=runtime.config, settings=runtime.settings)
+    runtime.send("send_reply", ids)
+    return ids
+
+
+def _sms_complaint(kannel: KannelHarness) -> str:
+    kannel.inject(PHONE, SHORT_CODE, f"LAPOR#{NIK}#Siti Aminah#Jl. Pajajaran No. 5#Jalan berlubang di depan Kebun Raya")
+    ticket = TICKET.search(kannel.wait_for_mt(PHONE, timeout=20).text)
+    assert ticket
+    return ticket.group(0)
+
+
+def test_long_answer_arrives_whole_as_one_concatenated_sms(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """A 330-character answer reaches the phone whole, as one message of three parts, and is reported delivered."""
+    kannel, system = sms_system
+    ticket = _sms_complaint(kannel)
+    answer = " ".join(ANSWER_SENTENCES)
+    (reply_id,) = _approve(system, ticket, answer)
+    sms = kannel.wait_for_mt(PHONE, timeout=20)
+    assert sms.text == f"{ticket}: {answer}"
+    assert sms.parts == 3
+    system.wait_for(lambda s: s.get(Reply, reply_id).status == "delivered")
+
+
+def test_too_long_answer_arrives_shortened_with_the_tracking_link(
+    sms_system: tuple[KannelHarness, SystemThread],
+) -> None:
+    """An answer beyond ANSWER_SMS_MAX_PARTS (4) arrives in four parts, cut at a word, ending with the tracking link."""
+    kannel, system = sms_system
+    ticket = _sms_complaint(kannel)
+    answer = " ".join(ANSWER_SENTENCES * 3)
+    _approve(system, ticket, answer)
+    sms = kannel.wait_for_mt(PHONE, timeout=20)
+    link = f"{system.settings.public_base_url}/lacak/{ticket}"
+    assert sms.text.startswith(f"{ticket}: {ANSWER_SENTENCES[0]}")
+    assert sms.text.endswith(f"... {link}")
+    assert sms.parts == 4
