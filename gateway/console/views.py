@@ -16,6 +16,7 @@ from aiohttp import web
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
 from gateway.console.inbox import inbox_page
+from gateway.console.manual import manual_page, manual_submit
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR
@@ -157,4 +158,7 @@ def add_routes(console: web.Application) -> None:
     console.router.add_get("/password", password_page, name="password")
     console.router.add_post("/password", change_password)
     console.router.add_post("/logout", logout, name="logout")
+    # part-manual: manual entry of complaints received by telephone or from newspapers
+    console.router.add_get("/baru", manual_page, name="manual")
+    console.router.add_post("/baru", manual_submit)
     console.router.add_static("/static/", HERE / "static", name="console_static")
