@@ -84,11 +84,12 @@ async def _form(
 
 
 async def manual_page(request: web.Request) -> web.Response:
-    """GET /ops/baru: an empty form (call centre, answered by SMS) with a fresh submission token."""
+    """GET /ops/baru: an empty form (call centre; answered by SMS when an SMS provider is configured,
+    else by phone) with a fresh submission token."""
     lang = lang_of(request)
     if request[USER_KEY].role not in ROLES:
         return await _forbidden(request, lang)
-    values = {"source": "call_centre", "answer_by": "sms"}
+    values = {"source": "call_centre", "answer_by": "sms" if _routes(request).sms_provider else "phone"}
     return await _form(request, lang, values=values, errors={}, submission_id=new_submission_id())
 
 

@@ -196,6 +196,8 @@ async def test_answer_ways_that_are_not_configured_are_refused(tmp_path: Path) -
     async with console_site(tmp_path) as site:
         operator(site)
         await site.login()
+        form = await (await site.client.get("/ops/baru")).text()
+        assert 'value="phone" checked' in form and 'value="sms" checked' not in form  # the default that works
         resp = await _post(site, _entry(answer_by="sms"))
         assert resp.status == 422 and ID["manual_err_answer_by_no_sms"] in await resp.text()
         resp = await _post(site, _entry(answer_by="email", email=EMAIL))
