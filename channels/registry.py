@@ -71,6 +71,10 @@ REGISTRY: tuple[Registration, ...] = (
     _line("whatsapp", "channels.whatsapp:WhatsAppChannel", "webhook", "outbound"),
     # The Android app is part of the product too: gateway/app_api serves its JSON API.
     _line("app", "channels.android_app:AndroidApp", "outbound", "push", provider=None),
+    # part-manual: complaints by telephone and from newspapers are typed in on the console
+    # (gateway/console/manual.py parses them with channels.manual_entry); a citizen answered
+    # by telephone has this do-nothing sender, so the reply is kept for the operator to read out.
+    _line("phone", "channels.manual_entry:PhoneAnswer", "outbound", provider=None),
 )
 
 

@@ -203,6 +203,7 @@ def open_case(
         subject=envelope.subject,
         text=envelope.text,
         attachments={"files": [_attachment(a) for a in envelope.attachments]} if envelope.attachments else None,
+        source_details=envelope.source_details,  # a manual entry's newspaper and who typed it in
         created_at=received_at,
         updated_at=received_at,
     )

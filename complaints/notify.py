@@ -8,14 +8,63 @@ reporter's NIK or other personal data.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
 from complaints.models import Complaint
+from complaints.replies import render_reply
+from complaints.store import queue_reply
 from config.model import CityConfig
 from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KIND = "opd_notice"
+TOPIC_LENGTH = 200
+"""The topic line is a hint, not the complaint: a long subject is cut."""
 
 
 def queue_opd_notice(session: Session, complaint: Complaint, *, config: CityConfig, settings: Settings) -> str | None:
     """Queue the notice to the case's OPD; returns the reply id for ``send_reply``, or None when
     there is nothing to send (no e-mail settings, no contact address for the OPD, already queued)."""
-    return None
+    opd = config.opd(complaint.opd_code)
+    if opd is None or not opd.contact:
+        return None
+    if "email" not in settings.check_providers():
+        # The notice is a convenience: a city without outbound mail still disposes cases.
+        log.info("no OPD notice for %s: the e-mail provider is not configured", complaint.ticket)
+        return None
+    text = render_reply(
+        config.replies,
+        KIND,
+        "id",  # the OPD works in Indonesian whatever language the reporter wrote in
+        channel="email",
+        ticket=complaint.ticket,
+        opd=opd.name,
+        topic=opd_notice_topic(complaint),
+        link=f"{settings.public_base_url.rstrip('/')}/ops/kasus/{complaint.ticket}",
+    )
+    reply_id = queue_reply(
+        session,
+        dedupe_key=f"{complaint.id}:{KIND}:{opd.code}:{complaint.version}",
+        kind=KIND,
+        channel="email",
+        provider="email",
+        address=opd.contact,
+        text=text,
+        complaint_id=complaint.id,
+    )
+    if reply_id is not None:
+        log.info("OPD notice queued for %s to %s", complaint.ticket, opd.code)
+    return reply_id
+
+
+def opd_notice_topic(complaint: Complaint) -> str:
+    """What the case is about, without personal data: the reporter's subject line, else the
+    routing's matched words. Never the complaint text, which may hold a NIK or an address."""
+    subject = " ".join((complaint.subject or "").split())
+    if subject:
+        return subject if len(subject) <= TOPIC_LENGTH else subject[: TOPIC_LENGTH - 3].rstrip() + "..."
+    matched = [w.strip() for w in (complaint.routing_matched or "").split(",") if w.strip()]
+    return ", ".join(matched) or "-"

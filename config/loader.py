@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from config.model import (
     DEFAULT_LANGUAGE,
     CityConfig,
@@ -113,6 +115,24 @@ def shipped_files() -> list[Path]:
 # --------------------------------------------------------------------------- OPD directory
 
 
+def _contact(raw: LineDict, path: Path, problems: Problems) -> str | None:
+    """The OPD's optional notice address, normalised; a problem (and None) when it is not an e-mail address.
+
+    No DNS lookup: a config check must not depend on the network.
+    """
+    value = raw.get("contact")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        problems.add(path, raw.line_of("contact"), f"contact must be an e-mail address, not {value!r}")
+        return None
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        problems.add(path, raw.line_of("contact"), f"contact {value!r} is not an e-mail address: {exc}")
+        return None
+
+
 def _read_opds(path: Path, problems: Problems, regions: Regions, home_region: str) -> dict[str, Opd] | None:
     """The OPDs that are valid; None when the file cannot be read at all."""
     opds: dict[str, Opd] = {}
@@ -155,8 +175,9 @@ def _read_opds(path: Path, problems: Problems, regions: Regions, home_region: st
         elif district is not None:
             problems.add(path, raw.line_of("district_code"), "only a kecamatan has a district_code")
         kelurahan = _strings(raw.get("kelurahan") or [], path, raw.line_of("kelurahan"), "kelurahan", problems)
+        contact = _contact(raw, path, problems)
         if None not in fields and code not in opds:
-            opds[str(code)] = Opd(str(code), str(name), str(short_name), str(kind), district, tuple(kelurahan))
+            opds[str(code)] = Opd(str(code), str(name), str(short_name), str(kind), district, tuple(kelurahan), contact)
     return opds
 
 

@@ -33,6 +33,8 @@ class Opd:
     """Kemendagri code of a kecamatan (``32.71.01``): a district of the home region."""
     kelurahan: tuple[str, ...] = ()
     """The kelurahan of a kecamatan, for mapping a location to it."""
+    contact: str | None = None
+    """The OPD's e-mail address for notices of cases disposed to it (complaints.notify); optional."""
 
     @property
     def is_kecamatan(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from complaints import store
+from complaints.models import Complaint
+from config.logging import mask
 from config.model import CityConfig
 from gateway.keys import ACCEPTOR, RUNTIME
 from normalizer.tickets import normalize_ticket
@@ -50,6 +53,7 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
             return None
         return {
             "ticket": ticket,
+            "answer": None,
             "status": "diterima",
             "status_label": sop.label("diterima", lang),
             "step": sop.step_for_status("diterima"),
@@ -77,7 +81,34 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
             }
             for h in store.history_of(session, complaint.id)
         ],
+        "answer": public_answer(complaint),
     }
+
+
+def public_answer(complaint: Complaint) -> dict[str, Any] | None:
+    """The answer as the public may see it: None until the case is closed (``selesai``); then
+    the channel it was sent on, and its text only when the operator ticked "publish".
+
+    The published text is the approved answer with the reporter's own NIK, name, address, phone
+    and e-mail (and anything shaped like a NIK, mobile number or e-mail address) masked: a
+    public page never shows personal data, even one the OPD quoted by mistake.
+    """
+    if complaint.status != "selesai":
+        return None
+    published = bool(complaint.answer_public and (complaint.answer_text or "").strip())
+    shown = None
+    if published:
+        shown = complaint.answer_text or ""
+        for value in (complaint.nik, complaint.name, complaint.address, complaint.phone, complaint.email):
+            if value and len(value.strip()) >= 3:
+                # Whole words only, so a short name does not cut into other words.
+                shown = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "***", shown, flags=re.IGNORECASE)
+        if complaint.phone and complaint.phone.startswith("+62"):
+            # The number as people write it: 0812-9876-5432, +62 812 9876 5432...
+            spaced = r"[\s.-]?".join(complaint.phone[3:])
+            shown = re.sub(rf"(?<!\d)(?:\+?62|0)[\s.-]?{spaced}(?!\d)", "***", shown)
+        shown = mask(shown)
+    return {"published": published, "text": shown, "sent_on": complaint.reply_channel}
 
 
 async def complaint_status(request: web.Request) -> web.Response:

@@ -131,7 +131,17 @@ def _schemas() -> dict[str, Any]:
     }
     public_status = {
         "type": "object",
-        "required": ["ticket", "status", "status_label", "step", "opd", "received_at", "step_deadline_at", "history"],
+        "required": [
+            "ticket",
+            "status",
+            "status_label",
+            "step",
+            "opd",
+            "received_at",
+            "step_deadline_at",
+            "history",
+            "answer",
+        ],
         "properties": {
             "ticket": {"type": "string", "pattern": TICKET_PATTERN},
             "status": {"type": "string", "description": "SOP status code (config/sop.yaml), e.g. `diterima`."},
@@ -152,6 +162,18 @@ def _schemas() -> dict[str, Any]:
                         "status_label": {"type": "string"},
                         "action": {"type": "string"},
                     },
+                },
+            },
+            "answer": {
+                "type": "object",
+                "nullable": True,
+                "description": "Null until the case is closed (`selesai`). Then where the answer was sent, "
+                "and its text only when the city chose to publish it (personal data masked).",
+                "required": ["published", "text", "sent_on"],
+                "properties": {
+                    "published": {"type": "boolean"},
+                    "text": {"type": "string", "nullable": True},
+                    "sent_on": {"type": "string", "description": "The channel the answer was sent on (sms, email...)."},
                 },
             },
         },

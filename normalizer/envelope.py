@@ -165,6 +165,9 @@ class Intake:
     turn: ChatTurn | None = None
     """For ``kind="conversation"``; left None, the normaliser makes a text or command turn."""
     attachments_to_fetch: tuple[RemoteFile, ...] = ()
+    source_details: dict[str, Any] | None = None
+    """Where a complaint entered by hand came from (newspaper name and date, who entered it):
+    copied to the case (``Complaint.source_details``); JSON primitives only."""
     raw: dict[str, Any] | None = None
     """The provider's facts for the record; no worker reads them."""
 
@@ -195,6 +198,8 @@ class ComplaintEnvelope:
     turn: ChatTurn | None = None
     """Set for ``kind="conversation"``."""
     attachments_to_fetch: tuple[RemoteFile, ...] = ()
+    source_details: dict[str, Any] | None = None
+    """Where a complaint entered by hand came from (channels.manual_entry); copied to the case."""
     raw: dict[str, Any] | None = None
     """The provider's facts for the record only."""
     version: int = ENVELOPE_VERSION
@@ -243,6 +248,7 @@ class ComplaintEnvelope:
             bounce=Bounce(**bounce) if bounce else None,
             turn=ChatTurn(**turn) if turn else None,
             attachments_to_fetch=tuple(RemoteFile(**f) for f in data.get("attachments_to_fetch") or ()),
+            source_details=data.get("source_details"),
             raw=data.get("raw"),
             version=ENVELOPE_VERSION,
         )

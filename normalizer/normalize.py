@@ -123,5 +123,6 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         bounce=intake.bounce,
         turn=chat_turn(intake.turn, text) if kind == "conversation" else None,
         attachments_to_fetch=intake.attachments_to_fetch,
+        source_details=intake.source_details,
         raw=intake.raw,
     )

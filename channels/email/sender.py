@@ -48,6 +48,11 @@ class EmailSender:
         message["From"] = self.mail_from
         message["To"] = reply.address
         message["Date"] = formatdate(localtime=False, usegmt=True)
+        if reply.kind == "opd_notice":
+            # Not an answer to anyone's mail: a notice to an OPD (complaints.notify) gets its own
+            # subject, and RFC 3834 calls it auto-generated rather than auto-replied.
+            headers["Subject"] = f"Disposisi pengaduan {headers['Subject'].removeprefix('Re:').strip()}".strip()
+            headers["Auto-Submitted"] = "auto-generated"
         for name, value in headers.items():
             message[name] = value
         message.set_content(reply.text, charset="utf-8")

@@ -19,6 +19,7 @@ from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
 from gateway.console.delivery import add_delivery_routes
 from gateway.console.inbox import inbox_page
+from gateway.console.manual import manual_page, manual_submit
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
@@ -165,6 +166,9 @@ def add_routes(console: web.Application) -> None:
     # part-actions: the case page's forms post here (complaints/actions.py holds the field contract).
     console.router.add_post("/kasus/{ticket}/aksi", case_action, name="case_action")
     add_case_routes(console)  # part casepage: GET /kasus/{ticket}, GET /berkas/{ticket}/{sha256}
+    # part-manual: manual entry of complaints received by telephone or from newspapers
+    console.router.add_get("/baru", manual_page, name="manual")
+    console.router.add_post("/baru", manual_submit)
     console.router.add_static("/static/", HERE / "static", name="console_static")
     # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
     add_delivery_routes(console)

@@ -360,8 +360,20 @@ async def track_page(request: web.Request) -> web.Response:
             for h in data.get("history") or ()
         ],
         "note": STRINGS[lang].get(f"note_{data['status']}"),
+        "answer": _answer_view(data.get("answer"), lang),
     }
     return _render(request, "track.html", lang, case=view)
+
+
+def _answer_view(answer: dict[str, Any] | None, lang: str) -> dict[str, str | None] | None:
+    """The closed case's answer for the page: its published text, or else where it was sent."""
+    if not answer:
+        return None
+    strings = STRINGS[lang]
+    if answer.get("published") and answer.get("text"):
+        return {"text": str(answer["text"]), "sent": None}
+    channel = strings.get(f"channel_{answer.get('sent_on')}", strings["channel_other"])
+    return {"text": None, "sent": strings["answer_sent_on"].format(channel=channel)}
 
 
 # --------------------------------------------------------------------------- wiring

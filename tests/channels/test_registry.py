@@ -49,7 +49,7 @@ def test_roles_are_sorted_out_for_the_callers() -> None:
     assert set(adapters.webhooks) == {"kannel"}  # Telegram polls here, so it has no webhook route
     assert set(adapters.pollers) == {"imap", "telegram"}
     assert set(adapters.servers) == {"smtp_intake"}
-    assert set(adapters.outbound) == {"kannel", "web", "email", "telegram", "app"}
+    assert set(adapters.outbound) == {"kannel", "web", "email", "telegram", "app", "phone"}
     assert set(adapters.push) == {"app"}
     assert isinstance(adapters.pollers["imap"], ImapMailbox)
     assert isinstance(adapters.servers["smtp_intake"], SmtpIntake)
@@ -57,9 +57,9 @@ def test_roles_are_sorted_out_for_the_callers() -> None:
 
 
 def test_only_the_product_is_on_without_settings() -> None:
-    """With no provider settings only the web form and the app exist; nothing polls or listens."""
+    """With no provider settings only the web form, the app and answering by phone exist; nothing polls or listens."""
     adapters = build_adapters(settings(), texts=shipped_texts())
-    assert set(adapters) == {"web", "app"}
+    assert set(adapters) == {"web", "app", "phone"}
     assert not adapters.webhooks and not adapters.pollers and not adapters.servers
 
 

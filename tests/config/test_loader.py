@@ -394,3 +394,23 @@ def test_missing_file_and_missing_directory_are_named(tmp_path):
     (tmp_path / "sop.yaml").unlink()
     assert problems_of(tmp_path) == [f"{tmp_path / 'sop.yaml'}: file is missing"]
     assert problems_of(tmp_path / "nope")[0].startswith(f"{tmp_path / 'nope'}: CONFIG_DIR is not a directory")
+
+
+# ------------------------------------------------------------------ part-manual: OPD contact
+
+
+def test_an_opd_contact_address_is_loaded_normalised(tmp_path):
+    """`contact:` is optional; when given it is the OPD's notice address (domain lower-cased)."""
+    path = copy_config(tmp_path) / "opd.yaml"
+    edit(path, "short_name: DLH\n", "short_name: DLH\n    contact: pengaduan.dlh@KotaBogor.go.id\n")
+    city = load_city_config(tmp_path)
+    assert city.opds["dlh"].contact == "pengaduan.dlh@kotabogor.go.id"
+    assert city.opds["dishub"].contact is None
+
+
+def test_an_invalid_opd_contact_names_its_line(tmp_path):
+    """A contact that is not an e-mail address is reported at its `contact:` line."""
+    path = copy_config(tmp_path) / "opd.yaml"
+    line = edit(path, "short_name: DLH\n", "short_name: DLH\n    contact: dlh-at-kotabogor\n") + 1
+    (problem,) = problems_of(tmp_path)
+    assert problem.startswith(f"{path}:{line}: contact 'dlh-at-kotabogor' is not an e-mail address")

@@ -60,3 +60,13 @@ def test_serve_refuses_to_start_on_an_invalid_config(tmp_path: Path) -> None:
     result = intake("serve", "--port", "0", env={"CONFIG_DIR": str(target), "DATA_DIR": str(tmp_path / "var")})
     assert result.returncode == 2
     assert f"{target / 'routing.yaml'}:{line}: unknown OPD 'dlhh'" in result.stderr
+
+
+def test_config_check_reports_an_opd_contact_that_is_not_an_email_address(tmp_path: Path) -> None:
+    """part-manual: the OPD notice address is checked like every other value, with file and line."""
+    target = tmp_path / "city"
+    assert intake("config", "init", str(target)).returncode == 0
+    line = edit(target / "opd.yaml", "short_name: DLH\n", "short_name: DLH\n    contact: dlh@\n") + 1
+    result = intake("config", "check", env={"CONFIG_DIR": str(target)})
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{target / 'opd.yaml'}:{line}: contact 'dlh@' is not an e-mail address")

@@ -111,9 +111,10 @@ async def test_login_shows_the_landing_page_with_role_and_opd(tmp_path: Path) ->
         assert resp.status == 200
         assert "Budi &lt;script&gt;alert(1)&lt;/script&gt;" in page and SCRIPT not in page
         assert ID["role_opd"] in page and opd.name in page
-        for key in ("nav_inbox", "nav_manual", "nav_reports"):
+        for key in ("nav_inbox", "nav_reports"):
             assert ID[key] in page
         assert ID["nav_users"] not in page  # admins only
+        assert ID["nav_manual"] not in page  # operators and admins only
         assert resp.headers["Cache-Control"] == "no-store"
 
 

@@ -27,8 +27,10 @@ from schemathesis.config import SchemathesisConfig
 
 from config.settings import Settings
 from gateway.openapi import openapi_document
+from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
-from tests.support.system import free_port, running_system
+from tests.support.cases import seed_case
+from tests.support.system import SystemThread, free_port, running_system
 
 MAX_EXAMPLES = 25
 
@@ -53,14 +55,20 @@ schema = schemathesis.openapi.from_dict(openapi_document(Settings(_env_file=None
 
 
 @pytest.fixture(scope="module")
-def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The gateway serving on a free port, and the token of one registered device."""
+def live_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemThread]:
+    """The gateway serving on a free port."""
     path: Path = tmp_path_factory.mktemp("schemathesis")
     # With workers: complaints get opened, routed and answered, so /mine shows real replies.
     with running_system(base_settings(path, port=free_port())) as system:
-        resp = requests.post(f"{system.url}/api/v1/devices", json={"platform": "android"}, timeout=10)
-        resp.raise_for_status()
-        yield system.url, resp.json()["device_token"]
+        yield system
+
+
+@pytest.fixture(scope="module")
+def live_api(live_system: SystemThread) -> tuple[str, str]:
+    """The gateway's URL and the token of one registered device."""
+    resp = requests.post(f"{live_system.url}/api/v1/devices", json={"platform": "android"}, timeout=10)
+    resp.raise_for_status()
+    return live_system.url, resp.json()["device_token"]
 
 
 def test_served_document_is_the_one_tested(live_api: tuple[str, str]) -> None:
@@ -94,3 +102,19 @@ def test_ticket_flows_follow_the_documents_links(live_api: tuple[str, str]) -> N
             max_examples=10, stateful_step_count=5, deadline=None, suppress_health_check=list(HealthCheck)
         )
     )
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["published", "unpublished"])
+def test_a_closed_case_with_its_answer_matches_the_document(
+    live_system: SystemThread, live_api: tuple[str, str], public: bool
+) -> None:
+    """part-manual: publicStatus of a closed case (answer published or not) is as documented."""
+    url, _ = live_api
+    ticket = new_ticket()
+    assert live_system.system is not None
+    with live_system.system.runtime.sf.begin() as session:
+        seed_case(session, ticket, "selesai", opd_code="pupr", answer_text="Sudah diperbaiki.", answer_public=public)
+    operation = schema["/api/v1/complaints/{ticket}"]["GET"]
+    response = operation.Case(path_parameters={"ticket": ticket}).call_and_validate(base_url=url, timeout=10)
+    answer = response.json()["answer"]
+    assert answer == {"published": public, "text": "Sudah diperbaiki." if public else None, "sent_on": "sms"}
