@@ -25,6 +25,7 @@ from gateway.cli_users import accounts_for_runtime
 from tests.conftest import base_settings
 from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.city import shipped_city
+from tests.support.images import png
 from tests.support.kannel import KannelHarness, running_kannel
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import SystemThread, free_port, running_system
@@ -116,9 +117,13 @@ def action_form(page: Any, action: str) -> Any:
     return form
 
 
-def act(page: Any, ticket: str, action: str, fields: dict[str, str] | None = None) -> None:
+def act(
+    page: Any, ticket: str, action: str, fields: dict[str, str] | None = None, files: dict[str, Any] | None = None
+) -> None:
     """Fill the case page's form for ``action`` and submit it; the browser lands on the case page again."""
     form = action_form(page, action)
+    for name, payload in (files or {}).items():
+        form.locator(f'input[type=file][name="{name}"]').set_input_files(files=[payload])
     for name, value in (fields or {}).items():
         field = form.locator(f'[name="{name}"]')
         if field.evaluate("e => e.tagName") == "SELECT":
@@ -170,7 +175,8 @@ def walk_case(browser: Any, url: str, ticket: str, answer: str, tmp_path: Path, 
     # Steps 5–7: OPD B accepts, records a follow-up with a photo, answers.
     open_case(opd_b, url, ticket)
     act(opd_b, ticket, "accept")
-    act(opd_b, ticket, "follow_up", {"note": "Tim sudah meninjau lokasi pada hari ini."})
+    photo = {"name": "lokasi.png", "mimeType": "image/png", "buffer": png(96, 64)}
+    act(opd_b, ticket, "follow_up", {"note": "Tim sudah meninjau lokasi pada hari ini."}, {"photos": photo})
     act(opd_b, ticket, "answer", {"answer": "Sudah ditangani oleh tim PUPR."})
     # Steps 8–9: the operator receives the answer, edits it and approves; it leaves to the citizen.
     open_case(operator, url, ticket)
