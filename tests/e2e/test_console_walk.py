@@ -130,8 +130,10 @@ def act(
             field.select_option(value)
         else:
             field.fill(value)
-    form.locator(f'button[name=action][value="{action}"]').click()
-    page.wait_for_url(re.compile(rf".*/ops/kasus/{ticket}(\?.*)?$"), timeout=TIMEOUT_MS)
+    # The page is already at the case URL, so wait for the POST → 303 → GET navigation itself.
+    with page.expect_navigation(timeout=TIMEOUT_MS):
+        form.locator(f'button[name=action][value="{action}"]').click()
+    assert re.search(rf"/ops/kasus/{ticket}(\?.*)?$", page.url), f"{action} landed on {page.url}"
     assert page.locator("body").inner_text(), "empty page after the action"
 
 
