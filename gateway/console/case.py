@@ -27,6 +27,7 @@ from complaints.casefile import Attachment, CaseFile, case_attachment, case_file
 from complaints.queries import Viewer
 from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
+from gateway.console.delivery import DeliverySection, delivery_section
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
@@ -46,6 +47,7 @@ class Loaded:
 
     case: CaseFile
     actions: tuple[str, ...]
+    delivery: DeliverySection
 
 
 def local_time(moment: datetime | None) -> str:
@@ -82,7 +84,8 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
         if complaint is None:
             return None
         file = case_file(db, complaint, reveal=reveal, user_id=user.id, config=config, lang=lang, now=utcnow())
-        return Loaded(case=file, actions=actions.available(complaint, viewer))
+        delivery = delivery_section(db, complaint, user.role, lang)
+        return Loaded(case=file, actions=actions.available(complaint, viewer), delivery=delivery)
 
     if not reveal:
         result: Loaded | None = await request.config_dict[ACCEPTOR].read(read)
@@ -138,6 +141,7 @@ async def render_case(
         s=case.summary,
         ident=case.identity,
         actions=loaded.actions,
+        delivery=loaded.delivery,
         notice=t.get(flash) if isinstance(flash, str) else None,
         problem=t.get(problem, problem) if problem else None,
         errors={k: t.get(v, v) for k, v in (errors or {}).items()},

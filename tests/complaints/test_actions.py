@@ -82,7 +82,8 @@ def act(
 
 
 def seed(db: Session, status: str, **fields: Any) -> Complaint:
-    """A case in ``status`` at version 1."""
+    """A case in ``status`` at version 1, come in by SMS through Kannel (so answered the same way)."""
+    fields.setdefault("reply_provider", "kannel")
     return seed_case(db, new_ticket(), status, **fields)
 
 

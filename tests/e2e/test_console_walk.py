@@ -246,7 +246,7 @@ def test_every_sop_step_in_the_browser(
 
             web_answer = "Sampah sudah diangkut dan jadwal angkut ditambah. Terima kasih."
             walk_case(browser, system.url, web_ticket, web_answer, tmp_path, shots=False)
-            mail = sink.wait_for(lambda m: WEB_EMAIL in m.rcpt_tos and "diangkut" in m.text, timeout=20)
+            mail = sink.wait_for(lambda m: WEB_EMAIL in m.rcpt_tos and "diangkut" in m.text(), timeout=20)
             assert web_ticket in mail.subject
             # A web-form case has no citizen mail to answer, so the ticket in the subject is its thread
             # (channels/email/threads.py adds In-Reply-To/References only when there is an original).
