@@ -34,6 +34,7 @@ Every form also carries ``csrf_token``, ``version`` (the case version the page s
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ from config.settings import Settings
 from normalizer.envelope import utcnow
 
 log = structlog.get_logger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 NOTE = "note"
 """Not a move in the transition table: a note (OPD follow-up while working, staff internal remark)."""
@@ -216,7 +219,9 @@ class _Context:
 
     def text(self, name: str, *, required: bool = True) -> str:
         """A form field trimmed, with Windows line ends folded; ActionInvalid when required and empty."""
-        value = (self.request.fields.get(name) or "").replace("\r\n", "\n").strip()
+        value = (self.request.fields.get(name) or "").replace("\r\n", "\n")
+        # Control characters (a NUL is refused by PostgreSQL) never belong in a note or an answer.
+        value = _CONTROL.sub("", value).strip()
         if required and not value:
             raise ActionInvalid({name: "required"})
         if len(value) > MAX_TEXT_CHARS:

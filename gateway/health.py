@@ -43,6 +43,10 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "checks": checks})
 
 
+# Events that keep the status but that the citizen should see: a re-route, their own follow-up.
+_PUBLIC_EVENTS = frozenset({"reroute", "citizen_follow_up"})
+
+
 def public_status(session: Session, config: CityConfig, ticket: str, lang: str = "id") -> dict[str, Any] | None:
     """The public view of a case: status, step, deadline, OPD (named from ``config``) and history — no identity."""
     sop = config.sop
@@ -80,6 +84,8 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
                 "action": h.action,
             }
             for h in store.history_of(session, complaint.id)
+            # Only the steps: internal events (notes, delivery flags, resends) are not the public's.
+            if h.to_status != h.from_status or h.action in _PUBLIC_EVENTS
         ],
         "answer": public_answer(complaint),
     }

@@ -331,3 +331,11 @@ def test_an_action_outside_the_contract_is_a_form_error(db: Session, settings: S
         act(db, settings, case, action)
     assert exc.value.errors == {"action": "action_unknown"}
     assert (case.status, case.version) == ("dikembalikan_ke_pelapor", 1)
+
+
+def test_control_characters_are_dropped_from_notes(db: Session, settings: Settings) -> None:
+    """A NUL or other control character typed or pasted into a note is dropped (PostgreSQL refuses NUL)."""
+    case = seed(db, "diverifikasi", opd_code="dlh")
+    act(db, settings, case, "note", note="cek\x00 lokasi\x07\nbesok")
+    [note] = notes(db, case)
+    assert note.text == "cek lokasi\nbesok"

@@ -59,6 +59,17 @@ def _closed_case(
                 )
             )
             previous = step
+        # An internal event (a staff note) is history too, but not the public's: never listed.
+        session.add(
+            HistoryEntry(
+                complaint_id=case.id,
+                at=start + timedelta(hours=20),
+                actor="staff:1",
+                action="internal_note",
+                from_status=previous,
+                to_status=previous,
+            )
+        )
     return ticket
 
 
