@@ -74,11 +74,17 @@ def _error(exc: AccountError, t: dict[str, str]) -> str:
     return t.get(f"users_err_{exc.code}", t["users_err_invalid"])
 
 
+_MAX_ID = 2**31 - 1  # the column is a 32-bit integer: a bigger number names no user (and would fail the query)
+
+
 def _user_id(request: web.Request) -> int:
     try:
-        return int(request.match_info["user_id"])
+        user_id = int(request.match_info["user_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
+    if not 0 < user_id <= _MAX_ID:
+        raise web.HTTPNotFound()
+    return user_id
 
 
 def _form_values(form: Any) -> dict[str, str]:

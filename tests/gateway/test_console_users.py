@@ -385,6 +385,8 @@ async def test_users_pages_escape_names_speak_english_and_404_unknown_users(tmp_
         page = await (await site.client.get(f"/ops/pengguna/{target.id}?lang=en")).text()
         assert EN["users_edit_title"] in page and EN["users_audit_created"] in page and SCRIPT not in page
         assert (await site.client.get("/ops/pengguna/99999")).status == 404
+        # Beyond the id column's range (PostgreSQL would refuse the query): no user, not a 500.
+        assert (await site.client.get("/ops/pengguna/99999999999999999999")).status == 404
         resp = await post(site, "/ops/pengguna/99999/aktif", {"active": "0"}, "/ops/pengguna")
         assert resp.status == 404
 
