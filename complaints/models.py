@@ -10,6 +10,8 @@
 - ``poller_state``: every poller's health (IMAP mailbox, X, Telegram long poll), for operators.
 - ``channel_cursors``, ``conversations``, ``devices``: pollers' positions (IMAP UIDVALIDITY and
   last UID too), guided chats, app phones.
+- ``process_beats``, ``activity_counts``, ``queue_samples``, ``dead_letter_actions``: what the
+  health page shows (live processes, per-minute counters, queue depth over time, dead-letter actions).
 The schema itself is created by the Alembic migrations in ``complaints/migrations``.
 """
 
@@ -72,6 +74,7 @@ class InboxMessage(Base):
         UniqueConstraint("channel", "external_id", name="uq_inbox_channel_external_id"),
         Index("ix_inbox_state_created", "state", "created_at"),
         Index("ix_inbox_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_inbox_channel_created", "channel", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -289,3 +292,67 @@ class Device(Base):
     language: Mapped[str] = mapped_column(String(8), default="id")
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+
+
+class ProcessBeat(Base):
+    """One running process of the system (gateway, worker, poller, serve), alive while it beats.
+
+    Each process writes its row every ``MONITOR_INTERVAL_SECONDS``; a row whose beat is older than
+    ``HEALTH_WORKER_MISSING_SECONDS`` and that did not say it stopped is a missing process.
+    """
+
+    __tablename__ = "process_beats"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<host>:<pid>:<started epoch>"
+    role: Mapped[str] = mapped_column(String(20))  # serve|gateway|worker|poller|smtp|scheduler
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    threads: Mapped[int] = mapped_column(Integer, default=0)
+    """Worker threads consuming the queue (0: the process runs no worker)."""
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+
+
+class ActivityCount(Base):
+    """How many things happened in one minute: counters kept per process and added up here.
+
+    ``metric`` is ``inbound`` (label ``<channel>:<outcome>``), ``actor`` (``<actor>:<outcome>``) or
+    ``outbound`` (``<provider>:<result>``); see :mod:`workers.activity`. Pages read recent minutes
+    only, so no page counts a whole table.
+    """
+
+    __tablename__ = "activity_counts"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
+    label: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueSample(Base):
+    """The depth of one Dramatiq queue at one minute (the first process to look writes it)."""
+
+    __tablename__ = "queue_samples"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(80), primary_key=True)
+    ready: Mapped[int] = mapped_column(Integer, default=0)
+    delayed: Mapped[int] = mapped_column(Integer, default=0)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    dead: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeadLetterAction(Base):
+    """Who requeued or discarded a dead-lettered queue message, and why (console or ``intake dlq``)."""
+
+    __tablename__ = "dead_letter_actions"
+    __table_args__ = (Index("ix_dead_letter_actions_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))  # "staff:<id>" or "cli:<os user>"
+    action: Mapped[str] = mapped_column(String(16))  # requeue|discard
+    message_id: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(80))  # the Dramatiq actor the message was for
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -105,6 +105,35 @@ class Settings(BaseSettings):
         description="The city's config files (OPDs, routing, SOP, replies, regions); default: the shipped ones.",
     )
     ops_token: str | None = Field(default=None, description="Bearer token for GET /ops/status; unset = no endpoint.")
+    # Issue 9: what operators watch (health page, /metrics, problem thresholds).
+    monitor_interval_seconds: float = Field(
+        default=10.0, description="How often each process writes its heartbeat and its activity counters."
+    )
+    metrics_token: str | None = Field(
+        default=None, description="Bearer token Prometheus must send to scrape /metrics; unset = open."
+    )
+    health_refresh_seconds: int = Field(
+        default=30, description="The health page reloads itself this often (0 = never)."
+    )
+    health_worker_missing_seconds: float = Field(
+        default=60.0, description="A process whose heartbeat is older than this is reported missing."
+    )
+    health_stuck_minutes: float = Field(
+        default=5.0, description="Accepted messages not processed after this long are a problem."
+    )
+    health_quiet_channel_hours: float = Field(
+        default=3.0, description="An enabled channel silent this long during office hours is a problem."
+    )
+    health_office_hours: str = Field(
+        default="mon-fri 08:00-16:00",
+        description="When silence on a channel is unusual (Asia/Jakarta), e.g. 'mon-fri 08:00-16:00'.",
+    )
+    health_outbound_failing_minutes: float = Field(
+        default=5.0, description="A provider whose sends failed for this long, with none succeeding, is a problem."
+    )
+    health_poller_error_minutes: float = Field(
+        default=2.0, description="A poller in error (disconnected) this long is a problem."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Signs and encrypts staff sessions; unset: `intake serve` keeps one in DATA_DIR/secret_key.",

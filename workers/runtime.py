@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.model import CityConfig
 from config.settings import Settings
+from workers.activity import Activity
 
 if TYPE_CHECKING:
     from workers.outbound import OutboundSender
@@ -39,6 +40,8 @@ class Runtime:
     actors: dict[str, dramatiq.Actor[Any, Any]] = field(default_factory=dict)
     outbound: OutboundSender | None = None
     """Created by processes that send replies (gateway.embedded)."""
+    activity: Activity = field(default_factory=Activity)
+    """This process's per-minute counters (inbound, actors, outbound); the monitor thread stores them."""
 
     def send(self, actor_name: str, ids: list[str]) -> None:
         """Enqueue one message carrying a batch of ids (blocking: call from a thread)."""
