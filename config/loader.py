@@ -311,8 +311,17 @@ def _sop_state(raw: Any, path: Path, line: int, problems: Problems, main_line: b
         return None, line
     pairs = tuple((str(k), str(v)) for k, v in labels.items())
     state = SopState(
-        status, step, actor, minutes, pairs, str(raw.get("description") or ""), main_line, terminal,
-        clock, periods, period_hours,
+        status,
+        step,
+        actor,
+        minutes,
+        pairs,
+        str(raw.get("description") or ""),
+        main_line,
+        terminal,
+        clock,
+        periods,
+        period_hours,
     )
     return state, line
 
@@ -329,25 +338,31 @@ def _sop_clock(
     periods, period_hours = raw.get("periods"), raw.get("period_hours")
     if periods is None and period_hours is None:
         return str(clock), None, None, minutes
-    good_periods = isinstance(periods, int) and not isinstance(periods, bool) and periods > 0
-    good_hours = isinstance(period_hours, int | float) and not isinstance(period_hours, bool) and period_hours > 0
-    if not (good_periods and good_hours):
+    count = periods if isinstance(periods, int) and not isinstance(periods, bool) and periods > 0 else None
+    length = (
+        float(period_hours)
+        if isinstance(period_hours, int | float) and not isinstance(period_hours, bool) and period_hours > 0
+        else None
+    )
+    if count is None or length is None:
         problems.add(
             path,
             raw.line_of("periods" if "periods" in raw else "period_hours"),
             f"status {status!r}: periods (a positive whole number) and period_hours (positive) go together",
         )
         return str(clock), None, None, minutes
-    total = periods * period_hours * 60
+    total = count * length * 60
     if total != int(total):
-        problems.add(path, raw.line_of("period_hours"), f"status {status!r}: periods x period_hours must be whole minutes")
+        problems.add(
+            path, raw.line_of("period_hours"), f"status {status!r}: periods x period_hours must be whole minutes"
+        )
     if minutes is not None and minutes != total:
         problems.add(
             path,
             raw.line_of("minutes"),
             f"status {status!r}: minutes {minutes} disagrees with periods x period_hours ({int(total)} minutes)",
         )
-    return str(clock), int(periods), float(period_hours), int(total)
+    return str(clock), count, length, int(total)
 
 
 # --------------------------------------------------------------------------- working calendar (part-clock)
@@ -375,13 +390,15 @@ def _read_calendar(path: Path, problems: Problems) -> CalendarConfig | None:
             continue
         window = _hours_window(value)
         if window is None:
-            problems.add(path, hours.line_of(day), f"{day}: {value!r} must be \"HH:MM-HH:MM\" with start before end")
+            problems.add(path, hours.line_of(day), f'{day}: {value!r} must be "HH:MM-HH:MM" with start before end')
             continue
         week[WEEKDAYS.index(day)] = window
     country = data.get("public_holidays", "ID")
     if country is not None and not _holiday_country(country):
         problems.add(
-            path, data.line_of("public_holidays"), f"public_holidays {country!r}: not a country the holidays package knows"
+            path,
+            data.line_of("public_holidays"),
+            f"public_holidays {country!r}: not a country the holidays package knows",
         )
     cuti_bersama = _dates(data, "cuti_bersama", path, problems)
     local = _dates(data, "local_days_off", path, problems)
