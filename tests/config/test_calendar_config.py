@@ -65,8 +65,8 @@ def test_periods_give_the_minutes(tmp_path: Path) -> None:
         ("sop.yaml", "clock: wall  # the workers", "clock: sometimes  # the", "clock 'sometimes' is not one of"),
         (
             "sop.yaml",
-            "    period_hours: 6\n",
-            "    period_hours: 7\n",
+            "minutes: 1440  # = periods",
+            "minutes: 1400  # = periods",
             "minutes 1400 disagrees with periods x period_hours",
         ),
         ("sop.yaml", "    periods: 4\n", "    periods: four\n", "periods (a positive whole number) and period_hours"),
