@@ -82,6 +82,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_late": "terlambat {n} jam",
         "inbox_left_hours": "{n} jam lagi",
         "inbox_left_minutes": "{n} menit lagi",
+        # part-clock: time counted in the city's working hours (calendar.yaml)
+        "inbox_late_working": "terlambat {n} jam kerja",
+        "inbox_left_hours_working": "{n} jam kerja lagi",
+        "inbox_left_minutes_working": "{n} menit kerja lagi",
+        "inbox_deadline": "tenggat",
         "inbox_minutes": "{n} menit",
         "inbox_hours": "{n} jam",
         "inbox_days": "{n} hari",
@@ -544,6 +549,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_late": "{n} hours late",
         "inbox_left_hours": "{n} hours left",
         "inbox_left_minutes": "{n} minutes left",
+        # part-clock: time counted in the city's working hours (calendar.yaml)
+        "inbox_late_working": "{n} working hours late",
+        "inbox_left_hours_working": "{n} working hours left",
+        "inbox_left_minutes_working": "{n} working minutes left",
+        "inbox_deadline": "due",
         "inbox_minutes": "{n} min",
         "inbox_hours": "{n} h",
         "inbox_days": "{n} days",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,7 +70,7 @@ def move(session: Session, case: Complaint, to_status: str, role: str = "operato
 def due(case: Complaint) -> datetime | None:
     """The case's step deadline as an aware datetime (SQLite reads back naive UTC)."""
     value = case.step_deadline_at
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def test_an_opd_step_entered_on_friday_afternoon_is_due_on_monday(session: Session, clock: FrozenClock) -> None:
