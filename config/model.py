@@ -237,9 +237,3 @@ class CalendarConfig:
     """Joint leave days set each year by the SKB 3 Menteri: the offices are closed."""
     local_days_off: tuple[date, ...] = ()
     """The city's own days off (a regional holiday, an office closure)."""
-
-    def describe(self) -> str:
-        """One line for operators: the working week and how many extra days off are listed."""
-        days = [WEEKDAYS[i][:3] for i, hours in enumerate(self.week) if hours]
-        extra = len(self.cuti_bersama) + len(self.local_days_off)
-        return f"working days {','.join(days)}, {extra} listed days off"

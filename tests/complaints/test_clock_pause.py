@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.orm import Session, sessionmaker
 
 from complaints import lifecycle
-from complaints.db import make_engine, session_factory, upgrade
+from complaints.db import alembic_config, make_engine, session_factory, upgrade
 from complaints.models import Complaint
 from complaints.sla import calendar_of
 from tests.complaints.test_transitions import make_case
@@ -134,3 +137,23 @@ def test_a_case_already_late_when_returned_resumes_late(session: Session, clock:
     clock.at(wib(12, 8, 9))
     move(session, case, lifecycle.VERIFIED, role="system")
     assert due(case) == wib(12, 8, 9)
+
+
+def test_the_migration_adds_and_removes_the_paused_minutes(tmp_path: Path) -> None:
+    """Migration 0013_clock adds complaints.clock_paused_remaining_minutes; downgrading to 0012 drops it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    try:
+        upgrade(engine)
+        assert "clock_paused_remaining_minutes" in _columns(engine)
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0012")
+        assert "clock_paused_remaining_minutes" not in _columns(engine)
+    finally:
+        engine.dispose()
+
+
+def _columns(engine: sa.Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {c["name"] for c in sa.inspect(conn).get_columns("complaints")}
