@@ -59,6 +59,7 @@ __all__ = [
     "allowed_actions",
     "allows",
     "can",
+    "hand_to_staff",
     "note",
     "open_case",
     "transition",
@@ -178,6 +179,19 @@ def _set_deadline(
         return
     standard = float(minutes) if paused is None else min(paused, float(minutes))
     complaint.step_deadline_at = sla.deadline_after(now, standard, sop.clock(to_status), calendar)
+
+
+def hand_to_staff(complaint: Complaint, *, sop: SopConfig, calendar: sla.Calendar) -> None:
+    """A person must finish the case's current step, which machines usually do (part-clock).
+
+    A status marked ``clock: wall`` in sop.yaml counts wall minutes because the workers move a
+    case out of it within seconds. With AUTO_DISPOSE=false the routing worker leaves a verified
+    case to the operator instead: from this hand-over the status's standard counts in working
+    hours, like every step people do.
+    """
+    minutes = sop.deadline_minutes(complaint.status)
+    if minutes is not None:
+        complaint.step_deadline_at = sla.deadline_after(utcnow(), minutes, sla.WORKING, calendar)
 
 
 def note(session: Session, complaint: Complaint, *, actor: str, action: str, note: str | None = None) -> None:

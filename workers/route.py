@@ -75,6 +75,8 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
         # there) with the proposed OPD, which also tells the sweeper it was routed. OPD users do
         # not see verified cases. The citizen's acknowledgement names no OPD yet.
         complaint.opd_code = opd.code
+        # part-clock: the operator finishes step 3 now, so its clock counts working hours.
+        lifecycle.hand_to_staff(complaint, sop=runtime.config.sop, calendar=sla.calendar_of(runtime.config.calendar))
         lifecycle.note(
             session,
             complaint,
