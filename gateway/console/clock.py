@@ -25,7 +25,9 @@ def step_clock_words(
 ) -> str:
     """ "3 jam kerja lagi", "40 menit kerja lagi", "terlambat 2 jam kerja" (or the wall-clock words), or "–"."""
     if deadline is None:
-        return "–"
+        state = config.sop.state(status) if status in config.sop.statuses else None
+        waiting = state is not None and state.minutes is None and not state.terminal
+        return t["clock_paused"] if waiting else "–"
     deadline = deadline if deadline.tzinfo is not None else deadline.replace(tzinfo=UTC)
     kind = clock_kind(config, status)
     left = sla.minutes_left(now, deadline, kind, sla.calendar_of(config.calendar))
