@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, lifecycle, notify, store, transitions
+from complaints import answers, lifecycle, notify, sla, store, transitions
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -235,6 +235,7 @@ class _Context:
             self.complaint,
             to_status,
             sop=self.config.sop,
+            calendar=sla.calendar_of(self.config.calendar),  # part-clock
             actor=self.actor,
             role=self.role,
             action=action,

@@ -6,18 +6,25 @@ case's ``version`` is checked and raised in the same UPDATE, so of two sessions 
 case exactly one wins (:class:`CaseChanged` for the other). Each change sets the case's SOP step
 and the deadline of that step (from the city's ``sop.yaml``, passed in as a
 :class:`config.model.SopConfig`) and writes a history row saying who did what and when.
+
+The deadline counts on the step's clock (``clock: working`` or ``wall`` in sop.yaml) through the
+city's working calendar (:class:`complaints.sla.Calendar`, passed in like the SOP). A move into a
+state without a clock that is not the end (``dikembalikan_ke_pelapor``: waiting for the citizen)
+pauses the clock: the time the step had left is kept in ``clock_paused_remaining_minutes``, and
+the move out of it gives that time (at most the new status's own standard) to the status the
+case resumes in, so a citizen's week of silence does not make the city late.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from complaints import transitions
+from complaints import sla, transitions
 from complaints.models import Complaint, HistoryEntry, InboxMessage
 from config.model import SopConfig
 from config.statuses import (
@@ -52,6 +59,7 @@ __all__ = [
     "allowed_actions",
     "allows",
     "can",
+    "hand_to_staff",
     "note",
     "open_case",
     "transition",
@@ -98,6 +106,7 @@ def transition(
     to_status: str,
     *,
     sop: SopConfig,
+    calendar: sla.Calendar,
     actor: str,
     role: str,
     action: str,
@@ -133,8 +142,7 @@ def transition(
     now = utcnow()
     complaint.status = to_status
     complaint.step = sop.step_for_status(to_status)
-    minutes = sop.deadline_minutes(to_status)
-    complaint.step_deadline_at = now + timedelta(minutes=minutes) if minutes else None
+    _set_deadline(complaint, from_status, to_status, now, sop, calendar)
     if sop.state(to_status).terminal:
         complaint.closed_at = now
     complaint.updated_at = now
@@ -149,6 +157,41 @@ def transition(
             note=note,
         )
     )
+
+
+def _set_deadline(
+    complaint: Complaint, from_status: str, to_status: str, now: datetime, sop: SopConfig, calendar: sla.Calendar
+) -> None:
+    """The new status's deadline on its clock; pause or resume the clock around a wait for the citizen."""
+    minutes = sop.deadline_minutes(to_status)
+    running = complaint.step_deadline_at if from_status in sop.statuses else None
+    if minutes is None and not sop.state(to_status).terminal:
+        # The clock stops: keep what the step had left (nothing, if it was already late).
+        if running is not None:
+            left = sla.minutes_left(now, running, sop.clock(from_status), calendar)
+            complaint.clock_paused_remaining_minutes = max(0.0, left)
+        complaint.step_deadline_at = None
+        return
+    paused = complaint.clock_paused_remaining_minutes
+    complaint.clock_paused_remaining_minutes = None
+    if minutes is None:
+        complaint.step_deadline_at = None
+        return
+    standard = float(minutes) if paused is None else min(paused, float(minutes))
+    complaint.step_deadline_at = sla.deadline_after(now, standard, sop.clock(to_status), calendar)
+
+
+def hand_to_staff(complaint: Complaint, *, sop: SopConfig, calendar: sla.Calendar) -> None:
+    """A person must finish the case's current step, which machines usually do (part-clock).
+
+    A status marked ``clock: wall`` in sop.yaml counts wall minutes because the workers move a
+    case out of it within seconds. With AUTO_DISPOSE=false the routing worker leaves a verified
+    case to the operator instead: from this hand-over the status's standard counts in working
+    hours, like every step people do.
+    """
+    minutes = sop.deadline_minutes(complaint.status)
+    if minutes is not None:
+        complaint.step_deadline_at = sla.deadline_after(utcnow(), minutes, sla.WORKING, calendar)
 
 
 def note(session: Session, complaint: Complaint, *, actor: str, action: str, note: str | None = None) -> None:
@@ -169,7 +212,13 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
 
 
 def open_case(
-    session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope, *, sop: SopConfig, role: str = "system"
+    session: Session,
+    inbox: InboxMessage,
+    envelope: ComplaintEnvelope,
+    *,
+    sop: SopConfig,
+    calendar: sla.Calendar,
+    role: str = "system",
 ) -> Complaint:
     """Create the case for an accepted complaint message (or return the existing one).
 
@@ -214,6 +263,7 @@ def open_case(
         complaint,
         RECEIVED,
         sop=sop,
+        calendar=calendar,
         actor="system",
         role=role,
         action="received",

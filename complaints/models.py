@@ -148,6 +148,9 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # part-clock (migration 0013_clock)
+    clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
+    """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
 
 
 class HistoryEntry(Base):

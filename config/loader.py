@@ -9,7 +9,7 @@ complaint at 3 a.m. It is called once per process (the runtime holds the result)
 A config directory holds all of these files (``intake config init DIR`` copies the shipped
 ones to start from)::
 
-    opd.yaml  routing.yaml  sop.yaml  replies/<lang>.yaml (id required)  data/wilayah.csv
+    opd.yaml  routing.yaml  sop.yaml  calendar.yaml  replies/<lang>.yaml (id required)  data/wilayah.csv
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -25,6 +26,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from config.model import (
     DEFAULT_LANGUAGE,
+    WEEKDAYS,
+    CalendarConfig,
     CityConfig,
     LanguageReplies,
     Opd,
@@ -59,13 +62,15 @@ __all__ = [
 ]
 
 OPD_FILE, ROUTING_FILE, SOP_FILE, REPLIES_DIR = Path("opd.yaml"), Path("routing.yaml"), Path("sop.yaml"), "replies"
+CALENDAR_FILE = Path("calendar.yaml")  # part-clock: working hours and days off of the SLA clock
 # Every file a config directory must hold, besides replies/<lang>.yaml.
-CONFIG_FILES = (OPD_FILE, ROUTING_FILE, SOP_FILE, REGIONS_FILE)
+CONFIG_FILES = (OPD_FILE, ROUTING_FILE, SOP_FILE, REGIONS_FILE, CALENDAR_FILE)
 # Shipped beside the region list: where it comes from and under which licence.
 _NOTICE_FILES = (REGIONS_FILE.parent / "README.md",)
 
 OPD_KINDS = frozenset({"dinas", "badan", "satuan", "perumda", "rsud", "kecamatan", "kantor"})
 ACTORS = frozenset({"citizen", "operator", "opd"})
+CLOCKS = frozenset({"working", "wall"})  # part-clock: how a step's time standard counts
 _CODE_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STATUS_RE = re.compile(r"[a-z][a-z0-9_]*")
 _LANG_RE = re.compile(r"[a-z]{2,3}")
@@ -90,10 +95,12 @@ def load_city_config(config_dir: Path, *, home_region: str = "32.71") -> CityCon
     routing = _read_routing(directory / ROUTING_FILE, problems, opds)
     sop = _read_sop(directory / SOP_FILE, problems)
     replies = _read_replies(directory / REPLIES_DIR, problems)
+    calendar = _read_calendar(directory / CALENDAR_FILE, problems)  # part-clock
     problems.raise_if_any()
     # No problem recorded means every file was read.
     assert opds is not None and routing is not None and sop is not None and replies is not None  # noqa: S101
-    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions)
+    assert calendar is not None  # noqa: S101
+    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions, calendar)
 
 
 def load_replies(config_dir: Path) -> Replies:
@@ -296,14 +303,156 @@ def _sop_state(raw: Any, path: Path, line: int, problems: Problems, main_line: b
         problems.add(
             path, raw.line_of("minutes"), f"status {status!r}: minutes must be a positive whole number or null"
         )
+    clock, periods, period_hours, minutes = _sop_clock(raw, status, minutes, path, problems)  # part-clock
     labels = raw.get("label")
     if not isinstance(labels, dict) or not isinstance(labels.get(DEFAULT_LANGUAGE), str):
         problems.add(path, raw.line_of("label"), f"status {status!r}: needs a label with at least '{DEFAULT_LANGUAGE}'")
     if len(problems.items) > before or not isinstance(labels, dict) or not isinstance(step, int):
         return None, line
     pairs = tuple((str(k), str(v)) for k, v in labels.items())
-    state = SopState(status, step, actor, minutes, pairs, str(raw.get("description") or ""), main_line, terminal)
+    state = SopState(
+        status,
+        step,
+        actor,
+        minutes,
+        pairs,
+        str(raw.get("description") or ""),
+        main_line,
+        terminal,
+        clock,
+        periods,
+        period_hours,
+    )
     return state, line
+
+
+# part-clock: a step's `clock:` and the "4 x 6 jam" reading (`periods:` x `period_hours:`).
+def _sop_clock(
+    raw: LineDict, status: str, minutes: Any, path: Path, problems: Problems
+) -> tuple[str, int | None, float | None, Any]:
+    """The step's clock kind, its periods and their length, and its minutes (the periods' total when given)."""
+    clock = raw.get("clock", "working")
+    if clock not in CLOCKS:
+        problems.add(path, raw.line_of("clock"), f"status {status!r}: clock {clock!r} is not one of {sorted(CLOCKS)}")
+        clock = "working"
+    periods, period_hours = raw.get("periods"), raw.get("period_hours")
+    if periods is None and period_hours is None:
+        return str(clock), None, None, minutes
+    count = periods if isinstance(periods, int) and not isinstance(periods, bool) and periods > 0 else None
+    length = (
+        float(period_hours)
+        if isinstance(period_hours, int | float) and not isinstance(period_hours, bool) and period_hours > 0
+        else None
+    )
+    if count is None or length is None:
+        problems.add(
+            path,
+            raw.line_of("periods" if "periods" in raw else "period_hours"),
+            f"status {status!r}: periods (a positive whole number) and period_hours (positive) go together",
+        )
+        return str(clock), None, None, minutes
+    total = count * length * 60
+    if total != int(total):
+        problems.add(
+            path, raw.line_of("period_hours"), f"status {status!r}: periods x period_hours must be whole minutes"
+        )
+    if minutes is not None and minutes != total:
+        problems.add(
+            path,
+            raw.line_of("minutes"),
+            f"status {status!r}: minutes {minutes} disagrees with periods x period_hours ({int(total)} minutes)",
+        )
+    return str(clock), count, length, int(total)
+
+
+# --------------------------------------------------------------------------- working calendar (part-clock)
+
+_HOURS_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+
+def _read_calendar(path: Path, problems: Problems) -> CalendarConfig | None:
+    """calendar.yaml: time zone, working hours per weekday, the holiday country and the decreed days off."""
+    data = read_yaml(path, problems)
+    if data is None:
+        return None
+    before = len(problems.items)
+    zone = data.get("timezone", "Asia/Jakarta")
+    if not isinstance(zone, str) or not _known_zone(zone):
+        problems.add(path, data.line_of("timezone"), f"timezone {zone!r} is not an IANA time zone (Asia/Jakarta)")
+    hours = data.get("working_hours")
+    week: list[tuple[int, int] | None] = [None] * 7
+    if not isinstance(hours, LineDict) or not hours:
+        problems.add(path, data.line_of("working_hours"), "'working_hours' must map weekdays to \"HH:MM-HH:MM\"")
+        hours = LineDict()
+    for day, value in hours.items():
+        if day not in WEEKDAYS:
+            problems.add(path, hours.line_of(day), f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            continue
+        window = _hours_window(value)
+        if window is None:
+            problems.add(path, hours.line_of(day), f'{day}: {value!r} must be "HH:MM-HH:MM" with start before end')
+            continue
+        week[WEEKDAYS.index(day)] = window
+    country = data.get("public_holidays", "ID")
+    if country is not None and not _holiday_country(country):
+        problems.add(
+            path,
+            data.line_of("public_holidays"),
+            f"public_holidays {country!r}: not a country the holidays package knows",
+        )
+    cuti_bersama = _dates(data, "cuti_bersama", path, problems)
+    local = _dates(data, "local_days_off", path, problems)
+    if len(problems.items) > before:
+        return None
+    return CalendarConfig(str(zone), tuple(week), country, cuti_bersama, local)
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415 - only the check needs it
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _holiday_country(code: Any) -> bool:
+    import holidays  # noqa: PLC0415 - loaded only when a calendar is checked
+
+    return isinstance(code, str) and code in holidays.list_supported_countries()
+
+
+def _hours_window(value: Any) -> tuple[int, int] | None:
+    match = _HOURS_RE.fullmatch(str(value).strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or end > 24 * 60 or start >= end:
+        return None
+    return start, end
+
+
+def _dates(data: LineDict, key: str, path: Path, problems: Problems) -> tuple[date, ...]:
+    raw = data.get(key) or []
+    if not isinstance(raw, list):
+        problems.add(path, data.line_of(key), f"'{key}' must be a list of dates (YYYY-MM-DD)")
+        return ()
+    days: list[date] = []
+    for index, value in enumerate(raw):
+        day = value if isinstance(value, date) else None
+        if isinstance(value, str):
+            try:
+                day = date.fromisoformat(value.strip())
+            except ValueError:
+                day = None
+        if day is None:
+            line = raw.line_of(index) if isinstance(raw, LineList) else data.line_of(key)
+            problems.add(path, line, f"{key}[{index}]: {value!r} is not a date (YYYY-MM-DD)")
+            continue
+        days.append(day)
+    return tuple(sorted(set(days)))
 
 
 # --------------------------------------------------------------------------- reply texts

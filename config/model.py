@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
@@ -76,6 +77,13 @@ class SopState:
     description: str = ""
     main_line: bool = True
     terminal: bool = False
+    # part-clock: how the time standard counts, and step 6's "4 x 6 jam" as a setting.
+    clock: str = "working"
+    """``working`` (the city's working hours, config/calendar.yaml) or ``wall`` (every minute counts)."""
+    periods: int | None = None
+    """When the SOP states the standard as periods ("4 x 6 jam"): how many; ``minutes`` is their total."""
+    period_hours: float | None = None
+    """The length of one period in (working) hours."""
 
     def label(self, lang: str) -> str:
         """The label in ``lang``, falling back to Indonesian."""
@@ -128,6 +136,11 @@ class SopConfig:
     def actor(self, status: str) -> str | None:
         """Who must act next: citizen, operator or opd (None once finished)."""
         return self.state(status).actor
+
+    # part-clock
+    def clock(self, status: str) -> str:
+        """How ``status``'s time standard counts: ``working`` or ``wall`` (sop.yaml ``clock:``)."""
+        return self.state(status).clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +199,7 @@ class CityConfig:
     sop: SopConfig
     replies: Replies
     regions: Regions
+    calendar: CalendarConfig = field(default_factory=lambda: CalendarConfig())  # part-clock: calendar.yaml
 
     def opd(self, code: str | None) -> Opd | None:
         """The OPD with ``code``, or None (no code, or not in the directory)."""
@@ -197,3 +211,29 @@ class CityConfig:
             f"{len(self.opds)} OPDs, {len(self.routing.rules)} routing rules, {len(self.sop.steps)} SOP steps, "
             f"languages {','.join(self.replies.available)}, {len(self.regions)} regions"
         )
+
+
+# part-clock: the working calendar (config/calendar.yaml); complaints/sla.py counts time on it.
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+"""Day names as calendar.yaml writes them, Monday first (``date.weekday()`` order)."""
+
+_OFFICE_HOURS = (8 * 60, 16 * 60)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarConfig:
+    """When the city works: weekly hours, the public-holiday country and the decreed days off.
+
+    The default is Monday-Friday 08:00-16:00 in Asia/Jakarta with Indonesia's public holidays and
+    no extra days off; a city's calendar.yaml says otherwise.
+    """
+
+    timezone: str = "Asia/Jakarta"
+    week: tuple[tuple[int, int] | None, ...] = (_OFFICE_HOURS,) * 5 + (None, None)
+    """Per weekday (Monday first): working (start, end) in minutes after local midnight, or None (day off)."""
+    public_holidays: str | None = "ID"
+    """ISO country code for the ``holidays`` package, or None for no public holidays."""
+    cuti_bersama: tuple[date, ...] = ()
+    """Joint leave days set each year by the SKB 3 Menteri: the offices are closed."""
+    local_days_off: tuple[date, ...] = ()
+    """The city's own days off (a regional holiday, an office closure)."""

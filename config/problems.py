@@ -107,6 +107,9 @@ def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Any:
 
 _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+# part-clock: dates stay text (calendar.yaml's day lists), so a day that does not exist
+# (2026-02-30) is reported at its line by the checks instead of escaping the parser as ValueError.
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 def read_yaml(path: Path, problems: Problems) -> LineDict | None:

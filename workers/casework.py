@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle, store
+from complaints import lifecycle, sla, store
 from complaints.models import Complaint
 from complaints.replies import field_labels, render_reply
 from normalizer.envelope import Identity
@@ -45,6 +45,7 @@ def check_case(
             complaint,
             lifecycle.VERIFIED,
             sop=runtime.config.sop,
+            calendar=sla.calendar_of(runtime.config.calendar),
             actor=actor,
             role="system",
             action="verified",
@@ -58,6 +59,7 @@ def check_case(
             complaint,
             lifecycle.RETURNED_TO_CITIZEN,
             sop=runtime.config.sop,
+            calendar=sla.calendar_of(runtime.config.calendar),
             actor=actor,
             role="system",
             action="returned_to_citizen",

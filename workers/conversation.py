@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from complaints import lifecycle, store
+from complaints import lifecycle, sla, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
@@ -333,7 +333,13 @@ class _Turn:
             turn=None,
             attachments_to_fetch=files,
         )
-        complaint = lifecycle.open_case(self.session, self.inbox, complaint_envelope, sop=self.runtime.config.sop)
+        complaint = lifecycle.open_case(
+            self.session,
+            self.inbox,
+            complaint_envelope,
+            sop=self.runtime.config.sop,
+            calendar=sla.calendar_of(self.runtime.config.calendar),
+        )
         if photos or location:
             # The provider keeps the files (a Telegram file_id stays valid for this bot, to be
             # fetched with getFile). The case has no location columns yet, so the point is kept here too.

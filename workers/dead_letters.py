@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaints import lifecycle
+from complaints import lifecycle, sla
 from complaints.models import Complaint, InboxMessage, Reply
 from config.model import SopConfig
 from normalizer.envelope import utcnow
@@ -27,12 +27,13 @@ log = structlog.get_logger(__name__)
 class DeadLetterRecorder(Middleware):
     """Record messages that exhausted their retries on their database rows."""
 
-    def __init__(self, sf: sessionmaker[Session], sop: SopConfig, budget: int) -> None:
+    def __init__(self, sf: sessionmaker[Session], sop: SopConfig, budget: int, calendar: sla.Calendar) -> None:
         # Only the session factory, the SOP and the attempt budget: the broker (which holds this
         # middleware) is built before the runtime that holds the broker.
         self.sf = sf
         self.sop = sop
         self.budget = budget
+        self.calendar = calendar  # part-clock: deadlines count in working hours
 
     def after_process_message(
         self,
@@ -91,6 +92,7 @@ class DeadLetterRecorder(Middleware):
                             complaint,
                             lifecycle.TRIAGE,
                             sop=self.sop,
+                            calendar=self.calendar,
                             actor="worker:route_to_opd",
                             role="system",
                             action="routing_failed",

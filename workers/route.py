@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle, notify
+from complaints import lifecycle, notify, sla
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.routing import route
@@ -49,6 +49,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             complaint,
             lifecycle.TRIAGE,
             sop=runtime.config.sop,
+            calendar=sla.calendar_of(runtime.config.calendar),
             actor="worker:route_to_opd",
             role="system",
             action="to_triage",
@@ -62,6 +63,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
             complaint,
             lifecycle.DISPOSED,
             sop=runtime.config.sop,
+            calendar=sla.calendar_of(runtime.config.calendar),
             actor="worker:route_to_opd",
             role="system",
             action="routed",
@@ -73,6 +75,8 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
         # there) with the proposed OPD, which also tells the sweeper it was routed. OPD users do
         # not see verified cases. The citizen's acknowledgement names no OPD yet.
         complaint.opd_code = opd.code
+        # part-clock: the operator finishes step 3 now, so its clock counts working hours.
+        lifecycle.hand_to_staff(complaint, sop=runtime.config.sop, calendar=sla.calendar_of(runtime.config.calendar))
         lifecycle.note(
             session,
             complaint,

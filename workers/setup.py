@@ -6,6 +6,7 @@ stage, and the actors and the dead-letter recorder can take the runtime without 
 
 from __future__ import annotations
 
+from complaints import sla
 from complaints.db import make_engine, read_session_factory, session_factory, upgrade
 from config.loader import load_city_config
 from config.model import CityConfig
@@ -29,7 +30,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfi
     if migrate:
         upgrade(engine)
     sf = session_factory(engine)
-    recorder = DeadLetterRecorder(sf, config.sop, attempt_budget(settings))
+    recorder = DeadLetterRecorder(sf, config.sop, attempt_budget(settings), sla.calendar_of(config.calendar))
     runtime = Runtime(
         settings=settings,
         config=config,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import update
 
-from complaints import lifecycle
+from complaints import lifecycle, sla
 from complaints.models import InboxMessage
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from workers import conversation, followup
@@ -91,7 +91,9 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     case = followup.find_case(session, envelope)
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)
-    complaint = lifecycle.open_case(session, inbox, envelope, sop=runtime.config.sop)
+    complaint = lifecycle.open_case(
+        session, inbox, envelope, sop=runtime.config.sop, calendar=sla.calendar_of(runtime.config.calendar)
+    )
     if not lifecycle.can(complaint, "verify", "system"):
         return {}
     return check_case(runtime, session, complaint, actor="worker:verify_intake")

@@ -27,6 +27,7 @@ from complaints.casefile import Attachment, CaseFile, case_attachment, case_file
 from complaints.queries import Viewer
 from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
+from gateway.console.clock import step_clock_words
 from gateway.console.delivery import DeliverySection, delivery_section
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
@@ -147,7 +148,8 @@ async def render_case(
         errors={k: t.get(v, v) for k, v in (errors or {}).items()},
         failed_action=failed_action,
         values=dict(values or {}),
-        clock=clock_words(t, case.summary.seconds_left),
+        # part-clock: time left on the step's own clock (working hours for people's steps)
+        clock=step_clock_words(t, config, case.summary.status, case.summary.step_deadline_at, utcnow()),
         when=local_time,
         channel_label=lambda c: t.get("channel_" + c, c),
         opds=[(o.code, o.name) for o in config.opds.values()],

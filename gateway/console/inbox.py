@@ -19,6 +19,8 @@ from complaints.models import Complaint
 from complaints.queries import InboxFilters, InboxPage, Viewer, inbox, waiting_statuses
 from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
+from gateway.console.case import local_time
+from gateway.console.clock import step_clock_words
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
@@ -42,6 +44,8 @@ class Row:
     overdue: bool
     attention: str | None = None
     """Why the case needs an operator beyond its status, in words (a failed delivery, a new message)."""
+    deadline: str = ""
+    """part-clock: the step deadline as a date in WIB ("07-12-2026 08:30 WIB"), empty without a clock."""
 
 
 def _hours(delta_seconds: float) -> int:
@@ -77,19 +81,9 @@ def _row(case: Complaint, t: dict[str, str], config: CityConfig, lang: str, now:
         proposal = t["inbox_proposal"].format(opd=opd.short_name, score=score, words=matched or "–")
     else:
         proposal = t["inbox_no_proposal"]
-    overdue = False
-    if case.step_deadline_at is None:
-        clock = "–"
-    elif case.step_deadline_at < now:
-        overdue = True
-        clock = t["inbox_late"].format(n=_hours((now - case.step_deadline_at).total_seconds()))
-    else:
-        left = (case.step_deadline_at - now).total_seconds()
-        clock = (
-            t["inbox_left_minutes"].format(n=int(left // 60))
-            if left < 3600
-            else t["inbox_left_hours"].format(n=_hours(left))
-        )
+    # part-clock: time left on the step's own clock (working hours for people's steps).
+    overdue = case.step_deadline_at is not None and case.step_deadline_at < now
+    clock = step_clock_words(t, config, case.status, case.step_deadline_at, now)
     return Row(
         ticket=case.ticket,
         channel=t.get("channel_" + case.channel, case.channel),
@@ -101,6 +95,7 @@ def _row(case: Complaint, t: dict[str, str], config: CityConfig, lang: str, now:
         clock=clock,
         overdue=overdue,
         attention=t.get("attention_" + case.attention, case.attention) if case.attention else None,
+        deadline=local_time(case.step_deadline_at),
     )
 
 

@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from complaints import lifecycle, transitions
 from complaints.db import alembic_config, make_engine, session_factory, upgrade
 from complaints.models import Complaint, HistoryEntry, InboxMessage
+from complaints.sla import calendar_of
 from complaints.transitions import NEW, ROLES, TABLE
 from config.statuses import CODE_STATUSES
 from tests.support.city import shipped_city
 
 SOP = shipped_city().sop
+CALENDAR = calendar_of(shipped_city().calendar)
 FROM_STATUSES = (NEW, *CODE_STATUSES)
 ALLOWED = {(t.from_status, t.to_status, role) for t in TABLE for role in t.roles}
 REFUSED = [
@@ -102,7 +104,9 @@ def test_a_move_the_table_lacks_is_refused(session: Session, from_status: str, t
     """Every (from, to, role) not in the table raises TransitionRefused and changes nothing."""
     complaint = make_case(session, from_status)
     with pytest.raises(lifecycle.TransitionRefused) as refused:
-        lifecycle.transition(session, complaint, to_status, sop=SOP, actor="someone", role=role, action="try")
+        lifecycle.transition(
+            session, complaint, to_status, sop=SOP, calendar=CALENDAR, actor="someone", role=role, action="try"
+        )
     assert f"to {to_status!r}" in str(refused.value) and f"role {role!r}" in str(refused.value)
     session.flush()
     session.refresh(complaint)
@@ -114,7 +118,15 @@ def test_every_row_of_the_table_moves_the_case(session: Session, from_status: st
     """Each row works for each of its roles: status, step, clock, version and one history entry."""
     complaint = make_case(session, from_status)
     lifecycle.transition(
-        session, complaint, to_status, sop=SOP, actor="user:1", role=role, action="did", expected_version=1
+        session,
+        complaint,
+        to_status,
+        sop=SOP,
+        calendar=CALENDAR,
+        actor="user:1",
+        role=role,
+        action="did",
+        expected_version=1,
     )
     session.flush()
     session.expire(complaint)
@@ -128,13 +140,16 @@ def test_every_row_of_the_table_moves_the_case(session: Session, from_status: st
 def test_a_stale_version_is_told_the_case_changed(session: Session) -> None:
     """A page showing version 1 cannot act on a case that has moved on to version 2."""
     complaint = make_case(session, lifecycle.VERIFIED)
-    lifecycle.transition(session, complaint, lifecycle.TRIAGE, sop=SOP, actor="w", role="system", action="to_triage")
+    lifecycle.transition(
+        session, complaint, lifecycle.TRIAGE, sop=SOP, calendar=CALENDAR, actor="w", role="system", action="to_triage"
+    )
     with pytest.raises(lifecycle.CaseChanged, match="changed since it was read"):
         lifecycle.transition(
             session,
             complaint,
             lifecycle.DISPOSED,
             sop=SOP,
+            calendar=CALENDAR,
             actor="user:1",
             role="operator",
             action="dispose",
@@ -220,6 +235,7 @@ def test_two_staff_on_one_case_in_postgresql_exactly_one_wins(pg_url: str) -> No
                         complaint,
                         lifecycle.DISPOSED,
                         sop=SOP,
+                        calendar=CALENDAR,
                         actor=user,
                         role="operator",
                         action="dispose",

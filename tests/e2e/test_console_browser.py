@@ -100,7 +100,9 @@ def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_pa
                 expect(menu).to_contain_text(ID[key])
             rows = page.locator("table.inbox tbody tr")
             expect(rows).to_have_count(3)
-            expect(rows.first).to_contain_text(ID["inbox_late"].format(n=3))  # deadline first
+            # part-clock: triage counts working hours, so how many depends on when the test runs
+            # (the browser's server reads the real time); the words and the order are what is fixed.
+            expect(rows.first).to_contain_text(re.compile(ID["inbox_late_working"].format(n=r"\d+")))  # deadline first
             text = page.locator("main").inner_text()
             assert NIK not in text and NAME not in text and PHONE not in text
             assert page.evaluate("window.pwned") is None  # nothing the citizen wrote ran

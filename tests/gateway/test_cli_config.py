@@ -26,6 +26,7 @@ def test_config_init_copies_a_directory_that_checks(tmp_path: Path) -> None:
         "opd.yaml",
         "routing.yaml",
         "sop.yaml",
+        "calendar.yaml",
         "replies/id.yaml",
         "replies/en.yaml",
         "data/wilayah.csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from normalizer.envelope import new_id, utcnow
 from normalizer.tickets import new_ticket
 from tests.gateway.test_console import SCRIPT, Console, console_site, forged_cookie, operator
 from tests.support.cases import ADDRESS, EMAIL, NAME, NIK, PHONE, seed_case
+from tests.support.frozen import freeze_console_clock
 from tests.support.images import png
 
 ID = STRINGS["id"]
@@ -408,8 +409,11 @@ async def test_ticket_still_processing_gets_a_reload_page(tmp_path: Path) -> Non
 
 
 @pytest.mark.asyncio
-async def test_overdue_clock_stands_out_and_a_flash_shows_once(tmp_path: Path) -> None:
-    """A late case says "terlambat N jam" in the summary; a flash left by an action shows once, then is gone."""
+async def test_overdue_clock_stands_out_and_a_flash_shows_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A late case says "terlambat N jam kerja" in the summary; a flash left by an action shows once, then is gone."""
+    # part-clock: disposisi counts working hours; frozen at Monday 12:00 WIB, 3 h 5 min late is
+    # 3 working hours late (08:55 to 12:00).
+    freeze_console_clock(monkeypatch, datetime(2026, 12, 7, 12, 0, tzinfo=timezone(timedelta(hours=7))))
     async with console_site(tmp_path) as site:
         user = operator(site).user
         ticket = new_ticket()
@@ -423,10 +427,11 @@ async def test_overdue_clock_stands_out_and_a_flash_shows_once(tmp_path: Path) -
         }
         cookie = forged_cookie(site, int(time.time()) - 60, data)
         page = await (await site.client.get(f"/ops/kasus/{ticket}", cookies={COOKIE_NAME: cookie})).text()
-        assert ID["inbox_late"].format(n=3) in page and "case-summary overdue" in page
+        assert ID["inbox_late_working"].format(n=3) in page and "case-summary overdue" in page
+        assert "07-12-2026 08:55 WIB" in page  # the deadline as a date
         assert ID["flash_reroute"] in page
         page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
-        assert ID["flash_reroute"] not in page and ID["inbox_late"].format(n=3) in page
+        assert ID["flash_reroute"] not in page and ID["inbox_late_working"].format(n=3) in page
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,12 @@ from gateway.console.strings import STRINGS
 from normalizer.tickets import new_ticket
 from tests.gateway.test_console import SCRIPT, Console, console_site, operator
 from tests.support.cases import ADDRESS, EMAIL, NAME, NIK, PHONE, seed_case
+from tests.support.frozen import freeze_console_clock
 
 ID = STRINGS["id"]
 EN = STRINGS["en"]
 IMG = '<img src=x onerror="alert(2)">'
+WIB = timezone(timedelta(hours=7))
 
 
 def _seed(site: Console, *cases: tuple[str, str, dict[str, object]]) -> None:
@@ -75,8 +77,13 @@ async def test_opd_user_sees_only_its_own_cases_whatever_the_query(tmp_path: Pat
 
 
 @pytest.mark.asyncio
-async def test_overdue_cases_are_marked_in_words_and_filterable(tmp_path: Path) -> None:
-    """A case past its step deadline says "terlambat N jam" with the late class; ?overdue=1 keeps only those."""
+async def test_overdue_cases_are_marked_in_words_and_filterable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case past its step deadline says "terlambat N jam kerja" with the late class; ?overdue=1 keeps only those."""
+    # part-clock: triage counts working hours. Frozen at Monday 12:00 WIB, 5 h 10 min late is
+    # 4 working hours late (the office opened at 08:00) and 3 h 30 min left is 3 working hours.
+    freeze_console_clock(monkeypatch, datetime(2026, 12, 7, 12, 0, tzinfo=WIB))
     async with console_site(tmp_path) as site:
         operator(site)
         late, on_time = new_ticket(), new_ticket()
@@ -87,13 +94,13 @@ async def test_overdue_cases_are_marked_in_words_and_filterable(tmp_path: Path) 
         )
         await site.login()
         page = await (await site.client.get("/ops/")).text()
-        assert ID["inbox_late"].format(n=5) in page and 'class="late"' in page
-        assert ID["inbox_left_hours"].format(n=3) in page
+        assert ID["inbox_late_working"].format(n=4) in page and 'class="late"' in page
+        assert ID["inbox_left_hours_working"].format(n=3) in page
         assert _tickets(page) == [late, on_time]  # deadline first
         page = await (await site.client.get("/ops/?overdue=1")).text()
         assert _tickets(page) == [late]
         page = await (await site.client.get("/ops/?overdue=1&lang=en")).text()
-        assert EN["inbox_late"].format(n=5) in page
+        assert EN["inbox_late_working"].format(n=4) in page
 
 
 @pytest.mark.asyncio
@@ -115,3 +122,23 @@ async def test_filters_and_paging_links_keep_the_query(tmp_path: Path) -> None:
         assert 'rel="prev" href="/ops/?channel=sms&amp;page=1"' in page2 and 'rel="next"' not in page2
         page = await (await site.client.get("/ops/?channel=email&page=abc")).text()
         assert len(_tickets(page)) == 1
+
+
+# part-clock
+@pytest.mark.asyncio
+async def test_time_left_is_counted_in_working_hours_across_the_weekend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Friday 15:00 a triage case due Monday 10:00 has "3 jam kerja lagi" and shows its deadline date in WIB."""
+    freeze_console_clock(monkeypatch, datetime(2026, 12, 4, 15, 0, tzinfo=WIB))
+    async with console_site(tmp_path) as site:
+        operator(site)
+        ticket = new_ticket()
+        _seed(site, (ticket, "triase", {"deadline_in": timedelta(days=2, hours=19)}))
+        await site.login()
+        page = await (await site.client.get("/ops/")).text()
+        row = page[page.index(f'href="/ops/kasus/{ticket}"') :].split("</tr>")[0]
+        assert ID["inbox_left_hours_working"].format(n=3) in row  # 1 h on Friday + 2 h on Monday morning
+        assert "07-12-2026 10:00 WIB" in row and 'class="late"' not in row
+        page = await (await site.client.get("/ops/?lang=en")).text()
+        assert EN["inbox_left_hours_working"].format(n=3) in page

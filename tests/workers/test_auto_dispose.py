@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+from complaints import lifecycle
 from complaints.models import Complaint, HistoryEntry, Reply
 from complaints.queries import InboxFilters, Viewer, inbox
 from normalizer.envelope import utcnow
@@ -69,5 +70,23 @@ def test_a_proposed_case_is_not_routed_again_by_a_sweep(tmp_path: Path) -> None:
         assert route_batch(rt, [case_id]).follow_ups == {}
         with rt.read_sf() as session:
             assert len(session.scalars(select(Reply).where(Reply.complaint_id == case_id)).all()) == 1
+    finally:
+        rt.close()
+
+
+# part-clock
+def test_a_case_left_to_the_operator_counts_working_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUTO_DISPOSE off: a case proposed on Saturday 10:00 WIB is due Monday 09:00 (60 working minutes), not 11:00."""
+    saturday = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)  # 10:00 WIB
+    monkeypatch.setattr(lifecycle, "utcnow", lambda: saturday)
+    rt = build_runtime(base_settings(tmp_path, auto_dispose=False))
+    try:
+        case_id = _verified_case(rt)
+        route_batch(rt, [case_id])
+        with rt.read_sf() as session:
+            case = session.get(Complaint, case_id)
+            assert case is not None and case.status == "diverifikasi"
+            assert case.step_deadline_at is not None
+            assert case.step_deadline_at.replace(tzinfo=UTC) == datetime(2026, 12, 7, 2, 0, tzinfo=UTC)  # 09:00 WIB
     finally:
         rt.close()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from channels.base import OutboundReply, SendError, SendResult
 from complaints import store
 from complaints.models import Complaint, InboxMessage, Reply
+from complaints.sla import calendar_of
 from gateway.embedded import start_workers
 from normalizer.envelope import Intake, ReplyRoute
 from normalizer.normalize import build_envelope
@@ -155,7 +156,7 @@ def test_a_dead_batch_fails_only_the_rows_whose_own_budget_is_spent(tmp_path: Pa
         spent, fresh = (o.inbox_id for o in outcomes)
         with runtime.sf.begin() as session:
             session.get(InboxMessage, spent).attempts = 3  # its budget: REPLY_MAX_RETRIES + 1
-        recorder = DeadLetterRecorder(runtime.sf, runtime.config.sop, 3)
+        recorder = DeadLetterRecorder(runtime.sf, runtime.config.sop, 3, calendar_of(runtime.config.calendar))
         message = SimpleNamespace(actor_name="verify_intake", args=([spent, fresh],), failed=True)
         recorder.after_process_message(runtime.broker, message, exception=RuntimeError("database went away"))
         with runtime.read_sf() as session:
