@@ -158,10 +158,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # part-escalation: the scheduler as its own process (Procfile `scheduler`).
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Only the scheduler: escalation of overdue steps and the OPDs' morning digest (one acts at a time)."""
-    from workers.scheduler import Scheduler
+    from workers.scheduler import Scheduler, check_scheduler_settings
     from workers.setup import build_runtime
 
     settings = _settings(args)
+    check_scheduler_settings(settings)  # a wrong DIGEST_TIMEZONE stops here, before any connection
     if not settings.redis_url:
         print(
             "intake scheduler: REDIS_URL is not set, so no worker would send its mail;"
