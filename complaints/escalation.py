@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import Exists, and_, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,6 +72,12 @@ def escalate_overdue(
     change waits for it and a failure on one case does not hold up the others.
     """
     outcome = EscalationOutcome()
+    # Only cases owed a level: one already escalated as far as it is due is not looked at again,
+    # so a long list of old overdue cases never crowds a newly overdue one out of the batch.
+    owed = ~_escalated(1)
+    if settings.escalation_supervisor_email:
+        level2_due = Complaint.step_deadline_at <= now - timedelta(minutes=settings.escalation_level2_after_minutes)
+        owed = or_(owed, and_(level2_due, ~_escalated(2)))
     with sf.begin() as session:
         outcome.cleared = clear_stale_flags(session)
         ids = list(
@@ -81,6 +87,7 @@ def escalate_overdue(
                     Complaint.step_deadline_at < now,
                     Complaint.closed_at.is_(None),
                     Complaint.status.in_(clocked_statuses(config.sop)),
+                    owed,
                 )
                 .order_by(Complaint.step_deadline_at, Complaint.id)
                 .limit(BATCH)
@@ -90,6 +97,16 @@ def escalate_overdue(
         with sf.begin() as session:
             _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=outcome)
     return outcome
+
+
+def _escalated(level: int) -> Exists:
+    """The case's current entry into its step has an escalation of ``level``."""
+    return exists().where(
+        Escalation.complaint_id == Complaint.id,
+        Escalation.step == Complaint.step,
+        Escalation.entry_version == Complaint.version,
+        Escalation.level == level,
+    )
 
 
 def _escalate_case(

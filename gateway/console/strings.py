@@ -478,6 +478,8 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "terlambat, dieskalasi",
+        "hist_action_escalated": "eskalasi langkah terlambat",
+        "hist_action_escalation_cleared": "tanda eskalasi dihapus (langkah selesai)",
         "delivery_kind_escalation": "Eskalasi ke OPD",
         "delivery_kind_escalation_supervisor": "Eskalasi ke supervisor",
         "conv_escalation": "Eskalasi ke OPD (e-mail)",
@@ -945,6 +947,8 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "overdue, escalated",
+        "hist_action_escalated": "overdue step escalated",
+        "hist_action_escalation_cleared": "escalation flag cleared (step done)",
         "delivery_kind_escalation": "Escalation to the OPD",
         "delivery_kind_escalation_supervisor": "Escalation to the supervisor",
         "conv_escalation": "Escalation to the OPD (e-mail)",

@@ -45,6 +45,8 @@ async def test_an_escalated_case_is_in_the_operator_inbox_with_its_marker(tmp_pa
         row = page[page.index(f'href="/ops/kasus/{late}"') :].split("</tr>")[0]
         assert ID["attention_escalated"] in row and 'class="attention"' in row
         assert _tickets(await (await site.client.get("/ops/?attention=1")).text()) == [late]
+        case_page = await (await site.client.get(f"/ops/kasus/{late}")).text()
+        assert ID["attention_escalated"] in case_page and ID["hist_action_escalated"] in case_page
 
         with site.runtime.sf.begin() as session:
             case = session.scalar(sa.select(Complaint).where(Complaint.ticket == late))

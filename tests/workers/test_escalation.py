@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from complaints import lifecycle
+from complaints import escalation, lifecycle
 from complaints.models import Complaint, Escalation, HistoryEntry, Reply
 from config.loader import load_city_config
 from config.model import CityConfig
@@ -23,12 +23,14 @@ from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
 from tests.support.cases import seed_case
 from tests.support.city import copy_config, edit
+from tests.support.system import running_system
 from workers.runtime import Runtime
-from workers.scheduler import Scheduler, escalation_job
+from workers.scheduler import Scheduler, digest_job, escalation_job
 from workers.setup import build_runtime
 
 DLH_ESCALATION = "kadis.dlh@kotabogor.go.id"
 SUPERVISOR = "supervisor.operator@kotabogor.go.id"
+DIGEST_DUE = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 08:00 WIB
 
 
 @pytest.fixture
@@ -212,7 +214,7 @@ def test_cases_waiting_for_the_citizen_or_closed_are_never_escalated(runtime: Ru
 def test_two_schedulers_on_postgresql_escalate_an_overdue_step_exactly_once(
     tmp_path: Path, city: CityConfig, pg_url: str
 ) -> None:
-    """Two runtimes (as two processes) run the job at the same moment, three times: one escalation of each level."""
+    """Two runtimes (as two processes) run the jobs at once, three times: one escalation of each level, one digest."""
     first = make_runtime(tmp_path / "a", city, database_url=pg_url)
     second = make_runtime(tmp_path / "b", city, database_url=pg_url, escalation_level2_after_minutes=0)
     try:
@@ -226,6 +228,7 @@ def test_two_schedulers_on_postgresql_escalate_an_overdue_step_exactly_once(
                 for _ in range(3):
                     barrier.wait(10)
                     escalation_job(rt, now)
+                    digest_job(rt, DIGEST_DUE)
             except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
 
@@ -241,6 +244,8 @@ def test_two_schedulers_on_postgresql_escalate_an_overdue_step_exactly_once(
             assert [a for a, _ in scheduler_history(first, ticket)] == ["escalated", "escalated"]
         assert len(mails(first, "escalation")) == 3
         assert len(mails(first, "escalation_supervisor")) == 3
+        (digest,) = mails(first, "opd_digest")  # one morning digest for DLH, whichever scheduler wrote it
+        assert digest.address == DLH_ESCALATION and all(ticket in digest.text for ticket in tickets)
     finally:
         first.close()
         second.close()
@@ -276,3 +281,30 @@ def test_of_two_schedulers_only_the_lease_holder_runs_and_the_other_takes_over_w
     finally:
         first.close()
         second.close()
+
+
+def test_serve_runs_the_scheduler_and_gateway_only_processes_do_not(tmp_path: Path) -> None:
+    """`intake serve`'s system escalates an overdue case by itself; a web-only system (`intake gateway`) does not."""
+    settings = base_settings(tmp_path, scheduler_interval_seconds=0.2, scheduler_lease_seconds=5.0)
+    with running_system(settings) as st:
+        assert st.system is not None and st.system.scheduler is not None
+        ticket = new_ticket()
+        with st.system.runtime.sf.begin() as session:
+            seed_case(session, ticket, "disposisi", opd_code="dlh", deadline_in=timedelta(minutes=-5))
+        st.wait_for(lambda s: s.scalar(sa.select(Complaint.attention).where(Complaint.ticket == ticket)) == "escalated")
+    with running_system(settings, with_workers=False) as st:
+        assert st.system is not None and st.system.scheduler is None
+
+
+def test_cases_escalated_already_never_crowd_a_newly_overdue_one_out(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for two cases per pass, the next pass takes the third overdue case, not the two done ones again."""
+    monkeypatch.setattr(escalation, "BATCH", 2)
+    now = utcnow()
+    tickets = [seed(runtime, "disposisi", timedelta(minutes=m), now) for m in (30, 20, 10)]
+
+    escalation_job(runtime, now)
+    assert [bool(escalations(runtime, t)) for t in tickets] == [True, True, False]
+    escalation_job(runtime, now)
+    assert [escalations(runtime, t) for t in tickets] == [[(1, 1)], [(1, 1)], [(1, 1)]]
