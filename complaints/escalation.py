@@ -46,6 +46,8 @@ STAFF_MAIL_KINDS = frozenset({KIND_OPD, KIND_SUPERVISOR, "opd_digest"})
 """Outbox kinds this part sends to staff (never to the citizen): the case page shows them as notices."""
 BATCH = 500
 """Overdue cases looked at per pass; the next minute's pass takes the rest."""
+CHUNK = 50
+"""Cases escalated per transaction."""
 
 
 @dataclass
@@ -68,8 +70,9 @@ def escalate_overdue(
 ) -> EscalationOutcome:
     """One pass: escalate every overdue step that is due a level, clear flags of steps since done.
 
-    Each case is escalated in its own transaction with its row locked (PostgreSQL), so a status
-    change waits for it and a failure on one case does not hold up the others.
+    Cases are escalated :data:`CHUNK` to a transaction (one commit each, not one per case), each
+    with its row locked (PostgreSQL), so a status change waits for it; a failing chunk is tried
+    again at the next pass.
     """
     outcome = EscalationOutcome()
     # Only cases owed a level: one already escalated as far as it is due is not looked at again,
@@ -93,9 +96,10 @@ def escalate_overdue(
                 .limit(BATCH)
             )
         )
-    for case_id in ids:
+    for start in range(0, len(ids), CHUNK):
         with sf.begin() as session:
-            _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=outcome)
+            for case_id in ids[start : start + CHUNK]:
+                _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=outcome)
     return outcome
 
 
