@@ -59,6 +59,13 @@ class EscalationOutcome:
     reply_ids: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
 
+    def add(self, other: EscalationOutcome) -> None:
+        """Count what ``other`` (a committed chunk) did as well."""
+        self.level1 += other.level1
+        self.level2 += other.level2
+        self.reply_ids += other.reply_ids
+        self.cleared += other.cleared
+
 
 def clocked_statuses(sop: SopConfig) -> tuple[str, ...]:
     """Statuses whose deadline is a promise to keep: not finished, not waiting for the citizen."""
@@ -71,8 +78,8 @@ def escalate_overdue(
     """One pass: escalate every overdue step that is due a level, clear flags of steps since done.
 
     Cases are escalated :data:`CHUNK` to a transaction (one commit each, not one per case), each
-    with its row locked (PostgreSQL), so a status change waits for it; a failing chunk is tried
-    again at the next pass.
+    with its row locked (PostgreSQL), so a status change waits for it. A chunk that fails is done
+    again case by case, so one bad case never holds up the others (it is tried at the next pass).
     """
     outcome = EscalationOutcome()
     # Only cases owed a level: one already escalated as far as it is due is not looked at again,
@@ -97,9 +104,22 @@ def escalate_overdue(
             )
         )
     for start in range(0, len(ids), CHUNK):
-        with sf.begin() as session:
-            for case_id in ids[start : start + CHUNK]:
-                _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=outcome)
+        chunk = ids[start : start + CHUNK]
+        done = EscalationOutcome()
+        try:
+            with sf.begin() as session:
+                for case_id in chunk:
+                    _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=done)
+        except Exception:  # noqa: BLE001 - one bad case must not stop every escalation behind it
+            log.exception("escalating %d cases failed; trying them one by one", len(chunk))
+            done = EscalationOutcome()
+            for case_id in chunk:
+                try:
+                    with sf.begin() as session:
+                        _escalate_case(session, case_id, config=config, settings=settings, now=now, outcome=done)
+                except Exception:  # noqa: BLE001 - logged; the case is tried again at the next pass
+                    log.exception("escalating case %s failed", case_id)
+        outcome.add(done)
     return outcome
 
 

@@ -308,3 +308,27 @@ def test_cases_escalated_already_never_crowd_a_newly_overdue_one_out(
     assert [bool(escalations(runtime, t)) for t in tickets] == [True, True, False]
     escalation_job(runtime, now)
     assert [escalations(runtime, t) for t in tickets] == [[(1, 1)], [(1, 1)], [(1, 1)]]
+
+
+def test_one_case_that_cannot_be_escalated_does_not_hold_up_the_others(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case whose escalation fails (here: its mail cannot be written) is skipped; the others escalate."""
+    now = utcnow()
+    bad, good = (
+        seed(runtime, "disposisi", timedelta(minutes=30), now),
+        seed(runtime, "disposisi", timedelta(minutes=20), now),
+    )
+    real_mail = escalation._mail_opd
+
+    def failing_mail(session, case, **kwargs):  # type: ignore[no-untyped-def]
+        if case.ticket == bad:
+            raise RuntimeError("broken case")
+        return real_mail(session, case, **kwargs)
+
+    monkeypatch.setattr(escalation, "_mail_opd", failing_mail)
+    outcome = escalation_job(runtime, now)
+
+    assert outcome.level1 == [good]
+    assert escalations(runtime, bad) == [] and escalations(runtime, good) == [(1, 1)]
+    assert case_of(runtime, bad).attention is None
