@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from complaints.escalation import STAFF_MAIL_KINDS
 from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, Complaint, HistoryEntry, InboxMessage, PersonalDataView, Reply
 from complaints.queries import STAFF_ROLES, Viewer, visible_cases
@@ -394,7 +395,8 @@ def _conversation(
             )
         )
     for reply in replies:
-        notice = reply.kind == "opd_notice"
+        # part-escalation: escalation mail goes to staff too, never to the citizen.
+        notice = reply.kind == "opd_notice" or reply.kind in STAFF_MAIL_KINDS
         lines.append(
             Message(
                 at=reply.created_at,

@@ -359,3 +359,45 @@ class DeadLetterAction(Base):
     message_id: Mapped[str] = mapped_column(String(64))
     actor_name: Mapped[str] = mapped_column(String(80))  # the Dramatiq actor the message was for
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# part-escalation: escalations of overdue steps and the scheduler's lease (migration 0013_escalation).
+class Escalation(Base):
+    """One escalation of one overdue step: level 1 (operator inbox + the OPD's escalation address),
+    level 2 (the operator supervisor), written by the scheduler.
+
+    Unique per case, step, entry into the step and level: the case's ``version`` is raised by every
+    status change, so it names the entry; a case that re-enters a step later may escalate again,
+    but two schedulers (or one that lost its lease) can never escalate the same entry twice.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "step", "entry_version", "level", name="uq_escalations_entry_level"),
+        Index("ix_escalations_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(40))
+    entry_version: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    opd_code: Mapped[str | None] = mapped_column(String(40))
+    deadline_at: Mapped[datetime]
+    at: Mapped[datetime]
+
+
+class SchedulerLease(Base):
+    """Which scheduler process may act, until when (one row per lease name).
+
+    A holder renews its row every pass; another process takes the lease over only once it has
+    expired, so of several schedulers exactly one runs the jobs.
+    """
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]

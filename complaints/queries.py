@@ -142,3 +142,9 @@ def inbox(
     )
     rows = tuple(session.scalars(query))
     return InboxPage(cases=rows[:PAGE_SIZE], page=page, has_next=len(rows) > PAGE_SIZE)
+
+
+# part-escalation: the statuses in which a case is with an OPD, for the morning digest (complaints/digest.py).
+def opd_statuses() -> tuple[str, ...]:
+    """The statuses in which a case is with its OPD (disposed to it or past that); see :func:`visible_cases`."""
+    return _OPD_STATUSES

@@ -122,21 +122,22 @@ def shipped_files() -> list[Path]:
 # --------------------------------------------------------------------------- OPD directory
 
 
-def _contact(raw: LineDict, path: Path, problems: Problems) -> str | None:
-    """The OPD's optional notice address, normalised; a problem (and None) when it is not an e-mail address.
+def _contact(raw: LineDict, path: Path, problems: Problems, key: str = "contact") -> str | None:
+    """The OPD's optional notice address (``key``: ``contact``, or ``escalation`` for part-escalation),
+    normalised; a problem (and None) when it is not an e-mail address.
 
     No DNS lookup: a config check must not depend on the network.
     """
-    value = raw.get("contact")
+    value = raw.get(key)
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        problems.add(path, raw.line_of("contact"), f"contact must be an e-mail address, not {value!r}")
+        problems.add(path, raw.line_of(key), f"{key} must be an e-mail address, not {value!r}")
         return None
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        problems.add(path, raw.line_of("contact"), f"contact {value!r} is not an e-mail address: {exc}")
+        problems.add(path, raw.line_of(key), f"{key} {value!r} is not an e-mail address: {exc}")
         return None
 
 
@@ -183,8 +184,11 @@ def _read_opds(path: Path, problems: Problems, regions: Regions, home_region: st
             problems.add(path, raw.line_of("district_code"), "only a kecamatan has a district_code")
         kelurahan = _strings(raw.get("kelurahan") or [], path, raw.line_of("kelurahan"), "kelurahan", problems)
         contact = _contact(raw, path, problems)
+        escalation = _contact(raw, path, problems, "escalation")  # part-escalation
         if None not in fields and code not in opds:
-            opds[str(code)] = Opd(str(code), str(name), str(short_name), str(kind), district, tuple(kelurahan), contact)
+            opds[str(code)] = Opd(
+                str(code), str(name), str(short_name), str(kind), district, tuple(kelurahan), contact, escalation
+            )
     return opds
 
 

@@ -36,6 +36,14 @@ class Opd:
     """The kelurahan of a kecamatan, for mapping a location to it."""
     contact: str | None = None
     """The OPD's e-mail address for notices of cases disposed to it (complaints.notify); optional."""
+    # part-escalation: where overdue steps of this OPD's cases are escalated (falls back to contact).
+    escalation: str | None = None
+    """The OPD's e-mail address for escalations of overdue steps (complaints.escalation); optional."""
+
+    @property
+    def escalation_address(self) -> str | None:
+        """Where an escalation goes: the ``escalation`` address, else the ``contact`` address."""
+        return self.escalation or self.contact
 
     @property
     def is_kecamatan(self) -> bool:

@@ -7,6 +7,7 @@ a message naming the variables that are missing (:meth:`Settings.check_providers
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field
@@ -251,6 +252,25 @@ class Settings(BaseSettings):
     mail_from: str | None = Field(default=None, description="From address of our replies, e.g. lapor@kota.go.id.")
     mail_auto_replies_per_hour: int = Field(default=5, description="Automatic replies per sender per hour, at most.")
     max_attachment_bytes: int = Field(default=10 * 1024 * 1024, description="Largest e-mail attachment kept.")
+
+    # part-escalation: the scheduler (escalation of overdue steps, the OPDs' morning digest).
+    scheduler_interval_seconds: float = Field(
+        default=60.0, description="How often the scheduler runs its jobs (escalation, digest)."
+    )
+    scheduler_lease_seconds: float = Field(
+        default=180.0,
+        description="How long a scheduler holds its lease without renewing it; another one takes over after.",
+    )
+    escalation_supervisor_email: str | None = Field(
+        default=None, description="The operator supervisor's address: level-2 escalations go there (unset: none)."
+    )
+    escalation_level2_after_minutes: int = Field(
+        default=240, description="Minutes after a step's deadline before it is escalated to the supervisor."
+    )
+    digest_time: time = Field(
+        default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."
+    )
+    digest_timezone: str = Field(default="Asia/Jakarta", description="Time zone of DIGEST_TIME (WIB by default).")
 
     @property
     def intake_domains(self) -> frozenset[str]:

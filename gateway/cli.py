@@ -155,6 +155,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+# part-escalation: the scheduler as its own process (Procfile `scheduler`).
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Only the scheduler: escalation of overdue steps and the OPDs' morning digest (one acts at a time)."""
+    from workers.scheduler import Scheduler, check_scheduler_settings
+    from workers.setup import build_runtime
+
+    settings = _settings(args)
+    check_scheduler_settings(settings)  # a wrong DIGEST_TIMEZONE stops here, before any connection
+    if not settings.redis_url:
+        print(
+            "intake scheduler: REDIS_URL is not set, so no worker would send its mail;"
+            " `intake serve` runs the scheduler itself in the embedded mode",
+            file=sys.stderr,
+        )
+        return 2
+    runtime = build_runtime(settings)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    scheduler = Scheduler(runtime)
+    scheduler.start()
+    print(f"intake scheduler: running every {settings.scheduler_interval_seconds:g} s", flush=True)
+    stopping.wait()
+    print("intake scheduler: stopping", flush=True)
+    scheduler.stop()
+    runtime.close()
+    return 0
+
+
 def _print_intake(running: PollerSet) -> None:
     """Say which pollers run and where the servers listen (no secrets)."""
     for task in running.tasks:
@@ -286,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run queue workers only (needs REDIS_URL)", description="run queue workers only")
     p.add_argument("--threads", type=int, help="worker threads (WORKER_THREADS, default 4)")
     p.set_defaults(func=cmd_worker)
+    # part-escalation
+    helptext = "run the scheduler only: escalations of overdue steps, morning digest (needs REDIS_URL)"
+    sub.add_parser("scheduler", help=helptext, description=helptext).set_defaults(func=cmd_scheduler)
     db = sub.add_parser("db", help="database schema", description="database schema commands")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     up = dbsub.add_parser("upgrade", help="migrate the schema to the latest revision", description="migrate the schema")

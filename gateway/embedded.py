@@ -15,6 +15,7 @@ from gateway.keys import ACCEPTOR, ADAPTERS
 from gateway.pollers import PollerSet, start_intake
 from workers.outbound import OutboundSender
 from workers.runtime import Runtime
+from workers.scheduler import Scheduler  # part-escalation
 from workers.setup import build_runtime
 from workers.sweeper import Sweeper
 
@@ -63,11 +64,15 @@ class EmbeddedSystem:
     pollers: PollerSet = field(default_factory=PollerSet)
     """Pollers (IMAP, X, Telegram long poll) and servers (SMTP intake) of this process."""
     urls: list[str] = field(default_factory=list)
+    # part-escalation: the scheduler (escalations, morning digest) of `intake serve`; None in `intake gateway`.
+    scheduler: Scheduler | None = None
 
     async def stop(self) -> None:
         """Stop accepting, then stop the workers, then close connections."""
         await self.pollers.stop()
         await self.runner.cleanup()
+        if self.scheduler is not None:  # part-escalation
+            self.scheduler.stop()
         if self.workers is not None:
             self.workers.stop()
         self.runtime.close()
@@ -76,6 +81,9 @@ class EmbeddedSystem:
 async def start_system(settings: Settings, *, with_workers: bool = True, with_pollers: bool = True) -> EmbeddedSystem:
     """Migrate, start workers, the pollers and servers (IMAP, SMTP, X, Telegram; optional) and serve HTTP."""
     runtime = build_runtime(settings)
+    # part-escalation: `serve` runs the scheduler too (the Procfile runs it as its own process);
+    # made before anything starts, so a bad DIGEST_TIMEZONE stops start-up cleanly.
+    scheduler = Scheduler(runtime) if with_workers else None
     workers = start_workers(runtime) if with_workers else None
     app = create_app(settings, runtime)
     runner = web.AppRunner(app, access_log=None)
@@ -100,5 +108,8 @@ async def start_system(settings: Settings, *, with_workers: bool = True, with_po
         runtime.close()
         raise
     system = EmbeddedSystem(settings=settings, runtime=runtime, runner=runner, workers=workers, pollers=pollers)
+    if scheduler is not None:  # part-escalation
+        system.scheduler = scheduler
+        scheduler.start()
     system.urls = [f"http://{settings.host}:{port}"]
     return system

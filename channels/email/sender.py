@@ -18,6 +18,15 @@ from channels.base import OutboundReply, SendError, SendResult
 from channels.email.mime import reply_headers
 from config.settings import Settings
 
+STAFF_MAIL_SUBJECTS: dict[str, str] = {
+    "opd_notice": "Disposisi pengaduan",
+    # part-escalation: escalations of overdue steps and the OPDs' morning digest (complaints/escalation.py, digest.py).
+    "escalation": "Eskalasi: pengaduan terlambat",
+    "escalation_supervisor": "Eskalasi tingkat 2: pengaduan terlambat",
+    "opd_digest": "Ringkasan harian pengaduan",
+}
+"""Mail to staff rather than to a citizen, by reply kind: its own subject (with the ticket, if any)."""
+
 
 class EmailSender:
     """Outbound adapter of the e-mail channel (provider ``email``)."""
@@ -48,10 +57,11 @@ class EmailSender:
         message["From"] = self.mail_from
         message["To"] = reply.address
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        if reply.kind == "opd_notice":
+        if reply.kind in STAFF_MAIL_SUBJECTS:
             # Not an answer to anyone's mail: a notice to an OPD (complaints.notify) gets its own
             # subject, and RFC 3834 calls it auto-generated rather than auto-replied.
-            headers["Subject"] = f"Disposisi pengaduan {headers['Subject'].removeprefix('Re:').strip()}".strip()
+            ticket = headers["Subject"].removeprefix("Re:").strip() if reply.ticket else ""
+            headers["Subject"] = f"{STAFF_MAIL_SUBJECTS[reply.kind]} {ticket}".strip()
             headers["Auto-Submitted"] = "auto-generated"
         for name, value in headers.items():
             message[name] = value

@@ -482,6 +482,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "manual_err_answer_by_no_sms": "Tidak ada penyedia SMS yang dikonfigurasi; pilih cara lain.",
         "manual_err_answer_by_no_email": "Pengiriman e-mail belum dikonfigurasi; pilih cara lain.",
         # --- end part-manual
+        # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
+        "attention_escalated": "terlambat, dieskalasi",
+        "hist_action_escalated": "eskalasi langkah terlambat",
+        "hist_action_escalation_cleared": "tanda eskalasi dihapus (langkah selesai)",
+        "delivery_kind_escalation": "Eskalasi ke OPD",
+        "delivery_kind_escalation_supervisor": "Eskalasi ke supervisor",
+        "conv_escalation": "Eskalasi ke OPD (e-mail)",
+        "conv_escalation_supervisor": "Eskalasi ke supervisor (e-mail)",
+        # --- end part-escalation
     },
     "en": {
         "html_lang": "en",
@@ -948,5 +957,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "manual_err_answer_by_no_sms": "No SMS provider is configured; choose another way.",
         "manual_err_answer_by_no_email": "Sending e-mail is not configured; choose another way.",
         # --- end part-manual
+        # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
+        "attention_escalated": "overdue, escalated",
+        "hist_action_escalated": "overdue step escalated",
+        "hist_action_escalation_cleared": "escalation flag cleared (step done)",
+        "delivery_kind_escalation": "Escalation to the OPD",
+        "delivery_kind_escalation_supervisor": "Escalation to the supervisor",
+        "conv_escalation": "Escalation to the OPD (e-mail)",
+        "conv_escalation_supervisor": "Escalation to the supervisor (e-mail)",
+        # --- end part-escalation
     },
 }
