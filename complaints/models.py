@@ -148,7 +148,7 @@ class Complaint(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    # part-clock (migration 0013_clock)
+    # part-clock (migration 0013)
     clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
     """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
 
@@ -361,7 +361,7 @@ class DeadLetterAction(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
-# part-escalation: escalations of overdue steps and the scheduler's lease (migration 0013_escalation).
+# part-escalation: escalations of overdue steps and the scheduler's lease (migration 0014).
 class Escalation(Base):
     """One escalation of one overdue step: level 1 (operator inbox + the OPD's escalation address),
     level 2 (the operator supervisor), written by the scheduler.

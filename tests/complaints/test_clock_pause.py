@@ -30,7 +30,7 @@ def wib(month: int, day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def sqlite_sf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    """One migrated SQLite database (migration 0013_clock included)."""
+    """One migrated SQLite database (migration 0013 included)."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('clock') / 'cases.sqlite3'}")
     upgrade(engine)
     yield session_factory(engine)

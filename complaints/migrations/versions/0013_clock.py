@@ -1,7 +1,7 @@
 """The working-hours SLA clock (issue 10, part clock): a case returned to the citizen keeps the
 minutes its step had left, so the step resumes with them when the citizen completes the identity.
 
-Revision ID: 0013_clock
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-05
 """
@@ -9,7 +9,7 @@ Create Date: 2026-12-05
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_clock"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None

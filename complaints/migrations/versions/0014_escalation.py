@@ -1,15 +1,15 @@
 """Escalations of overdue SOP steps and the scheduler's lease (issue 10, part escalation).
 
-Revision ID: 0013_escalation
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_escalation"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
