@@ -51,7 +51,7 @@ def render_text(picture: HealthPicture, found: list[Problem], lang: str, *, samp
     lines = [f"{t['health_title']} — {t['health_as_of'].format(time=stamp)}", "", t["health_problems"].upper()]
     said = [f"  [{t['health_severity_' + p.severity]}] {p.words(lang)}" for p in found]
     lines += said or [f"  {t['health_all_well']}"]
-    lines += ["", t["health_queues"].upper() + (" (sample)" if sampled else "")]
+    lines += ["", t["health_queues"].upper() + (f" {t['health_sampled']}" if sampled else "")]
     if picture.queue_error:
         lines.append("  " + t["health_broker_error"].format(error=picture.queue_error))
     lines += _table(

@@ -539,6 +539,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "health_stuck_none": "Tidak ada pesan diterima yang tertahan.",
         "health_forbidden_title": "Hanya untuk operator dan admin",
         "health_forbidden_body": "Halaman kesehatan sistem hanya untuk operator dan admin.",
+        "health_sampled": "(dari sampel terakhir)",
         # --- end part-health
     },
     "en": {
@@ -1063,6 +1064,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "health_stuck_none": "No accepted message is held up.",
         "health_forbidden_title": "Operators and admins only",
         "health_forbidden_body": "The system health page is for operators and admins only.",
+        "health_sampled": "(last sample)",
         # --- end part-health
     },
 }

@@ -189,3 +189,32 @@ def _depth(**fields: Any) -> Any:
 
     values = {"queue": "intake", "ready": 0, "delayed": 0, "in_flight": 0, "dead": 0} | fields
     return QueueDepth(**values)
+
+
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_queue_depths_and_dead_letters_on_both_brokers(
+    tmp_path: Path, broker: str, request: pytest.FixtureRequest
+) -> None:
+    """Two waiting messages and one the broker dead-lettered show the same on the in-process broker
+    and on Redis: ready 2, dead 1, an oldest age, and the dead-letter problem in words."""
+    extra: dict[str, Any] = {}
+    if broker == "redis":
+        url, namespace = request.getfixturevalue("redis_namespace")
+        extra = {"redis_url": url, "redis_namespace": namespace}
+    rt = build_runtime(base_settings(tmp_path, **extra))
+    try:
+        for ids in (["a"], ["b"], ["c"]):
+            rt.send("verify_intake", ids)
+        # A consumer takes one and rejects it: Dramatiq's own dead-lettering (what a spent retry budget does).
+        consumer = rt.broker.consume("intake", timeout=1000)
+        message = next(m for m in consumer if m is not None)
+        consumer.nack(message)
+        consumer.close()
+        picture = build_health(rt)
+        [queue] = picture.queues
+        assert (queue.depth.queue, queue.depth.ready, queue.depth.dead) == ("intake", 2, 1)
+        assert queue.depth.oldest_ready_seconds is not None
+        [dead] = [p for p in problems(picture, rt.settings, picture.at) if p.code == "dead_letters"]
+        assert dead.text_en == "1 message in the dead-letter queue"
+    finally:
+        rt.close()
