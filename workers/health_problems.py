@@ -43,7 +43,8 @@ _ERROR_WORDS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "autentikasi gagal (pengguna atau kata sandi salah)",
         "authentication failed (wrong user or password)",
     ),
-    (re.compile(r"ConnectionRefused|connection refused", re.I), "koneksi ditolak", "connection refused"),
+    (re.compile(r"ConnectionRefused|connection refused|Cannot connect to host|Connect call failed", re.I),
+     "tidak dapat terhubung (koneksi ditolak)", "cannot connect (connection refused)"),
     (re.compile(r"gaierror|Name or service not known|nodename nor servname", re.I), "nama server tidak dikenal",
      "server name not found"),
     (re.compile(r"timed? ?out|TimeoutError", re.I), "waktu habis menunggu jawaban", "timed out"),
@@ -75,6 +76,10 @@ class Problem:
             "text": self.text_en,
             "texts": {"id": self.text_id, "en": self.text_en},
         }
+
+
+def _messages(n: int) -> str:
+    return f"{n} message{'s' if n != 1 else ''}"
 
 
 def error_words(error: str | None) -> tuple[str, str]:
@@ -172,11 +177,16 @@ def problems(picture: HealthPicture, settings: Settings, now: datetime) -> list[
             found.append(Problem("queue_waiting", "warning", queue.depth.queue,
                                  f"Antrean {queue.depth.queue}: pesan tertua sudah menunggu {for_id}",
                                  f"Queue {queue.depth.queue}: the oldest message has waited {for_en}"))  # fmt: skip
+    if picture.dead_inbox:
+        n = picture.dead_inbox
+        found.append(Problem("inbox_dead", "warning", "inbox",
+                             f"{n} pesan masuk (24 jam terakhir) gagal diproses setelah semua percobaan",
+                             f"{_messages(n)} received in the last 24 h given up after every retry"))  # fmt: skip
     if picture.dead_letters:
         n = picture.dead_letters
         found.append(Problem("dead_letters", "warning", "dead_letters",
                              f"{n} pesan di antrean pesan mati (dead-letter)",
-                             f"{n} message{'s' if n != 1 else ''} in the dead-letter queue"))  # fmt: skip
+                             f"{_messages(n)} in the dead-letter queue"))  # fmt: skip
     found += _quiet_channels(picture, settings, now)
     listed = [p for p in found if p is not None]
     return sorted(listed, key=lambda p: SEVERITIES.index(p.severity))

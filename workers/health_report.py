@@ -162,6 +162,8 @@ class HealthPicture:
     stuck: int
     """Accepted messages older than HEALTH_STUCK_MINUTES still not processed (capped at COUNT_CAP)."""
     stuck_oldest: datetime | None
+    dead_inbox: int = 0
+    """Inbox messages accepted in the last 24 h that were given up after their retries (state ``dead``)."""
 
     @property
     def dead_letters(self) -> int:
@@ -406,4 +408,7 @@ def build_health(runtime: Runtime, now: datetime | None = None, *, sampled_depth
             outbound=_outbound_part(session, settings, now),
             stuck=stuck,
             stuck_oldest=stuck_oldest,
+            dead_inbox=_capped_count(
+                session, InboxMessage.state == "dead", InboxMessage.created_at >= now - timedelta(hours=24)
+            ),
         )

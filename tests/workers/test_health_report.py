@@ -110,13 +110,18 @@ def test_missing_heartbeat_is_flagged_but_a_clean_stop_is_not(runtime: Runtime) 
     assert missing.severity == "critical" and missing.subject == "host-a:101:1"
 
 
-def test_accepted_messages_nobody_processed_are_counted(runtime: Runtime) -> None:
-    """Two accepted messages older than 5 min are a problem; a fresh one and a finished one are not."""
+def test_accepted_messages_nobody_processed_and_given_up_are_counted(runtime: Runtime) -> None:
+    """Two accepted messages older than 5 min are a problem; a fresh one and a finished one are not.
+    A message given up after its retries today is its own problem; one from last week is not."""
     rt, now = runtime, WEDNESDAY_1130
-    for minutes, state in ((12, "accepted"), (6, "accepted"), (1, "accepted"), (30, "done")):
+    for minutes, state in ((12, "accepted"), (6, "accepted"), (1, "accepted"), (30, "done"), (90, "dead")):
         inbox_row(rt, "sms", now - timedelta(minutes=minutes), state)
-    [stuck] = [p for p in found_at(rt, now) if p.code == "inbox_stuck"]
+    inbox_row(rt, "sms", now - timedelta(days=7), "dead")
+    found = found_at(rt, now)
+    [stuck] = [p for p in found if p.code == "inbox_stuck"]
     assert stuck.text_en == "2 accepted messages older than 5 min not yet processed"
+    [dead] = [p for p in found if p.code == "inbox_dead"]
+    assert dead.text_en == "1 message received in the last 24 h given up after every retry"
 
 
 def test_outbound_provider_refusing_says_for_how_long_and_the_last_error(runtime: Runtime) -> None:
