@@ -93,10 +93,10 @@ def error_words(error: str | None) -> tuple[str, str]:
     return short, short
 
 
-def short_error(error: str | None) -> str:
-    """The HTTP status of a provider's refusal ("503"), else its words in English."""
+def short_error(error: str | None) -> tuple[str, str]:
+    """The HTTP status of a provider's refusal ("503"), else its words (Indonesian, English)."""
     match = _HTTP_STATUS.search(error or "")
-    return match.group(1) if match else error_words(error)[1]
+    return (match.group(1), match.group(1)) if match else error_words(error)
 
 
 def duration_words(span: timedelta) -> tuple[str, str]:
@@ -136,10 +136,10 @@ def _outbound_problem(out: OutboundHealth, settings: Settings, now: datetime) ->
         return None
     name = PROVIDER_NAMES.get(out.provider, out.provider)
     for_id, for_en = duration_words(now - out.failing_since)
-    last = short_error(out.last_error)
+    last_id, last_en = short_error(out.last_error)
     return Problem("outbound_failing", "critical", out.provider,
-                   f"{name} menolak pengiriman selama {for_id} (galat terakhir: {last})",
-                   f"{name} refusing for {for_en} (last error: {last})")  # fmt: skip
+                   f"{name} menolak pengiriman selama {for_id} (galat terakhir: {last_id})",
+                   f"{name} refusing for {for_en} (last error: {last_en})")  # fmt: skip
 
 
 def _process_problem(process: ProcessHealth, now: datetime) -> Problem | None:

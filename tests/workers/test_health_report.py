@@ -17,6 +17,7 @@ import pytest
 from complaints.models import InboxMessage, PollerState, Reply
 from complaints.monitoring import ProcessInfo, add_counts, add_queue_samples, beat, minute_of
 from config.settings import ConfigurationError
+from normalizer.envelope import utcnow
 from tests.conftest import base_settings
 from workers.health_problems import Problem, problems
 from workers.health_report import build_health
@@ -146,6 +147,7 @@ def test_outbound_provider_refusing_says_for_how_long_and_the_last_error(runtime
     assert kannel.last_error is not None and "6281234567890" not in kannel.last_error  # masked
     [refusing] = [p for p in problems(picture, rt.settings, now) if p.code == "outbound_failing"]
     assert refusing.text_en == "Kannel sendsms refusing for 8 min (last error: 503)"
+    assert refusing.text_id == "Kannel sendsms menolak pengiriman selama 8 menit (galat terakhir: 503)"
     with rt.sf.begin() as session:
         add_counts(session, {(minute_of(now), "outbound", "kannel:sent"): 1})
     assert "outbound_failing" not in codes(found_at(rt, now))
@@ -196,18 +198,13 @@ def _depth(**fields: Any) -> Any:
     return QueueDepth(**values)
 
 
-@pytest.mark.parametrize("broker", ["embedded", "redis"])
-def test_queue_depths_and_dead_letters_on_both_brokers(
-    tmp_path: Path, broker: str, request: pytest.FixtureRequest
-) -> None:
-    """Two waiting messages and one the broker dead-lettered show the same on the in-process broker
-    and on Redis: ready 2, dead 1, an oldest age, and the dead-letter problem in words."""
-    extra: dict[str, Any] = {}
-    if broker == "redis":
-        url, namespace = request.getfixturevalue("redis_namespace")
-        extra = {"redis_url": url, "redis_namespace": namespace}
-    rt = build_runtime(base_settings(tmp_path, **extra))
+def test_queue_depths_and_dead_letters_on_both_brokers(tmp_path: Path, backend: dict[str, object]) -> None:
+    """Two waiting messages and one the broker dead-lettered show the same embedded (SQLite, in-process
+    broker) and distributed (PostgreSQL, Redis): ready 2, dead 1, an oldest age, the problem in words."""
+    rt = build_runtime(base_settings(tmp_path, **backend))
     try:
+        inbox_row(rt, "sms", utcnow() - timedelta(minutes=20), "accepted")  # the picture's queries on this database
+        assert codes(found_at(rt, utcnow())) == ["inbox_stuck"]
         for ids in (["a"], ["b"], ["c"]):
             rt.send("verify_intake", ids)
         # A consumer takes one and rejects it: Dramatiq's own dead-lettering (what a spent retry budget does).
