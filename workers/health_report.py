@@ -100,7 +100,7 @@ class ProcessHealth:
     """A process and whether it is alive (beating), stopped cleanly, or missing."""
 
     info: ProcessInfo
-    state: str  # alive | stopped | missing
+    state: str  # alive | stopped | replaced (killed, a newer one of its role runs on its host) | missing
 
 
 @dataclass(frozen=True)
@@ -247,16 +247,21 @@ def _process_part(session: Session, settings: Settings, now: datetime) -> list[P
     # processes() keeps a day back from the wall clock; a frozen `now` in the past must see its own day.
     lag = max(timedelta(0), utcnow() - now)
     missing_after = timedelta(seconds=settings.health_worker_missing_seconds)
+    infos = [i for i in processes(session, forget_after=timedelta(days=1) + lag) if i.started_at <= now]
     result = []
-    for info in processes(session, forget_after=timedelta(days=1) + lag):
-        if info.started_at > now:
-            continue
+    for info in infos:
         if info.stopped_at is not None:
             state = "stopped"
-        elif now - info.beat_at > missing_after:
-            state = "missing"
-        else:
+        elif now - info.beat_at <= missing_after:
             state = "alive"
+        elif any(
+            o.role == info.role and o.host == info.host and o.started_at >= info.beat_at and o.stopped_at is None
+            for o in infos
+        ):
+            # Killed and started again (a crash, kill -9, a redeploy): the newer process took its place.
+            state = "replaced"
+        else:
+            state = "missing"
         result.append(ProcessHealth(info, state))
     return result
 

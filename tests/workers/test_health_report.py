@@ -6,6 +6,7 @@ of each process writes them; inbox and reply rows are written as the pipeline wr
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,28 @@ def test_office_hours_count_only_office_time() -> None:
         parse_office_hours("weekdays 8-4")
 
 
+def test_malformed_office_hours_are_a_problem_not_a_broken_page(tmp_path: Path) -> None:
+    """HEALTH_OFFICE_HOURS that cannot be read is listed as a problem saying what to write."""
+    rt = build_runtime(base_settings(tmp_path, health_office_hours="weekdays"))
+    try:
+        [bad] = found_at(rt, WEDNESDAY_1130)
+        assert bad.code == "office_hours_invalid" and "mon-fri 08:00-16:00" in bad.text_en
+    finally:
+        rt.close()
+
+
+def test_a_message_waiting_too_long_in_the_queue_is_a_problem(tmp_path: Path) -> None:
+    """Nobody consumes the queue: its oldest message's wait is said once past HEALTH_STUCK_MINUTES."""
+    rt = build_runtime(base_settings(tmp_path, health_stuck_minutes=0.001))  # 60 ms
+    try:
+        rt.send("verify_intake", ["x"])
+        time.sleep(0.2)
+        [waiting] = [p for p in found_at(rt, utcnow()) if p.code == "queue_waiting"]
+        assert waiting.subject == "intake" and waiting.text_en == "Queue intake: the oldest message has waited 0 min"
+    finally:
+        rt.close()
+
+
 def test_quiet_channel_is_a_problem_only_after_the_threshold_and_in_office_hours(runtime: Runtime) -> None:
     """No SMS since 08:00 on a Wednesday: fine at 10:30, a problem at 11:30, not on Saturday, and not
     for the web form (nothing outside the city switches it on or off)."""
@@ -109,6 +132,12 @@ def test_missing_heartbeat_is_flagged_but_a_clean_stop_is_not(runtime: Runtime) 
     [missing] = [p for p in problems(picture, rt.settings, now) if p.code == "process_missing"]
     assert missing.text_en == "worker heartbeat missing since 11:20 WIB (host-a, pid 101)"
     assert missing.severity == "critical" and missing.subject == "host-a:101:1"
+    # The worker is started again on its host (after a kill -9): the old one was replaced, not missing.
+    with rt.sf.begin() as session:
+        beat(session, ProcessInfo("host-a:104:2", "worker", "host-a", 104, 4, now - timedelta(minutes=2), now, None))
+    picture = build_health(rt, now)
+    assert {p.info.pid: p.state for p in picture.processes}[101] == "replaced"
+    assert "process_missing" not in codes(problems(picture, rt.settings, now))
 
 
 def test_accepted_messages_nobody_processed_and_given_up_are_counted(runtime: Runtime) -> None:
