@@ -137,9 +137,10 @@ def _outbound_problem(out: OutboundHealth, settings: Settings, now: datetime) ->
     name = PROVIDER_NAMES.get(out.provider, out.provider)
     for_id, for_en = duration_words(now - out.failing_since)
     last_id, last_en = short_error(out.last_error)
+    why_id, why_en = (f" (galat terakhir: {last_id})", f" (last error: {last_en})") if out.last_error else ("", "")
     return Problem("outbound_failing", "critical", out.provider,
-                   f"{name} menolak pengiriman selama {for_id} (galat terakhir: {last_id})",
-                   f"{name} refusing for {for_en} (last error: {last_en})")  # fmt: skip
+                   f"{name} menolak pengiriman selama {for_id}{why_id}",
+                   f"{name} refusing for {for_en}{why_en}")  # fmt: skip
 
 
 def _process_problem(process: ProcessHealth, now: datetime) -> Problem | None:

@@ -357,7 +357,7 @@ def _outbound_part(session: Session, settings: Settings, now: datetime) -> list[
     failures: dict[str, list[datetime]] = defaultdict(list)
     for minute, _metric, label, n in rows:
         provider, _, outcome = label.rpartition(":")
-        if minute > now:
+        if minute > now or n <= 0:
             continue
         totals[provider][outcome] += n
         if outcome in ("sent", "delivered"):

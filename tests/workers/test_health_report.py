@@ -162,6 +162,7 @@ def test_outbound_provider_refusing_says_for_how_long_and_the_last_error(runtime
         add_counts(session, {(minute_of(now - timedelta(minutes=20)), "outbound", "kannel:sent"): 3})
         for ago in (8, 5, 1):
             add_counts(session, {(minute_of(now - timedelta(minutes=ago)), "outbound", "kannel:failed"): 2})
+        add_counts(session, {(minute_of(now - timedelta(minutes=3)), "outbound", "kannel:sent"): 0})  # not a success
         session.add(
             Reply(
                 id=uuid.uuid4().hex, dedupe_key=uuid.uuid4().hex, kind="ack", channel="sms", provider="kannel",
