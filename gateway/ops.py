@@ -2,7 +2,8 @@
 
 ``GET /ops/status`` answers JSON to a request carrying ``Authorization: Bearer <OPS_TOKEN>``;
 without OPS_TOKEN set the endpoint does not exist (404), so nothing is exposed by default.
-It holds counts and states only, never a citizen's data.
+It holds counts and states only, never a citizen's data. It also carries the health page's
+problem list (``problems``: code, severity, subject, text; part-health, :mod:`workers.health_problems`).
 """
 
 from __future__ import annotations

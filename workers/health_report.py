@@ -255,7 +255,11 @@ def _process_part(session: Session, settings: Settings, now: datetime) -> list[P
         elif now - info.beat_at <= missing_after:
             state = "alive"
         elif any(
-            o.role == info.role and o.host == info.host and o.started_at >= info.beat_at and o.stopped_at is None
+            o.id != info.id
+            and o.role == info.role
+            and o.host == info.host
+            and o.started_at >= info.beat_at
+            and o.stopped_at is None
             for o in infos
         ):
             # Killed and started again (a crash, kill -9, a redeploy): the newer process took its place.

@@ -26,7 +26,8 @@ def seeded_data_dir(tmp_path: Path) -> Path:
         stuck_message(rt)
         now = utcnow()
         with rt.sf.begin() as session:
-            beat(session, ProcessInfo("h:9:1", "serve", "box-1", 9, 4, now, now - timedelta(minutes=5), None))
+            started, last_beat = now - timedelta(hours=1), now - timedelta(minutes=5)
+            beat(session, ProcessInfo("h:9:1", "serve", "box-1", 9, 4, started, last_beat, None))
             add_queue_samples(session, now, [QueueDepth("intake", ready=3, delayed=1, in_flight=2, dead=4)])
     finally:
         rt.close()
