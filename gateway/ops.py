@@ -2,11 +2,13 @@
 
 ``GET /ops/status`` answers JSON to a request carrying ``Authorization: Bearer <OPS_TOKEN>``;
 without OPS_TOKEN set the endpoint does not exist (404), so nothing is exposed by default.
-It holds counts and states only, never a citizen's data.
+It holds counts and states only, never a citizen's data. It also carries the health page's
+problem list (``problems``: code, severity, subject, text; part-health, :mod:`workers.health_problems`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from datetime import timedelta
 from typing import Any
@@ -16,8 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from complaints.models import ChannelCursor, Complaint, InboxMessage, PollerState, Reply
-from gateway.keys import ACCEPTOR, SETTINGS
+from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from normalizer.envelope import utcnow
+from workers.health_problems import problems
+from workers.health_report import build_health
 
 
 def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
@@ -71,6 +75,11 @@ async def ops_status(request: web.Request) -> web.Response:
     if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
         return web.json_response({"error": "send Authorization: Bearer <OPS_TOKEN>"}, status=401)
     data = await request.app[ACCEPTOR].read(operations_status, settings.sweep_after_seconds)
+    # part-health: the problem list of the health page, for external monitors (code, severity, text).
+    runtime = request.app[RUNTIME]
+    now = utcnow()
+    picture = await asyncio.to_thread(build_health, runtime, now)
+    data["problems"] = [p.as_json() for p in problems(picture, settings, now)]
     return web.json_response(data)
 
 

@@ -18,6 +18,7 @@ from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_tok
 from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
 from gateway.console.delivery import add_delivery_routes
+from gateway.console.health import add_health_routes  # part-health
 from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
 from gateway.console.render import lang_of, render
@@ -172,3 +173,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_static("/static/", HERE / "static", name="console_static")
     # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
     add_delivery_routes(console)
+    # part-health: the system health page (operators and admins).
+    add_health_routes(console)

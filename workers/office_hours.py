@@ -1,0 +1,85 @@
+"""Office hours (Asia/Jakarta): when silence on a channel is unusual.
+
+``HEALTH_OFFICE_HOURS`` reads like ``"mon-fri 08:00-16:00"``; several groups are separated by
+commas or semicolons (``"mon-thu 07:30-16:00, fri 07:30-11:30"``). The health report asks two
+things: is ``now`` inside office hours, and how much office time has passed between two moments
+(so a channel last heard on Friday afternoon is not "quiet for 65 h" on Monday at 08:30).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from config.settings import ConfigurationError
+
+WIB = timezone(timedelta(hours=7), "WIB")  # Kota Bogor's time zone (Asia/Jakarta has no DST)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_GROUP = re.compile(r"^(?P<days>[a-z]{3}(?:-[a-z]{3})?)\s+(?P<start>\d{1,2}:\d{2})-(?P<end>\d{1,2}:\d{2})$")
+# Office time further back than this is not counted: a channel silent for weeks is quiet either way.
+_MAX_LOOKBACK_DAYS = 31
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """Opening times per weekday (0 = Monday), in WIB."""
+
+    spans: dict[int, list[tuple[time, time]]]
+
+    def is_open(self, at: datetime) -> bool:
+        """True when ``at`` falls inside office hours."""
+        local = at.astimezone(WIB)
+        return any(start <= local.time() < end for start, end in self.spans.get(local.weekday(), []))
+
+    def open_time_between(self, since: datetime, until: datetime) -> timedelta:
+        """Office time between ``since`` and ``until`` (at most the last 31 days are counted)."""
+        since = max(since, until - timedelta(days=_MAX_LOOKBACK_DAYS))
+        if since >= until:
+            return timedelta(0)
+        total = timedelta(0)
+        day: date = since.astimezone(WIB).date()
+        last: date = until.astimezone(WIB).date()
+        while day <= last:
+            for start, end in self.spans.get(day.weekday(), []):
+                opens = datetime.combine(day, start, WIB)
+                closes = datetime.combine(day, end, WIB)
+                overlap = min(closes, until) - max(opens, since)
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+
+def _clock(text: str, spec: str) -> time:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours == 24 and minutes == 0:
+        return time.max
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise ConfigurationError(f"HEALTH_OFFICE_HOURS={spec!r}: {text} is not a time of day")
+    return time(hours, minutes)
+
+
+def parse_office_hours(spec: str) -> OfficeHours:
+    """Parse ``"mon-fri 08:00-16:00"`` (groups separated by ``,`` or ``;``); raise ConfigurationError
+    saying what is wrong. An empty value means no office hours (quiet channels are never reported)."""
+    spans: dict[int, list[tuple[time, time]]] = {}
+    for group in re.split(r"[;,]", spec.strip().lower()):
+        group = " ".join(group.split())
+        if not group:
+            continue
+        match = _GROUP.match(group)
+        if match is None:
+            raise ConfigurationError(f"HEALTH_OFFICE_HOURS={spec!r}: {group!r} should look like 'mon-fri 08:00-16:00'")
+        first, _, final = match["days"].partition("-")
+        final = final or first
+        if first not in DAYS or final not in DAYS:
+            raise ConfigurationError(f"HEALTH_OFFICE_HOURS={spec!r}: days are {', '.join(DAYS)}")
+        start, end = _clock(match["start"], spec), _clock(match["end"], spec)
+        if start >= end:
+            raise ConfigurationError(f"HEALTH_OFFICE_HOURS={spec!r}: {group!r} ends before it starts")
+        lo, hi = DAYS.index(first), DAYS.index(final)
+        days = range(lo, hi + 1) if lo <= hi else [*range(lo, 7), *range(0, hi + 1)]
+        for day in days:
+            spans.setdefault(day, []).append((start, end))
+    return OfficeHours(spans)
