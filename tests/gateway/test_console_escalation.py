@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from complaints import lifecycle
 from complaints.models import Complaint
+from complaints.sla import calendar_of
 from gateway.console.strings import STRINGS
 from normalizer.envelope import utcnow
 from normalizer.tickets import new_ticket
@@ -52,7 +53,16 @@ async def test_an_escalated_case_is_in_the_operator_inbox_with_its_marker(tmp_pa
             case = session.scalar(sa.select(Complaint).where(Complaint.ticket == late))
             assert case is not None
             sop = site.runtime.config.sop
-            lifecycle.transition(session, case, "dianalisa", sop=sop, actor="user:9", role="opd", action="accept")
+            lifecycle.transition(
+                session,
+                case,
+                "dianalisa",
+                sop=sop,
+                calendar=calendar_of(site.runtime.config.calendar),
+                actor="user:9",
+                role="opd",
+                action="accept",
+            )
         escalation_job(site.runtime, now + timedelta(minutes=1))
 
         assert _tickets(await (await site.client.get("/ops/")).text()) == []

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from complaints import escalation, lifecycle
 from complaints.models import Complaint, Escalation, HistoryEntry, Reply
+from complaints.sla import calendar_of
 from config.loader import load_city_config
 from config.model import CityConfig
 from normalizer.envelope import utcnow
@@ -163,7 +164,16 @@ def test_a_case_that_moves_on_is_not_escalated_and_its_flag_is_cleared(runtime: 
     with runtime.sf.begin() as session:
         case = session.scalar(sa.select(Complaint).where(Complaint.ticket == done_in_time))
         assert case is not None
-        lifecycle.transition(session, case, "dianalisa", sop=city.sop, actor="user:7", role="opd", action="accept")
+        lifecycle.transition(
+            session,
+            case,
+            "dianalisa",
+            sop=city.sop,
+            calendar=calendar_of(city.calendar),
+            actor="user:7",
+            role="opd",
+            action="accept",
+        )
 
     escalation_job(runtime, now)
     assert escalations(runtime, done_in_time) == []
@@ -172,7 +182,16 @@ def test_a_case_that_moves_on_is_not_escalated_and_its_flag_is_cleared(runtime: 
     with runtime.sf.begin() as session:
         case = session.scalar(sa.select(Complaint).where(Complaint.ticket == escalated))
         assert case is not None
-        lifecycle.transition(session, case, "dianalisa", sop=city.sop, actor="user:7", role="opd", action="accept")
+        lifecycle.transition(
+            session,
+            case,
+            "dianalisa",
+            sop=city.sop,
+            calendar=calendar_of(city.calendar),
+            actor="user:7",
+            role="opd",
+            action="accept",
+        )
     escalation_job(runtime, now + timedelta(minutes=1))
 
     assert case_of(runtime, escalated).attention is None
@@ -189,7 +208,14 @@ def test_a_case_that_re_enters_a_step_may_escalate_again(runtime: Runtime, city:
         case = session.scalar(sa.select(Complaint).where(Complaint.ticket == ticket))
         assert case is not None
         lifecycle.transition(
-            session, case, "disposisi", sop=city.sop, actor="user:1", role="operator", action="reroute"
+            session,
+            case,
+            "disposisi",
+            sop=city.sop,
+            calendar=calendar_of(city.calendar),
+            actor="user:1",
+            role="operator",
+            action="reroute",
         )
         deadline = case.step_deadline_at
     assert deadline is not None
