@@ -145,6 +145,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     runtime = build_runtime(settings)
     pool = start_workers(runtime, threads=args.threads)
+    # part-instrument: with a shared PROMETHEUS_MULTIPROC_DIR the gateway's /metrics adds up this worker's counts.
+    from gateway.metrics import install_activity_metrics, multiprocess_mode
+
+    if multiprocess_mode():
+        install_activity_metrics(runtime.activity)
     print(f"intake worker: {args.threads or settings.worker_threads} threads on {settings.redis_namespace}", flush=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
