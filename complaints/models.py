@@ -356,3 +356,8 @@ class DeadLetterAction(Base):
     message_id: Mapped[str] = mapped_column(String(64))
     actor_name: Mapped[str] = mapped_column(String(80))  # the Dramatiq actor the message was for
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+# part-instrument: /metrics counts overdue SOP steps by step and OPD every scrape; this index
+# makes that a range read of the overdue cases only (migration 0013_instrument).
+Index("ix_complaints_deadline_step_opd", Complaint.step_deadline_at, Complaint.step, Complaint.opd_code)

@@ -34,7 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from complaints.models import Complaint, PollerState
 from gateway.keys import RUNTIME, SETTINGS
@@ -115,6 +115,15 @@ def _timestamp(value: datetime | None) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
+def overdue_steps_query(now: datetime) -> Select[tuple[int, str | None, int]]:
+    """Cases past their step's deadline, counted by (step, OPD): a range read of ``ix_complaints_deadline_step_opd``."""
+    return (
+        select(Complaint.step, Complaint.opd_code, func.count())
+        .where(Complaint.step_deadline_at < now)
+        .group_by(Complaint.step, Complaint.opd_code)
+    )
+
+
 class StateCollector(Collector):
     """Gauges read at scrape time: queues, overdue SOP steps, pollers (blocking: scrape in a thread)."""
 
@@ -153,13 +162,8 @@ class StateCollector(Collector):
         overdue = _gauge(
             "intake_overdue_steps", "Cases past their SOP step's deadline, by step and OPD.", ["step", "opd"]
         )
-        query = (
-            select(Complaint.step, Complaint.opd_code, func.count())
-            .where(Complaint.step_deadline_at < utcnow())
-            .group_by(Complaint.step, Complaint.opd_code)
-        )
         with self.runtime.read_sf() as session:
-            for step, opd, count in session.execute(query).all():
+            for step, opd, count in session.execute(overdue_steps_query(utcnow())).all():
                 overdue.add_metric([str(step), opd or "none"], count)
         return [overdue]
 

@@ -154,3 +154,20 @@ async def test_each_intake_outcome_is_counted_once_on_its_channel(
         ("web", "malformed"): 1,
         ("app", "refused"): 1,
     }
+
+
+def test_overdue_query_reads_only_the_deadline_index(tmp_path: Path) -> None:
+    """The overdue gauge's query is answered from its covering index, not a scan of every complaint."""
+    from sqlalchemy import text
+
+    from complaints.db import make_engine, upgrade
+    from gateway.metrics import overdue_steps_query
+    from normalizer.envelope import utcnow
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.sqlite3'}")
+    upgrade(engine)
+    query = overdue_steps_query(utcnow()).compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {query}")))
+    engine.dispose()
+    assert "COVERING INDEX ix_complaints_deadline_step_opd" in plan, plan
