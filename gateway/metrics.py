@@ -115,7 +115,7 @@ def _timestamp(value: datetime | None) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def overdue_steps_query(now: datetime) -> Select[tuple[int, str | None, int]]:
+def overdue_steps_query(now: datetime) -> Select[int, str | None, int]:
     """Cases past their step's deadline, counted by (step, OPD): a range read of ``ix_complaints_deadline_step_opd``."""
     return (
         select(Complaint.step, Complaint.opd_code, func.count())
