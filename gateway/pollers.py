@@ -173,6 +173,7 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
         stopping=stopping,
         keep_unreadable=keep_unreadable,
         report=report,
+        count_inbound=runtime.activity.inbound,  # part-instrument
     )
 
 
