@@ -37,9 +37,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Select, func, select
 
 from complaints.models import Complaint, PollerState
-from gateway.keys import RUNTIME, SETTINGS
+from gateway.intake_counting import INTAKE_ROUTES
+from gateway.keys import ADAPTERS, RUNTIME, SETTINGS
 from normalizer.envelope import utcnow
-from workers.activity import Activity
+from workers.activity import ACTOR_OUTCOMES, INBOUND_OUTCOMES, OUTBOUND_RESULTS, Activity
 from workers.queue_inspect import queue_depths
 from workers.runtime import Runtime
 
@@ -84,6 +85,19 @@ class ActivityMetrics:
             ["provider", "result"],
             registry=registry,
         )
+
+    def start_at_zero(self, channels: Iterable[str], actors: Iterable[str], providers: Iterable[str]) -> None:
+        """Create every known series at 0, so ``rate()`` and alerts work before the first event."""
+        for channel in channels:
+            self.accept_latency.labels(channel=channel)
+            for outcome in INBOUND_OUTCOMES:
+                self.inbound.labels(channel=channel, outcome=outcome)
+        for actor in actors:
+            for outcome in ACTOR_OUTCOMES:
+                self.actor.labels(actor=actor, outcome=outcome)
+        for provider in providers:
+            for result in OUTBOUND_RESULTS:
+                self.outbound.labels(provider=provider, result=result)
 
     def __call__(self, event: str, labels: dict[str, str], value: float) -> None:
         """The :data:`workers.activity.Listener` hook: one event as it happens."""
@@ -226,7 +240,11 @@ def setup_metrics(app: web.Application) -> None:
     registry = CollectorRegistry()
     if multiprocess_mode():
         MultiProcessCollector(registry)  # every process's counters, from the shared directory
-    install_activity_metrics(runtime.activity, registry)
+    counters = install_activity_metrics(runtime.activity, registry)
+    adapters = app[ADAPTERS]
+    channels = {*app.get(INTAKE_ROUTES, {}).values()}
+    channels |= {getattr(a, "channel", name) for name, a in (*adapters.pollers.items(), *adapters.servers.items())}
+    counters.start_at_zero(sorted(channels), sorted(runtime.actors), sorted(adapters.outbound))
     registry.register(StateCollector(runtime))
     app[METRICS_REGISTRY] = registry
     app.router.add_get("/metrics", metrics)
