@@ -20,7 +20,6 @@ import threading
 
 import dramatiq
 import structlog
-from dramatiq.middleware import prometheus as dramatiq_prometheus
 
 from config.settings import Settings
 
@@ -55,6 +54,9 @@ def export_dramatiq_metrics(broker: dramatiq.Broker, settings: Settings) -> thre
     port = settings.dramatiq_prometheus_port
     if port is None:
         return None
+    # Imported only when switched on: importing it creates its default directory under /tmp.
+    from dramatiq.middleware import prometheus as dramatiq_prometheus
+
     directory = _multiprocess_directory()
     dramatiq_prometheus.DB_PATH = directory
     dramatiq_prometheus.HTTP_HOST = settings.dramatiq_prometheus_host
