@@ -27,6 +27,7 @@ import hmac
 import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -85,6 +86,13 @@ class ActivityMetrics:
             ["provider", "result"],
             registry=registry,
         )
+        self._by_event: dict[str, Counter | Histogram] = {
+            "inbound": self.inbound,
+            "actor": self.actor,
+            "outbound": self.outbound,
+            "accept_latency": self.accept_latency,
+        }
+        self._children: dict[tuple[str, ...], Any] = {}
 
     def start_at_zero(self, channels: Iterable[str], actors: Iterable[str], providers: Iterable[str]) -> None:
         """Create every known series at 0, so ``rate()`` and alerts work before the first event."""
@@ -100,15 +108,22 @@ class ActivityMetrics:
                 self.outbound.labels(provider=provider, result=result)
 
     def __call__(self, event: str, labels: dict[str, str], value: float) -> None:
-        """The :data:`workers.activity.Listener` hook: one event as it happens."""
-        if event == "inbound":
-            self.inbound.labels(**labels).inc(value)
-        elif event == "actor":
-            self.actor.labels(**labels).inc(value)
-        elif event == "outbound":
-            self.outbound.labels(**labels).inc(value)
-        elif event == "accept_latency":
-            self.accept_latency.labels(**labels).observe(value)
+        """The :data:`workers.activity.Listener` hook: one event as it happens.
+
+        Runs on the accept path, so each labelled child is looked up once and kept: a dict hit
+        costs far less than prometheus-client's ``labels()`` (argument checks and a lock).
+        """
+        key = (event, *labels.values())
+        child = self._children.get(key)
+        if child is None:
+            metric = self._by_event.get(event)
+            if metric is None:
+                return
+            child = self._children.setdefault(key, metric.labels(**labels))
+        if event == "accept_latency":
+            child.observe(value)
+        else:
+            child.inc(value)
 
 
 def install_activity_metrics(activity: Activity, registry: CollectorRegistry | None = None) -> ActivityMetrics:
