@@ -175,3 +175,22 @@ def test_overdue_query_reads_only_the_deadline_index(tmp_path: Path) -> None:
         plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {query}")))
     engine.dispose()
     assert "COVERING INDEX ix_complaints_deadline_step_opd" in plan, plan
+
+
+async def test_an_unreachable_queue_is_reported_and_the_rest_still_answered(tmp_path: Path) -> None:
+    """With Redis down, /metrics still answers 200: queues marked unreadable, the database's gauges still there."""
+    system = await _system(tmp_path, redis_url="redis://127.0.0.1:9/0")  # nothing listens on port 9
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{system.urls[0]}/metrics") as answer:
+            assert answer.status == 200
+            text = await answer.text()
+    finally:
+        await system.stop()
+    up = {
+        sample.labels["source"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "intake_metrics_source_up"
+        for sample in family.samples
+    }
+    assert up == {"queues": 0, "overdue": 1, "pollers": 1}
+    assert "intake_queue_messages{" not in text
