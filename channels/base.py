@@ -254,6 +254,10 @@ async def _no_report(health: PollerHealth) -> None:
     """Health reports are optional: a context without a store for them drops them."""
 
 
+def _no_count(channel: str, outcome: str) -> None:
+    """Counting is optional (part-instrument): a context without counters drops the count."""
+
+
 @dataclass(frozen=True, slots=True)
 class PollContext:
     """What the gateway hands a polling adapter (IMAP, X, Telegram long poll) or a server (SMTP).
@@ -262,7 +266,8 @@ class PollContext:
     path as a webhook) and returns one :class:`AcceptResult` per item, in order;
     ``keep_unreadable`` keeps raw input that cannot be read; ``cursor_get``/``cursor_set``
     keep the adapter's position (since_id, update offset, IMAP UIDVALIDITY and UID) in the
-    database; ``report`` records the poller's health for the operators.
+    database; ``report`` records the poller's health for the operators; ``count_inbound``
+    counts outcomes the gateway never sees (see :mod:`workers.activity`).
     """
 
     accept: Callable[[Sequence[Intake | ComplaintEnvelope]], Awaitable[list[AcceptResult]]]
@@ -272,6 +277,9 @@ class PollContext:
     stopping: asyncio.Event
     keep_unreadable: KeepUnreadable
     report: Callable[[PollerHealth], Awaitable[None]] = _no_report
+    count_inbound: Callable[[str, str], None] = _no_count
+    """Count an intake outcome the adapter decides itself (``channel``, ``outcome``: SMTP's refused
+    recipients and oversized mail); accepted and unreadable input is counted by the gateway."""
 
 
 @runtime_checkable

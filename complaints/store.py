@@ -321,6 +321,16 @@ def recent_reply_count(session: Session, address: str, *, within_seconds: int) -
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryApplied:
+    """A delivery report that matched a reply: its provider, and what the report settled."""
+
+    provider: str
+    """The reply's provider (its channel when it has none): the label outbound counts use."""
+    settled: str | None
+    """``delivered`` or ``failed`` when this report moved the reply there; None otherwise (repeat, earlier state)."""
+
+
 def apply_delivery_update(
     session: Session,
     *,
@@ -334,21 +344,39 @@ def apply_delivery_update(
     Reports can arrive out of order (``sent`` after ``delivered``), so a final state is never
     overwritten by an earlier one.
     """
+    applied = apply_delivery_report(
+        session, status=status, reply_id=reply_id, provider_message_id=provider_message_id, detail=detail
+    )
+    return applied is not None
+
+
+def apply_delivery_report(
+    session: Session,
+    *,
+    status: str,
+    reply_id: str | None = None,
+    provider_message_id: str | None = None,
+    detail: str | None = None,
+) -> DeliveryApplied | None:
+    """:func:`apply_delivery_update`, telling the caller what it settled (for the outbound counters)."""
     if reply_id:
         reply = session.get(Reply, reply_id)
     elif provider_message_id:
         reply = session.scalar(select(Reply).where(Reply.provider_message_id == provider_message_id))
     else:
-        return False
+        return None
     if reply is None:
-        return False
+        return None
+    settled = None
     # "unknown" ranks with "sending": a provider's report is exactly what settles it.
     rank = {"queued": 0, "sending": 0, "unknown": 0, "sent": 1, "delivered": 2, "failed": 2}
     if rank.get(status, 0) >= rank.get(reply.status, 0) and reply.status not in ("delivered", "failed"):
         reply.status = status
+        if status in ("delivered", "failed"):
+            settled = status
         if status == "failed":
             reply.error = detail or "provider reported failure"
             # A refused or bounced answer: the operator chooses another contact (same transaction).
             attention.answer_delivery_ended(session, reply)
     reply.updated_at = utcnow()
-    return True
+    return DeliveryApplied(provider=reply.provider or reply.channel, settled=settled)

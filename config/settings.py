@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     health_poller_error_minutes: float = Field(
         default=2.0, description="A poller in error (disconnected) this long is a problem."
     )
+    # part-instrument: Dramatiq's own Prometheus exporter in processes that run workers (off by default).
+    dramatiq_prometheus_port: int | None = Field(
+        default=None,
+        description="Serve Dramatiq's Prometheus middleware metrics on this port in worker processes; unset = off.",
+    )
+    dramatiq_prometheus_host: str = Field(
+        default="127.0.0.1", description="Address Dramatiq's Prometheus exporter listens on (0.0.0.0 for all)."
+    )
     secret_key: str | None = Field(
         default=None,
         description="Signs and encrypts staff sessions; unset: `intake serve` keeps one in DATA_DIR/secret_key.",

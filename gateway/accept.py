@@ -18,6 +18,7 @@ import structlog
 
 from complaints import store
 from complaints.db import urgent_session_factory
+from gateway.intake_counting import note_stored
 from normalizer.envelope import ComplaintEnvelope
 
 if TYPE_CHECKING:
@@ -68,7 +69,16 @@ class GroupCommitAcceptor:
             self._pending.append((env, fut))
             futures.append(fut)
         self._wakeup.set()
-        return list(await asyncio.gather(*futures))
+        outcomes = list(await asyncio.gather(*futures))
+        self._count(envelopes, outcomes)
+        return outcomes
+
+    def _count(self, envelopes: list[ComplaintEnvelope], outcomes: list[store.AcceptOutcome]) -> None:
+        """Count each stored message on its channel: every HTTP request, poller and the SMTP server lands here."""
+        activity = self.runtime.activity
+        for env, outcome in zip(envelopes, outcomes, strict=True):
+            activity.inbound(env.channel, "duplicate" if outcome.duplicate else "accepted")
+        note_stored(len(outcomes))
 
     async def apply_delivery_updates(self, updates: list[DeliveryUpdate]) -> int:
         """Record delivery reports; returns how many matched a reply."""
@@ -125,15 +135,23 @@ class GroupCommitAcceptor:
 
     def _apply_updates(self, updates: list[DeliveryUpdate]) -> int:
         matched = 0
+        settled: list[store.DeliveryApplied] = []
         with self.runtime.sf.begin() as session:
             for update in updates:
-                matched += store.apply_delivery_update(
+                applied = store.apply_delivery_report(
                     session,
                     status=update.status,
                     reply_id=update.reply_id,
                     provider_message_id=update.provider_message_id,
                     detail=update.detail,
                 )
+                if applied is not None:
+                    matched += 1
+                    settled.append(applied)
+        # Counted once committed, and only reports that settled a reply (a repeated report is not a second delivery).
+        for applied in settled:
+            if applied.settled is not None:
+                self.runtime.activity.outbound(applied.provider, applied.settled)
         return matched
 
 

@@ -13,7 +13,9 @@ from gateway.accept import GroupCommitAcceptor
 from gateway.app_api import setup_app_api
 from gateway.console import setup_console
 from gateway.health import setup_health
+from gateway.intake_counting import count_intake_outcomes
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.metrics import setup_metrics
 from gateway.ops import setup_ops
 from gateway.pages.views import setup_pages
 from gateway.webhooks import setup_webhooks
@@ -40,6 +42,9 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     setup_ops(app)  # GET /ops/status first: an exact route, outside the console's middleware
     setup_console(app)
     setup_pages(app)
+    # part-instrument: intake outcomes of every HTTP channel, and GET /metrics (Prometheus).
+    app.middlewares.append(count_intake_outcomes(runtime.activity))
+    setup_metrics(app)
     return app
 
 

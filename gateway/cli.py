@@ -146,6 +146,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 2
     runtime = build_runtime(settings)
     pool = start_workers(runtime, threads=args.threads)
+    # part-instrument: with a shared PROMETHEUS_MULTIPROC_DIR the gateway's /metrics adds up this worker's counts.
+    from gateway.metrics import install_activity_metrics, multiprocess_mode
+
+    if multiprocess_mode():
+        install_activity_metrics(runtime.activity)
     print(f"intake worker: {args.threads or settings.worker_threads} threads on {settings.redis_namespace}", flush=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -215,6 +220,11 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
         )
         return 2
     runtime = build_runtime(settings, config=config)
+    # part-instrument: with a shared PROMETHEUS_MULTIPROC_DIR the gateway's /metrics adds up this process's counts.
+    from gateway.metrics import install_activity_metrics, multiprocess_mode
+
+    if multiprocess_mode():
+        install_activity_metrics(runtime.activity)
     acceptor = GroupCommitAcceptor(runtime)
     acceptor.start()
     # Only this role's part: the poller process polls (IMAP, X, Telegram), the smtp process listens.

@@ -13,6 +13,7 @@ from config.settings import Settings
 from gateway.app import create_app
 from gateway.keys import ACCEPTOR, ADAPTERS
 from gateway.pollers import PollerSet, start_intake
+from workers.dramatiq_prometheus import export_dramatiq_metrics
 from workers.outbound import OutboundSender
 from workers.runtime import Runtime
 from workers.scheduler import Scheduler  # part-escalation
@@ -44,6 +45,7 @@ def start_workers(runtime: Runtime, threads: int | None = None) -> WorkerPool:
     runtime.outbound = OutboundSender(
         runtime.settings, texts=reply_renderer(runtime.config.replies), sf=runtime.sf, read_sf=runtime.read_sf
     )
+    export_dramatiq_metrics(runtime.broker, runtime.settings)  # part-instrument: DRAMATIQ_PROMETHEUS_PORT
     worker = dramatiq.Worker(
         runtime.broker, worker_threads=threads or runtime.settings.worker_threads, worker_timeout=250
     )

@@ -116,6 +116,7 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
             reason=reason,
             raw_ref=sha,
         )
+        runtime.activity.inbound(item.channel[:32], "unreadable")
         return AcceptResult(refused=reason)
 
     async def keep_unreadable(*, channel: str, provider: str, external_id: str, reason: str, raw_ref: str) -> None:
@@ -128,6 +129,7 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
             reason=reason,
             raw_ref=raw_ref,
         )
+        runtime.activity.inbound(channel, "unreadable")
 
     async def apply_updates(updates: list[DeliveryUpdate]) -> int:
         return await acceptor.apply_delivery_updates(updates)
@@ -171,6 +173,7 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
         stopping=stopping,
         keep_unreadable=keep_unreadable,
         report=report,
+        count_inbound=runtime.activity.inbound,  # part-instrument
     )
 
 

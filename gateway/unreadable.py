@@ -20,6 +20,7 @@ import structlog
 from channels.base import RawRequest
 from channels.storage import store_bytes
 from complaints import store
+from gateway.intake_counting import note_unreadable
 from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -73,4 +74,6 @@ async def keep_unreadable_request(
     except Exception as exc:  # noqa: BLE001 - keeping it is best effort; the 5xx still makes the provider retry
         log.error("webhook_keep_failed", provider=provider, error=type(exc).__name__)
         return None
+    runtime.activity.inbound(channel, "unreadable")
+    note_unreadable()  # the answer's status (400 or 500) is not counted again
     return sha

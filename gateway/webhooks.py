@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from channels.base import ChannelError, WebhookAdapter
 from gateway.http import raw_request, read_body
+from gateway.intake_counting import count_intake_route
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from gateway.unreadable import keep_unreadable_request, traceback_text
 from normalizer.normalize import InvalidIntake, build_envelope
@@ -106,10 +107,14 @@ def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitabl
 
 
 def setup_webhooks(app: web.Application, webhooks: Mapping[str, WebhookAdapter]) -> None:
-    """Add a route per webhook adapter whose webhook is switched on (the registry's ``webhooks``)."""
+    """Add a route per webhook adapter whose webhook is switched on (the registry's ``webhooks``).
+
+    Each route's answers are counted as intake outcomes of the adapter's channel (:mod:`gateway.intake_counting`).
+    """
     for adapter in webhooks.values():
         if not adapter.path:
             continue
         handler = webhook_handler(adapter)
         for method in adapter.methods:
-            app.router.add_route(method, adapter.path, handler)
+            route = app.router.add_route(method, adapter.path, handler)
+            count_intake_route(app, route, adapter.channel)

@@ -150,15 +150,19 @@ def _citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnv
     )
 
 
-def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> None:
-    """If the message is a delivery failure report for one of our replies, mark that reply failed."""
+def apply_bounce(session: Session, envelope: ComplaintEnvelope) -> store.DeliveryApplied | None:
+    """If the message is a delivery failure report for one of our replies, mark that reply failed.
+
+    Returns what the bounce matched (the caller counts a reply it settled as failed), or None.
+    """
     bounce = envelope.bounce
     if bounce is None or not bounce.original_message_id or bounce.action == "delayed":
-        return
-    matched = store.apply_delivery_update(
+        return None
+    applied = store.apply_delivery_report(
         session,
         status="failed",
         provider_message_id=bounce.original_message_id,
         detail=f"bounced: {bounce.status or ''} {bounce.diagnostic or ''}".strip()[:500],
     )
-    log.info("bounce", matched=matched)
+    log.info("bounce", matched=applied is not None)
+    return applied

@@ -105,6 +105,9 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
     if runtime.outbound is None:
         raise RuntimeError("send_reply runs only in a process with an outbound sender (gateway.embedded)")
     outcomes = runtime.outbound.send_many(outbound)
+    for item, outcome in zip(outbound, outcomes, strict=True):
+        # Counted as sent, whatever becomes of the row: the provider has it (or may have it: unknown).
+        runtime.activity.outbound(item.provider or item.channel, send_result_label(outcome))
     result = StageResult()
     with runtime.sf.begin() as session:
         for item, outcome in zip(outbound, outcomes, strict=True):
@@ -116,6 +119,15 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
             elif _record_failure(runtime, session, reply, item, outcome, budget):
                 result.failed[item.id] = outcome
     return result
+
+
+def send_result_label(outcome: SendResult | BaseException) -> str:
+    """The outbound counter's result for one send attempt: sent, unknown (may have arrived) or failed."""
+    if isinstance(outcome, SendResult):
+        return "sent"
+    if isinstance(outcome, SendError) and outcome.outcome_unknown:
+        return "unknown"
+    return "failed"
 
 
 def _record_sent(reply: Reply, item: OutboundReply, outcome: SendResult) -> None:

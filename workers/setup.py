@@ -11,6 +11,8 @@ from complaints.db import make_engine, read_session_factory, session_factory, up
 from config.loader import load_city_config
 from config.model import CityConfig
 from config.settings import Settings
+from workers.activity import Activity
+from workers.actor_counting import ActorActivityCounter
 from workers.actors import declare_actors
 from workers.broker import make_broker
 from workers.budget import attempt_budget
@@ -31,13 +33,17 @@ def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfi
         upgrade(engine)
     sf = session_factory(engine)
     recorder = DeadLetterRecorder(sf, config.sop, attempt_budget(settings), sla.calendar_of(config.calendar))
+    # part-instrument: the actor counter feeds the runtime's activity recorder (the broker is built first).
+    activity = Activity()
+    counter = ActorActivityCounter(activity)
     runtime = Runtime(
         settings=settings,
         config=config,
         engine=engine,
         sf=sf,
         read_sf=read_session_factory(engine),
-        broker=make_broker(settings, [recorder]),
+        broker=make_broker(settings, [recorder, counter]),
+        activity=activity,
     )
     runtime.actors = declare_actors(runtime)
     return runtime

@@ -86,7 +86,9 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
         # RFC 3834: never answer robots; a bounce of our own reply marks that reply failed.
         inbox.state = "ignored"
         inbox.error = f"automatic message ({envelope.automatic}): no case, no reply"
-        followup.apply_bounce(session, envelope)
+        bounced = followup.apply_bounce(session, envelope)
+        if bounced is not None and bounced.settled is not None:
+            runtime.activity.outbound(bounced.provider, bounced.settled)
         return {}
     case = followup.find_case(session, envelope)
     if case is not None:

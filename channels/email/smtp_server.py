@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import AnyStr
 
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -35,6 +36,7 @@ class IntakeHandler:
         self.settings = settings
         self.accept = ctx.accept
         self.keep_unreadable: KeepUnreadable = ctx.keep_unreadable
+        self.count_inbound = ctx.count_inbound
         self.domains = settings.intake_domains
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
@@ -43,6 +45,7 @@ class IntakeHandler:
         """Accept recipients in our domains only."""
         domain = address.rpartition("@")[2].strip().lower().rstrip(">")
         if domain not in self.domains:
+            self.count_inbound("email", "refused")
             return f"550 5.7.1 Relaying denied: we accept mail for {', '.join(sorted(self.domains))} only"
         if len(envelope.rcpt_tos) >= self.settings.smtp_intake_max_recipients:
             return "452 4.5.3 Too many recipients"
@@ -88,13 +91,26 @@ class IntakeHandler:
         return f"250 2.0.0 OK: queued as {outcome.inbox_id}"
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's server, counting the mail it refuses as too large itself (552, before our handler sees it)."""
+
+    async def push(self, status: AnyStr) -> None:
+        """Send a reply line; a 552 is a mail over SMTP_INTAKE_MAX_BYTES, counted as ``too_large``."""
+        line = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+        if line.startswith("552"):
+            handler = self.event_handler
+            if isinstance(handler, IntakeHandler):
+                handler.count_inbound("email", "too_large")
+        await super().push(status)
+
+
 async def start_smtp_server(settings: Settings, ctx: PollContext) -> asyncio.AbstractServer:
     """Listen on ``SMTP_INTAKE_HOST:SMTP_INTAKE_PORT`` in the running loop."""
     handler = IntakeHandler(settings, ctx)
     loop = asyncio.get_running_loop()
 
     def factory() -> SMTP:
-        return SMTP(
+        return _CountingSMTP(
             handler,
             data_size_limit=settings.smtp_intake_max_bytes,
             enable_SMTPUTF8=True,

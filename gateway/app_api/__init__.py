@@ -22,9 +22,11 @@ import json
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from channels.android_app import CHANNEL
 from gateway.app_api.complaints import add_message, list_my_complaints, read_my_complaint, submit_complaint
 from gateway.app_api.devices import register_device, requires_device, show_device, update_device
 from gateway.app_api.responses import error
+from gateway.intake_counting import count_intake_route
 from gateway.keys import SETTINGS
 from gateway.openapi import openapi_document
 
@@ -64,7 +66,9 @@ def setup_app_api(app: web.Application) -> None:
     router.add_post(f"{API}/devices", register_device)
     router.add_get(f"{API}/devices/me", requires_device(show_device))
     router.add_put(f"{API}/devices/me", requires_device(update_device))
-    router.add_post(f"{API}/complaints", requires_device(submit_complaint))
+    # part-instrument: the two routes that take a citizen's message count their outcomes.
+    count_intake_route(app, router.add_post(f"{API}/complaints", requires_device(submit_complaint)), CHANNEL)
     router.add_get(f"{API}/complaints", requires_device(list_my_complaints))
     router.add_get(f"{API}/complaints/{{ticket}}/mine", requires_device(read_my_complaint))
-    router.add_post(f"{API}/complaints/{{ticket}}/messages", requires_device(add_message))
+    message_route = router.add_post(f"{API}/complaints/{{ticket}}/messages", requires_device(add_message))
+    count_intake_route(app, message_route, CHANNEL)

@@ -39,6 +39,7 @@ from channels.web_form import (
 from gateway.health import public_status
 from gateway.html import html_response, pick_language
 from gateway.http import read_body
+from gateway.intake_counting import count_intake_route
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.pages.strings import LANGUAGES, STRINGS
 from gateway.unreadable import traceback_text
@@ -407,7 +408,7 @@ def setup_pages(app: web.Application) -> None:
     app.middlewares.append(_friendly_404)
     app.router.add_get("/", index)
     app.router.add_get("/lapor", form_page)
-    app.router.add_post("/lapor", submit)
+    count_intake_route(app, app.router.add_post("/lapor", submit), "web")  # part-instrument: intake outcomes
     app.router.add_get("/lapor/terima/{ticket}", receipt_page)
     app.router.add_get("/lacak", track_form)
     app.router.add_get("/lacak/{ticket}", track_page)

@@ -314,6 +314,9 @@ def test_smtp_intake_accepts_our_domains_only_and_replies(
         assert "[BGR-" in ack["Subject"]
         case = system.db(lambda s: s.scalar(select(Complaint)))
         assert case.provider == "smtp" and case.opd_code == "dlh"
+        # part-instrument: each outcome counted once on the e-mail channel (/metrics)
+        inbound = _metric_values(system, "intake_inbound_messages_total", "outcome")
+        assert inbound == {"refused": 1, "too_large": 1, "accepted": 1}
 
 
 def test_bounce_of_our_reply_marks_it_failed(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
@@ -340,6 +343,9 @@ def test_bounce_of_our_reply_marks_it_failed(tmp_path: Path, mailbox: DovecotHar
         mailbox.deliver(dsn)
         reply = system.wait_for(lambda s: s.scalar(select(Reply).where(Reply.status == "failed")))
         assert "5.1.1" in (reply.error or "")
+        # part-instrument: one reply sent, then settled as failed by the bounce (/metrics)
+        system.wait_for(lambda s: s.scalar(select(InboxMessage).where(InboxMessage.state == "ignored")))
+        assert _metric_values(system, "intake_outbound_replies_total", "result") == {"sent": 1, "failed": 1}
         time.sleep(0.5)
         assert len(sink.messages) == 1
 
@@ -470,3 +476,19 @@ def test_operators_see_mailbox_and_queue_health(tmp_path: Path, mailbox: Dovecot
             raise AssertionError("no token must be refused")
         except urllib.error.HTTPError as exc:
             assert exc.code == 401
+
+
+def _metric_values(system: SystemThread, name: str, by: str) -> dict[str, float]:
+    """part-instrument: the non-zero samples of one /metrics counter, keyed by one label."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{system.url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {
+        sample.labels[by]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and sample.value
+    }
