@@ -17,6 +17,7 @@ from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Accoun
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
 from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
+from gateway.console.dead_letters import add_dead_letter_routes
 from gateway.console.delivery import add_delivery_routes
 from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
@@ -172,3 +173,5 @@ def add_routes(console: web.Application) -> None:
     console.router.add_static("/static/", HERE / "static", name="console_static")
     # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
     add_delivery_routes(console)
+    # part-dlq: dead letters under /ops/health/dead-letters (operators and admins)
+    add_dead_letter_routes(console)
