@@ -36,7 +36,6 @@ from workers.queue_inspect import (
     discard_dead,
     recent_actions,
     requeue_dead,
-    tickets_of,
 )
 
 log = structlog.get_logger(__name__)
@@ -103,11 +102,11 @@ async def list_page(request: web.Request, *, errors: list[str] | None = None, st
     t = STRINGS[lang]
     page = _page_number(request)
 
-    def load() -> tuple[Any, int, dict[str, list[str]], Any]:
+    def load() -> tuple[Any, int, Any]:
         letters, total = dead_letters(runtime, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        return letters, total, tickets_of(runtime, letters), recent_actions(runtime)
+        return letters, total, recent_actions(runtime)
 
-    letters, total, tickets, actions = await asyncio.to_thread(load)
+    letters, total, actions = await asyncio.to_thread(load)
     session = await aiohttp_session.get_session(request)
     flash = session.pop(_FLASH, None)
     notices = _flash_lines(flash, t) if isinstance(flash, dict) else []
@@ -116,7 +115,7 @@ async def list_page(request: web.Request, *, errors: list[str] | None = None, st
             "letter": letter,
             "died": when(letter.died_at),
             "actor": actor_words(letter.actor, t),
-            "tickets": tickets.get(letter.message_id, []),
+            "tickets": letter.tickets,
         }
         for letter in letters
     ]
