@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import pytest
+from dramatiq.broker import MessageProxy
 from sqlalchemy import select
 
 from complaints import store
 from complaints.models import Complaint, DeadLetterAction, InboxMessage, Reply
 from gateway.embedded import start_workers
+from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
+from tests.support.cases import PHONE, seed_case
 from tests.support.dead_letters import ERROR, Outage, envelope, spend_budget
 from tests.workers.test_dead_letters import FlakyAdapter
 from workers import actors
+from workers.broker import QUEUE
 from workers.queue_inspect import dead_letter, dead_letters, discard_dead, queue_depths, requeue_dead
 from workers.runtime import Runtime
 from workers.setup import build_runtime
@@ -144,3 +150,60 @@ def test_requeue_all_leaves_rows_that_moved_on(broken: tuple[Runtime, Outage, Fl
     with runtime.read_sf() as session:
         row = session.get(InboxMessage, first)
         assert row.state == "done" and row.attempts == 1
+
+
+def _reply(session: Any, case_id: str, kind: str, status: str) -> str:
+    """A reply of ``kind`` on the case that ended ``status`` after one attempt."""
+    reply_id = store.queue_reply(
+        session, dedupe_key=f"{case_id}:{kind}:{status}", kind=kind, channel="sms", provider="test",
+        address=PHONE, text="jawaban", complaint_id=case_id,
+    )  # fmt: skip
+    assert reply_id is not None
+    session.flush()
+    row = session.get(Reply, reply_id)
+    row.status, row.attempts, row.error = status, 1, "503 from provider"
+    return reply_id
+
+
+def test_requeued_replies_reset_only_failed_ones_not_sent_again_since(tmp_path: Path) -> None:
+    """A failed reply is queued again with fresh attempts; one whose answer was resent since, or whose
+    outcome is unknown (it may have arrived), is left as it is."""
+    runtime = build_runtime(base_settings(tmp_path, reply_max_retries=0))
+    try:
+        with runtime.sf.begin() as session:
+            alone = seed_case(session, new_ticket(), "selesai", opd_code="pupr", deadline_in=None)
+            resent = seed_case(session, new_ticket(), "selesai", opd_code="pupr", deadline_in=None)
+            replies = {
+                "alone": _reply(session, alone.id, "answer", "failed"),
+                "alone-unknown": _reply(session, alone.id, "ack", "unknown"),
+                "resent": _reply(session, resent.id, "answer", "failed"),
+                "resent-newer": _reply(session, resent.id, "answer", "queued"),
+            }
+            newer = session.get(Reply, replies["resent-newer"])  # the operator sent the answer again later
+            newer.created_at, newer.attempts = newer.created_at + timedelta(minutes=5), 0
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=QUEUE,
+            actor_name="send_reply",
+            args=([replies["alone"], replies["alone-unknown"], replies["resent"]],),
+            kwargs={},
+            options={"retries": 1},
+        )
+        runtime.broker.dead_letters_by_queue[QUEUE].append(MessageProxy(message))  # type: ignore[attr-defined]
+
+        outcome = requeue_dead(runtime, [message.message_id], actor="staff:2")
+
+        assert outcome.rows_reset == 1
+        with runtime.read_sf() as session:
+            states = {
+                key: (r.status, r.attempts) for key, r in ((k, session.get(Reply, v)) for k, v in replies.items())
+            }
+        assert states == {
+            "alone": ("queued", 0),
+            "alone-unknown": ("unknown", 1),
+            "resent": ("failed", 1),
+            "resent-newer": ("queued", 0),
+        }
+        [depth] = queue_depths(runtime.broker)
+        assert (depth.ready, depth.dead) == (1, 0)
+    finally:
+        runtime.close()
