@@ -17,7 +17,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from config.logging import configure_logging
 from config.settings import Settings, load_settings
-from workers.queue_inspect import DeadLetter, DeadLetterOutcome, dead_letter, dead_letters, discard_dead, requeue_dead
+from workers.queue_inspect import (
+    DeadLetter,
+    DeadLetterOutcome,
+    dead_inbox_rows,
+    dead_letter,
+    dead_letters,
+    discard_dead,
+    requeue_dead,
+)
 from workers.runtime import Runtime
 from workers.setup import build_runtime
 
@@ -71,6 +79,10 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
     def work(runtime: Runtime) -> int:
         letters, total = dead_letters(runtime, args.limit, 0)
+        _, dead_rows = dead_inbox_rows(runtime, 0)
+        if dead_rows:
+            # Not queue messages: their rows gave up on their own; the console page processes them again.
+            print(f"intake dlq: {dead_rows} inbox message(s) dead on their row: see /ops/health/dead-letters")
         if not letters:
             print("intake dlq: no dead letters")
             return 0

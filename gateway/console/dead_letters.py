@@ -5,8 +5,10 @@
   checkboxes, requeue (selected or all) and discard with a required reason; recent actions.
 - ``GET /ops/health/dead-letters/{message_id}``: one message: its fields and the rows it names.
 - ``POST /ops/health/dead-letters``: ``action`` = ``requeue_selected`` | ``requeue_all`` |
-  ``discard_selected`` | ``discard_all``, ``ids`` (checkboxes), ``reason``; the console's CSRF
-  field is checked by the console's guard. Success: 303 back to the list with a flash message.
+  ``discard_selected`` | ``discard_all``, ``ids`` (checkboxes), ``reason``; or ``retry_rows``
+  with ``rows``: inbox messages that died on their row (no queue message; see
+  :func:`workers.dead_letter_queue.retry_dead_rows`). The console's CSRF field is checked by the
+  console's guard. Success: 303 back to the list with a flash message.
 
 OPD users get a 403 page. Broker reads and the actions block (Redis round trips, database
 writes): they run in a thread. Logs name the user id and counts, never a row's content.
@@ -31,11 +33,13 @@ from gateway.console.users import WIB
 from gateway.keys import RUNTIME
 from workers.queue_inspect import (
     DeadLetterOutcome,
+    dead_inbox_rows,
     dead_letter,
     dead_letters,
     discard_dead,
     recent_actions,
     requeue_dead,
+    retry_dead_rows,
 )
 
 log = structlog.get_logger(__name__)
@@ -102,11 +106,11 @@ async def list_page(request: web.Request, *, errors: list[str] | None = None, st
     t = STRINGS[lang]
     page = _page_number(request)
 
-    def load() -> tuple[Any, int, Any]:
+    def load() -> tuple[Any, int, Any, Any]:
         letters, total = dead_letters(runtime, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        return letters, total, recent_actions(runtime)
+        return letters, total, dead_inbox_rows(runtime, PAGE_SIZE), recent_actions(runtime)
 
-    letters, total, actions = await asyncio.to_thread(load)
+    letters, total, (dead_rows, dead_rows_total), actions = await asyncio.to_thread(load)
     session = await aiohttp_session.get_session(request)
     flash = session.pop(_FLASH, None)
     notices = _flash_lines(flash, t) if isinstance(flash, dict) else []
@@ -135,6 +139,10 @@ async def list_page(request: web.Request, *, errors: list[str] | None = None, st
         notices=notices,
         errors=errors or [],
         recent=recent,
+        dead_rows=[
+            {"row": r, "died": when(r.died_at), "channel": t.get(f"channel_{r.channel}", r.channel)} for r in dead_rows
+        ],
+        dead_rows_total=dead_rows_total,
         page=page,
         prev_url=f"{PAGE}?page={page - 1}&lang={lang}" if page > 1 else None,
         next_url=f"{PAGE}?page={page + 1}&lang={lang}" if page * PAGE_SIZE < total else None,
@@ -148,6 +156,8 @@ def _flash_lines(flash: dict[str, Any], t: dict[str, str]) -> list[str]:
         lines.append(t["dlq_done_requeue"].format(n=flash.get("n", 0), rows=flash.get("rows", 0)))
     elif flash.get("key") == "discard":
         lines.append(t["dlq_done_discard"].format(n=flash.get("n", 0)))
+    elif flash.get("key") == "rows":
+        lines.append(t["dlq_done_rows"].format(n=flash.get("n", 0)))
     if flash.get("missing"):
         lines.append(t["dlq_done_missing"].format(n=flash["missing"]))
     return lines
@@ -190,6 +200,8 @@ async def act(request: web.Request) -> web.Response:
     action = str(form.get("action") or "")
     ids = [str(i) for i in form.getall("ids", []) if isinstance(i, str) and _MESSAGE_ID.fullmatch(i)]
     reason = " ".join(str(form.get("reason") or "").split())[:MAX_REASON]
+    if action == "retry_rows":
+        return await _retry_rows(request, user, form.getall("rows", []), lang)
     verb, _, scope = action.partition("_")
     error = None
     if verb not in ("requeue", "discard") or scope not in ("selected", "all"):
@@ -219,6 +231,24 @@ async def act(request: web.Request) -> web.Response:
     )
     session = await aiohttp_session.get_session(request)
     session[_FLASH] = {"key": verb, "n": len(outcome.done), "rows": outcome.rows_reset, "missing": len(outcome.missing)}
+    raise web.HTTPSeeOther(f"{PAGE}?lang={lang}")
+
+
+async def _retry_rows(request: web.Request, user: StaffView, picked: list[Any], lang: str) -> web.Response:
+    """Process the selected dead inbox messages again (``rows`` checkboxes)."""
+    t = STRINGS[lang]
+    ids = [str(i) for i in picked if isinstance(i, str) and _MESSAGE_ID.fullmatch(i)]
+    if not ids:
+        return await list_page(request, errors=[t["dlq_err_none_selected"]], status=422)
+    runtime = request.config_dict[RUNTIME]
+    try:
+        count = await asyncio.to_thread(retry_dead_rows, runtime, ids, actor=f"staff:{user.id}")
+    except Exception as exc:  # noqa: BLE001 - a database outage: nothing was changed
+        log.error("dead_rows_action_failed", user_id=user.id, error=type(exc).__name__)
+        return await list_page(request, errors=[t["dlq_err_failed"]], status=503)
+    log.info("dead_rows_action", user_id=user.id, done=count, asked=len(ids))
+    session = await aiohttp_session.get_session(request)
+    session[_FLASH] = {"key": "rows", "n": count, "missing": len(ids) - count}
     raise web.HTTPSeeOther(f"{PAGE}?lang={lang}")
 
 

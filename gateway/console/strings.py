@@ -542,6 +542,17 @@ STRINGS: dict[str, dict[str, str]] = {
             "Pesan ini tidak (lagi) ada di antrean pesan mati: mungkin sudah diantrekan ulang atau dibuang."
         ),
         "dlq_forbidden_body": "Pesan mati hanya dapat dibuka oleh operator dan admin.",
+        "dlq_rows_title": "Pesan masuk yang gagal diproses",
+        "dlq_rows_intro": (
+            "Pengaduan yang pemrosesannya sendiri terus gagal berhenti di barisnya (status mati), "
+            "tanpa pesan antrean. Perbaiki penyebabnya, lalu proses ulang."
+        ),
+        "dlq_rows_total": "{n} pesan masuk berstatus mati",
+        "dlq_rows_none": "Tidak ada pesan masuk berstatus mati.",
+        "dlq_col_channel": "Kanal",
+        "dlq_rows_select_label": "Pilih pesan masuk {id}",
+        "dlq_rows_retry": "Proses ulang terpilih",
+        "dlq_done_rows": "{n} pesan masuk diproses ulang.",
         "dlq_paging": "Halaman pesan mati",
     },
     "en": {
@@ -1069,6 +1080,17 @@ STRINGS: dict[str, dict[str, str]] = {
             "This message is not (or no longer) in the dead-letter queue: it may have been requeued or discarded."
         ),
         "dlq_forbidden_body": "Dead letters are for operators and admins only.",
+        "dlq_rows_title": "Incoming messages that failed",
+        "dlq_rows_intro": (
+            "A complaint whose own processing keeps failing stops on its row (state dead), "
+            "with no queue message left. Fix the cause, then process it again."
+        ),
+        "dlq_rows_total": "{n} dead incoming messages",
+        "dlq_rows_none": "No dead incoming messages.",
+        "dlq_col_channel": "Channel",
+        "dlq_rows_select_label": "Select incoming message {id}",
+        "dlq_rows_retry": "Process selected again",
+        "dlq_done_rows": "{n} incoming messages sent to be processed again.",
         "dlq_paging": "Dead letter pages",
     },
 }

@@ -146,3 +146,30 @@ async def test_opd_users_may_not_see_or_act_on_dead_letters(tmp_path: Path) -> N
         with site.runtime.read_sf() as session:
             assert session.scalars(select(DeadLetterAction)).all() == []
             assert session.scalars(select(Complaint)).all() == []
+
+
+@pytest.mark.asyncio
+async def test_dead_inbox_rows_are_listed_and_processed_again(tmp_path: Path) -> None:
+    """An inbox message dead on its row is listed with its case link; "process again" queues it and records who."""
+    async with console_site(tmp_path) as site:
+        user = operator(site).user
+        assert (await site.login()).status == 303
+        ticket, _ = seeded(site)
+        with site.runtime.sf.begin() as session:
+            inbox = session.scalar(select(InboxMessage).where(InboxMessage.ticket == ticket))
+            inbox.state, inbox.attempts, inbox.error, inbox_id = "dead", 9, f"ValueError: bad {PHONE}", inbox.id
+        page = await (await site.client.get(PAGE)).text()
+        section = page.split(ID["dlq_rows_title"])[1].split(ID["dlq_recent"])[0]
+        assert ID["dlq_rows_total"].format(n=1) in section and f"/ops/kasus/{ticket}" in section
+        assert "ValueError: bad [PHONE]" in section and PHONE not in page
+        refused = await post(site, {"action": "retry_rows"})
+        assert refused.status == 422
+        resp = await post(site, {"action": "retry_rows", "rows": inbox_id})
+        assert resp.status == 303
+        page = await (await site.client.get(resp.headers["Location"])).text()
+        assert ID["dlq_done_rows"].format(n=1) in page and ID["dlq_rows_none"] in page
+        assert queue_depths(site.runtime.broker)[0].ready == 1
+        with site.runtime.read_sf() as session:
+            assert session.get(InboxMessage, inbox_id).state == "accepted"
+            [action] = session.scalars(select(DeadLetterAction)).all()
+        assert (action.actor, action.message_id) == (f"staff:{user.id}", f"inbox:{inbox_id}")

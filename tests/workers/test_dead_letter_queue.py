@@ -23,7 +23,15 @@ from tests.support.dead_letters import ERROR, Outage, envelope, spend_budget
 from tests.workers.test_dead_letters import FlakyAdapter
 from workers import actors
 from workers.broker import QUEUE
-from workers.queue_inspect import dead_letter, dead_letters, discard_dead, queue_depths, requeue_dead
+from workers.queue_inspect import (
+    dead_inbox_rows,
+    dead_letter,
+    dead_letters,
+    discard_dead,
+    queue_depths,
+    requeue_dead,
+    retry_dead_rows,
+)
 from workers.runtime import Runtime
 from workers.setup import build_runtime
 from workers.verify import verify_batch
@@ -206,4 +214,40 @@ def test_requeued_replies_reset_only_failed_ones_not_sent_again_since(tmp_path: 
         [depth] = queue_depths(runtime.broker)
         assert (depth.ready, depth.dead) == (1, 0)
     finally:
+        runtime.close()
+
+
+def test_a_poison_complaint_dies_on_its_row_and_is_processed_again_after_the_fix(
+    tmp_path: Path, backend: dict[str, object]
+) -> None:
+    """A row whose processing raises ends dead with no queue message; listed, fixed and retried, it is done."""
+    runtime = build_runtime(base_settings(tmp_path, reply_max_retries=0, sweep_after_seconds=600, **backend))
+    pool = start_workers(runtime, threads=1)
+    assert runtime.outbound is not None
+    runtime.outbound.adapters = {"test": FlakyAdapter([])}
+    try:
+        [accepted] = store.accept_batch(runtime.sf, [envelope("poison")])
+        with runtime.sf.begin() as session:  # written by a future version of the code
+            row = session.get(InboxMessage, accepted.inbox_id)
+            good, row.envelope = row.envelope, {**row.envelope, "version": 99}
+        runtime.send("verify_intake", [accepted.inbox_id])
+        [dead], total = _until(lambda: (found := dead_inbox_rows(runtime))[1] and found)
+        assert total == 1 and dead.id == accepted.inbox_id and "version 99" in (dead.error or "")
+        assert dead_letters(runtime) == ([], 0)  # the row's budget ended first: no queue message died
+
+        with runtime.sf.begin() as session:  # the fix: this version can read it again
+            session.get(InboxMessage, accepted.inbox_id).envelope = good
+        assert retry_dead_rows(runtime, [accepted.inbox_id, "not-a-row"], actor="staff:3") == 1
+
+        def done() -> bool:
+            with runtime.read_sf() as session:
+                return session.get(InboxMessage, accepted.inbox_id).state == "done"
+
+        _until(done)
+        assert dead_inbox_rows(runtime) == ([], 0)
+        with runtime.read_sf() as session:
+            [action] = session.scalars(select(DeadLetterAction)).all()
+        assert (action.actor, action.message_id) == ("staff:3", f"inbox:{accepted.inbox_id}")
+    finally:
+        pool.stop()
         runtime.close()
