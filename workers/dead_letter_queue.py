@@ -13,7 +13,7 @@ here blocks (Redis round trips, database writes): call it from a thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -218,9 +218,10 @@ def _named_rows(session: Session, actor: str, ids: Sequence[str]) -> list[NamedR
         return []
     if kind == "inbox":
         inbox = session.execute(
-            select(InboxMessage.id, InboxMessage.state, InboxMessage.attempts, InboxMessage.error, Complaint.ticket)
-            .outerjoin(Complaint, Complaint.inbox_id == InboxMessage.id)
-            .where(InboxMessage.id.in_(ids))
+            # The ticket is given at accept time: its case page says "processing failed" until a case exists.
+            select(
+                InboxMessage.id, InboxMessage.state, InboxMessage.attempts, InboxMessage.error, InboxMessage.ticket
+            ).where(InboxMessage.id.in_(ids))
         ).all()
         return [NamedRow("inbox", i, s, a, _masked(e), t) for i, s, a, e, t in inbox]
     if kind == "reply":
@@ -443,16 +444,18 @@ class DeadRow:
     died_at: datetime
 
 
-def dead_inbox_rows(runtime: Runtime, limit: int = 50) -> tuple[list[DeadRow], int]:
-    """The newest ``dead`` inbox messages and how many there are (the state index keeps both cheap)."""
+def dead_inbox_rows(runtime: Runtime, limit: int = 50, exclude: Collection[str] = ()) -> tuple[list[DeadRow], int]:
+    """The newest ``dead`` inbox messages and how many there are (the state index keeps both cheap).
+
+    ``exclude``: ids not to list, e.g. those a listed dead queue message names already (its requeue
+    resets them too).
+    """
+    dead = InboxMessage.state == "dead"
+    if exclude:
+        dead = dead & InboxMessage.id.not_in(list(exclude))
     with runtime.read_sf() as session:
-        total = session.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.state == "dead"))
-        rows = session.scalars(
-            select(InboxMessage)
-            .where(InboxMessage.state == "dead")
-            .order_by(InboxMessage.updated_at.desc())
-            .limit(limit)
-        )
+        total = session.scalar(select(func.count()).select_from(InboxMessage).where(dead))
+        rows = session.scalars(select(InboxMessage).where(dead).order_by(InboxMessage.updated_at.desc()).limit(limit))
         found = [DeadRow(r.id, r.channel, r.ticket, r.attempts, _masked(r.error), _utc(r.updated_at)) for r in rows]
     return found, int(total or 0)
 

@@ -62,6 +62,9 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
             expect(rows).to_have_count(1)
             expect(rows.first).to_contain_text(ID["dlq_actor_verify_intake"])
             expect(rows.first).to_contain_text(ERROR)
+            # Its inbox row is listed once, with the message (not again among rows dead on their own).
+            expect(rows.first.get_by_role("link", name=accepted.ticket)).to_be_visible()
+            expect(page.locator("section.dlq-rows")).to_contain_text(ID["dlq_rows_none"])
             page.screenshot(path=str(tmp_path / "dead-letters.png"), full_page=True)
 
             outage.end()  # the cause is fixed (the database is back)
