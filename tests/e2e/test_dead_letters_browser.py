@@ -25,7 +25,7 @@ PASSWORD = "kebun raya bogor 1817"
 
 
 def test_operator_requeues_a_dead_message_and_sees_the_case_made(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, backend: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Dead message listed with its error → fix → tick it → "Antrekan ulang terpilih" → list empty, case exists."""
     if not CHROMIUM.exists():
@@ -34,7 +34,7 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
 
     outage = Outage()
     monkeypatch.setitem(actors.STAGES, "verify_intake", outage.wrap(verify_batch))
-    settings = base_settings(tmp_path, reply_max_retries=0, sweep_after_seconds=600, worker_threads=1)
+    settings = base_settings(tmp_path, reply_max_retries=0, sweep_after_seconds=600, worker_threads=1, **backend)
     with running_system(settings) as system, sync_playwright() as pw:
         assert system.system is not None and system.system.runtime.outbound is not None
         runtime = system.system.runtime

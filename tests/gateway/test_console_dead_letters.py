@@ -73,6 +73,8 @@ async def test_operator_sees_dead_letters_in_words_with_the_case_link_and_no_per
         detail = await site.client.get(f"{PAGE}/{message_id}")
         text = await detail.text()
         assert detail.status == 200 and case_id in text and "triase" in text and PHONE not in text
+        english = await (await site.client.get(f"{PAGE}/{message_id}?lang=en")).text()
+        assert STRINGS["en"]["dlq_field_message_id"] in english and STRINGS["en"]["dlq_requeue_this"] in english
         assert (await site.client.get(f"{PAGE}/no-such-message")).status == 404
         assert (await site.client.get(f"{PAGE}/{'x' * 65}")).status == 404
 
