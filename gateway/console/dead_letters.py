@@ -135,7 +135,7 @@ async def list_page(request: web.Request, *, errors: list[str] | None = None, st
         "dead_letters.html",
         lang,
         status=status,
-        active="dead_letters",
+        active="health",  # part health's nav item: these pages are under /ops/health
         rows=rows,
         total=total,
         notices=notices,
@@ -182,7 +182,7 @@ async def detail_page(request: web.Request) -> web.Response:
         request,
         "dead_letter.html",
         lang,
-        active="dead_letters",
+        active="health",  # part health's nav item: these pages are under /ops/health
         letter=letter,
         died=when(letter.died_at),
         actor=actor_words(letter.actor, t),
