@@ -13,7 +13,7 @@ here blocks (Redis round trips, database writes): call it from a thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import q_name, xq_name
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from complaints.models import Complaint, DeadLetterAction, InboxMessage, Reply
@@ -223,19 +223,20 @@ def _named_rows(session: Session, actor: str, ids: Sequence[str]) -> list[NamedR
                 InboxMessage.id, InboxMessage.state, InboxMessage.attempts, InboxMessage.error, InboxMessage.ticket
             ).where(InboxMessage.id.in_(ids))
         ).all()
-        return [NamedRow("inbox", i, s, a, _masked(e), t) for i, s, a, e, t in inbox]
+        return [NamedRow("inbox", i, s, a, masked(e), t) for i, s, a, e, t in inbox]
     if kind == "reply":
         replies = session.execute(
             select(Reply.id, Reply.status, Reply.attempts, Reply.error, Complaint.ticket)
             .outerjoin(Complaint, Complaint.id == Reply.complaint_id)
             .where(Reply.id.in_(ids))
         ).all()
-        return [NamedRow("reply", i, s, a, _masked(e), t) for i, s, a, e, t in replies]
+        return [NamedRow("reply", i, s, a, masked(e), t) for i, s, a, e, t in replies]
     cases = session.execute(select(Complaint.id, Complaint.status, Complaint.ticket).where(Complaint.id.in_(ids)))
     return [NamedRow("case", i, s, None, None, t) for i, s, t in cases.all()]
 
 
-def _masked(error: str | None) -> str | None:
+def masked(error: str | None) -> str | None:
+    """``error`` with personal data masked and cut to :data:`MAX_ERROR_CHARS` (None stays None)."""
     return mask(error)[:MAX_ERROR_CHARS] if error else None
 
 
@@ -308,7 +309,7 @@ def _reset_rows(session: Session, actor: str, ids: Sequence[str]) -> int:
     now = utcnow()
     fresh = {"attempts": 0, "error": None, "next_attempt_at": now, "updated_at": now}
     if actor == "verify_intake":
-        return len(_reset_inbox(session, ids))
+        return len(reset_dead_inbox(session, ids))
     if actor == "send_reply":
         newer = aliased(Reply)
         resent = (
@@ -427,70 +428,8 @@ def recent_actions(runtime: Runtime, limit: int = 20) -> list[DeadLetterAction]:
     return rows
 
 
-# A complaint whose own processing keeps failing never reaches the queue's dead letters: its row
-# counts the attempts and ends "dead" itself (workers/verify.py), while the message completes.
-# Operators see those rows beside the queue's dead letters and can have them processed again.
-
-
-@dataclass(frozen=True)
-class DeadRow:
-    """An inbox message whose processing gave up on the row itself (no queue message is left)."""
-
-    id: str
-    channel: str
-    ticket: str | None
-    attempts: int
-    error: str | None
-    died_at: datetime
-
-
-def dead_inbox_rows(runtime: Runtime, limit: int = 50, exclude: Collection[str] = ()) -> tuple[list[DeadRow], int]:
-    """The newest ``dead`` inbox messages and how many there are (the state index keeps both cheap).
-
-    ``exclude``: ids not to list, e.g. those a listed dead queue message names already (its requeue
-    resets them too).
-    """
-    dead = InboxMessage.state == "dead"
-    if exclude:
-        dead = dead & InboxMessage.id.not_in(list(exclude))
-    with runtime.read_sf() as session:
-        total = session.scalar(select(func.count()).select_from(InboxMessage).where(dead))
-        rows = session.scalars(select(InboxMessage).where(dead).order_by(InboxMessage.updated_at.desc()).limit(limit))
-        found = [DeadRow(r.id, r.channel, r.ticket, r.attempts, _masked(r.error), _utc(r.updated_at)) for r in rows]
-    return found, int(total or 0)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def retry_dead_rows(runtime: Runtime, inbox_ids: Sequence[str], *, actor: str) -> int:
-    """Make ``dead`` inbox messages ``accepted`` again (attempts from 0) and send them to be processed.
-
-    Only rows still dead are touched; each is recorded as a requeue of ``inbox:<id>`` by ``actor``.
-    If the queue cannot take the message now, the sweeper sends the rows later (they are due).
-    Returns how many rows were reset.
-    """
-    if not inbox_ids:
-        return 0
-    with runtime.sf.begin() as session:
-        reset = [row_id for (row_id,) in _reset_inbox(session, list(dict.fromkeys(inbox_ids)))]
-        for row_id in reset:
-            record_dead_letter_action(
-                session, actor=actor, action="requeue", message_id=f"inbox:{row_id}", actor_name="verify_intake",
-                reason=None,
-            )  # fmt: skip
-    for start in range(0, len(reset), 100):
-        try:
-            runtime.send("verify_intake", reset[start : start + 100])
-        except Exception as exc:  # noqa: BLE001 - the rows are due now: the sweeper sends them
-            log.error("dead_rows_enqueue_failed", count=len(reset), error=type(exc).__name__)
-    if reset:
-        log.info("dead_rows_requeued", count=len(reset), by=actor)
-    return len(reset)
-
-
-def _reset_inbox(session: Session, ids: Sequence[str]) -> Sequence[Any]:
+def reset_dead_inbox(session: Session, ids: Sequence[str]) -> Sequence[Any]:
+    """Make inbox messages still ``dead`` ``accepted`` again, attempts from 0, due now; returns their ids."""
     now = utcnow()
     return session.execute(
         update(InboxMessage)

@@ -7,7 +7,7 @@
 - ``POST /ops/health/dead-letters``: ``action`` = ``requeue_selected`` | ``requeue_all`` |
   ``discard_selected`` | ``discard_all``, ``ids`` (checkboxes), ``reason``; or ``retry_rows``
   with ``rows``: inbox messages that died on their row (no queue message; see
-  :func:`workers.dead_letter_queue.retry_dead_rows`). The console's CSRF field is checked by the
+  :func:`workers.dead_rows.retry_dead_rows`). The console's CSRF field is checked by the
   console's guard. Success: 303 back to the list with a flash message.
 
 OPD users get a 403 page. Broker reads and the actions block (Redis round trips, database
