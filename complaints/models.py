@@ -401,6 +401,8 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+
+
 # part-instrument: /metrics counts overdue SOP steps by step and OPD every scrape; this index
 # makes that a range read of the overdue cases only (migration 0015).
 Index("ix_complaints_deadline_step_opd", Complaint.step_deadline_at, Complaint.step, Complaint.opd_code)

@@ -17,6 +17,7 @@ import structlog
 from config.logging import configure_logging
 from config.settings import ConfigurationError, Settings, load_settings
 from gateway.cli_config import add_config_commands
+from gateway.cli_dlq import add_dlq_commands  # part-dlq
 from gateway.cli_queues import add_queues_command  # part-health
 from gateway.cli_users import add_user_commands
 
@@ -337,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_commands(sub)
     add_user_commands(sub)
     add_queues_command(sub)  # part-health: intake queues [--watch]
+    add_dlq_commands(sub)  # part-dlq: intake dlq list|show|requeue|purge
     return parser
 
 

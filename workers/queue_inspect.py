@@ -82,3 +82,36 @@ def queue_depths(broker: dramatiq.Broker) -> list[QueueDepth]:
     if isinstance(broker, StubBroker):
         return [_stub_depth(broker, q, now_ms) for q in queues]
     return [_redis_depth(broker, q, now_ms) for q in queues]
+
+
+# part-dlq: dead letters (list, inspect, requeue, discard) live in workers/dead_letter_queue.py and
+# inbox rows dead on their own in workers/dead_rows.py;
+# their public names are re-exported here, next to the queue depths.
+from workers.dead_letter_queue import (  # noqa: E402 - the re-export block of part-dlq
+    DeadLetter,
+    DeadLetterDetail,
+    DeadLetterOutcome,
+    NamedRow,
+    dead_letter,
+    dead_letters,
+    discard_dead,
+    recent_actions,
+    requeue_dead,
+)
+from workers.dead_rows import DeadRow, dead_inbox_rows, retry_dead_rows  # noqa: E402 - part-dlq
+
+__all__ = [
+    "DeadLetter",
+    "DeadLetterDetail",
+    "DeadLetterOutcome",
+    "DeadRow",
+    "NamedRow",
+    "dead_inbox_rows",
+    "dead_letter",
+    "dead_letters",
+    "discard_dead",
+    "queue_depths",
+    "recent_actions",
+    "requeue_dead",
+    "retry_dead_rows",
+]

@@ -17,6 +17,7 @@ from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, Accoun
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
 from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
+from gateway.console.dead_letters import add_dead_letter_routes
 from gateway.console.delivery import add_delivery_routes
 from gateway.console.health import add_health_routes  # part-health
 from gateway.console.inbox import inbox_page
@@ -175,3 +176,5 @@ def add_routes(console: web.Application) -> None:
     add_delivery_routes(console)
     # part-health: the system health page (operators and admins).
     add_health_routes(console)
+    # part-dlq: dead letters under /ops/health/dead-letters (operators and admins)
+    add_dead_letter_routes(console)
