@@ -170,21 +170,33 @@ class TextReader:
         match = EMAIL_RE.match(self.text, self.skip_blanks(pos))
         return (match.start(), match.end()) if match else None
 
-    def read_name(self, pos: int, *, weak: bool, whole_line: bool = False) -> tuple[int, int] | None:
-        """Words that can be a name; stops at a label, digit, punctuation or ordinary word."""
+    def read_name(
+        self, pos: int, *, weak: bool, explicit: bool = False, whole_line: bool = False
+    ) -> tuple[int, int] | None:
+        """Words that can be a name; stops at a label, digit, punctuation or ordinary word.
+
+        Without ":"/"=" after the label, a name that is not capitalised in mixed-case text must
+        end at a boundary (a label, number, punctuation, street word or line end): "nama budi
+        alamat ..." is a name, "Nama program bantuan itu apa?" is not.
+        """
         start = end = None
         count = capitalised = 0
-        tokens = self.tokens(pos)
-        for token in tokens:
+        ran_into_words = False
+        for token in self.tokens(pos):
             core = token.core
             if self.is_label(token) or token.has_digit or not _WORD_RE.fullmatch(token.text):
                 break
             if start is None and core in HONORIFICS:
                 continue
-            if core in STOP_WORDS or core in NOT_NAMES or core in STREET_MARKERS or core in AREA_MARKERS:
+            if core in STREET_MARKERS or core in AREA_MARKERS:
                 break
             upper = token.text[0].isupper()
-            if not self.uniform_case and not upper and (weak or capitalised):
+            if (
+                core in STOP_WORDS
+                or core in NOT_NAMES
+                or (not self.uniform_case and not upper and (weak or capitalised))
+            ):
+                ran_into_words = True
                 break
             start = token.start if start is None else start
             end = token.end
@@ -194,8 +206,11 @@ class TextReader:
                 end -= 1
                 break
             if count >= 5:
+                ran_into_words = True  # a run of five words and more is a sentence, not a name
                 break
         if start is None or end is None:
+            return None
+        if ran_into_words and not explicit and (self.uniform_case or not capitalised):
             return None
         words = [w for w in re.split(r"\s+", self.text[start:end]) if w.rstrip(".").lower() not in NAME_TITLES]
         if not words or sum(ch.isalpha() for ch in "".join(words)) < 2:
@@ -254,7 +269,8 @@ class TextReader:
             return not self.is_label(token)
         if explicit:
             return True
-        return kind != "warga" and token.text[0].isupper() and core not in STOP_WORDS and not self.is_label(token)
+        # "tinggal di Cimahpar" names a place; "Alamat RSUD Kota Bogor di mana?" asks for one.
+        return kind == "phrase" and token.text[0].isupper() and core not in STOP_WORDS and not self.is_label(token)
 
     def _address_goes_on(self, rest: list[Token], *, explicit: bool) -> bool:
         """After a comma: does the next part still belong to the address?"""
@@ -290,7 +306,7 @@ class TextReader:
 
     def warga_allowed(self, label: Label) -> bool:
         """The word "warga" names the reporter's address only after "saya", a comma, a NIK or a bracket."""
-        before = self.text[: label.start].rstrip()
+        before = self.text[: label.start].rstrip(" \t")  # on the same line: not "Terima kasih,\nWarga ..."
         if any(end == len(before) for _, end in self.spans):
             return True  # right after the name or NIK just read: "sy Reza warga Bantarjati"
-        return bool(re.search(r"(?:\bsaya|\bsy|\baku|[,\d)])$", before, re.IGNORECASE))
+        return bool(re.search(r"(?:\bsaya|\bsy|\baku|[,\d)])\Z", before, re.IGNORECASE))

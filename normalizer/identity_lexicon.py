@@ -24,6 +24,7 @@ LABELS: dict[str, tuple[str, ...]] = {
     "name": (
         r"nama\s+lengkap",
         r"nama\s+pelapor",
+        r"pelapor",
         r"full\s+name",
         r"my\s+name\s+is",
         r"saya\s+bernama",
@@ -180,12 +181,17 @@ STOP_WORDS = frozenset(
     jalan kelurahan kecamatan kantor warga rumah sekolah saya sy kami kita aku dia
     mati rusak banjir sampah lampu got macet parkir
     and the a an from in at on to of with is was please who
-    min admin pak bu bapak ibu kak
+    min admin pak bu bapak ibu kak no nomor nmr
     """.split()
 )
 
 # Organisations and roles that close an e-mail but are not a person's name.
-NOT_NAMES = frozenset({"tim", "redaksi", "dinas", "pt", "cv", "kantor", "humas", "admin", "ketua", "sent", "dikirim"})
+NOT_NAMES = frozenset(
+    {"tim", "redaksi", "dinas", "pt", "cv", "kantor", "humas", "admin", "ketua", "sent", "dikirim"}
+    # offices: "Nama Wali Kota Bogor siapa?" asks for a name, it does not give one
+    | {"wali", "walikota", "camat", "lurah", "bupati", "gubernur", "presiden", "menteri", "kepala", "direktur"}
+    | {"pejabat", "petugas", "pegawai", "sekda", "kadis"}
+)
 
 # A line that closes a letter: the signature (name, phone, address) follows it.
 CLOSINGS = (

@@ -122,12 +122,14 @@ def _read_labelled(reader: TextReader, label: Label) -> None:
     elif kind == "email":
         span = reader.read_email(pos)
     elif kind == "name":
-        span = reader.read_name(pos, weak=label.kind == "self")
+        span = reader.read_name(pos, weak=label.kind == "self", explicit=label.explicit)
     elif kind == "address":
-        word = reader.text[label.start : label.start + 5].lower()
-        if word == "warga" and not reader.warga_allowed(label):
+        written = reader.text[label.start : label.value_start].lower()
+        if written.startswith("warga") and not reader.warga_allowed(label):
             return
-        span = reader.read_address(pos, kind="warga" if word == "warga" else "address", explicit=label.explicit)
+        phrase = re.search(r"\b(?:di|live|living)\b", written)  # "tinggal di", "I live at"
+        how = "warga" if written.startswith("warga") else "phrase" if phrase else "address"
+        span = reader.read_address(pos, kind=how, explicit=label.explicit)
     if span is not None:
         reader.take(kind, *span, label_start=label.start)
 
@@ -146,7 +148,7 @@ def _read_identity_parts(reader: TextReader, label: Label) -> None:
         elif token.core in STREET_MARKERS or token.core in AREA_MARKERS:
             kind, span = "address", reader.read_address(pos, kind="address", explicit=False)
         else:
-            kind, span = "name", reader.read_name(pos, weak=False)
+            kind, span = "name", reader.read_name(pos, weak=False, explicit=True)
         if span is None:
             return
         reader.take(kind, *span, label_start=label.start if first else None)
@@ -172,7 +174,7 @@ def _read_unlabelled(reader: TextReader) -> None:
         if "name" not in reader.fields and (span := reader.read_name(after, weak=True)):
             reader.take("name", *span)
             after = span[1]
-        tokens = reader.tokens(after)
+        tokens = [t for t in reader.tokens(after)[:3] if t.text not in ",/"]
         if "address" not in reader.fields and tokens and tokens[0].core in STREET_MARKERS:
             if span := reader.read_address(tokens[0].start, kind="address", explicit=False):
                 reader.take("address", *span)
