@@ -9,6 +9,7 @@ email, and lists what is wrong (:func:`check_identity`) so the reply can say why
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -18,8 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum.exceptions import InvalidFormat, InvalidLength, ValidationError
 from stdnum.id import nik as stdnum_nik
 
-from config.regions import Regions
+from config.problems import Problems
+from config.regions import REGIONS_FILE, Regions, load_regions
+from config.settings import SHIPPED_CONFIG_DIR
 from normalizer.envelope import Identity
+from normalizer.identity_text import IdentityReading, read_identity_text, read_lapor
 
 __all__ = [
     "Problem",
@@ -29,6 +33,8 @@ __all__ = [
     "normalize_email",
     "normalize_phone",
     "parse_identity_text",
+    "read_identity",
+    "shipped_regions",
     "validate_nik",
 ]
 
@@ -151,57 +157,17 @@ def validate_nik(nik: str, *, regions: Regions, today: date | None = None) -> st
 
 # --------------------------------------------------------------------------- parsing text
 
-# Label spellings -> Identity field ("text" is the complaint body). Longer spellings come
-# first so "No KTP" wins over "KTP" and "No. HP" over "HP".
-_LABELS: dict[str, tuple[str, ...]] = {
-    "nik": (r"no\.?\s*ktp", r"nomor\s+ktp", r"nik", r"ktp"),
-    "name": (r"nama\s+lengkap", r"nama", r"name"),
-    "address": (r"alamat", r"address"),
-    "phone": (
-        r"no\.?\s*telp",
-        r"no\.?\s*telepon",
-        r"no\.?\s*hp",
-        r"no\.?\s*wa",
-        r"telepon",
-        r"telp",
-        r"hp",
-        r"phone",
-        r"whatsapp",
-        r"wa",
-    ),
-    "email": (r"e-?mail", r"surel"),
-    "text": (
-        r"isi\s+pengaduan",
-        r"isi\s+laporan",
-        r"isi",
-        r"pengaduan",
-        r"laporan",
-        r"keluhan",
-        r"complaint",
-    ),
-}
-_LABEL_FIELD = {alt: field for field, alts in _LABELS.items() for alt in alts}
-# A label counts only at the start of the text, of a line, or after "," / ";" and must
-# be followed by ":" or "=" so ordinary words ("nama jalan itu ...") are left alone.
-_LABEL_RE = re.compile(
-    r"(?:^|(?<=[,;]))[ \t]*(?P<label>"
-    + "|".join(f"(?:{alt})" for alts in _LABELS.values() for alt in alts)
-    + r")\.?[ \t]*[:=][ \t]*",
-    re.IGNORECASE | re.MULTILINE,
-)
-_LAPOR_RE = re.compile(r"\s*lapor\s*#", re.IGNORECASE)
-_HASH_SPLIT = re.compile(r"\s*#\s*")
-_EMAIL_LIKE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SEPARATORS = " \t\r\n,;"
 
 
-def _field_of(label: str) -> str:
-    """Map a matched label spelling back to its Identity field."""
-    key = re.sub(r"\s+", " ", label.lower())
-    for alt, field in _LABEL_FIELD.items():
-        if re.fullmatch(alt, key):
-            return field
-    raise AssertionError(label)  # the regex only matches known labels
+@functools.cache
+def shipped_regions() -> Regions:
+    """The region table shipped with the code, for callers that were not handed the city's own.
+
+    Only used to recognise an unlabelled NIK in free text; checks that decide a complaint's
+    fate (:func:`check_identity`) are always given the loaded city's table.
+    """
+    return load_regions(SHIPPED_CONFIG_DIR / REGIONS_FILE, Problems())
 
 
 def _clean_nik(value: str) -> str:
@@ -236,90 +202,38 @@ def _identity(fields: dict[str, str]) -> Identity:
     return Identity(**values)
 
 
-def _parse_lapor(text: str) -> tuple[Identity, str]:
-    """``LAPOR#nik#nama#alamat#[email#]isi``; the last part is always the complaint."""
-    body = _LAPOR_RE.sub("", text, count=1)
-    # maxsplit keeps any '#' inside the complaint text as the citizen wrote it.
-    parts = _HASH_SPLIT.split(body.strip(), maxsplit=3)
-    if len(parts) < 4:
-        # Short forms (LAPOR#nik#isi): fill fields from the front, the last part is the
-        # complaint; what is missing is reported by check_identity instead of losing the text.
-        *heads, isi = parts if len(parts) > 1 else ["", *parts]
-        return _identity(dict(zip(("nik", "name", "address"), heads, strict=False))), isi.strip()
-    nik, name, address, rest = parts
-    email = None
-    first, sep, remainder = rest.partition("#")
-    if sep and _EMAIL_LIKE.fullmatch(first.strip()):
-        email, rest = first, remainder
-    fields = {"nik": nik, "name": name, "address": address, "email": email or ""}
-    return _identity(fields), rest.strip()
+def read_identity(text: str, *, regions: Regions | None = None, today: date | None = None) -> IdentityReading:
+    """Read the identity fields of a message as written, with where each stands in ``text``.
+
+    The ``LAPOR#NIK#Nama#Alamat#Isi`` SMS form, or free text (see :mod:`normalizer.identity_text`).
+    ``regions`` decides whether an unlabelled 16-digit number is a NIK (default: the shipped
+    table). Values are not cleaned; :func:`parse_identity_text` does that.
+    """
+    lapor = read_lapor(text)
+    if lapor is not None:
+        return lapor
+    table = regions or shipped_regions()
+    return read_identity_text(
+        text,
+        is_nik=lambda value: validate_nik(value, regions=table, today=today) is None,
+        is_phone=lambda value: normalize_phone(value) is not None,
+    )
 
 
-def _parse_labelled(text: str) -> tuple[Identity, str] | None:
-    """Labelled fields (``Nama: ...``, ``Alamat: ...``); None when there are no labels."""
-    matches = list(_LABEL_RE.finditer(text))
-    if not matches:
-        return None
-    fields: dict[str, str] = {}
-    consumed: list[tuple[int, int]] = []
-    i = 0
-    while i < len(matches):
-        m = matches[i]
-        field = _field_of(m.group("label"))
-        # The complaint body often has commas followed by words like "email:"; inside it
-        # only a label at the start of a new line ends the value.
-        j = i + 1
-        if field == "text":
-            while j < len(matches) and not _at_line_start(text, matches[j].start()):
-                j += 1
-        end = matches[j].start() if j < len(matches) else len(text)
-        value = text[m.end() : end]
-        # Addresses contain commas ("Jl. Pajajaran No. 5, RT 02/RW 03, Bogor Tengah") and
-        # run to the next label or line end; single-value fields stop at "," ";" or newline.
-        if field == "address":
-            value = value.split("\n", 1)[0]
-        elif field != "text":
-            value = re.split(r"[,;\n]", value, maxsplit=1)[0]
-        fields.setdefault(field, value.strip(_SEPARATORS))  # the first occurrence wins
-        consumed.append((m.start(), m.end() + len(value)))
-        i = j
-    if "text" in fields:
-        remaining = fields.pop("text")
-    else:
-        remaining = _leftover(text, consumed)
-    return _identity(fields), remaining
-
-
-def _at_line_start(text: str, pos: int) -> bool:
-    """True when only spaces/tabs stand between ``pos`` and the previous newline (or start)."""
-    line_start = text.rfind("\n", 0, pos) + 1
-    return not text[line_start:pos].strip(" \t")
-
-
-def _leftover(text: str, spans: list[tuple[int, int]]) -> str:
-    """The text outside the labelled fields, line by line, trimmed of separators."""
-    pieces, pos = [], 0
-    for start, end in spans:
-        pieces.append(text[pos:start])
-        pos = end
-    pieces.append(text[pos:])
-    lines = "\n".join(pieces).replace("\r\n", "\n").split("\n")
-    return "\n".join(line.strip(_SEPARATORS) for line in lines if line.strip(_SEPARATORS))
-
-
-def parse_identity_text(text: str) -> tuple[Identity, str]:
-    """Extract the reporter's identity from an SMS or email body.
+def parse_identity_text(
+    text: str, *, regions: Regions | None = None, today: date | None = None
+) -> tuple[Identity, str]:
+    """Extract the reporter's identity from an SMS, e-mail, chat or tweet.
 
     Returns ``(identity, complaint_text)``. Understands the structured SMS form
-    ``LAPOR#<NIK>#<nama>#<alamat>#<isi>`` (an email may come before the isi) and free text
-    with labelled fields in Indonesian or English (``NIK:``, ``Nama:``, ``Alamat:``,
-    ``Telp:``, ``Email:``, ``Isi:`` ...). Text without either form comes back unchanged
-    with an empty Identity.
+    ``LAPOR#<NIK>#<nama>#<alamat>#<isi>`` (an email may come before the isi) and free text in
+    Indonesian or English: labelled fields (``NIK:``, ``no ktp``, ``Nama``, ``sy``, ``almt``,
+    ``tinggal di``, ``wa``, ``surel``, ``Isi:`` ...), a valid NIK anywhere, and an e-mail
+    signature. Values are cleaned (NIK digits, phone E.164, e-mail normalised). Text in which
+    nothing is found comes back unchanged with an empty Identity.
     """
-    if _LAPOR_RE.match(text):
-        return _parse_lapor(text)
-    parsed = _parse_labelled(text)
-    return parsed if parsed is not None else (Identity(), text)
+    reading = read_identity(text, regions=regions, today=today)
+    return _identity({name: read.value for name, read in reading.fields.items()}), reading.complaint
 
 
 # --------------------------------------------------------------------------- checking

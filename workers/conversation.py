@@ -211,10 +211,12 @@ class _Turn:
 
     def _take_labelled(self, text: str) -> None:
         identity, body = parse_identity_text(text)
-        for field in IDENTITY_FIELDS:
-            value = getattr(identity, field)
-            if value:
-                self._take(field, value, marker="*")
+        given = [field for field in IDENTITY_FIELDS if getattr(identity, field)]
+        # part-parser: a message that is only one value (a bare NIK, now read as one) answers
+        # that field, so an edit of it is checked as that field's answer again.
+        marker = given[0] if len(given) == 1 and not body.strip() else "*"
+        for field in given:
+            self._take(field, getattr(identity, field), marker=marker)
         if body.strip() and not self.state.get("text"):
             self._take("text", body, marker="*")
 
