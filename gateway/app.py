@@ -14,6 +14,7 @@ from gateway.app_api import setup_app_api
 from gateway.console import setup_console
 from gateway.health import setup_health
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.limits import setup_limits  # part-hostile
 from gateway.ops import setup_ops
 from gateway.pages.views import setup_pages
 from gateway.webhooks import setup_webhooks
@@ -27,7 +28,10 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     stops its group-commit acceptor.
     """
     # Uploads (photos) are bounded by their own setting; aiohttp's default would be 1 MiB.
-    app = web.Application(client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024)
+    app = web.Application(
+        client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024,
+        client_max_fields=settings.max_form_fields,  # part-hostile: request.post() fields
+    )
     adapters = build_adapters(settings, texts=reply_renderer(runtime.config.replies))
     app[SETTINGS] = settings
     app[RUNTIME] = runtime
@@ -40,6 +44,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     setup_ops(app)  # GET /ops/status first: an exact route, outside the console's middleware
     setup_console(app)
     setup_pages(app)
+    setup_limits(app)  # part-hostile: last, so it is the innermost middleware (gateway/limits.py)
     return app
 
 
