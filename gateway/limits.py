@@ -152,6 +152,11 @@ async def _refuse_and_close(request: web.Request, status: int, reason: str) -> w
     return await _send_and_close(request, response)
 
 
+async def unreadable_body_answer(request: web.Request, reason: str) -> web.StreamResponse:
+    """400 with ``reason`` for a body that failed to decode, closing the connection."""
+    return await _refuse_and_close(request, 400, reason)
+
+
 async def _unread_body_fails(request: web.Request) -> bool:
     """Read and drop what the handler left of the body; True when that fails or takes too long.
 

@@ -40,6 +40,7 @@ from gateway.health import public_status
 from gateway.html import html_response, pick_language
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
 from gateway.pages.strings import LANGUAGES, STRINGS
 from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
@@ -185,8 +186,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
         except web.HTTPRequestEntityTooLarge as exc:
             raise _TooLarge("fields") from exc
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-        except (UnicodeDecodeError, ValueError) as exc:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Unreadable(str(exc)) from exc
+        # part-hostile: the number of fields is bounded like a multipart form's parts.
+        if text.count("&") + text.count(";") >= settings.max_form_fields:
+            raise _TooLarge("fields")
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True)
+        except ValueError as exc:
             raise _Unreadable(str(exc)) from exc
         return {k: v.replace("\r\n", "\n") for k, v in pairs}, None
     if request.content_type != "multipart/form-data":
@@ -194,9 +202,16 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
     fields: dict[str, str] = {}
     photo: UploadedPhoto | None = None
     text_bytes = 0
+    # part-hostile: every byte (chunked or not) and every part counts, whatever its name: one
+    # photo and the text fields fit, a stream of photo parts or of empty parts does not.
+    budget = FormBudget.for_request(request, overall)
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            try:
+                budget.field()
+            except TooManyFields as exc:
+                raise _TooLarge("fields", fields) from exc
             if isinstance(part, MultipartReader):
                 raise _Unreadable("nested multipart")
             if part.name == PHOTO_FIELD:
@@ -205,6 +220,10 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
                     data += chunk
                     if len(data) > settings.max_upload_bytes:
                         raise _TooLarge("photo", fields)
+                    try:
+                        budget.take(len(chunk))
+                    except BodyTooLarge as exc:
+                        raise _TooLarge("photo", fields) from exc
                 if data:  # an empty file input arrives as a part with no bytes
                     photo = UploadedPhoto(bytes(data), part.filename, part.headers.get(hdrs.CONTENT_TYPE))
                 continue
@@ -214,6 +233,10 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
                 text_bytes += len(chunk)
                 if text_bytes > settings.max_body_bytes:
                     raise _TooLarge("fields", fields)
+                try:
+                    budget.take(len(chunk))
+                except BodyTooLarge as exc:
+                    raise _TooLarge("fields", fields) from exc
             if part.name:
                 fields[part.name] = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
     except (ValueError, AssertionError, RuntimeError) as exc:
