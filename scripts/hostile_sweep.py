@@ -64,7 +64,12 @@ CONTENT_TYPES: tuple[bytes | None, ...] = (
     b"application/x-www-form-urlencoded; charset=utf-16",
     b"image/png",
 )
-BODIES: tuple[bytes, ...] = (b"", b"\xff\xfe\x00garbage", b"--zz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--zz--", b"a=%FF&b")
+BODIES: tuple[bytes, ...] = (
+    b"",
+    b"\xff\xfe\x00garbage",
+    b"--zz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--zz--",
+    b"a=%FF&b",
+)
 ENCODINGS: tuple[bytes, ...] = (b"gzip", b"deflate", b"br", b"zstd", b"identity, gzip", b"x-unknown")
 
 
@@ -141,7 +146,8 @@ async def main() -> int:
                 {
                     (route.method, route.resource.canonical)
                     for route in system.runner.app.router.routes()
-                    if route.method in ("GET", "POST", "PUT") and route.resource is not None
+                    if route.method in ("GET", "POST", "PUT")
+                    and route.resource is not None
                     and "static" not in route.resource.canonical
                 }
             )
