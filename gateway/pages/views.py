@@ -41,6 +41,7 @@ from gateway.html import html_response, pick_language
 from gateway.http import read_body
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
+from gateway.pages import csrf  # part-hostile
 from gateway.pages.strings import LANGUAGES, STRINGS
 from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
@@ -160,7 +161,8 @@ def _form(
     messages = {
         field: strings.get(key, strings["field_invalid"]).format(max=MAX_TEXT_CHARS, mb=mb) for field, key in ordered
     }
-    return _render(
+    token = csrf.form_token(request)  # part-hostile: every form carries the browser's token
+    response = _render(
         request,
         "form.html",
         lang,
@@ -169,7 +171,10 @@ def _form(
         errors=messages,
         submission_id=submission_id,
         kept_photo=kept_photo,
+        csrf_token=token,
     )
+    csrf.remember_token(request, response, token)
+    return response
 
 
 async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhoto | None]:
@@ -259,6 +264,11 @@ async def _load_kept_photo(root: Path, sha256: str, filename: str | None) -> Upl
 async def submit(request: web.Request) -> web.Response:
     """POST /lapor: check, store the photo, accept the complaint, redirect to the receipt."""
     settings = request.app[SETTINGS]
+    if csrf.cross_site(request):
+        # part-hostile: another site's page posting here; refused before the body is read.
+        lang = _pick_lang(request)
+        log.info("web_form_cross_site", fetch_site=request.headers.get("Sec-Fetch-Site"))
+        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_cross_site"])
     try:
         fields, photo = await _read_form(request)
     except _TooLarge as exc:
@@ -274,6 +284,10 @@ async def submit(request: web.Request) -> web.Response:
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
 
     lang = _pick_lang(request, fields.get("lang"))
+    if not csrf.token_matches(request, fields.get(csrf.FIELD)):
+        # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
+        log.info("web_form_token_refused", has_cookie=csrf.COOKIE in request.cookies)
+        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
     submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
     fields["submission_id"] = submission_id
     if photo is None and fields.get("foto_ref"):
