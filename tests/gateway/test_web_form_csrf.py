@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from gateway.pages.strings import STRINGS
-from tests.gateway.test_pages import Site, site  # noqa: F401 - the fixture
+from tests.gateway import test_pages
+from tests.gateway.test_pages import Site
+
+site = test_pages.site  # the citizen site fixture (SQLite, no workers)
 
 pytestmark = pytest.mark.asyncio
 
