@@ -23,7 +23,7 @@ from aiohttp import MultipartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from channels.storage import attachment_path, save_attachment
+from channels.storage import attachment_path, held_uploads_dir, hold_upload, release_held_upload, save_attachment
 from channels.web_form import (
     IDENTITY_FIELDS,
     MAX_TEXT_CHARS,
@@ -291,7 +291,8 @@ async def submit(request: web.Request) -> web.Response:
     submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
     fields["submission_id"] = submission_id
     if photo is None and fields.get("foto_ref"):
-        photo = await _load_kept_photo(settings.attachments_dir, fields["foto_ref"], fields.get("foto_nama"))
+        # part-hostile: a kept photo waits in the held uploads, never in the attachment store.
+        photo = await _load_kept_photo(held_uploads_dir(settings.data_dir), fields["foto_ref"], fields.get("foto_nama"))
 
     adapter = request.app[ADAPTERS].named("web", WebForm)
     errors: dict[str, str] = {}
@@ -309,12 +310,14 @@ async def submit(request: web.Request) -> web.Response:
         # The text was rejected but the photo is fine: keep it so the citizen need not pick it again.
         attachment = adapter.photo_attachment(photo)
         attachments = (attachment,) if attachment else ()
-    for attachment in attachments:
-        assert photo is not None
-        await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
 
-    def rejected(status: int = 422) -> web.Response:
+    async def rejected(status: int = 422) -> web.Response:
         """The form again, with the citizen's input and photo kept and what to fix marked."""
+        # part-hostile: the photo is held apart (DATA_DIR/held-uploads) for the corrected post and
+        # deleted by the sweeper when nobody comes back for it; the attachment store gets nothing.
+        for attachment in attachments:
+            assert photo is not None
+            await asyncio.to_thread(hold_upload, settings.data_dir, attachment.sha256, photo.data)
         values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD)}
         kept = {"sha256": attachments[0].sha256, "name": attachments[0].filename or "foto"} if attachments else None
         log.info("web_form_rejected", fields=sorted(errors))
@@ -323,23 +326,28 @@ async def submit(request: web.Request) -> web.Response:
         )
 
     if errors or intake is None:
-        return rejected()
+        return await rejected()
     try:
         envelope = build_envelope(intake)
     except InvalidIntake:
         # The reply address (e-mail, else phone) cannot be a real one: that field needs fixing.
         field = _FORM_FIELD["email"] if intake.identity.email else _FORM_FIELD["phone"]
         errors[field] = f"{field}_invalid"
-        return rejected()
+        return await rejected()
     except Exception as exc:  # noqa: BLE001 - our bug: the citizen keeps their input and may send again
         log.error("web_form_unreadable", error=type(exc).__name__, traceback=traceback_text(exc))
         errors[TEXT_FIELD] = "isi_not_processed"
-        return rejected(500)
+        return await rejected(500)
+    for attachment in attachments:
+        assert photo is not None
+        await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
     try:
         outcomes = await request.app[ACCEPTOR].accept([envelope])
     except Exception:  # noqa: BLE001 - nothing stored: tell the citizen to try again
         log.exception("web_form_store_failed")
         return _error_page(request, lang, 503, "error_503_title", STRINGS[lang]["error_503_body"])
+    for attachment in attachments:
+        await asyncio.to_thread(release_held_upload, settings.data_dir, attachment.sha256)
     outcome = outcomes[0]
     log.info("accepted", provider="web", inbox=outcome.inbox_id, ticket=outcome.ticket, duplicate=outcome.duplicate)
     raise web.HTTPSeeOther(f"/lapor/terima/{outcome.ticket}")
