@@ -22,6 +22,7 @@ What one client may make the server do, whatever route it calls:
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import structlog
@@ -233,6 +234,23 @@ def body_error_reason(exc: BaseException) -> str:
     return name
 
 
+class _ClientErrorsAreNotOurs(logging.Filter):
+    """aiohttp logs a request its parser refuses (a ``Content-Encoding: br`` it cannot decode, an
+    over-long header) with a traceback at ERROR, after answering it 400 itself. That is the
+    client's mistake, not ours: keep one INFO line with the reason, so real errors stand out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and str(record.msg).startswith("Error handling request"):
+            record.msg, record.args = "request refused by the HTTP parser: %s", (type(exc).__name__,)
+            record.levelno, record.levelname, record.exc_info, record.exc_text = logging.INFO, "INFO", None, None
+        return True
+
+
+_PARSER_LOG_FILTER = _ClientErrorsAreNotOurs()
+
+
 def setup_limits(app: web.Application) -> None:
     """Install :func:`request_limits`; call after the other middlewares are added."""
     app.middlewares.append(request_limits)
+    logging.getLogger("aiohttp.server").addFilter(_PARSER_LOG_FILTER)  # adding it twice is a no-op

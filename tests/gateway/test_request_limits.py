@@ -4,6 +4,7 @@ or a connection held open; over raw sockets so the bytes are exactly the attacke
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -181,3 +182,15 @@ async def test_an_oversized_header_is_a_4xx(system: EmbeddedSystem) -> None:
     """A header longer than MAX_HEADER_BYTES is refused by the parser with a 4xx, not served."""
     status, _, _ = await exchange(_port(system), request("GET", "/healthz", [(b"X-Big", b"x" * 20_000)]))
     assert 400 <= status < 500
+
+
+@pytest.mark.parametrize("encoding", [b"br", b"zstd", b"x-unknown"])
+async def test_an_encoding_the_server_cannot_decode_is_400_and_logs_no_error(
+    system: EmbeddedSystem, encoding: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body in an encoding we cannot (or need not) decode is the client's mistake: 400, no ERROR traceback."""
+    with caplog.at_level(logging.INFO):
+        headers = [(b"Content-Type", b"application/json"), (b"Content-Encoding", encoding)]
+        status, answer, _ = await exchange(_port(system), request("POST", "/channels/telegram", headers, b"{}"))
+    assert 400 <= status < 500, answer[:300]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
