@@ -70,6 +70,15 @@ BODIES: tuple[bytes, ...] = (
     b"--zz\r\nContent-Disposition: form-data\r\n\r\nx\r\n--zz--",
     b"a=%FF&b",
 )
+QUERIES: tuple[bytes, ...] = (
+    b"?lang=%FF",
+    b"?tiket=%00%ED%A0%80",
+    b"?token=%FF&text=%FF%FE&from=%00&id=%ED%A0%80",
+    b"?page=99999999999999999999",
+    b"?lang=\xff",
+    b"/%FF",
+    b"?" + b"a=1&" * 3000,
+)
 ENCODINGS: tuple[bytes, ...] = (b"gzip", b"deflate", b"br", b"zstd", b"identity, gzip", b"x-unknown")
 
 
@@ -95,9 +104,10 @@ def send(port: int, request: bytes, timeout: float = 15.0) -> int:
     return int(match.group(1)) if match else 0
 
 
-def request_bytes(method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
-    """One HTTP/1.1 request that closes its connection."""
-    lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
+def request_bytes(method: str, path: str | bytes, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> bytes:
+    """One HTTP/1.1 request that closes its connection (``path`` as bytes may hold any byte)."""
+    target = path if isinstance(path, bytes) else path.encode()
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
     lines += [name + b": " + value for name, value in headers]
     if method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}".encode())
@@ -114,6 +124,12 @@ def sweep_route(port: int, method: str, path: str) -> tuple[int, list[str]]:
             tried += 1
             if status == 0 or status >= 500:
                 bad.append(f"{status} header {name.decode()}={value[:20]!r}")
+    for query in QUERIES:
+        target = fill(path).encode() + query
+        status = send(port, request_bytes(method, target, [], b"x=1" if method != "GET" else b""))
+        tried += 1
+        if status == 0 or status >= 500:
+            bad.append(f"{status} query {query[:30]!r}")
     if method in ("POST", "PUT"):
         for ctype in CONTENT_TYPES:
             for body in BODIES:
