@@ -10,7 +10,7 @@ from typing import Any, cast
 from normalizer.chat import parse_command
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, Intake, new_id, utcnow
 from normalizer.identity import merge_identity, normalize_phone, parse_identity_text
-from normalizer.text import clean_text, storable
+from normalizer.text import clean_text, has_unstorable, storable
 from normalizer.tickets import parse_status_query
 
 # Providers that give no message id are deduplicated on content within this window: a
@@ -129,6 +129,6 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
     )
     # part-hostile: cleaned here, at the one edge every channel passes, so text no database can
     # store is never answered "accepted" and then failed by the worker on every attempt.
-    data = envelope.to_dict()
-    cleaned = storable(data)
-    return envelope if cleaned is data else ComplaintEnvelope.from_dict(cast("dict[str, Any]", cleaned))
+    if not has_unstorable(envelope):
+        return envelope
+    return ComplaintEnvelope.from_dict(cast("dict[str, Any]", storable(envelope.to_dict())))

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["clean_text", "decode_sms_text", "fit_sms", "is_gsm7", "sms_segments", "storable"]
+__all__ = ["clean_text", "decode_sms_text", "fit_sms", "is_gsm7", "has_unstorable", "sms_segments", "storable"]
 
 # GSM 03.38 default alphabet (ESC 0x1B left out: it only introduces the extension table).
 GSM7_BASIC = frozenset(
@@ -71,6 +71,31 @@ def storable(value: object) -> object:
             return value
         return type(value)(items)
     return value
+
+
+def has_unstorable(value: object) -> bool:
+    """True when a string anywhere in ``value`` (dataclasses, dicts, lists, tuples) needs
+    :func:`storable`. Reads without copying, so the common clean case costs little."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if value is None or isinstance(value, int | float):
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_unstorable(key) or has_unstorable(item):
+                return True
+        return False
+    if isinstance(value, list | tuple):
+        for item in value:
+            if has_unstorable(item):
+                return True
+        return False
+    names = getattr(type(value), "__dataclass_fields__", None)
+    if names is not None:
+        for name in names:
+            if has_unstorable(getattr(value, name)):
+                return True
+    return False
 
 
 # Kannel says "UCS-2" for coding=2; Python has no codec of that name, and UCS-2 from a
