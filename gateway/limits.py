@@ -167,6 +167,11 @@ async def _unread_body_fails(request: web.Request) -> bool:
     content = request.content
     if not request.body_exists or content.is_eof():
         return False
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity") and content.exception() is None:
+        # Plain bytes cannot fail to decode: answer at once (a browser still uploading an
+        # oversized photo reads its 413 page now) and let aiohttp drop the rest as usual.
+        return False
     try:
         async with asyncio.timeout(MAX_LINGER_SECONDS):
             while not content.is_eof():
