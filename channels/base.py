@@ -19,6 +19,7 @@ database, so nothing under ``channels/`` imports ``complaints/`` or ``workers/``
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -153,6 +154,17 @@ class Forbidden(ChannelError):
     """A valid credential that may not do this (answered 403)."""
 
     status = 403
+
+
+# part-hostile: credentials with bytes that are not UTF-8 are a 401, not a crash.
+def same_secret(given: str, expected: str) -> bool:
+    """Compare a secret a client sent with ours in constant time, whatever bytes it holds.
+
+    aiohttp decodes header bytes that are not UTF-8 into lone surrogates (``surrogateescape``),
+    which ``str.encode()`` refuses; encoding them back the same way compares the bytes the
+    client really sent, so a stray byte is a mismatch (401) instead of an exception (500).
+    """
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 class SendError(Exception):

@@ -41,6 +41,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    same_secret,
 )
 from channels.http_send import classify_status, post_or_get
 from config.settings import ConfigurationError, Settings
@@ -137,7 +138,7 @@ class WhatsAppChannel:
             given = request.query.get("hub.verify_token") or ""
             if request.query.get("hub.mode") != "subscribe" or not self.verify_token:
                 raise Forbidden("not a webhook subscription request")
-            if not hmac.compare_digest(given.encode(), self.verify_token.encode()):
+            if not same_secret(given, self.verify_token):
                 raise Forbidden("hub.verify_token does not match WHATSAPP_VERIFY_TOKEN")
             if not 0 < len(request.query.get("hub.challenge") or "") <= 256:
                 raise BadRequest("hub.challenge is missing or too long")
@@ -148,7 +149,7 @@ class WhatsAppChannel:
         if not given:
             raise Unauthorized(f"missing {SIGNATURE_HEADER}")
         expected = "sha256=" + hmac.new(self.app_secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given.strip().lower().encode(), expected.encode()):
+        if not same_secret(given.strip().lower(), expected):
             raise Unauthorized(f"{SIGNATURE_HEADER} does not match the body")
 
     def parse(self, request: RawRequest) -> InboundResult:

@@ -279,6 +279,22 @@ class Settings(BaseSettings):
         default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."
     )
     digest_timezone: str = Field(default="Asia/Jakarta", description="Time zone of DIGEST_TIME (WIB by default).")
+    # part-hostile: request-level limits, applied to every route in one place (gateway/limits.py).
+    request_read_timeout_seconds: float = Field(
+        default=30.0,
+        description="A client gets this long to send its headers, and its body may pause no longer than this"
+        " (and take at most ten times this in all); then it is answered 408 and cut off.",
+    )
+    max_form_fields: int = Field(
+        default=100, description="Most parts/fields one form body may have (413 above); the forms have ~12."
+    )
+    max_header_bytes: int = Field(
+        default=8190, description="Longest request line and longest header field (431/400 above)."
+    )
+    max_header_count: int = Field(default=100, description="Most header lines one request may have.")
+    upload_orphan_hours: float = Field(
+        default=24.0, description="A photo kept for a rejected web-form post is deleted after this long."
+    )
 
     @property
     def intake_domains(self) -> frozenset[str]:

@@ -15,6 +15,7 @@ from gateway.console import setup_console
 from gateway.health import setup_health
 from gateway.intake_counting import count_intake_outcomes
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.limits import setup_limits  # part-hostile
 from gateway.metrics import setup_metrics
 from gateway.ops import setup_ops
 from gateway.pages.views import setup_pages
@@ -29,7 +30,10 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     stops its group-commit acceptor.
     """
     # Uploads (photos) are bounded by their own setting; aiohttp's default would be 1 MiB.
-    app = web.Application(client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024)
+    app = web.Application(
+        client_max_size=max(settings.max_body_bytes, settings.max_upload_bytes) + 64 * 1024,
+        client_max_fields=settings.max_form_fields,  # part-hostile: request.post() fields
+    )
     adapters = build_adapters(settings, texts=reply_renderer(runtime.config.replies))
     app[SETTINGS] = settings
     app[RUNTIME] = runtime
@@ -45,6 +49,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     # part-instrument: intake outcomes of every HTTP channel, and GET /metrics (Prometheus).
     app.middlewares.append(count_intake_outcomes(runtime.activity))
     setup_metrics(app)
+    setup_limits(app)  # part-hostile: last, so it is the innermost middleware (gateway/limits.py)
     return app
 
 

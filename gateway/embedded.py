@@ -12,6 +12,7 @@ from complaints.replies import reply_renderer
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.keys import ACCEPTOR, ADAPTERS
+from gateway.limits import server_options  # part-hostile
 from gateway.pollers import PollerSet, start_intake
 from workers.dramatiq_prometheus import export_dramatiq_metrics
 from workers.outbound import OutboundSender
@@ -88,7 +89,7 @@ async def start_system(settings: Settings, *, with_workers: bool = True, with_po
     scheduler = Scheduler(runtime) if with_workers else None
     workers = start_workers(runtime) if with_workers else None
     app = create_app(settings, runtime)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **server_options(settings))  # part-hostile: header limits
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

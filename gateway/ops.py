@@ -9,7 +9,6 @@ problem list (``problems``: code, severity, subject, text; part-health, :mod:`wo
 from __future__ import annotations
 
 import asyncio
-import hmac
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from channels.base import same_secret
 from complaints.models import ChannelCursor, Complaint, InboxMessage, PollerState, Reply
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from normalizer.envelope import utcnow
@@ -72,7 +72,7 @@ async def ops_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     token = settings.ops_token or ""
     given = request.headers.get("Authorization", "")
-    if not given.startswith("Bearer ") or not hmac.compare_digest(given[7:].encode(), token.encode()):
+    if not given.startswith("Bearer ") or not same_secret(given[7:], token):
         return web.json_response({"error": "send Authorization: Bearer <OPS_TOKEN>"}, status=401)
     data = await request.app[ACCEPTOR].read(operations_status, settings.sweep_after_seconds)
     # part-health: the problem list of the health page, for external monitors (code, severity, text).

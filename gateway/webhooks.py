@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from channels.base import ChannelError, WebhookAdapter
 from gateway.http import raw_request, read_body
 from gateway.intake_counting import count_intake_route
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
+from gateway.limits import body_error_reason, unreadable_body_answer
 from gateway.unreadable import keep_unreadable_request, traceback_text
 from normalizer.normalize import InvalidIntake, build_envelope
 
@@ -28,7 +30,14 @@ def webhook_handler(adapter: WebhookAdapter) -> Callable[[web.Request], Awaitabl
 
     async def handle(request: web.Request) -> web.StreamResponse:
         settings = request.app[SETTINGS]
-        body = await read_body(request, settings.max_body_bytes)
+        try:
+            body = await read_body(request, settings.max_body_bytes)
+        except (HttpProcessingError, web.RequestPayloadError) as exc:
+            # part-hostile: a body that does not decode (Content-Encoding: gzip that is not gzip) is
+            # the sender's fault, answered before any credential is looked at; nothing is kept.
+            reason = body_error_reason(exc)
+            log.warning("webhook_rejected", provider=adapter.name, status=400, reason=reason)
+            return await unreadable_body_answer(request, f"BadRequest: {reason}")
         raw = raw_request(request, body, settings.public_base_url)
         try:
             # Signature first: nothing from an unverified request is parsed or stored.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from normalizer.chat import parse_command
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, Intake, new_id, utcnow
 from normalizer.identity import merge_identity, normalize_phone, parse_identity_text
-from normalizer.text import clean_text
+from normalizer.text import clean_text, has_unstorable, storable
 from normalizer.tickets import parse_status_query
 
 # Providers that give no message id are deduplicated on content within this window: a
@@ -100,7 +101,7 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
     route = intake.reply_route
     if route.address != sender and (not route.address or len(route.address) > MAX_ADDRESS):
         raise InvalidIntake("reply address is empty or longer than 320 characters")
-    return ComplaintEnvelope(
+    envelope = ComplaintEnvelope(
         id=new_id(),
         channel=intake.channel,
         provider=intake.provider,
@@ -126,3 +127,8 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         source_details=intake.source_details,
         raw=intake.raw,
     )
+    # part-hostile: cleaned here, at the one edge every channel passes, so text no database can
+    # store is never answered "accepted" and then failed by the worker on every attempt.
+    if not has_unstorable(envelope):
+        return envelope
+    return ComplaintEnvelope.from_dict(cast("dict[str, Any]", storable(envelope.to_dict())))

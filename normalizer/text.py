@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["clean_text", "decode_sms_text", "fit_sms", "is_gsm7", "sms_segments"]
+__all__ = ["clean_text", "decode_sms_text", "fit_sms", "is_gsm7", "has_unstorable", "sms_segments", "storable"]
 
 # GSM 03.38 default alphabet (ESC 0x1B left out: it only introduces the extension table).
 GSM7_BASIC = frozenset(
@@ -43,6 +43,59 @@ def clean_text(text: str, max_len: int = 5000) -> str:
         space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
         text = (cut[:space] if space > 0 else text[:max_len]).rstrip()
     return text
+
+
+# part-hostile: what no database can store. A lone UTF-16 surrogate (JSON "\ud83d" from a phone
+# that cut an emoji in half, or a byte aiohttp decoded with surrogateescape) cannot be encoded as
+# UTF-8, and PostgreSQL refuses NUL in text: either fails the worker on every attempt.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(value: object) -> object:
+    """``value`` with every string (dict keys too, at any depth) made storable: lone surrogates
+    become U+FFFD, NUL is dropped. Returns the very same object when nothing needed a change."""
+    if isinstance(value, str):
+        if not _UNSTORABLE.search(value):
+            return value
+        return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else REPLACEMENT, value)
+    if isinstance(value, dict):
+        cleaned = {storable(k): storable(v) for k, v in value.items()}
+        same = len(cleaned) == len(value) and all(
+            a is b and value[a] is cleaned[b] for a, b in zip(value, cleaned, strict=True)
+        )
+        return value if same else cleaned
+    if isinstance(value, list | tuple):
+        items = [storable(v) for v in value]
+        if all(a is b for a, b in zip(value, items, strict=True)):
+            return value
+        return type(value)(items)
+    return value
+
+
+def has_unstorable(value: object) -> bool:
+    """True when a string anywhere in ``value`` (dataclasses, dicts, lists, tuples) needs
+    :func:`storable`. Reads without copying, so the common clean case costs little."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if value is None or isinstance(value, int | float):
+        return False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_unstorable(key) or has_unstorable(item):
+                return True
+        return False
+    if isinstance(value, list | tuple):
+        for item in value:
+            if has_unstorable(item):
+                return True
+        return False
+    names = getattr(type(value), "__dataclass_fields__", None)
+    if names is not None:
+        for name in names:
+            if has_unstorable(getattr(value, name)):
+                return True
+    return False
 
 
 # Kannel says "UCS-2" for coding=2; Python has no codec of that name, and UCS-2 from a

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 from sqlalchemy import CursorResult, delete, select, true
 
+from channels.storage import remove_stale_held_uploads
 from complaints import store, transitions
 from complaints.models import Complaint, Conversation, InboxMessage, Reply
 from normalizer.envelope import utcnow
@@ -67,6 +68,10 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
         log.warning("sweeper_requeued", **counts)
     if forgotten:
         log.info("conversations_forgotten", count=forgotten)
+    # part-hostile: photos held for a corrected web-form post nobody sent (channels/storage.py).
+    dropped = remove_stale_held_uploads(runtime.settings.data_dir, runtime.settings.upload_orphan_hours * 3600)
+    if dropped:
+        log.info("held_uploads_removed", count=dropped)
     return counts
 
 

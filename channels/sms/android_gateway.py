@@ -42,6 +42,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    same_secret,
 )
 from channels.http_send import classify_status, json_field, post_or_get
 from config.settings import Settings
@@ -104,8 +105,10 @@ class AndroidSmsGateway:
         timestamp = request.header("X-Timestamp")
         if not signature or not timestamp:
             raise Unauthorized("missing X-Signature or X-Timestamp")
-        expected = hmac.new(self.signing_key.encode(), request.body + timestamp.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        expected = hmac.new(
+            self.signing_key.encode(), request.body + timestamp.encode("utf-8", "surrogateescape"), hashlib.sha256
+        ).hexdigest()
+        if not same_secret(signature.strip().lower(), expected):
             raise Unauthorized("X-Signature does not match")
         try:
             stamped = int(timestamp)

@@ -13,7 +13,6 @@ Delivery reports come back on the same path with ``dlr=%d`` and our ``reply`` id
 
 from __future__ import annotations
 
-import hmac
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,6 +27,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    same_secret,
 )
 from channels.http_send import classify_status, post_or_get
 from config.settings import Settings
@@ -68,7 +68,7 @@ class KannelSms:
         if not self.token:
             return
         given = request.query.get("token") or request.header("X-Kannel-Token") or ""
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
+        if not same_secret(given, self.token):
             raise Unauthorized("missing or wrong token")
 
     def parse(self, request: RawRequest) -> InboundResult:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import re
@@ -49,6 +48,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    same_secret,
 )
 from channels.telegram.updates import ALLOWED_UPDATES, parse_update
 from config.settings import ConfigurationError, Settings
@@ -118,7 +118,7 @@ class TelegramChannel:
         given = request.header(SECRET_HEADER)
         if not given:
             raise Unauthorized(f"missing {SECRET_HEADER}")
-        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+        if not same_secret(given, self.secret):
             raise Unauthorized(f"{SECRET_HEADER} does not match")
 
     def parse(self, request: RawRequest) -> InboundResult:

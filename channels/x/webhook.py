@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from channels.base import BadRequest, InboundResult
+from channels.base import BadRequest, InboundResult, same_secret
 from channels.x.events import (
     NotForUs,
     as_dict,
@@ -84,7 +84,7 @@ def webhook_signature(consumer_secret: str, body: bytes) -> str:
 
 def signature_matches(consumer_secret: str, body: bytes, given: str) -> bool:
     """Constant-time comparison of a received signature with the one the body should have."""
-    return hmac.compare_digest(webhook_signature(consumer_secret, body).encode(), given.strip().encode())
+    return same_secret(given.strip(), webhook_signature(consumer_secret, body))
 
 
 def parse_account_activity(body: bytes, own_user_id: str) -> InboundResult:

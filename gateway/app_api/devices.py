@@ -91,6 +91,10 @@ def _bearer_token(header: str | None) -> str | None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
         return None
+    # part-hostile: our tokens are printable ASCII; other bytes (decoded by aiohttp into lone
+    # surrogates) cannot be one, and hashing them would raise: answer 401 like any wrong token.
+    if not (token.isascii() and token.isprintable()):
+        return None
     return token
 
 

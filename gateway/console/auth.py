@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from aiohttp import web
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.orm import Session
 
+from channels.base import same_secret
 from complaints.accounts import Accounts
 from complaints.staff import StaffUser
 from gateway.keys import SETTINGS
@@ -90,7 +90,7 @@ async def csrf_ok(request: web.Request, session: aiohttp_session.Session) -> boo
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return False
     given = (await request.post()).get(CSRF_FIELD)
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
+    return isinstance(given, str) and same_secret(given, expected)
 
 
 def session_storage(app: web.Application) -> EncryptedCookieStorage:

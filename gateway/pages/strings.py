@@ -125,6 +125,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_503_body": "Pengaduan Anda belum tersimpan. Silakan coba kirim lagi beberapa saat lagi.",
         "error_back": "Kembali ke formulir",
         "months": "Jan Feb Mar Apr Mei Jun Jul Agu Sep Okt Nov Des",
+        # part-hostile: refused cross-site posts and expired form tokens
+        "error_403_title": "Kiriman ditolak",
+        "error_403_cross_site": (
+            "Formulir ini hanya dapat dikirim dari halaman pengaduan kami sendiri. Buka formulir lalu kirim lagi."
+        ),
+        "error_403_expired": (
+            "Formulir sudah kedaluwarsa atau cookie browser Anda tidak aktif. Buka formulir baru lalu kirim lagi."
+        ),
     },
     "en": {
         "html_lang": "en",
@@ -237,5 +245,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_503_body": "Your complaint has not been saved yet. Please try again in a moment.",
         "error_back": "Back to the form",
         "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+        # part-hostile: refused cross-site posts and expired form tokens
+        "error_403_title": "Submission refused",
+        "error_403_cross_site": "This form can only be sent from our own complaint page. Open the form and send again.",
+        "error_403_expired": (
+            "The form has expired or your browser's cookies are off. Open a new form and send again."
+        ),
     },
 }

@@ -23,7 +23,7 @@ from aiohttp import MultipartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from channels.storage import attachment_path, save_attachment
+from channels.storage import attachment_path, held_uploads_dir, hold_upload, release_held_upload, save_attachment
 from channels.web_form import (
     IDENTITY_FIELDS,
     MAX_TEXT_CHARS,
@@ -41,6 +41,8 @@ from gateway.html import html_response, pick_language
 from gateway.http import read_body
 from gateway.intake_counting import count_intake_route
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
+from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
+from gateway.pages import csrf  # part-hostile
 from gateway.pages.strings import LANGUAGES, STRINGS
 from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
@@ -160,7 +162,8 @@ def _form(
     messages = {
         field: strings.get(key, strings["field_invalid"]).format(max=MAX_TEXT_CHARS, mb=mb) for field, key in ordered
     }
-    return _render(
+    token = csrf.form_token(request)  # part-hostile: every form carries the browser's token
+    response = _render(
         request,
         "form.html",
         lang,
@@ -169,7 +172,10 @@ def _form(
         errors=messages,
         submission_id=submission_id,
         kept_photo=kept_photo,
+        csrf_token=token,
     )
+    csrf.remember_token(request, response, token)
+    return response
 
 
 async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhoto | None]:
@@ -186,8 +192,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
         except web.HTTPRequestEntityTooLarge as exc:
             raise _TooLarge("fields") from exc
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-        except (UnicodeDecodeError, ValueError) as exc:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Unreadable(str(exc)) from exc
+        # part-hostile: the number of fields is bounded like a multipart form's parts.
+        if text.count("&") + text.count(";") >= settings.max_form_fields:
+            raise _TooLarge("fields")
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True)
+        except ValueError as exc:
             raise _Unreadable(str(exc)) from exc
         return {k: v.replace("\r\n", "\n") for k, v in pairs}, None
     if request.content_type != "multipart/form-data":
@@ -195,9 +208,16 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
     fields: dict[str, str] = {}
     photo: UploadedPhoto | None = None
     text_bytes = 0
+    # part-hostile: every byte (chunked or not) and every part counts, whatever its name: one
+    # photo and the text fields fit, a stream of photo parts or of empty parts does not.
+    budget = FormBudget.for_request(request, overall)
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
+            try:
+                budget.field()
+            except TooManyFields as exc:
+                raise _TooLarge("fields", fields) from exc
             if isinstance(part, MultipartReader):
                 raise _Unreadable("nested multipart")
             if part.name == PHOTO_FIELD:
@@ -206,6 +226,10 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
                     data += chunk
                     if len(data) > settings.max_upload_bytes:
                         raise _TooLarge("photo", fields)
+                    try:
+                        budget.take(len(chunk))
+                    except BodyTooLarge as exc:
+                        raise _TooLarge("photo", fields) from exc
                 if data:  # an empty file input arrives as a part with no bytes
                     photo = UploadedPhoto(bytes(data), part.filename, part.headers.get(hdrs.CONTENT_TYPE))
                 continue
@@ -215,6 +239,10 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
                 text_bytes += len(chunk)
                 if text_bytes > settings.max_body_bytes:
                     raise _TooLarge("fields", fields)
+                try:
+                    budget.take(len(chunk))
+                except BodyTooLarge as exc:
+                    raise _TooLarge("fields", fields) from exc
             if part.name:
                 fields[part.name] = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
     except (ValueError, AssertionError, RuntimeError) as exc:
@@ -237,6 +265,11 @@ async def _load_kept_photo(root: Path, sha256: str, filename: str | None) -> Upl
 async def submit(request: web.Request) -> web.Response:
     """POST /lapor: check, store the photo, accept the complaint, redirect to the receipt."""
     settings = request.app[SETTINGS]
+    if csrf.cross_site(request):
+        # part-hostile: another site's page posting here; refused before the body is read.
+        lang = _pick_lang(request)
+        log.info("web_form_cross_site", fetch_site=request.headers.get("Sec-Fetch-Site"))
+        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_cross_site"])
     try:
         fields, photo = await _read_form(request)
     except _TooLarge as exc:
@@ -252,10 +285,15 @@ async def submit(request: web.Request) -> web.Response:
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
 
     lang = _pick_lang(request, fields.get("lang"))
+    if not csrf.token_matches(request, fields.get(csrf.FIELD)):
+        # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
+        log.info("web_form_token_refused", has_cookie=csrf.COOKIE in request.cookies)
+        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
     submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
     fields["submission_id"] = submission_id
     if photo is None and fields.get("foto_ref"):
-        photo = await _load_kept_photo(settings.attachments_dir, fields["foto_ref"], fields.get("foto_nama"))
+        # part-hostile: a kept photo waits in the held uploads, never in the attachment store.
+        photo = await _load_kept_photo(held_uploads_dir(settings.data_dir), fields["foto_ref"], fields.get("foto_nama"))
 
     adapter = request.app[ADAPTERS].named("web", WebForm)
     errors: dict[str, str] = {}
@@ -273,12 +311,14 @@ async def submit(request: web.Request) -> web.Response:
         # The text was rejected but the photo is fine: keep it so the citizen need not pick it again.
         attachment = adapter.photo_attachment(photo)
         attachments = (attachment,) if attachment else ()
-    for attachment in attachments:
-        assert photo is not None
-        await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
 
-    def rejected(status: int = 422) -> web.Response:
+    async def rejected(status: int = 422) -> web.Response:
         """The form again, with the citizen's input and photo kept and what to fix marked."""
+        # part-hostile: the photo is held apart (DATA_DIR/held-uploads) for the corrected post and
+        # deleted by the sweeper when nobody comes back for it; the attachment store gets nothing.
+        for attachment in attachments:
+            assert photo is not None
+            await asyncio.to_thread(hold_upload, settings.data_dir, attachment.sha256, photo.data)
         values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD)}
         kept = {"sha256": attachments[0].sha256, "name": attachments[0].filename or "foto"} if attachments else None
         log.info("web_form_rejected", fields=sorted(errors))
@@ -287,23 +327,28 @@ async def submit(request: web.Request) -> web.Response:
         )
 
     if errors or intake is None:
-        return rejected()
+        return await rejected()
     try:
         envelope = build_envelope(intake)
     except InvalidIntake:
         # The reply address (e-mail, else phone) cannot be a real one: that field needs fixing.
         field = _FORM_FIELD["email"] if intake.identity.email else _FORM_FIELD["phone"]
         errors[field] = f"{field}_invalid"
-        return rejected()
+        return await rejected()
     except Exception as exc:  # noqa: BLE001 - our bug: the citizen keeps their input and may send again
         log.error("web_form_unreadable", error=type(exc).__name__, traceback=traceback_text(exc))
         errors[TEXT_FIELD] = "isi_not_processed"
-        return rejected(500)
+        return await rejected(500)
+    for attachment in attachments:
+        assert photo is not None
+        await asyncio.to_thread(save_attachment, settings.attachments_dir, attachment.sha256, photo.data)
     try:
         outcomes = await request.app[ACCEPTOR].accept([envelope])
     except Exception:  # noqa: BLE001 - nothing stored: tell the citizen to try again
         log.exception("web_form_store_failed")
         return _error_page(request, lang, 503, "error_503_title", STRINGS[lang]["error_503_body"])
+    for attachment in attachments:
+        await asyncio.to_thread(release_held_upload, settings.data_dir, attachment.sha256)
     outcome = outcomes[0]
     log.info("accepted", provider="web", inbox=outcome.inbox_id, ticket=outcome.ticket, duplicate=outcome.duplicate)
     raise web.HTTPSeeOther(f"/lapor/terima/{outcome.ticket}")

@@ -51,12 +51,14 @@ def test_renamed_opd_in_the_city_config_is_what_citizens_see(tmp_path: Path) -> 
     edit(config_dir / "opd.yaml", "short_name: Dinas PUPR", "short_name: Bina Marga")
     edit(config_dir / "sop.yaml", "label: {id: Disposisi,", "label: {id: Diteruskan ke OPD,")
     with running_system(city_settings(tmp_path, config_dir)) as system:
-        form = requests.get(f"{system.url}/lapor", timeout=10)
+        browser = requests.Session()  # keeps the form's CSRF cookie, as a browser does
+        form = browser.get(f"{system.url}/lapor", timeout=10)
         submission = re.search(r'name="submission_id" value="([^"]+)"', form.text)
-        assert submission is not None
-        resp = requests.post(
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert submission is not None and token is not None
+        resp = browser.post(
             f"{system.url}/lapor",
-            data={**FORM, "submission_id": submission.group(1)},
+            data={**FORM, "submission_id": submission.group(1), "csrf_token": token.group(1)},
             files={"foto": ("", b"", "application/octet-stream")},
             allow_redirects=False,
             timeout=10,

@@ -38,13 +38,18 @@ class Site:
         self.client = client
         self.runtime = runtime
         self.settings = settings
+        self.csrf_token = ""
 
     async def new_form(self, lang: str | None = None) -> str:
         """Open the form as a browser would and return its submission id."""
         resp = await self.client.get("/lapor" + (f"?lang={lang}" if lang else ""))
         assert resp.status == 200
-        match = re.search(r'name="submission_id" value="([^"]+)"', await resp.text())
+        page = await resp.text()
+        match = re.search(r'name="submission_id" value="([^"]+)"', page)
         assert match
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        self.csrf_token = token.group(1)
         return match.group(1)
 
     async def submit(self, submission_id: str, *, photo: tuple[str, bytes, str] | None = None, **fields: str) -> Any:
@@ -52,6 +57,7 @@ class Site:
         values = {
             "lang": "id",
             "submission_id": submission_id,
+            "csrf_token": self.csrf_token,
             "nik": NIK,
             "nama": NAME,
             "alamat": ADDRESS,

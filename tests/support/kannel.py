@@ -394,7 +394,8 @@ class KannelHarness:
                 raise ValueError("coding='text' cannot carry CR/LF through fakesmsc; use coding='ucs2'")
             line = f"{sender} {receiver} text {text}"
         elif kind in ("ucs2", "utf16", "utf16be"):
-            enc = urllib.parse.quote_from_bytes(text.encode("utf-16-be"), safe="")
+            # surrogatepass: a lone surrogate goes out as its code unit, as from a phone that cut an emoji
+            enc = urllib.parse.quote_from_bytes(text.encode("utf-16-be", "surrogatepass"), safe="")
             line = f"{sender} {receiver} ucs2 {enc}"
         elif kind in ("data", "8bit", "binary"):
             enc = urllib.parse.quote_from_bytes(text.encode("utf-8"), safe="")
