@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,8 @@ async def test_each_intake_outcome_is_counted_once_on_its_channel(
     url = open_metrics.urls[0]
     kannel = f"{url}/channels/sms/kannel"
     sms = {"token": TOKEN, "from": "+6281234567890", "text": LAPOR, "id": "kannel-msg-1"}
-    async with aiohttp.ClientSession() as http:
+    # An unsafe jar keeps cookies of 127.0.0.1 (the web form's CSRF cookie).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         # Given one SMS and Kannel's retry of it
         for _ in range(2):
             async with http.get(kannel, params=sms) as answer:
@@ -133,7 +135,10 @@ async def test_each_intake_outcome_is_counted_once_on_its_channel(
         async with http.post(kannel, params={"token": TOKEN}, data=b"x" * 5000) as answer:
             assert answer.status == 413
         # And a web form with nothing filled in, and an app without its device token
-        async with http.post(f"{url}/lapor", data={"isi": ""}) as answer:
+        async with http.get(f"{url}/lapor") as form:  # the form's CSRF token (cookie + field)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await form.text())
+        assert token is not None
+        async with http.post(f"{url}/lapor", data={"isi": "", "csrf_token": token.group(1)}) as answer:
             assert answer.status == 422
         async with http.post(f"{url}/api/v1/complaints", json={}) as answer:
             assert answer.status == 401
