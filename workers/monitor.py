@@ -79,7 +79,8 @@ class Monitor(threading.Thread):
 
     def run(self) -> None:
         """Pass now, then every interval until :meth:`stop`; then one last pass and the stop mark."""
-        interval = self.runtime.settings.monitor_interval_seconds
+        # A floor: an interval of 0 would spin, writing to the database as fast as it can.
+        interval = max(0.05, self.runtime.settings.monitor_interval_seconds)
         self.pass_once()
         while not self._stopping.wait(interval):
             self.pass_once()
