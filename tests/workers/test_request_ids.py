@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dramatiq
 import pytest
 import structlog
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware
 
+from config.settings import Settings
 from workers import request_ids
+from workers.broker import make_broker
 from workers.request_ids import RequestIdMiddleware
 
 
@@ -29,7 +33,7 @@ def run(broker: StubBroker) -> None:
     worker = dramatiq.Worker(broker, worker_timeout=50)
     worker.start()
     try:
-        broker.join("default", timeout=10_000)
+        broker.join("default", timeout=10_000, fail_fast=False)
         worker.join()
     finally:
         worker.stop()
@@ -106,3 +110,30 @@ def test_request_ids_never_look_like_personal_data() -> None:
     ids = {request_ids.new_request_id() for _ in range(2000)}
     assert len(ids) == 2000
     assert all(mask(i) == i and len(i) == 16 for i in ids)
+
+
+def test_a_message_that_dies_is_reported_under_its_request_ids(tmp_path: Path) -> None:
+    """The dead-letter recorder's place in the chain (workers/broker.py) still sees the ids of a message that died."""
+    seen: list[dict[str, Any]] = []
+
+    class Probe(Middleware):
+        """Stands where the dead-letter recorder stands: its "after" hook logs the death."""
+
+        def after_process_message(
+            self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+        ) -> None:
+            if exception is not None:
+                seen.append(structlog.contextvars.get_contextvars())
+
+    broker = make_broker(Settings(_env_file=None, data_dir=tmp_path), [Probe()])  # type: ignore[call-arg]
+    broker.emit_after("process_boot")
+
+    @dramatiq.actor(broker=broker, max_retries=0)
+    def poison(ids: list[str]) -> None:
+        raise RuntimeError("always fails")
+
+    with request_ids.carrying({"p": "req-p"}):
+        poison.send(["p"])
+    run(broker)  # type: ignore[arg-type]
+    broker.close()
+    assert seen == [{"request_ids": ["req-p"]}]
