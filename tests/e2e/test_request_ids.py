@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -26,7 +27,9 @@ import structlog
 from sqlalchemy import select
 
 from complaints.models import ProcessBeat, Reply
+from complaints.monitoring import totals_since
 from config.logging import configure_logging
+from normalizer.envelope import utcnow
 from tests.conftest import base_settings
 from tests.support.kannel import KannelHarness, running_kannel
 from tests.support.smtp_sink import SmtpSink
@@ -217,6 +220,12 @@ def test_one_request_id_per_complaint_and_no_personal_data_in_the_logs(
     )
     beats = running.db(lambda s: [(b.role, b.stopped_at) for b in s.scalars(select(ProcessBeat))])
     assert beats == [("serve", None)]
+    # (and the process's monitor stored what it counted: what the health page and `intake queues` read)
+    since = utcnow() - timedelta(hours=1)
+    inbound = running.wait_for(
+        lambda s: (t := totals_since(s, since, "inbound")).get("sms:accepted", 0) >= 2 and t, timeout=10
+    )
+    assert inbound.get("web:accepted") == 1 and inbound.get("email:accepted") == 1, inbound
     events = read_log(json_log)
     lines = json_log.read_text(encoding="utf-8").splitlines()
 
