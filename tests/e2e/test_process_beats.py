@@ -39,7 +39,7 @@ def wait(fn: Any, timeout: float, what: str, log: Path) -> Any:
 def test_stopped_process_is_marked_stopped_and_killed_one_goes_stale(
     tmp_path: Path, pg_url: str, redis_namespace: tuple[str, str]
 ) -> None:
-    """`intake worker` and `intake smtp` beat with their role; SIGTERM marks stopped, SIGKILL leaves a stale beat."""
+    """`intake worker`, `scheduler`, `smtp` beat with their role; SIGTERM marks stopped, SIGKILL leaves a stale beat."""
     redis_url, namespace = redis_namespace
     env = {
         **os.environ,
@@ -59,24 +59,27 @@ def test_stopped_process_is_marked_stopped_and_killed_one_goes_stale(
         with Session(engine) as session:
             return {b.pid: b for b in session.scalars(select(ProcessBeat))}
 
-    # Given a worker and an SMTP intake process
+    # Given a worker, the scheduler and an SMTP intake process
     worker, smtp = spawn(["worker", "--threads", "2"], env, log), spawn(["smtp"], env, log)
-    procs = [worker, smtp]
+    scheduler = spawn(["scheduler"], env, log)
+    procs = [worker, smtp, scheduler]
     try:
-        wait(lambda: {worker.pid, smtp.pid} <= beats().keys(), 60, "both heartbeats", log)
+        wait(lambda: {worker.pid, smtp.pid, scheduler.pid} <= beats().keys(), 60, "three heartbeats", log)
         rows = beats()
         assert (rows[worker.pid].role, rows[worker.pid].threads, rows[worker.pid].stopped_at) == ("worker", 2, None)
         assert (rows[smtp.pid].role, rows[smtp.pid].threads) == ("smtp", 0)
-        # When the worker is stopped and the SMTP process is killed
+        assert rows[scheduler.pid].role == "scheduler"
+        # When the worker and the scheduler are stopped and the SMTP process is killed
         worker.send_signal(signal.SIGTERM)
+        scheduler.send_signal(signal.SIGTERM)
         smtp.send_signal(signal.SIGKILL)
-        assert worker.wait(30) == 0
+        assert worker.wait(30) == 0 and scheduler.wait(30) == 0
         smtp.wait(10)
         last_beat = beats()[smtp.pid].beat_at
         time.sleep(1.0)  # five monitor intervals
         # Then the stopped one says so, and the killed one neither says it stopped nor beats any more
         rows = beats()
-        assert rows[worker.pid].stopped_at is not None
+        assert rows[worker.pid].stopped_at is not None and rows[scheduler.pid].stopped_at is not None
         assert rows[smtp.pid].stopped_at is None and rows[smtp.pid].beat_at == last_beat
     finally:
         for proc in procs:
