@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +129,19 @@ def system(
 
 def submit_web_form(base_url: str) -> tuple[str, str]:
     """Post the web form as a browser would; return (the answer's X-Request-Id, the receipt URL)."""
-    with urllib.request.urlopen(base_url + "/lapor", timeout=10) as resp:
-        submission_id = re.search(r'name="submission_id" value="([^"]+)"', resp.read().decode()).group(1)  # type: ignore[union-attr]
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    # A browser keeps the form's cookie (its CSRF token) for the POST.
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), NoRedirect)
+    with browser.open(base_url + "/lapor", timeout=10) as resp:
+        page = resp.read().decode()
+    hidden = dict(re.findall(r'name="(submission_id|csrf_token)" value="([^"]+)"', page))
     fields = {
+        **hidden,
         "lang": "id",
-        "submission_id": submission_id,
         "nik": WEB_CITIZEN["nik"],
         "nama": WEB_CITIZEN["name"],
         "alamat": WEB_ADDRESS,
@@ -146,13 +155,8 @@ def submit_web_form(base_url: str) -> tuple[str, str]:
     request = urllib.request.Request(
         base_url + "/lapor", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any) -> None:
-            return None
-
     try:
-        urllib.request.build_opener(NoRedirect).open(request, timeout=10)
+        browser.open(request, timeout=10)
     except urllib.error.HTTPError as answer:
         assert answer.code == 303, answer.read()[:500]
         return answer.headers["X-Request-Id"], answer.headers["Location"]
