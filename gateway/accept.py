@@ -20,6 +20,7 @@ from complaints import store
 from complaints.db import urgent_session_factory
 from gateway.intake_counting import note_stored
 from normalizer.envelope import ComplaintEnvelope
+from workers import request_ids
 
 if TYPE_CHECKING:
     from channels.base import DeliveryUpdate
@@ -43,6 +44,8 @@ class GroupCommitAcceptor:
         self._task: asyncio.Task[None] | None = None
         self.flushes = 0
         self.accepted = 0
+        # Envelope id -> the HTTP request id that brought it (while it waits for its flush).
+        self._request_ids: dict[str, str] = {}
 
     def start(self) -> None:
         """Start the flusher task on the running loop."""
@@ -63,13 +66,21 @@ class GroupCommitAcceptor:
         if not envelopes:
             return []
         loop = asyncio.get_running_loop()
+        request_id = request_ids.current()
         futures = []
         for env in envelopes:
             fut: asyncio.Future[store.AcceptOutcome] = loop.create_future()
             self._pending.append((env, fut))
             futures.append(fut)
+            if request_id is not None:
+                self._request_ids[env.id] = request_id
         self._wakeup.set()
-        outcomes = list(await asyncio.gather(*futures))
+        try:
+            outcomes = list(await asyncio.gather(*futures))
+        finally:
+            if request_id is not None:
+                for env in envelopes:
+                    self._request_ids.pop(env.id, None)
         self._count(envelopes, outcomes)
         return outcomes
 
@@ -127,10 +138,18 @@ class GroupCommitAcceptor:
         self.flushes += 1
         fresh = [o.inbox_id for o in outcomes if not o.duplicate]
         self.accepted += len(fresh)
+        # A fresh row's id is its envelope's; without an HTTP request (pollers) that id is the request id.
+        trail = {env.id: self._request_ids.get(env.id, env.id) for env in envelopes}
         try:
-            self.runtime.send("verify_intake", fresh)
+            with request_ids.carrying(trail):
+                self.runtime.send("verify_intake", fresh)
         except Exception as exc:  # noqa: BLE001 - rows are durable; the sweeper re-enqueues them
-            log.error("enqueue_failed", count=len(fresh), error=f"{type(exc).__name__}: {exc}")
+            log.error(
+                "enqueue_failed",
+                count=len(fresh),
+                request_ids=[trail[i] for i in fresh if i in trail],
+                error=f"{type(exc).__name__}: {exc}",
+            )
         return outcomes
 
     def _apply_updates(self, updates: list[DeliveryUpdate]) -> int:

@@ -138,7 +138,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Only the queue workers (and the sweeper)."""
-    from gateway.embedded import start_workers
+    from gateway.embedded import start_monitor, start_workers
     from workers.setup import build_runtime
 
     settings = _settings(args)
@@ -152,12 +152,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if multiprocess_mode():
         install_activity_metrics(runtime.activity)
+    monitor = start_monitor(runtime, "worker", args.threads or settings.worker_threads)  # part-monitor
     print(f"intake worker: {args.threads or settings.worker_threads} threads on {settings.redis_namespace}", flush=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     stopping.wait()
     pool.stop()
+    monitor.stop()  # part-monitor: after the workers, so their last counts are stored
     runtime.close()
     return 0
 
@@ -165,6 +167,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 # part-escalation: the scheduler as its own process (Procfile `scheduler`).
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Only the scheduler: escalation of overdue steps and the OPDs' morning digest (one acts at a time)."""
+    from gateway.embedded import start_monitor  # part-monitor
     from workers.scheduler import Scheduler, check_scheduler_settings
     from workers.setup import build_runtime
 
@@ -183,10 +186,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stopping.set())
     scheduler = Scheduler(runtime)
     scheduler.start()
+    monitor = start_monitor(runtime, "scheduler", 0)  # part-monitor
     print(f"intake scheduler: running every {settings.scheduler_interval_seconds:g} s", flush=True)
     stopping.wait()
     print("intake scheduler: stopping", flush=True)
     scheduler.stop()
+    monitor.stop()  # part-monitor
     runtime.close()
     return 0
 
@@ -204,6 +209,7 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
     from complaints.replies import reply_renderer
     from config.loader import load_city_config
     from gateway.accept import GroupCommitAcceptor
+    from gateway.embedded import start_monitor
     from gateway.pollers import start_intake
     from workers.setup import build_runtime
 
@@ -233,11 +239,13 @@ async def _intake_until_signal(settings: Settings, role: str) -> int:
         running = await start_intake(acceptor, pollers=adapters.pollers)
     else:
         running = await start_intake(acceptor, servers=adapters.servers)
+    monitor = start_monitor(runtime, role, 0)  # part-monitor
     print(f"intake {role}: running", flush=True)
     _print_intake(running)
     await _wait_for_signal()
     await running.stop()
     await acceptor.stop()
+    await asyncio.to_thread(monitor.stop)  # part-monitor
     runtime.close()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -15,6 +16,7 @@ from gateway.keys import ACCEPTOR, ADAPTERS
 from gateway.limits import server_options  # part-hostile
 from gateway.pollers import PollerSet, start_intake
 from workers.dramatiq_prometheus import export_dramatiq_metrics
+from workers.monitor import Monitor
 from workers.outbound import OutboundSender
 from workers.runtime import Runtime
 from workers.scheduler import Scheduler  # part-escalation
@@ -69,6 +71,8 @@ class EmbeddedSystem:
     urls: list[str] = field(default_factory=list)
     # part-escalation: the scheduler (escalations, morning digest) of `intake serve`; None in `intake gateway`.
     scheduler: Scheduler | None = None
+    # part-monitor: this process's heartbeat, counters and queue samples (workers/monitor.py).
+    monitor: Monitor | None = None
 
     async def stop(self) -> None:
         """Stop accepting, then stop the workers, then close connections."""
@@ -78,6 +82,8 @@ class EmbeddedSystem:
             self.scheduler.stop()
         if self.workers is not None:
             self.workers.stop()
+        if self.monitor is not None:  # part-monitor: after the work is done, so its last counts are stored
+            await asyncio.to_thread(self.monitor.stop)
         self.runtime.close()
 
 
@@ -115,4 +121,16 @@ async def start_system(settings: Settings, *, with_workers: bool = True, with_po
         system.scheduler = scheduler
         scheduler.start()
     system.urls = [f"http://{settings.host}:{port}"]
+    # part-monitor: `intake serve` runs workers here; `intake gateway` runs none (threads 0).
+    system.monitor = start_monitor(
+        runtime, "serve" if with_workers else "gateway", settings.worker_threads if with_workers else 0
+    )
     return system
+
+
+# part-monitor
+def start_monitor(runtime: Runtime, role: str, threads: int) -> Monitor:
+    """Start this process's monitor thread (heartbeat, activity counters, queue samples)."""
+    monitor = Monitor(runtime, role, threads)
+    monitor.start()
+    return monitor

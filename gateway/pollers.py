@@ -85,6 +85,9 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
     async def _accept_each(envelopes: list[ComplaintEnvelope]) -> list[AcceptResult]:
         try:
             outcomes = await acceptor.accept(envelopes)
+            # part-monitor: the accept line a webhook writes too; a polled message's request id is its inbox id.
+            for env, o in zip(envelopes, outcomes, strict=True):
+                log.info("accepted", provider=env.provider, inbox=o.inbox_id, ticket=o.ticket, duplicate=o.duplicate)
             return [AcceptResult(inbox_id=o.inbox_id, ticket=o.ticket, duplicate=o.duplicate) for o in outcomes]
         except (DataError, IntegrityError) as exc:
             if len(envelopes) <= 1:

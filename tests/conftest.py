@@ -40,6 +40,8 @@ def base_settings(tmp_path: Path, **overrides: object) -> Settings:
         "sweep_interval_seconds": 1.0,
         "sweep_after_seconds": 5.0,
         "worker_threads": 4,
+        # part-monitor: every running system beats and stores its counters each second.
+        "monitor_interval_seconds": 1.0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type, call-arg]

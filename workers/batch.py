@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from workers import request_ids
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -60,11 +62,18 @@ def each_in_savepoint(
     for start in range(0, len(ids), CHUNK):
         with runtime.sf.begin() as session:
             for item_id in ids[start : start + CHUNK]:
-                try:
-                    with session.begin_nested():
-                        result.add(step(runtime, session, item_id))
-                except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
-                    log.warning("stage_failed", stage=stage, item=item_id, error=f"{type(exc).__name__}: {exc}"[:300])
-                    if on_failure is None or on_failure(runtime, session, item_id, exc):
-                        result.failed[item_id] = exc
+                # The item's request id on its lines, and on the work it causes (workers/request_ids.py).
+                with request_ids.item_scope(item_id) as request_id:
+                    try:
+                        with session.begin_nested():
+                            follow_ups = step(runtime, session, item_id)
+                        for more in follow_ups.values():
+                            request_ids.follow(request_id, more)
+                        result.add(follow_ups)
+                    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+                        log.warning(
+                            "stage_failed", stage=stage, item=item_id, error=f"{type(exc).__name__}: {exc}"[:300]
+                        )
+                        if on_failure is None or on_failure(runtime, session, item_id, exc):
+                            result.failed[item_id] = exc
     return result

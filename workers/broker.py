@@ -7,6 +7,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries
 
 from config.settings import Settings
+from workers.request_ids import RequestIdMiddleware
 
 QUEUE = "intake"
 
@@ -39,4 +40,7 @@ def make_broker(settings: Settings, extra_middleware: list[Middleware] | None = 
         # "after" hooks run in reverse order: placing ours before Retries makes it see the
         # message after Retries has decided whether it failed for good.
         broker.add_middleware(middleware, before=Retries)
+    # part-monitor: request ids ride on every message. First in line, so its "after" hooks run
+    # last: Retries' re-enqueue and the dead-letter recorder's lines still see the ids.
+    broker.add_middleware(RequestIdMiddleware(), before=type(broker.middleware[0]))
     return broker

@@ -50,6 +50,7 @@ def check_case(
             role="system",
             action="verified",
         )
+        log.info("verified", ticket=complaint.ticket)
         return {"route_to_opd": [complaint.id]}
     complaint.identity_problems = ",".join(f"{f}:{c}" for f, c in problems)
     # A case already waiting for the citizen stays there (the table has no move to itself).

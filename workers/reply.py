@@ -25,6 +25,7 @@ from channels.base import OutboundReply, SendError, SendResult
 from complaints import attention
 from complaints.models import Complaint, Reply
 from normalizer.envelope import utcnow
+from workers import request_ids
 from workers.batch import StageResult
 from workers.budget import UNKNOWN_OUTCOME_RETRIES, attempt_budget, retry_delay, send_deadline
 
@@ -114,10 +115,11 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
             reply = session.get(Reply, item.id)
             if reply is None:
                 continue
-            if isinstance(outcome, SendResult):
-                _record_sent(reply, item, outcome)
-            elif _record_failure(runtime, session, reply, item, outcome, budget):
-                result.failed[item.id] = outcome
+            with request_ids.item_scope(item.id):  # the reply's lines carry its complaint's request id
+                if isinstance(outcome, SendResult):
+                    _record_sent(reply, item, outcome)
+                elif _record_failure(runtime, session, reply, item, outcome, budget):
+                    result.failed[item.id] = outcome
     return result
 
 

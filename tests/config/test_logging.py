@@ -54,3 +54,10 @@ def test_events_and_tracebacks_are_redacted(configured: object) -> None:
     assert "ValueError" in err
     for secret in ("3271014505900002", "081234567890", "siti@example.org"):
         assert secret not in err
+
+
+def test_our_hex_ids_are_not_masked_but_a_nik_beside_one_is() -> None:
+    """An inbox id that happens to hold 16 digits in a row stays greppable; personal data around it is still masked."""
+    inbox = "a1" + "3271014505900002" + "0" * 13 + "b"  # 32 hex characters, a NIK-like run inside
+    assert mask(f"inbox={inbox}") == f"inbox={inbox}"
+    assert mask(f"{inbox} NIK 3271014505900002 telp 081234567890") == f"{inbox} NIK [NIK] telp [PHONE]"
