@@ -134,6 +134,8 @@ def _read_labelled(reader: TextReader, label: Label) -> None:
         written = reader.text[label.start : label.value_start].lower()
         if written.startswith("warga") and not reader.warga_allowed(label):
             return
+        if written.startswith("rumah") and not re.search(r"\b(?:saya|sy)\b", written) and not reader.fields:
+            return  # part-parserfix: "Rumah di Jl Kenanga 4 dijadikan gudang" is not the writer's
         phrase = re.search(r"\b(?:di|live|living)\b", written)  # "tinggal di", "I live at"
         how = "warga" if written.startswith("warga") else "phrase" if phrase else "address"
         span = reader.read_address(pos, kind=how, explicit=label.explicit)
