@@ -32,6 +32,7 @@ __all__ = [
     "nik_birth_date",
     "normalize_email",
     "normalize_phone",
+    "parse_identity_parts",
     "parse_identity_text",
     "read_identity",
     "shipped_regions",
@@ -234,6 +235,22 @@ def parse_identity_text(
     """
     reading = read_identity(text, regions=regions, today=today)
     return _identity({name: read.value for name, read in reading.fields.items()}), reading.complaint
+
+
+def parse_identity_parts(
+    text: str, *, regions: Regions | None = None, today: date | None = None
+) -> tuple[Identity, Identity, str]:
+    """Like :func:`parse_identity_text`, with the labelled and unlabelled values apart.
+
+    Returns ``(labelled, unlabelled, complaint_text)``. A labelled value ("NIK: ...", the
+    LAPOR# form) is what the writer says their identity is; an unlabelled one (a NIK after
+    "saya", a signature) is only likely to be, so it must not override what the provider
+    itself reports about the sender (part-parserfix, issue 13).
+    """
+    reading = read_identity(text, regions=regions, today=today)
+    labelled = {name: read.value for name, read in reading.fields.items() if read.labelled}
+    unlabelled = {name: read.value for name, read in reading.fields.items() if not read.labelled}
+    return _identity(labelled), _identity(unlabelled), reading.complaint
 
 
 # --------------------------------------------------------------------------- checking

@@ -16,13 +16,18 @@ from normalizer.identity_lexicon import (
     ABBREVIATIONS,
     ADDRESS_WORDS,
     AREA_MARKERS,
+    BARE_PLACES,
     HONORIFICS,
     LABELS,
     NAME_TITLES,
+    NOT_NAME_WORDS,
     NOT_NAMES,
+    NOT_SELF_NAMES,
     PLACE_NAMES,
+    SELF_WORDS,
     STOP_WORDS,
     STREET_MARKERS,
+    THIRD_PARTY,
 )
 
 __all__ = ["EMAIL_RE", "IDENTITY_FIELDS", "FieldRead", "Label", "TextReader", "Token"]
@@ -37,6 +42,7 @@ class FieldRead:
     value: str
     start: int
     end: int
+    labelled: bool = False  # behind a label or in the LAPOR# form: the writer said what it is
 
 
 # --------------------------------------------------------------------------- patterns
@@ -55,6 +61,14 @@ _DIGITS = re.compile(r"\d+")
 _DIGIT_GROUP = re.compile(r"[ .\-]?(\d+)")
 _PHONE_GROUP = re.compile(r"[ \t]?[.\-]?[ \t]?(\+?\(?\d+\)?)")
 _EXPLICIT = frozenset(":=")
+_THIRD_PARTY_RE = re.compile(r"(?<![^\W_])(?:" + "|".join(THIRD_PARTY) + r")(?![^\W_])", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?\n](?=\s|$)|\n")
+# What may stand right before a label for it to start a field: nothing (line start), a
+# separator, or a word that names the writer ("saya nama ..." is rare, "sy nik ..." is not).
+_CLAUSE_BREAK = frozenset(",.;:()[]/-|–")
+# Words after which a label still starts a field: "saya melapor atas nama Hj. Nurlela".
+_INTRODUCERS = SELF_WORDS | {"melapor", "lapor", "mengadu", "dengan", "and", "dan"}
+_NIK_AT_END = re.compile(r"\d(?:[ .\-]?\d){15}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +115,7 @@ class TextReader:
         self.label_starts = {label.start for label in self.labels if label.kind != "self"}
         self.fields: dict[str, FieldRead] = {}
         self.spans: list[tuple[int, int]] = []  # label + value, removed from the complaint
+        self.kept_spans: list[tuple[int, int]] = []  # read without a label: stays in the complaint
 
     def _label(self, match: re.Match[str]) -> Label:
         kind = next(k for k in LABELS if match.group(k) is not None)
@@ -121,15 +136,56 @@ class TextReader:
         return token.start in self.label_starts
 
     def taken(self, pos: int) -> bool:
-        return any(start <= pos < end for start, end in self.spans)
+        return any(start <= pos < end for start, end in self.spans + self.kept_spans)
 
-    def take(self, name: str, start: int, end: int, label_start: int | None = None) -> None:
+    def take(self, name: str, start: int, end: int, label_start: int | None = None, *, labelled: bool = False) -> None:
+        """Record a value; only a labelled one (the writer said what it is) leaves the complaint text."""
         value = self.text[start:end].strip(" \t,;.")
         end = start + len(self.text[start:end].rstrip(" \t,;."))
         start = end - len(value)
+        labelled = labelled or label_start is not None
         if value and name not in self.fields:
-            self.fields[name] = FieldRead(value, start, end)
-            self.spans.append((start if label_start is None else label_start, end))
+            self.fields[name] = FieldRead(value, start, end, labelled)
+            spans = self.spans if labelled else self.kept_spans
+            spans.append((start if label_start is None else label_start, end))
+
+    # -- whose value -----------------------------------------------------------------------
+    def starts_clause(self, label: Label) -> bool:
+        """Does ``label`` start a field, rather than stand in a sentence ("papan nama hilang")?
+
+        True at a line start, after a separator, right after a value read (or a NIK, read
+        later), after "saya" or "melapor", and for labels that name the writer themselves
+        ("wa sy ...", "I live at ...").
+        """
+        written = re.findall(r"[^\W\d_]+", self.text[label.start : label.value_start].lower())
+        if written and (written[0] in SELF_WORDS or written[-1] in SELF_WORDS):
+            return True
+        line_start = self.text.rfind("\n", 0, label.start) + 1
+        before = self.text[line_start : label.start].rstrip(" \t")
+        if not before or before[-1] in _CLAUSE_BREAK:
+            return True
+        if any(end == line_start + len(before) for _, end in self.spans + self.kept_spans):
+            return True
+        if (nik := _NIK_AT_END.search(before)) and self.is_nik(nik.group()):
+            return True
+        return before.split()[-1].lower() in _INTRODUCERS
+
+    def third_party_before(self, pos: int) -> bool:
+        """True when the sentence before ``pos`` names someone else or another document.
+
+        "NIK ibu saya 3271...", "Pak RT nomor HP 0812...", "Nomor KK 3271...": the number that
+        follows is theirs, not the writer's.
+        """
+        ends = [m.end() for m in _SENTENCE_END.finditer(self.text, 0, pos)]
+        start = ends[-1] if ends else 0
+        return _THIRD_PARTY_RE.search(self.text, start, pos) is not None
+
+    def self_reference_before(self, pos: int) -> bool:
+        """True when the sentence before ``pos`` has the writer speaking of themself ("saya ...")."""
+        ends = [m.end() for m in _SENTENCE_END.finditer(self.text, 0, pos)]
+        start = ends[-1] if ends else 0
+        words = re.findall(r"[^\W\d_]+", self.text[start:pos].lower())
+        return any(word in SELF_WORDS for word in words)
 
     # -- values --------------------------------------------------------------------------
     def read_nik(self, pos: int, *, labelled: bool) -> tuple[int, int] | None:
@@ -212,6 +268,11 @@ class TextReader:
             return None
         if ran_into_words and not explicit and (self.uniform_case or not capitalised):
             return None
+        first = self.text[start:end].split()[0].rstrip(".").lower()
+        if not explicit and first in NOT_NAME_WORDS:
+            return None  # "Atas nama keadilan", "Hormat saya,\nTTD"
+        if weak and first in NOT_SELF_NAMES:
+            return None  # "Saya Kecewa dengan ...", "Saya Mahasiswa IPB"
         words = [w for w in re.split(r"\s+", self.text[start:end]) if w.rstrip(".").lower() not in NAME_TITLES]
         if not words or sum(ch.isalpha() for ch in "".join(words)) < 2:
             return None
@@ -261,7 +322,23 @@ class TextReader:
                 break
             if index >= 20:
                 break
-        return (start, end) if end > start else None
+        if end <= start:
+            return None
+        if not explicit and not self._address_shaped(start, end):
+            return None  # "tinggal di Bogor", "warga Kota Bogor": a city is nobody's address
+        return start, end
+
+    def _address_shaped(self, start: int, end: int) -> bool:
+        """A house number, a street or area word, or a kelurahan/kecamatan name: not a bare city."""
+        for token in self.tokens(start):
+            if token.start >= end:
+                break
+            core = token.core
+            if token.has_digit or core in STREET_MARKERS:
+                return True
+            if (core in AREA_MARKERS or core in PLACE_NAMES) and core not in BARE_PLACES:
+                return True
+        return False
 
     def _address_start(self, token: Token, *, kind: str, explicit: bool) -> bool:
         core = token.core

@@ -204,3 +204,50 @@ CLOSINGS = (
     r"sincerely",
     r"cheers",
 )
+
+# part-parserfix (issue 13): words that say a number or a value belongs to someone else.
+
+# Someone other than the writer, or a document that is not the writer's KTP: a NIK, phone or
+# e-mail in the same sentence after one of these is theirs ("NIK ibu saya 3271...", "Pak RT
+# nomor HP 0812...", "Nomor KK 3271..."). Regular expressions, matched as whole words. "ibu",
+# "bapak", "anak" are also honorifics or common words, so they count only with a possessive.
+THIRD_PARTY = (
+    r"(?:ibu|bapak|bpk|ayah|bapa|mama|papa|anak|adik|adek|kakak|abang|saudara|sodara|orang\s*tua|ortu"
+    r"|nenek|kakek|paman|bibi|tante|keponakan|cucu|teman|kawan|keluarga)\s+(?:saya|sy|aku|kami|ku)",
+    r"(?:pak|bu|bapak|ibu|ketua)\s+(?:rt|rw)",
+    r"suami\w*|istri\w*|isteri\w*|mertua\w*|tetangga\w*|almarhum\w*|alm",
+    r"lurah|camat|petugas|pegawai|oknum|pelaku|pemilik|penjual|sopir|supir|satpam|tukang|kurir|developer",
+    r"kk|kartu\s+keluarga|bpjs|kis|pbb|nop|sertifikat|shm|npwp|rekening|rek|stnk|bpkb|pelanggan",
+)
+
+# Words that say who the writer is ("saya ... NIK 3271..."): an unlabelled NIK after one of
+# these in the same sentence is the writer's.
+SELF_WORDS = frozenset({"saya", "sy", "aku", "i", "my"})
+
+# Capitalised words after "Saya" that describe the writer or start a sentence, not a name:
+# "Saya Kecewa dengan ...", "Saya Mahasiswa IPB", "Saya Warga Bogor".
+NOT_SELF_NAMES = frozenset(
+    """
+    kecewa sedih senang bingung marah kesal heran takut khawatir prihatin malu resah bangga puas
+    merasa mohon minta ingin mau hendak akan sedang sudah telah baru hanya cuma juga selalu sering
+    terpaksa terganggu terkejut tertipu dirugikan menyesal setuju bersyukur berharap bertanya
+    berterima sangat amat benar tidak belum bukan adalah ialah
+    mahasiswa mahasiswi pelajar siswa siswi guru dosen pedagang petani nelayan buruh karyawan
+    karyawati pegawai pensiunan pengusaha pengemudi sopir supir ojol driver wiraswasta ibu bapak
+    warga penduduk masyarakat rakyat orang pelanggan pengguna penumpang pasien wali orangtua
+    anggota ketua pengurus relawan perwakilan korban
+    """.split()
+)
+
+# Words after "nama"/"atas nama" that are no one's name: "Atas nama keadilan", "papan nama
+# hilang", and lines under a closing that are no signature ("TTD", "Tolong segera ya").
+NOT_NAME_WORDS = frozenset(
+    """
+    keadilan kemanusiaan keluarga masyarakat warga rakyat pribadi baik besar hilang rusak
+    dirahasiakan disamarkan anonim anonymous rahasia lengkap program aplikasi jalan
+    ttd tertanda salam tolong mohon segera terima kasih wassalam hormat
+    """.split()
+)
+
+# Parts of an address that alone do not make one: "tinggal di Bogor", "warga Kota Bogor".
+BARE_PLACES = frozenset({"bogor", "kota", "kab", "kabupaten", "jakarta", "depok", "tangerang", "bekasi", "indonesia"})

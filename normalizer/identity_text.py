@@ -72,12 +72,12 @@ def read_lapor(text: str) -> IdentityReading | None:
         value = text[start:end].strip()
         if value:
             lead = len(text[start:end]) - len(text[start:end].lstrip())
-            fields[name] = FieldRead(value, start + lead, start + lead + len(value))
+            fields[name] = FieldRead(value, start + lead, start + lead + len(value), labelled=True)
     email_end = _HASH_RE.search(text, rest[0]) if len(bounds) == 3 else None
     if email_end is not None:
         candidate = text[rest[0] : email_end.start()].strip()
         if _EMAIL_ONLY.fullmatch(candidate):
-            fields["email"] = FieldRead(candidate, rest[0], email_end.start())
+            fields["email"] = FieldRead(candidate, rest[0], email_end.start(), labelled=True)
             rest = (email_end.end(), len(text))
     return IdentityReading(fields, text[rest[0] : rest[1]].strip())
 
@@ -107,6 +107,13 @@ def read_identity_text(text: str, *, is_nik: Callable[[str], bool], is_phone: Ca
 
 def _read_labelled(reader: TextReader, label: Label) -> None:
     kind, pos = label.kind, label.value_start
+    # part-parserfix: "Saya ingin tanya nama program", "papan nama hilang", "Rumah di alamat Jl ...":
+    # a label without ":" in mid-sentence is an ordinary word; and "NIK ibu saya ...", "Pak RT
+    # nomor HP ...": a value in a sentence about someone else is theirs.
+    if not label.explicit and kind != "self" and not reader.starts_clause(label):
+        return
+    if reader.third_party_before(pos):
+        return
     if kind == "identity":
         _read_identity_parts(reader, label)
         return
@@ -127,6 +134,8 @@ def _read_labelled(reader: TextReader, label: Label) -> None:
         written = reader.text[label.start : label.value_start].lower()
         if written.startswith("warga") and not reader.warga_allowed(label):
             return
+        if written.startswith("rumah") and not re.search(r"\b(?:saya|sy)\b", written) and not reader.fields:
+            return  # part-parserfix: "Rumah di Jl Kenanga 4 dijadikan gudang" is not the writer's
         phrase = re.search(r"\b(?:di|live|living)\b", written)  # "tinggal di", "I live at"
         how = "warga" if written.startswith("warga") else "phrase" if phrase else "address"
         span = reader.read_address(pos, kind=how, explicit=label.explicit)
@@ -151,7 +160,7 @@ def _read_identity_parts(reader: TextReader, label: Label) -> None:
             kind, span = "name", reader.read_name(pos, weak=False, explicit=True)
         if span is None:
             return
-        reader.take(kind, *span, label_start=label.start if first else None)
+        reader.take(kind, *span, label_start=label.start if first else None, labelled=True)
         first = False
         separator = re.match(r"[ \t]*[/,|][ \t]*", reader.text[span[1] :])
         if separator is None:
@@ -160,7 +169,11 @@ def _read_identity_parts(reader: TextReader, label: Label) -> None:
 
 
 def _read_unlabelled(reader: TextReader) -> None:
-    """A valid NIK wherever it stands (with the name and street right after it), the signature."""
+    """A valid NIK where the writer speaks of themself (with the name and street after it), the signature.
+
+    Unlabelled values stay in the complaint text: only the writer's labels say for sure that a
+    value is the writer's identity and not part of what they report.
+    """
     text = reader.text
     for match in _NIK_ANYWHERE.finditer(text):
         if "nik" in reader.fields:
@@ -169,6 +182,11 @@ def _read_unlabelled(reader: TextReader) -> None:
             continue
         if _OTHER_NUMBER_BEFORE.search(text, max(0, match.start() - 30), match.start()):
             continue  # "no rekening 3271...": a number the citizen calls something else
+        # part-parserfix: "Saya Budi 3271..." is the writer's; "NIK ibu saya 3271...", "Nomor KK
+        # 3271..." or a number standing alone in the complaint is not known to be.
+        first_thing = not text[: match.start()].strip()  # "3271... Asep Jl Cilendek 12, ...": the SMS form
+        if reader.third_party_before(match.start()) or not (first_thing or reader.self_reference_before(match.start())):
+            continue
         reader.take("nik", match.start(), match.end())
         after = match.end()
         if "name" not in reader.fields and (span := reader.read_name(after, weak=True)):
@@ -179,11 +197,9 @@ def _read_unlabelled(reader: TextReader) -> None:
             if span := reader.read_address(tokens[0].start, kind="address", explicit=False):
                 reader.take("address", *span)
     _read_signature(reader)
-    if "email" not in reader.fields:
-        found = {m.group().lower(): m for m in EMAIL_RE.finditer(text) if not reader.taken(m.start())}
-        if len(found) == 1:
-            match = next(iter(found.values()))
-            reader.take("email", match.start(), match.end())
+    # part-parserfix: an e-mail address standing in the text is no longer taken: "sudah kirim ke
+    # pengaduan@kotabogor.go.id" names the city's address, not the writer's (labels and the
+    # signature still give it).
 
 
 def _read_signature(reader: TextReader) -> None:
@@ -198,7 +214,7 @@ def _read_signature(reader: TextReader) -> None:
             line_end = len(text) if line_end < 0 else line_end
             line = text[pos:line_end].strip()
             start = pos + len(text[pos:line_end]) - len(text[pos:line_end].lstrip())
-            if line and not reader.taken(start):
+            if line and not reader.taken(start) and not _CLOSING_RE.fullmatch(line):
                 _read_signature_line(reader, start, line)
             pos = line_end + 1
 
@@ -209,6 +225,9 @@ def _read_signature_line(reader: TextReader, start: int, line: str) -> None:
         return
     if EMAIL_RE.fullmatch(line):
         reader.take("email", start, start + len(line))
+        return
+    if _NIK_ANYWHERE.fullmatch(line) and reader.is_nik(line):
+        reader.take("nik", start, start + len(line))
         return
     tokens = reader.tokens(start)
     if tokens and tokens[0].core in STREET_MARKERS:
@@ -222,7 +241,7 @@ def _read_signature_line(reader: TextReader, start: int, line: str) -> None:
 def _complaint(reader: TextReader, text_label: Label | None) -> str:
     """The complaint: after an "Isi:" label up to the next identity label, else what is left."""
     text = reader.text
-    if not reader.fields and text_label is None:
+    if not reader.spans and text_label is None:
         return text
     if text_label is not None:
         later = [start for start, _ in reader.spans if start > text_label.value_start]

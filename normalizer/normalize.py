@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from normalizer.chat import parse_command
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, Intake, new_id, utcnow
-from normalizer.identity import merge_identity, normalize_phone, parse_identity_text
+from normalizer.identity import merge_identity, normalize_phone, parse_identity_parts
 from normalizer.text import clean_text, has_unstorable, storable
 from normalizer.tickets import parse_status_query
 
@@ -91,13 +91,14 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         if query is not None:
             query_ticket = query
     if kind == "complaint":
-        parsed, body = parse_identity_text(text)
-        # What the citizen typed ("Nama: ...") wins over what the provider tells about the
-        # sender (an e-mail display name, a phone contact name).
-        identity = merge_identity(parsed, identity)
-        text = body.strip()
+        labelled, unlabelled, body = parse_identity_parts(text)
         if intake.channel in PHONE_CHANNELS and not identity.phone:
             identity = merge_identity(identity, Identity(phone=normalize_phone(intake.sender)))
+        # What the citizen typed behind a label ("Nama: ...") wins over what the provider tells
+        # about the sender (an e-mail display name, a phone contact name, the SMS number); an
+        # unlabelled value only fills what the provider left empty (part-parserfix: issue 13).
+        identity = merge_identity(merge_identity(labelled, identity), unlabelled)
+        text = body.strip()
     route = intake.reply_route
     if route.address != sender and (not route.address or len(route.address) > MAX_ADDRESS):
         raise InvalidIntake("reply address is empty or longer than 320 characters")

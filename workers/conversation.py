@@ -33,7 +33,7 @@ from complaints import lifecycle, sla, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
-from normalizer.identity import parse_identity_text
+from normalizer.identity import parse_identity_text, read_identity
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
 from workers.batch import FollowUps
 from workers.casework import check_case
@@ -212,6 +212,10 @@ class _Turn:
     def _take_labelled(self, text: str) -> None:
         identity, body = parse_identity_text(text)
         given = [field for field in IDENTITY_FIELDS if getattr(identity, field)]
+        # part-parserfix: an unlabelled value stays in the parsed complaint text; a message that
+        # is nothing but that value (a bare NIK) is still only the answer, not the complaint.
+        if len(given) == 1 and body.strip() == text.strip() and _only_value(text):
+            body = ""
         # part-parser: a message that is only one value (a bare NIK, now read as one) answers
         # that field, so an edit of it is checked as that field's answer again.
         marker = given[0] if len(given) == 1 and not body.strip() else "*"
@@ -375,3 +379,9 @@ def _remote_file(data: Mapping[str, Any], provider: str) -> RemoteFile | None:
     if data.get("file_id"):
         return RemoteFile(provider, data["file_id"], data.get("mime_type") or "image/jpeg", data.get("file_size"))
     return None
+
+
+def _only_value(text: str) -> bool:
+    """True when the whole message is one identity value ("3271 0145 0890 0003")."""
+    fields = list(read_identity(text).fields.values())
+    return len(fields) == 1 and not (text[: fields[0].start] + text[fields[0].end :]).strip(" \t\r\n,;.")

@@ -130,11 +130,17 @@ def test_complaint_label_spellings(label, separator):
 # --------------------------------------------------------------------------- numbers
 
 
-def test_unlabelled_valid_nik_is_read_wherever_it_stands():
-    """A 16-digit number with a real district and birth date is a NIK, even without a label."""
-    identity, rest = parse_identity_text("lampu mati di gang kami. 3271.01.450890.0003 terima kasih")
+def test_unlabelled_nik_is_read_only_where_the_writer_speaks_of_themself():
+    """An unlabelled valid NIK after "saya" is the writer's; it stays in the complaint text all the same."""
+    identity, rest = parse_identity_text("saya Siti 3271.01.450890.0003, lampu mati di gang kami")
     assert identity.nik == NIK
-    assert "3271" not in rest
+    assert "3271.01.450890.0003" in rest
+
+
+def test_unlabelled_nik_standing_in_the_complaint_is_left_alone():
+    """A valid NIK in the middle of the complaint is not known to be the writer's (issue 13)."""
+    text = "lampu mati di gang kami. 3271.01.450890.0003 terima kasih"
+    assert parse_identity_text(text) == (Identity(), text)
 
 
 @pytest.mark.parametrize(
