@@ -4,16 +4,21 @@ A case whose current step is past ``step_deadline_at`` is escalated once per ent
 (the case's ``version`` names the entry: every status change raises it):
 
 - level 1, at once: the case is flagged ``escalated`` for the operator inbox (``attention``,
-  unless it already carries a more urgent flag) and its OPD's escalation address (``escalation:``
-  in opd.yaml, else ``contact:``) gets an e-mail;
-- level 2, ``ESCALATION_LEVEL2_AFTER_MINUTES`` after the deadline: the operator supervisor
-  (``ESCALATION_SUPERVISOR_EMAIL``) gets an e-mail.
+  unless it already carries a more urgent flag); when the step is the OPD's to do (sop.yaml
+  ``actor: opd``) its OPD's escalation address (``escalation:`` in opd.yaml, else ``contact:``)
+  gets an e-mail. A late operator step (verification, reviewing the answer) is the operator's
+  own work: its inbox flag and level 2 say so, no OPD is mailed for it;
+- level 2, ``ESCALATION_LEVEL2_AFTER_MINUTES`` after the deadline, counted on the step's own clock
+  (working minutes for ``clock: working`` steps, so a step due on Friday afternoon reaches level 2
+  on Monday morning, not on Friday night), and never in the pass that wrote level 1: the
+  operator supervisor (``ESCALATION_SUPERVISOR_EMAIL``) gets an e-mail.
 
 Each level is one ``escalations`` row with a unique key (case, step, entry, level), written in the
 transaction that writes the history note and queues the e-mail: of two schedulers only the one
 whose row went in acts. E-mails go to the outbox (``replies``) like the OPD notice and are sent by
 the ``send_reply`` workers; they carry the ticket, topic, OPD, step, deadline, how late and the
-console link, never the reporter's personal data. A flag whose step was since done is cleared.
+console link, never the reporter's personal data (the topic, the reporter's own subject line,
+has NIKs, phone numbers and e-mail addresses masked). A flag whose step was since done is cleared.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from sqlalchemy import Exists, and_, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaints import attention, lifecycle
+from complaints import attention, lifecycle, sla
 from complaints.models import Complaint, Escalation
 from complaints.notify import opd_notice_topic
 from complaints.replies import render_reply
 from complaints.store import queue_reply
+from config.logging import mask
 from config.model import CityConfig, SopConfig
 from config.settings import Settings
 
@@ -86,8 +92,10 @@ def escalate_overdue(
     # so a long list of old overdue cases never crowds a newly overdue one out of the batch.
     owed = ~_escalated(1)
     if settings.escalation_supervisor_email:
-        level2_due = Complaint.step_deadline_at <= now - timedelta(minutes=settings.escalation_level2_after_minutes)
-        owed = or_(owed, and_(level2_due, ~_escalated(2)))
+        # Wall time since the deadline is never less than working time: this narrows the look-up,
+        # and _escalate_case counts on the step's own clock.
+        wall_due = Complaint.step_deadline_at <= now - timedelta(minutes=settings.escalation_level2_after_minutes)
+        owed = or_(owed, and_(wall_due, _escalated(1), ~_escalated(2)))
     with sf.begin() as session:
         outcome.cleared = clear_stale_flags(session)
         ids = list(
@@ -99,7 +107,9 @@ def escalate_overdue(
                     Complaint.status.in_(clocked_statuses(config.sop)),
                     owed,
                 )
-                .order_by(Complaint.step_deadline_at, Complaint.id)
+                # Cases owed level 1 first: cases waiting for level 2 on the working clock (a whole
+                # weekend of them) must not crowd a newly overdue step out of the batch.
+                .order_by(_escalated(1), Complaint.step_deadline_at, Complaint.id)
                 .limit(BATCH)
             )
         )
@@ -149,10 +159,13 @@ def _escalate_case(
         return
     deadline = case.step_deadline_at
     late = now - deadline
-    levels = [1]
     supervisor = settings.escalation_supervisor_email
-    if supervisor and late >= timedelta(minutes=settings.escalation_level2_after_minutes):
-        levels.append(2)
+    if not _has_level(session, case, 1):
+        levels = [1]  # level 2 comes at a later pass, however late this first look is
+    elif supervisor and level2_due(case, config=config, settings=settings, now=now):
+        levels = [2]
+    else:
+        return
     for level in levels:
         if not _record(session, case, level, now):
             continue  # this entry was escalated to this level already (maybe by another scheduler)
@@ -171,6 +184,37 @@ def _escalate_case(
         if reply_id:
             outcome.reply_ids.append(reply_id)
         log.info("case %s escalated to level %d", case.ticket, level)
+
+
+def level2_due(case: Complaint, *, config: CityConfig, settings: Settings, now: datetime) -> bool:
+    """True once ``ESCALATION_LEVEL2_AFTER_MINUTES`` have passed since the deadline on the step's clock.
+
+    A ``clock: working`` step counts only the city's working minutes (calendar.yaml), like its
+    deadline: wall minutes would put level 2 on a Friday evening for a step due at 15:00.
+    """
+    if case.step_deadline_at is None:
+        return False
+    after = settings.escalation_level2_after_minutes
+    clock = config.sop.clock(case.status) if case.status in config.sop.statuses else sla.WALL
+    if clock == sla.WORKING:
+        return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar)) >= after
+    return now - case.step_deadline_at >= timedelta(minutes=after)
+
+
+def _has_level(session: Session, case: Complaint, level: int) -> bool:
+    """The case's current entry into its step was escalated to ``level`` already (in an earlier pass)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Escalation.complaint_id == case.id,
+                    Escalation.step == case.step,
+                    Escalation.entry_version == case.version,
+                    Escalation.level == level,
+                )
+            )
+        )
+    )
 
 
 def _record(session: Session, case: Complaint, level: int, now: datetime) -> bool:
@@ -213,6 +257,8 @@ def clear_stale_flags(session: Session) -> list[str]:
 def _mail_opd(
     session: Session, case: Complaint, *, config: CityConfig, settings: Settings, now: datetime
 ) -> str | None:
+    if config.sop.actor(case.status) != "opd":
+        return None  # the operator's own step (verification, the answer review): no OPD owes it
     opd = config.opd(case.opd_code)
     address = opd.escalation_address if opd is not None else None
     if opd is None or not address or not mail_enabled(settings):
@@ -257,13 +303,22 @@ def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Setting
         channel="email",
         ticket=case.ticket,
         opd=opd,
-        topic=opd_notice_topic(case),
+        topic=escalation_topic(case),
         step=_step_words(case, config),
         deadline=local_time_words(deadline, settings),
         late_hours=hours,
         late_minutes=minutes,
         link=case_link(settings, case.ticket),
     )
+
+
+def escalation_topic(case: Complaint) -> str:
+    """The OPD notice's topic with NIKs, phone numbers and e-mail addresses masked.
+
+    The topic is the reporter's own subject line, which may carry their NIK or phone number; an
+    escalation mail goes to a head of office or the supervisor, who need the case, not the person.
+    """
+    return opd_notice_topic(case, clean=mask)
 
 
 def mail_enabled(settings: Settings) -> bool:

@@ -9,6 +9,7 @@ reporter's NIK or other personal data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -60,10 +61,15 @@ def queue_opd_notice(session: Session, complaint: Complaint, *, config: CityConf
     return reply_id
 
 
-def opd_notice_topic(complaint: Complaint) -> str:
+def opd_notice_topic(complaint: Complaint, *, clean: Callable[[str], str] | None = None) -> str:
     """What the case is about, without personal data: the reporter's subject line, else the
-    routing's matched words. Never the complaint text, which may hold a NIK or an address."""
+    routing's matched words. Never the complaint text, which may hold a NIK or an address.
+
+    ``clean`` (part-escfix: ``config.logging.mask`` for escalation mail) is applied to the subject
+    before it is shortened, so a NIK cut at the end cannot slip past it."""
     subject = " ".join((complaint.subject or "").split())
+    if clean is not None:
+        subject = clean(subject)
     if subject:
         return subject if len(subject) <= TOPIC_LENGTH else subject[: TOPIC_LENGTH - 3].rstrip() + "..."
     matched = [w.strip() for w in (complaint.routing_matched or "").split(",") if w.strip()]

@@ -23,13 +23,14 @@ import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.common import q_name, xq_name
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from complaints.models import Complaint, DeadLetterAction, InboxMessage, Reply
 from complaints.monitoring import record_dead_letter_action
 from config.logging import mask
 from normalizer.envelope import utcnow
+from workers.budget import attempt_budget
 
 if TYPE_CHECKING:
     from workers.runtime import Runtime
@@ -295,13 +296,14 @@ def _put_back(broker: dramatiq.Broker, entry: _Entry) -> None:
         pipe.execute()
 
 
-def _reset_rows(session: Session, actor: str, ids: Sequence[str]) -> int:
+def _reset_rows(session: Session, actor: str, ids: Sequence[str], budget: int) -> int:
     """Put back the rows the dead-letter recorder marked, and only those still as it left them.
 
     An inbox message still ``dead`` becomes ``accepted``; a reply still ``failed`` becomes
     ``queued`` unless the answer was sent again since (a newer reply of the same kind for the same
-    case: the citizen would get it twice). A reply ``unknown`` may have reached the citizen and is
-    left alone. Attempts start again from 0 and the next attempt is due now, so if the queue
+    case: the citizen would get it twice), and only if the recorder failed it (attempts spent) with
+    no part sent and no send of unknown outcome. A reply ``unknown`` may have reached the citizen
+    and is left alone. Attempts start again from 0 and the next attempt is due now, so if the queue
     message is lost the sweeper still does the work. Returns how many rows were reset.
     """
     if not ids:
@@ -321,9 +323,13 @@ def _reset_rows(session: Session, actor: str, ids: Sequence[str]) -> int:
             )
             .exists()
         )
+        # part-escfix: only rows the dead-letter recorder failed (their attempt budget spent), and
+        # none of which a part went out or a send may have arrived: requeueing those could send
+        # the citizen the reply (or its first parts) twice.
+        recorded = and_(Reply.attempts >= budget, Reply.parts_sent == 0, Reply.unknown_outcomes == 0)
         done = session.execute(
             update(Reply)
-            .where(Reply.id.in_(ids), Reply.status == "failed", ~resent)
+            .where(Reply.id.in_(ids), Reply.status == "failed", recorded, ~resent)
             .values(status="queued", **fresh)
             .returning(Reply.id)
         ).all()
@@ -355,7 +361,8 @@ def requeue_dead(runtime: Runtime, message_ids: Sequence[str] | None, *, actor: 
         message = entry.message
         try:
             with runtime.sf.begin() as session:
-                outcome.rows_reset += _reset_rows(session, message.actor_name, _ids(message))
+                budget = attempt_budget(runtime.settings)
+                outcome.rows_reset += _reset_rows(session, message.actor_name, _ids(message), budget)
                 record_dead_letter_action(
                     session,
                     actor=actor,

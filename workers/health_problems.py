@@ -12,14 +12,14 @@ the same list, so tests freeze the clock by passing ``now``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from config.logging import mask
 from config.settings import ConfigurationError, Settings
 from workers.health_report import HealthPicture, OutboundHealth, PollerView, ProcessHealth
-from workers.office_hours import WIB, parse_office_hours
+from workers.office_hours import WIB, closed_days_of, parse_office_hours
 
 SEVERITIES = ("critical", "warning")
 
@@ -199,6 +199,8 @@ def _quiet_channels(picture: HealthPicture, settings: Settings, now: datetime) -
     except ConfigurationError as exc:
         # Said on the page rather than breaking it: every other problem still shows.
         return [Problem("office_hours_invalid", "warning", "settings", str(exc), str(exc))]
+    if picture.calendar is not None:  # part-escfix: a holiday is not office hours
+        office = replace(office, closed_on=closed_days_of(picture.calendar))
     quiet_after = timedelta(hours=settings.health_quiet_channel_hours)
     found = []
     if office.is_open(now):

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from complaints import sla
 from complaints.models import InboxMessage, PollerState, Reply
 from complaints.monitoring import (
     ProcessInfo,
@@ -164,6 +165,8 @@ class HealthPicture:
     stuck_oldest: datetime | None
     dead_inbox: int = 0
     """Inbox messages accepted in the last 24 h that were given up after their retries (state ``dead``)."""
+    calendar: sla.Calendar | None = None
+    """part-escfix: the city's calendar (calendar.yaml): its holidays and days off are not office hours."""
 
     @property
     def dead_letters(self) -> int:
@@ -420,4 +423,5 @@ def build_health(runtime: Runtime, now: datetime | None = None, *, sampled_depth
             dead_inbox=_capped_count(
                 session, InboxMessage.state == "dead", InboxMessage.created_at >= now - timedelta(hours=24)
             ),
+            calendar=sla.calendar_of(runtime.config.calendar),
         )

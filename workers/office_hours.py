@@ -9,9 +9,11 @@ things: is ``now`` inside office hours, and how much office time has passed betw
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from complaints.sla import Calendar
 from config.settings import ConfigurationError
 
 WIB = timezone(timedelta(hours=7), "WIB")  # Kota Bogor's time zone (Asia/Jakarta has no DST)
@@ -26,10 +28,14 @@ class OfficeHours:
     """Opening times per weekday (0 = Monday), in WIB."""
 
     spans: dict[int, list[tuple[time, time]]]
+    closed_on: Callable[[date], bool] = lambda _day: False
+    """part-escfix: days the offices are closed whatever the weekday (the city calendar's holidays)."""
 
     def is_open(self, at: datetime) -> bool:
         """True when ``at`` falls inside office hours."""
         local = at.astimezone(WIB)
+        if self.closed_on(local.date()):
+            return False
         return any(start <= local.time() < end for start, end in self.spans.get(local.weekday(), []))
 
     def open_time_between(self, since: datetime, until: datetime) -> timedelta:
@@ -41,7 +47,7 @@ class OfficeHours:
         day: date = since.astimezone(WIB).date()
         last: date = until.astimezone(WIB).date()
         while day <= last:
-            for start, end in self.spans.get(day.weekday(), []):
+            for start, end in [] if self.closed_on(day) else self.spans.get(day.weekday(), []):
                 opens = datetime.combine(day, start, WIB)
                 closes = datetime.combine(day, end, WIB)
                 overlap = min(closes, until) - max(opens, since)
@@ -83,3 +89,9 @@ def parse_office_hours(spec: str) -> OfficeHours:
         for day in days:
             spans.setdefault(day, []).append((start, end))
     return OfficeHours(spans)
+
+
+def closed_days_of(calendar: Calendar) -> Callable[[date], bool]:
+    """part-escfix: the days ``calendar`` (calendar.yaml) closes the offices: public holidays, cuti
+    bersama and local days off (its weekly hours are not used: HEALTH_OFFICE_HOURS says those)."""
+    return lambda day: day in calendar.listed_days_off or day in calendar.public_holidays(day.year)

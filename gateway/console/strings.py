@@ -86,6 +86,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_late_working": "terlambat {n} jam kerja",
         "inbox_left_hours_working": "{n} jam kerja lagi",
         "inbox_left_minutes_working": "{n} menit kerja lagi",
+        # part-escfix: a step late beyond the clock's counting cap (gateway/console/clock.py)
+        "inbox_late_over_days": "terlambat lebih dari {n} hari",
         "inbox_deadline": "tenggat",
         "clock_paused": "jam berhenti (menunggu pelapor)",
         "inbox_minutes": "{n} menit",
@@ -707,6 +709,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_late_working": "{n} working hours late",
         "inbox_left_hours_working": "{n} working hours left",
         "inbox_left_minutes_working": "{n} working minutes left",
+        # part-escfix: a step late beyond the clock's counting cap (gateway/console/clock.py)
+        "inbox_late_over_days": "more than {n} days late",
         "inbox_deadline": "due",
         "clock_paused": "clock stopped (waiting for the reporter)",
         "inbox_minutes": "{n} min",

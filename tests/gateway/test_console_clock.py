@@ -38,3 +38,12 @@ def test_english_words() -> None:
     due = datetime(2026, 12, 7, 10, 0, tzinfo=WIB)
     assert step_clock_words(EN, CITY, "triase", due, FRIDAY_1500) == "3 working hours left"
     assert step_clock_words(EN, CITY, "dikembalikan_ke_pelapor", None, FRIDAY_1500) == EN["clock_paused"]
+
+
+def test_a_step_late_for_years_is_said_in_days_without_walking_the_calendar() -> None:
+    """part-escfix: two years late is "terlambat lebih dari 30 hari" (either clock); 29 days late is counted."""
+    two_years_ago = FRIDAY_1500 - timedelta(days=730)
+    assert step_clock_words(ID, CITY, "disposisi", two_years_ago, FRIDAY_1500) == "terlambat lebih dari 30 hari"
+    assert step_clock_words(EN, CITY, "diverifikasi", two_years_ago, FRIDAY_1500) == "more than 30 days late"
+    recent = step_clock_words(ID, CITY, "disposisi", FRIDAY_1500 - timedelta(days=29), FRIDAY_1500)
+    assert recent.startswith("terlambat ") and "jam kerja" in recent

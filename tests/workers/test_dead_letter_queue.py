@@ -175,7 +175,8 @@ def _reply(session: Any, case_id: str, kind: str, status: str) -> str:
 
 def test_requeued_replies_reset_only_failed_ones_not_sent_again_since(tmp_path: Path) -> None:
     """A failed reply is queued again with fresh attempts; one whose answer was resent since, or whose
-    outcome is unknown (it may have arrived), is left as it is."""
+    outcome is unknown (it may have arrived), is left as it is; so is one with a part sent, a send of
+    unknown outcome, or attempts left (not failed by the recorder)."""
     runtime = build_runtime(base_settings(tmp_path, reply_max_retries=0))
     try:
         with runtime.sf.begin() as session:
@@ -186,13 +187,26 @@ def test_requeued_replies_reset_only_failed_ones_not_sent_again_since(tmp_path: 
                 "alone-unknown": _reply(session, alone.id, "ack", "unknown"),
                 "resent": _reply(session, resent.id, "answer", "failed"),
                 "resent-newer": _reply(session, resent.id, "answer", "queued"),
+                # part-escfix: a reply two of whose three SMS parts went out, one whose send may
+                # have arrived, and one failed before its budget was spent (not the recorder's).
+                "partly-sent": _reply(session, alone.id, "status", "failed"),
+                "maybe-arrived": _reply(session, alone.id, "reminder", "failed"),
+                "refused-early": _reply(session, alone.id, "notice", "failed"),
             }
+            session.get(Reply, replies["partly-sent"]).parts_sent = 2
+            session.get(Reply, replies["maybe-arrived"]).unknown_outcomes = 1
+            session.get(Reply, replies["refused-early"]).attempts = 0
             newer = session.get(Reply, replies["resent-newer"])  # the operator sent the answer again later
             newer.created_at, newer.attempts = newer.created_at + timedelta(minutes=5), 0
         message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=QUEUE,
             actor_name="send_reply",
-            args=([replies["alone"], replies["alone-unknown"], replies["resent"]],),
+            args=(
+                [
+                    replies[k]
+                    for k in ("alone", "alone-unknown", "resent", "partly-sent", "maybe-arrived", "refused-early")
+                ],
+            ),
             kwargs={},
             options={"retries": 1},
         )
@@ -210,6 +224,9 @@ def test_requeued_replies_reset_only_failed_ones_not_sent_again_since(tmp_path: 
             "alone-unknown": ("unknown", 1),
             "resent": ("failed", 1),
             "resent-newer": ("queued", 0),
+            "partly-sent": ("failed", 1),
+            "maybe-arrived": ("failed", 1),
+            "refused-early": ("failed", 0),
         }
         [depth] = queue_depths(runtime.broker)
         assert (depth.ready, depth.dead) == (1, 0)

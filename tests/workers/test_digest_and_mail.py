@@ -13,7 +13,6 @@ from complaints.models import Reply
 from config.loader import load_city_config
 from config.model import CityConfig
 from gateway.embedded import start_workers
-from normalizer.envelope import utcnow
 from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
 from tests.support.cases import ADDRESS, EMAIL, NAME, NIK, PHONE, seed_case
@@ -114,12 +113,20 @@ def test_staff_mail_arrives_with_ticket_and_link_but_no_personal_data(tmp_path: 
         rt = make_runtime(tmp_path, city, sink.host, sink.port)
         pool = start_workers(rt, threads=2)
         try:
-            now = utcnow()
+            # part-escfix: frozen at Monday 7 Dec 2026 14:00 WIB, 90 working minutes after the
+            # deadline; level 2 comes at the next pass. The reporter wrote their NIK, phone and
+            # e-mail into the subject line: the escalation mails carry the topic masked.
+            now = SEVEN_WIB + timedelta(hours=7)
             ticket = new_ticket()
+            subject = f"Jalan rusak NIK {NIK} hubungi {PHONE} / {EMAIL}"
             with rt.sf.begin() as session:
-                seed_case(session, ticket, "disposisi", opd_code="dlh", step_deadline_at=now - timedelta(minutes=90))
+                seed_case(
+                    session, ticket, "disposisi", opd_code="dlh", step_deadline_at=now - timedelta(minutes=90),
+                    subject=subject,
+                )  # fmt: skip
             escalation_job(rt, now)
-            digest_job(rt, now.replace(hour=1, minute=0))  # 08:00 WIB, after DIGEST_TIME
+            escalation_job(rt, now + timedelta(minutes=1))
+            digest_job(rt, SEVEN_WIB + timedelta(hours=1))  # 08:00 WIB, after DIGEST_TIME
 
             to_opd = sink.wait_for(lambda m: m.message["To"] == DLH_ESCALATION)
             to_supervisor = sink.wait_for(lambda m: m.message["To"] == SUPERVISOR)
@@ -138,5 +145,6 @@ def test_staff_mail_arrives_with_ticket_and_link_but_no_personal_data(tmp_path: 
         raw = mail.raw.decode("utf-8", "replace")
         for personal in PERSONAL:
             assert personal not in raw
-    assert "Jalan rusak" in to_opd.text()  # the topic (the reporter's subject line)
+    for mail in (to_opd, to_supervisor):  # the topic: the reporter's subject line, masked
+        assert "Topik: Jalan rusak NIK [NIK] hubungi [PHONE] / [EMAIL]" in mail.text()
     assert "Terlambat: 1 jam 30 menit" in to_opd.text()

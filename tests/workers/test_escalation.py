@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,8 @@ from workers.setup import build_runtime
 DLH_ESCALATION = "kadis.dlh@kotabogor.go.id"
 SUPERVISOR = "supervisor.operator@kotabogor.go.id"
 DIGEST_DUE = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 08:00 WIB
+WIB = timezone(timedelta(hours=7))
+MONDAY_1000 = datetime(2026, 12, 7, 10, 0, tzinfo=WIB)
 
 
 @pytest.fixture
@@ -138,7 +140,7 @@ def test_an_overdue_step_escalates_once_to_the_inbox_the_opd_and_the_history(run
 
 def test_level_two_goes_to_the_supervisor_after_the_second_delay_once(runtime: Runtime) -> None:
     """ESCALATION_LEVEL2_AFTER_MINUTES after the deadline the supervisor gets one e-mail, not before."""
-    now = utcnow()
+    now = MONDAY_1000  # part-escfix: frozen inside working hours (dianalisa counts working minutes)
     ticket = seed(runtime, "dianalisa", timedelta(minutes=30), now)
 
     escalation_job(runtime, now)
@@ -358,3 +360,80 @@ def test_one_case_that_cannot_be_escalated_does_not_hold_up_the_others(
     assert outcome.level1 == [good]
     assert escalations(runtime, bad) == [] and escalations(runtime, good) == [(1, 1)]
     assert case_of(runtime, bad).attention is None
+
+
+# --- part-escfix: level 2 on the step's own clock, and OPD mail only for the OPD's own steps ---
+
+
+def test_level_two_of_a_working_hours_step_counts_working_minutes_after_the_deadline(runtime: Runtime) -> None:
+    """Due Friday 15:00 WIB: Friday 19:01 is level 1 only; level 2 (120 working minutes) comes on Monday at 09:00."""
+    friday_1500 = datetime(2026, 12, 4, 15, 0, tzinfo=WIB)
+    ticket = seed(runtime, "disposisi", timedelta(0), friday_1500)
+
+    escalation_job(runtime, datetime(2026, 12, 4, 19, 1, tzinfo=WIB))  # 4 h 1 min wall, 60 working minutes
+    escalation_job(runtime, datetime(2026, 12, 5, 10, 0, tzinfo=WIB))  # Saturday: still 60 working minutes
+    escalation_job(runtime, datetime(2026, 12, 7, 8, 59, tzinfo=WIB))  # Monday 08:59: 119
+    assert escalations(runtime, ticket) == [(1, 1)]
+    assert mails(runtime, "escalation_supervisor") == []
+
+    escalation_job(runtime, datetime(2026, 12, 7, 9, 0, tzinfo=WIB))
+
+    assert escalations(runtime, ticket) == [(1, 1), (2, 1)]
+    (mail,) = mails(runtime, "escalation_supervisor")
+    assert ticket in mail.text
+
+
+def test_level_one_and_level_two_are_never_written_in_the_same_pass(runtime: Runtime) -> None:
+    """A wall-clock step first seen ten hours late gets level 1 in this pass and level 2 only in the next."""
+    now = MONDAY_1000
+    ticket = seed(runtime, "diverifikasi", timedelta(hours=10), now)
+
+    first = escalation_job(runtime, now)
+    assert first.level1 == [ticket] and first.level2 == []
+    assert escalations(runtime, ticket) == [(1, 1)]
+
+    second = escalation_job(runtime, now + timedelta(minutes=1))
+    assert second.level1 == [] and second.level2 == [ticket]
+    assert escalations(runtime, ticket) == [(1, 1), (2, 1)]
+
+
+OPERATOR_STEPS = ["diverifikasi", "triase", "dikembalikan_ke_operator", "dijawab", "diterima_operator"]
+
+
+@pytest.mark.parametrize("status", OPERATOR_STEPS)
+def test_a_late_operator_step_flags_the_inbox_and_reaches_the_supervisor_but_never_mails_the_opd(
+    runtime: Runtime, status: str
+) -> None:
+    """The operator's own late step (even of a case that names DLH) mails no OPD; inbox flag and level 2 stay."""
+    now = MONDAY_1000
+    ticket = seed(runtime, status, timedelta(minutes=30), now)
+
+    escalation_job(runtime, now)
+    escalation_job(runtime, now + timedelta(hours=3))
+
+    assert escalations(runtime, ticket) == [(1, 1), (2, 1)]
+    assert case_of(runtime, ticket).attention == "escalated"
+    assert mails(runtime, "escalation") == []
+    (supervisor,) = mails(runtime, "escalation_supervisor")
+    assert ticket in supervisor.text
+    ((_, note), _) = scheduler_history(runtime, ticket)
+    assert "level 1" in note and "e-mail to" not in note
+
+
+def test_an_opd_step_mails_that_opd_with_the_topic_masked(runtime: Runtime) -> None:
+    """A late OPD step mails the OPD it is at; a NIK, phone or e-mail in the reporter's subject is masked."""
+    now = MONDAY_1000
+    seed(
+        runtime, "ditindaklanjuti", timedelta(minutes=5), now,
+        subject="Sampah menumpuk 3271010101900001 telp 081298765432 siti@example.net",
+    )  # fmt: skip
+
+    escalation_job(runtime, now)
+    escalation_job(runtime, now + timedelta(hours=3))
+
+    (mail,) = mails(runtime, "escalation")
+    (supervisor,) = mails(runtime, "escalation_supervisor")
+    assert mail.address == DLH_ESCALATION
+    for text in (mail.text, supervisor.text):
+        assert "Sampah menumpuk [NIK] telp [PHONE] [EMAIL]" in text
+        assert "3271010101900001" not in text and "081298765432" not in text and "siti@example" not in text

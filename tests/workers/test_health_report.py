@@ -250,3 +250,13 @@ def test_queue_depths_and_dead_letters_on_both_brokers(tmp_path: Path, backend: 
         assert dead.text_en == "1 message in the dead-letter queue"
     finally:
         rt.close()
+
+
+def test_quiet_channel_skips_the_city_calendars_holidays(runtime: Runtime) -> None:
+    """part-escfix: cuti bersama (24 Dec 2026) and Christmas (25 Dec) are no office hours: silence is not counted."""
+    rt = runtime
+    inbox_row(rt, "sms", datetime(2026, 12, 23, 15, 0, tzinfo=WIB))  # Wednesday, an hour before closing
+    [quiet] = [p for p in found_at(rt, datetime(2026, 12, 28, 11, 0, tzinfo=WIB)) if p.code == "channel_quiet"]
+    assert quiet.text_en == "No SMS received for 4 h during office hours"  # Wed 15-16 + Mon 08-11
+    inbox_row(rt, "sms", datetime(2026, 12, 23, 15, 30, tzinfo=WIB))
+    assert "channel_quiet" not in codes(found_at(rt, datetime(2026, 12, 24, 11, 30, tzinfo=WIB)))
