@@ -58,17 +58,6 @@ def local_time(moment: datetime | None) -> str:
     return f"{moment.astimezone(WIB):%d-%m-%Y %H:%M} WIB"
 
 
-def clock_words(t: Mapping[str, str], seconds_left: int | None) -> str:
-    """The step clock in words, as in the inbox: "3 jam lagi", "terlambat 2 jam", or "–"."""
-    if seconds_left is None:
-        return "–"
-    if seconds_left < 0:
-        return t["inbox_late"].format(n=-seconds_left // 3600)
-    if seconds_left < 3600:
-        return t["inbox_left_minutes"].format(n=seconds_left // 60)
-    return t["inbox_left_hours"].format(n=seconds_left // 3600)
-
-
 def _viewer(user: StaffView) -> Viewer:
     return Viewer(role=user.role, opd_code=user.opd_code)
 
