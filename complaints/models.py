@@ -106,6 +106,9 @@ class Complaint(Base):
         Index("ix_complaints_status_deadline", "status", "step_deadline_at", "created_at"),
         Index("ix_complaints_opd_status_deadline", "opd_code", "status", "step_deadline_at"),
         Index("ix_complaints_attention", "attention"),
+        # issue 10, duplicates (migration 0016): one OPD's recent cases; the cases merged into one.
+        Index("ix_complaints_opd_created", "opd_code", "created_at"),
+        Index("ix_complaints_merged_into", "merged_into_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -151,6 +154,9 @@ class Complaint(Base):
     # part-clock (migration 0013)
     clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
     """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
+    # issue 10, duplicates (migration 0016)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
+    """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
 
 
 class HistoryEntry(Base):
