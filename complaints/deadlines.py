@@ -3,7 +3,7 @@
 Before the working-hours clock a step's deadline was its entry time plus sop.yaml's minutes of
 wall time: a case that entered ``ditindaklanjuti`` (1,440 minutes) on Friday at 10:00 was due on
 Saturday at 10:00 instead of Wednesday at 10:00. Such rows carry ``deadline_clock`` NULL
-(migration 0016) and the escalation leaves them alone until :func:`recompute_legacy_deadlines`
+(migration 0017) and the escalation leaves them alone until :func:`recompute_legacy_deadlines`
 has given them the deadline the current rule would have: the entry into the current status (the
 latest history row that moved the case into it) plus the status's standard on its own clock.
 

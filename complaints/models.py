@@ -110,7 +110,10 @@ class Complaint(Base):
         Index("ix_complaints_status_deadline", "status", "step_deadline_at", "created_at"),
         Index("ix_complaints_opd_status_deadline", "opd_code", "status", "step_deadline_at"),
         Index("ix_complaints_attention", "attention"),
-        # Open cases whose deadline predates the working clock (migration 0016, complaints/deadlines.py).
+        # issue 10, duplicates (migration 0016): one OPD's recent cases; the cases merged into one.
+        Index("ix_complaints_opd_created", "opd_code", "created_at"),
+        Index("ix_complaints_merged_into", "merged_into_id"),
+        # Open cases whose deadline predates the working clock (migration 0017, complaints/deadlines.py).
         Index(
             "ix_complaints_deadline_legacy",
             "id",
@@ -162,8 +165,11 @@ class Complaint(Base):
     # part-clock (migration 0013)
     clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
     """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
+    # issue 10, duplicates (migration 0016)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
+    """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
     deadline_clock: Mapped[str | None] = mapped_column(String(8))
-    """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0016); NULL on a
+    """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
     deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
 
 

@@ -284,6 +284,16 @@ class Settings(BaseSettings):
         default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."
     )
     digest_timezone: str = Field(default="Asia/Jakarta", description="Time zone of DIGEST_TIME (WIB by default).")
+    # issue 10, duplicate complaints (complaints/duplicates.py)
+    duplicate_window_days: int = Field(
+        default=14, ge=1, description="Open cases received within this many days of a case are compared with it."
+    )
+    duplicate_min_similarity: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="How alike (0..1, cosine of stemmed words) a case must be to be proposed as a duplicate.",
+    )
     # part-hostile: request-level limits, applied to every route in one place (gateway/limits.py).
     request_read_timeout_seconds: float = Field(
         default=30.0,

@@ -2,7 +2,7 @@
 
 The scheduler does the same before every escalation pass (complaints/deadlines.py); this is the
 way to do it at once after an upgrade, with progress, before the first scheduler starts. It
-migrates the schema first (the mark of which clock a deadline counts on is migration 0016).
+migrates the schema first (the mark of which clock a deadline counts on is migration 0017).
 """
 
 from __future__ import annotations

@@ -11,16 +11,16 @@ step that sop.yaml marks ``wall`` but an operator was handed (AUTO_DISPOSE=false
 The partial index holds only the open rows still to recompute, so the scheduler's look-up for
 them costs nothing once they are done.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
