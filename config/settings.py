@@ -286,6 +286,11 @@ class Settings(BaseSettings):
     escalation_level2_after_minutes: int = Field(
         default=240, description="Minutes after a step's deadline before it is escalated to the supervisor."
     )
+    escalation_max_per_pass: int = Field(
+        default=100,
+        ge=1,
+        description="Escalations (and their e-mails) one scheduler pass writes at most; the rest wait for the next.",
+    )
     digest_time: time = Field(
         default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."
     )
