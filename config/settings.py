@@ -209,6 +209,15 @@ class Settings(BaseSettings):
             "false leaves every verified complaint in the operator's inbox with the proposal."
         ),
     )
+    # issue 13: a returned complaint completed by a short reply (workers/completion.py)
+    complete_reply_window_days: float = Field(
+        default=3.0,
+        ge=0,
+        description=(
+            "Days after a complaint was returned for missing identity in which a short message from the same "
+            "phone, e-mail address or chat completes it under the same ticket; later, a message is a new complaint."
+        ),
+    )
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )
