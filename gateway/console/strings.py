@@ -305,6 +305,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "note_kind_phone_answer": "Dijawab lewat telepon",
         "case_actions": "Tindakan",
         "case_no_actions": "Tidak ada tindakan yang dapat Anda lakukan pada kasus ini sekarang.",
+        # issue 10: duplicate complaints (case_duplicates.html)
+        "dup_title": "Kemungkinan pengaduan yang sama",
+        "dup_hint": (
+            "Kasus terbuka lain di OPD yang sama dengan kata-kata yang mirip. Gabungkan bila memang satu masalah: "
+            "pelapornya tetap memegang tiket sendiri dan menerima jawaban kasus ini."
+        ),
+        "dup_col_pick": "Pilih",
+        "dup_pick": "Gabungkan {ticket} ke kasus ini",
+        "dup_col_score": "Kemiripan",
+        "dup_col_words": "Kata yang sama",
+        "dup_merge_button": "Gabungkan yang dipilih ke {ticket}",
         "action_verify": "Verifikasi identitas",
         "action_dispose": "Disposisi ke OPD",
         "action_reroute": "Alihkan ke OPD lain",
@@ -926,6 +937,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "note_kind_phone_answer": "Answered by phone",
         "case_actions": "Actions",
         "case_no_actions": "There is nothing you can do on this case now.",
+        # issue 10: duplicate complaints (case_duplicates.html)
+        "dup_title": "Possibly the same complaint",
+        "dup_hint": (
+            "Other open cases of the same OPD with similar words. Merge them if they are one problem: "
+            "their reporters keep their own tickets and receive this case's answer."
+        ),
+        "dup_col_pick": "Pick",
+        "dup_pick": "Merge {ticket} into this case",
+        "dup_col_score": "Similarity",
+        "dup_col_words": "Shared words",
+        "dup_merge_button": "Merge the chosen cases into {ticket}",
         "action_verify": "Verify identity",
         "action_dispose": "Send to an OPD",
         "action_reroute": "Re-route to another OPD",

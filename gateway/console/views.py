@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
+from gateway.client_address import client_address
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
 from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
@@ -25,7 +26,7 @@ from gateway.console.manual import manual_page, manual_submit
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
-from gateway.keys import ACCEPTOR
+from gateway.keys import ACCEPTOR, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +34,8 @@ HERE = Path(__file__).parent
 
 
 def _client_address(request: web.Request) -> str:
-    # The peer address; behind a reverse proxy every login shares the proxy's address (see README).
-    return request.remote or "unknown"
+    # part-abuse: the peer, or X-Forwarded-For when the peer is one of TRUSTED_PROXIES (see README).
+    return client_address(request, request.config_dict[SETTINGS].trusted_proxy_networks)
 
 
 # --------------------------------------------------------------------------- login / logout
