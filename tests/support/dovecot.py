@@ -664,6 +664,18 @@ class DovecotHarness:
                 raise DovecotError(f"sessions of {self.user} still listed {timeout}s after kick")
             time.sleep(0.02)
 
+    def poller_settings(self) -> dict[str, object]:
+        """The gateway's IMAP settings for this mailbox: plain IMAP on loopback, quick polls and IDLE renewals."""
+        return {
+            "imap_host": self.host,
+            "imap_port": self.port,
+            "imap_user": self.user,
+            "imap_password": self.password,
+            "imap_ssl": False,
+            "imap_poll_seconds": 0.5,
+            "imap_idle_seconds": 5,
+        }
+
     def set_password(self, password: str) -> None:
         """Change the account's password in the passwd file the server reads.
 
