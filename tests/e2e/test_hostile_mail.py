@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from complaints.models import Complaint, InboxMessage
+from tests.conftest import base_settings
 from tests.e2e.test_email import IDENTITY, MAILBOX, email_settings
 from tests.support.dovecot import DovecotHarness, running_dovecot
 from tests.support.hostile_mail import HostileMail, corpus
@@ -85,16 +86,11 @@ def test_corpus_through_our_smtp_server_each_mail_has_an_outcome_and_none_blocks
     """To our SMTP server, one session per mail: 250 or a 5xx with its reason, and the good mail after it gets 250."""
     port = free_port()
     with SmtpSink() as sink:
-        settings = email_settings(
+        settings = base_settings(
             tmp_path,
-            mailbox=_NoMailbox(),  # type: ignore[arg-type]
-            sink=sink,
+            **sink.sender_settings(MAILBOX),
             smtp_intake_port=port,
             smtp_intake_domains="bogorkota.go.id",
-            imap_host=None,
-            imap_port=None,
-            imap_user=None,
-            imap_password=None,
         )
         with running_system(settings) as system:
             answers: dict[str, tuple[int, str]] = {}
@@ -120,12 +116,6 @@ def test_corpus_through_our_smtp_server_each_mail_has_an_outcome_and_none_blocks
                 lambda s: len(list(s.scalars(select(InboxMessage)))) == 2 * len(CORPUS) - refused, timeout=30
             )
             check_outcomes(system, stored)
-
-
-class _NoMailbox:
-    """Stands in for Dovecot where only our SMTP server is tested (its settings are cleared)."""
-
-    host, port, user, password = "127.0.0.1", 1, "-", "-"
 
 
 def send_raw(port: int, raw: bytes) -> tuple[int, str]:
