@@ -9,9 +9,10 @@ A case whose current step is past ``step_deadline_at`` is escalated once per ent
   gets an e-mail. A late operator step (verification, reviewing the answer) is the operator's
   own work: its inbox flag and level 2 say so, no OPD is mailed for it;
 - level 2, ``ESCALATION_LEVEL2_AFTER_MINUTES`` after the deadline, counted on the step's own clock
-  (working minutes for ``clock: working`` steps, so a step due on Friday afternoon reaches level 2
-  on Monday morning, not on Friday night), and never in the pass that wrote level 1: the
-  operator supervisor (``ESCALATION_SUPERVISOR_EMAIL``) gets an e-mail.
+  (the clock its deadline was set on, ``deadline_clock``: working minutes for working steps, so
+  a step due on Friday afternoon reaches level 2 on Monday morning, not on Friday night), and
+  never in the pass that wrote level 1: the operator supervisor (``ESCALATION_SUPERVISOR_EMAIL``)
+  gets an e-mail.
 
 Each level is one ``escalations`` row with a unique key (case, step, entry, level), written in the
 transaction that writes the history note and queues the e-mail: of two schedulers only the one
@@ -19,6 +20,10 @@ whose row went in acts. E-mails go to the outbox (``replies``) like the OPD noti
 the ``send_reply`` workers; they carry the ticket, topic, OPD, step, deadline, how late and the
 console link, never the reporter's personal data (the topic, the reporter's own subject line,
 has NIKs, phone numbers and e-mail addresses masked). A flag whose step was since done is cleared.
+
+A pass writes at most ``ESCALATION_MAX_PER_PASS`` escalations, cases owed level 1 first. Cases
+whose deadline predates the working clock (``deadline_clock`` NULL) are skipped until
+complaints/deadlines.py has recomputed them.
 """
 
 from __future__ import annotations
@@ -50,8 +55,6 @@ KIND_OPD = "escalation"
 KIND_SUPERVISOR = "escalation_supervisor"
 STAFF_MAIL_KINDS = frozenset({KIND_OPD, KIND_SUPERVISOR, "opd_digest"})
 """Outbox kinds this part sends to staff (never to the citizen): the case page shows them as notices."""
-BATCH = 500
-"""Overdue cases looked at per pass; the next minute's pass takes the rest."""
 CHUNK = 50
 """Cases escalated per transaction."""
 
@@ -103,6 +106,9 @@ def escalate_overdue(
                 select(Complaint.id)
                 .where(
                     Complaint.step_deadline_at < now,
+                    # A deadline of the old wall-clock rule is not trusted: complaints/deadlines.py
+                    # recomputes it first (the scheduler does so before this pass).
+                    Complaint.deadline_clock.is_not(None),
                     Complaint.closed_at.is_(None),
                     Complaint.status.in_(clocked_statuses(config.sop)),
                     owed,
@@ -110,9 +116,13 @@ def escalate_overdue(
                 # Cases owed level 1 first: cases waiting for level 2 on the working clock (a whole
                 # weekend of them) must not crowd a newly overdue step out of the batch.
                 .order_by(_escalated(1), Complaint.step_deadline_at, Complaint.id)
-                .limit(BATCH)
+                # ESCALATION_MAX_PER_PASS: a backlog (a long holiday, a scheduler down for a day)
+                # reaches the mailboxes a pass at a time instead of all at once.
+                .limit(settings.escalation_max_per_pass)
             )
         )
+    if len(ids) == settings.escalation_max_per_pass:
+        log.warning("escalation pass full (%d cases): the rest wait for the next pass", len(ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         done = EscalationOutcome()
@@ -195,8 +205,7 @@ def level2_due(case: Complaint, *, config: CityConfig, settings: Settings, now: 
     if case.step_deadline_at is None:
         return False
     after = settings.escalation_level2_after_minutes
-    clock = config.sop.clock(case.status) if case.status in config.sop.statuses else sla.WALL
-    if clock == sla.WORKING:
+    if lifecycle.step_clock(case, config.sop) == sla.WORKING:
         return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar)) >= after
     return now - case.step_deadline_at >= timedelta(minutes=after)
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -58,6 +59,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value is not None else None
+
+
+_TO_RECOMPUTE = text("deadline_clock IS NULL AND step_deadline_at IS NOT NULL AND closed_at IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -109,6 +113,13 @@ class Complaint(Base):
         # issue 10, duplicates (migration 0016): one OPD's recent cases; the cases merged into one.
         Index("ix_complaints_opd_created", "opd_code", "created_at"),
         Index("ix_complaints_merged_into", "merged_into_id"),
+        # Open cases whose deadline predates the working clock (migration 0017, complaints/deadlines.py).
+        Index(
+            "ix_complaints_deadline_legacy",
+            "id",
+            sqlite_where=_TO_RECOMPUTE,
+            postgresql_where=_TO_RECOMPUTE,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -157,6 +168,9 @@ class Complaint(Base):
     # issue 10, duplicates (migration 0016)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
     """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
+    deadline_clock: Mapped[str | None] = mapped_column(String(8))
+    """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
+    deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
 
 
 class HistoryEntry(Base):

@@ -506,7 +506,7 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
                 )
             normalised[str(key)] = MappingProxyType({k: str(v).strip() for k, v in form.items()})
         labels = {}
-        for section in ("fields", "problems"):
+        for section in ("fields", "problems", "reply_with"):
             raw = data.get(section) or {}
             if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
                 problems.add(path, data.line_of(section), f"'{section}' must map codes to label strings")
@@ -515,7 +515,7 @@ def _read_replies(directory: Path, problems: Problems) -> Replies | None:
         lang = path.stem
         reasons = _read_return_reasons(data, path, problems)
         languages[lang] = LanguageReplies(
-            lang, MappingProxyType(normalised), labels["fields"], labels["problems"], reasons
+            lang, MappingProxyType(normalised), labels["fields"], labels["problems"], reasons, labels["reply_with"]
         )
     return Replies(MappingProxyType(languages)) if DEFAULT_LANGUAGE in languages else None
 

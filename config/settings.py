@@ -209,6 +209,15 @@ class Settings(BaseSettings):
             "false leaves every verified complaint in the operator's inbox with the proposal."
         ),
     )
+    # issue 13: a returned complaint completed by a short reply (workers/completion.py)
+    complete_reply_window_days: float = Field(
+        default=3.0,
+        ge=0,
+        description=(
+            "Days after a complaint was returned for missing identity in which a short message from the same "
+            "phone, e-mail address or chat completes it under the same ticket; later, a message is a new complaint."
+        ),
+    )
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )
@@ -271,11 +280,22 @@ class Settings(BaseSettings):
         default=180.0,
         description="How long a scheduler holds its lease without renewing it; another one takes over after.",
     )
+    # part-chaos: two `intake poller` processes, one polls (gateway/poller_lease.py).
+    poller_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="A standby poller takes an adapter over within this long after the active one dies.",
+    )
     escalation_supervisor_email: str | None = Field(
         default=None, description="The operator supervisor's address: level-2 escalations go there (unset: none)."
     )
     escalation_level2_after_minutes: int = Field(
         default=240, description="Minutes after a step's deadline before it is escalated to the supervisor."
+    )
+    escalation_max_per_pass: int = Field(
+        default=100,
+        ge=1,
+        description="Escalations (and their e-mails) one scheduler pass writes at most; the rest wait for the next.",
     )
     digest_time: time = Field(
         default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."

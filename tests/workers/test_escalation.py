@@ -324,18 +324,19 @@ def test_serve_runs_the_scheduler_and_gateway_only_processes_do_not(tmp_path: Pa
         assert st.system is not None and st.system.scheduler is None
 
 
-def test_cases_escalated_already_never_crowd_a_newly_overdue_one_out(
-    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cases_escalated_already_never_crowd_a_newly_overdue_one_out(tmp_path: Path, city: CityConfig) -> None:
     """With room for two cases per pass, the next pass takes the third overdue case, not the two done ones again."""
-    monkeypatch.setattr(escalation, "BATCH", 2)
-    now = utcnow()
-    tickets = [seed(runtime, "disposisi", timedelta(minutes=m), now) for m in (30, 20, 10)]
+    runtime = make_runtime(tmp_path, city, escalation_max_per_pass=2)
+    try:
+        now = utcnow()
+        tickets = [seed(runtime, "disposisi", timedelta(minutes=m), now) for m in (30, 20, 10)]
 
-    escalation_job(runtime, now)
-    assert [bool(escalations(runtime, t)) for t in tickets] == [True, True, False]
-    escalation_job(runtime, now)
-    assert [escalations(runtime, t) for t in tickets] == [[(1, 1)], [(1, 1)], [(1, 1)]]
+        escalation_job(runtime, now)
+        assert [bool(escalations(runtime, t)) for t in tickets] == [True, True, False]
+        escalation_job(runtime, now)
+        assert [escalations(runtime, t) for t in tickets] == [[(1, 1)], [(1, 1)], [(1, 1)]]
+    finally:
+        runtime.close()
 
 
 def test_one_case_that_cannot_be_escalated_does_not_hold_up_the_others(
