@@ -109,15 +109,4 @@ def _notice(runtime: Runtime, session: Session, case: Complaint) -> str | None:
     slot = int(now.timestamp() // interval.total_seconds())
     # A digest, not the address itself: the key is an index entry, and short.
     sender = hashlib.sha256(f"{case.reply_channel}:{case.reply_address}".encode()).hexdigest()[:32]
-    return store.queue_reply(
-        session,
-        dedupe_key=f"{NOTICE_KIND}:{sender}:{slot}",
-        kind=NOTICE_KIND,
-        channel=case.reply_channel,
-        provider=case.reply_provider,
-        address=case.reply_address,
-        thread_ref=case.reply_thread_ref,
-        complaint_id=case.id,
-        inbox_id=case.inbox_id,
-        text=text,
-    )
+    return store.queue_case_reply(session, case, NOTICE_KIND, text, dedupe_key=f"{NOTICE_KIND}:{sender}:{slot}")
