@@ -280,6 +280,12 @@ class Settings(BaseSettings):
         default=180.0,
         description="How long a scheduler holds its lease without renewing it; another one takes over after.",
     )
+    # part-chaos: two `intake poller` processes, one polls (gateway/poller_lease.py).
+    poller_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="A standby poller takes an adapter over within this long after the active one dies.",
+    )
     escalation_supervisor_email: str | None = Field(
         default=None, description="The operator supervisor's address: level-2 escalations go there (unset: none)."
     )
