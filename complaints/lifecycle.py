@@ -155,6 +155,7 @@ def transition(
             from_status=from_status,
             to_status=to_status,
             note=note,
+            opd_code=complaint.opd_code,
         )
     )
 
@@ -207,6 +208,7 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
             from_status=complaint.status,
             to_status=complaint.status,
             note=note,
+            opd_code=complaint.opd_code,
         )
     )
 
