@@ -137,9 +137,12 @@ class ActionForbidden(Exception):
 
 def available(complaint: Complaint, viewer: Viewer) -> tuple[str, ...]:
     """The actions ``viewer`` may take on ``complaint`` now: the table's moves for the role, plus
-    :data:`NOTE` where notes are allowed. An OPD user gets nothing on another OPD's case."""
+    :data:`NOTE` where notes are allowed. An OPD user gets nothing on another OPD's case, and
+    nobody anything on a case merged into another (complaints/merging.py)."""
     if viewer.role == "opd" and complaint.opd_code != viewer.opd_code:
         return ()
+    if complaint.merged_into_id is not None:
+        return ()  # issue 10: a merged case follows its main case; nobody moves it on its own
     role = "operator" if viewer.role in STAFF_ROLES else viewer.role
     moves = lifecycle.allowed_actions(complaint, role)
     if viewer.role in STAFF_ROLES or complaint.status in NOTE_STATUSES_OPD:

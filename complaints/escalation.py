@@ -9,9 +9,10 @@ A case whose current step is past ``step_deadline_at`` is escalated once per ent
   gets an e-mail. A late operator step (verification, reviewing the answer) is the operator's
   own work: its inbox flag and level 2 say so, no OPD is mailed for it;
 - level 2, ``ESCALATION_LEVEL2_AFTER_MINUTES`` after the deadline, counted on the step's own clock
-  (working minutes for ``clock: working`` steps, so a step due on Friday afternoon reaches level 2
-  on Monday morning, not on Friday night), and never in the pass that wrote level 1: the
-  operator supervisor (``ESCALATION_SUPERVISOR_EMAIL``) gets an e-mail.
+  (the clock its deadline was set on, ``deadline_clock``: working minutes for working steps, so
+  a step due on Friday afternoon reaches level 2 on Monday morning, not on Friday night), and
+  never in the pass that wrote level 1: the operator supervisor (``ESCALATION_SUPERVISOR_EMAIL``)
+  gets an e-mail.
 
 Each level is one ``escalations`` row with a unique key (case, step, entry, level), written in the
 transaction that writes the history note and queues the e-mail: of two schedulers only the one
@@ -19,6 +20,10 @@ whose row went in acts. E-mails go to the outbox (``replies``) like the OPD noti
 the ``send_reply`` workers; they carry the ticket, topic, OPD, step, deadline, how late and the
 console link, never the reporter's personal data (the topic, the reporter's own subject line,
 has NIKs, phone numbers and e-mail addresses masked). A flag whose step was since done is cleared.
+
+A pass writes at most ``ESCALATION_MAX_PER_PASS`` escalations, cases owed level 1 first. Cases
+whose deadline predates the working clock (``deadline_clock`` NULL) are skipped until
+complaints/deadlines.py has recomputed them.
 """
 
 from __future__ import annotations
@@ -50,8 +55,6 @@ KIND_OPD = "escalation"
 KIND_SUPERVISOR = "escalation_supervisor"
 STAFF_MAIL_KINDS = frozenset({KIND_OPD, KIND_SUPERVISOR, "opd_digest"})
 """Outbox kinds this part sends to staff (never to the citizen): the case page shows them as notices."""
-BATCH = 500
-"""Overdue cases looked at per pass; the next minute's pass takes the rest."""
 CHUNK = 50
 """Cases escalated per transaction."""
 
@@ -103,6 +106,9 @@ def escalate_overdue(
                 select(Complaint.id)
                 .where(
                     Complaint.step_deadline_at < now,
+                    # A deadline of the old wall-clock rule is not trusted: complaints/deadlines.py
+                    # recomputes it first (the scheduler does so before this pass).
+                    Complaint.deadline_clock.is_not(None),
                     Complaint.closed_at.is_(None),
                     Complaint.status.in_(clocked_statuses(config.sop)),
                     owed,
@@ -110,9 +116,13 @@ def escalate_overdue(
                 # Cases owed level 1 first: cases waiting for level 2 on the working clock (a whole
                 # weekend of them) must not crowd a newly overdue step out of the batch.
                 .order_by(_escalated(1), Complaint.step_deadline_at, Complaint.id)
-                .limit(BATCH)
+                # ESCALATION_MAX_PER_PASS: a backlog (a long holiday, a scheduler down for a day)
+                # reaches the mailboxes a pass at a time instead of all at once.
+                .limit(settings.escalation_max_per_pass)
             )
         )
+    if len(ids) == settings.escalation_max_per_pass:
+        log.warning("escalation pass full (%d cases): the rest wait for the next pass", len(ids))
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         done = EscalationOutcome()
@@ -157,8 +167,7 @@ def _escalate_case(
         return  # moved on between the look-up and the lock
     if case.status not in clocked_statuses(config.sop):
         return
-    deadline = case.step_deadline_at
-    late = now - deadline
+    late = _late_words(late_minutes(case, config, now), lifecycle.step_clock(case, config.sop))
     supervisor = settings.escalation_supervisor_email
     if not _has_level(session, case, 1):
         levels = [1]  # level 2 comes at a later pass, however late this first look is
@@ -175,11 +184,11 @@ def _escalate_case(
                 case.attention = ESCALATED  # never hide a failed answer delivery or a citizen's message
             reply_id = _mail_opd(session, case, config=config, settings=settings, now=now)
             mailed = f", e-mail to {case.opd_code}" if reply_id else ""
-            _note(session, case, f"level 1: step {step} overdue by {_late_words(late)}; operator inbox{mailed}")
+            _note(session, case, f"level 1: step {step} overdue by {late}; operator inbox{mailed}")
             outcome.level1.append(case.ticket)
         else:
             reply_id = _mail_supervisor(session, case, supervisor or "", config=config, settings=settings, now=now)
-            _note(session, case, f"level 2: step {step} overdue by {_late_words(late)}; e-mail to the supervisor")
+            _note(session, case, f"level 2: step {step} overdue by {late}; e-mail to the supervisor")
             outcome.level2.append(case.ticket)
         if reply_id:
             outcome.reply_ids.append(reply_id)
@@ -192,13 +201,9 @@ def level2_due(case: Complaint, *, config: CityConfig, settings: Settings, now: 
     A ``clock: working`` step counts only the city's working minutes (calendar.yaml), like its
     deadline: wall minutes would put level 2 on a Friday evening for a step due at 15:00.
     """
-    if case.step_deadline_at is None:
+    if case.step_deadline_at is None or case.step_deadline_at >= now:
         return False
-    after = settings.escalation_level2_after_minutes
-    clock = config.sop.clock(case.status) if case.status in config.sop.statuses else sla.WALL
-    if clock == sla.WORKING:
-        return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar)) >= after
-    return now - case.step_deadline_at >= timedelta(minutes=after)
+    return late_minutes(case, config, now) >= settings.escalation_level2_after_minutes
 
 
 def _has_level(session: Session, case: Complaint, level: int) -> bool:
@@ -293,9 +298,26 @@ def _mail_supervisor(
     )
 
 
+def late_minutes(case: Complaint, config: CityConfig, now: datetime) -> float:
+    """How late the case's step is at ``now``, in minutes on the step's own clock (0 before the deadline).
+
+    A working-hours step counts only the city's working minutes since its deadline: a step due on
+    Friday at 15:00 is one working hour late on Monday at 09:00, not 66 hours.
+    """
+    if case.step_deadline_at is None or case.step_deadline_at >= now:
+        return 0.0
+    if lifecycle.step_clock(case, config.sop) == sla.WORKING:
+        return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar))
+    return (now - case.step_deadline_at).total_seconds() / 60
+
+
 def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Settings, now: datetime, opd: str) -> str:
     deadline = case.step_deadline_at or now
-    hours, minutes = divmod(int(max(0.0, (now - deadline).total_seconds()) // 60), 60)
+    hours, minutes = divmod(int(late_minutes(case, config, now)), 60)
+    working = lifecycle.step_clock(case, config.sop) == sla.WORKING
+    late = render_reply(
+        config.replies, "late_working" if working else "late_wall", "id", channel="email", hours=hours, minutes=minutes
+    )
     return render_reply(
         config.replies,
         kind,
@@ -306,7 +328,8 @@ def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Setting
         topic=escalation_topic(case),
         step=_step_words(case, config),
         deadline=local_time_words(deadline, settings),
-        late_hours=hours,
+        late=late,
+        late_hours=hours,  # what a city's wording from before {late} uses (config/loader.py)
         late_minutes=minutes,
         link=case_link(settings, case.ticket),
     )
@@ -341,6 +364,6 @@ def _step_words(case: Complaint, config: CityConfig) -> str:
     return f"{case.step} ({label})"
 
 
-def _late_words(late: timedelta) -> str:
-    hours, minutes = divmod(int(late.total_seconds() // 60), 60)
-    return f"{hours} h {minutes} min"
+def _late_words(minutes_late: float, clock: str) -> str:
+    hours, minutes = divmod(int(minutes_late), 60)
+    return f"{hours} h {minutes} min" + (" working time" if clock == sla.WORKING else "")

@@ -62,6 +62,7 @@ __all__ = [
     "hand_to_staff",
     "note",
     "open_case",
+    "step_clock",
     "transition",
 ]
 
@@ -167,19 +168,38 @@ def _set_deadline(
     minutes = sop.deadline_minutes(to_status)
     running = complaint.step_deadline_at if from_status in sop.statuses else None
     if minutes is None and not sop.state(to_status).terminal:
-        # The clock stops: keep what the step had left (nothing, if it was already late).
+        # The clock stops: keep what the step had left (nothing, if it was already late), counted
+        # on the clock its deadline was set on (a handed-over diverifikasi counts working time).
         if running is not None:
-            left = sla.minutes_left(now, running, sop.clock(from_status), calendar)
+            left = sla.minutes_left(now, running, step_clock(complaint, sop), calendar)
             complaint.clock_paused_remaining_minutes = max(0.0, left)
-        complaint.step_deadline_at = None
+        _set(complaint, None, None)
         return
     paused = complaint.clock_paused_remaining_minutes
     complaint.clock_paused_remaining_minutes = None
     if minutes is None:
-        complaint.step_deadline_at = None
+        _set(complaint, None, None)
         return
     standard = float(minutes) if paused is None else min(paused, float(minutes))
-    complaint.step_deadline_at = sla.deadline_after(now, standard, sop.clock(to_status), calendar)
+    clock = sop.clock(to_status)
+    _set(complaint, sla.deadline_after(now, standard, clock, calendar), clock)
+
+
+def _set(complaint: Complaint, deadline: datetime | None, clock: str | None) -> None:
+    complaint.step_deadline_at = deadline
+    complaint.deadline_clock = clock
+
+
+def step_clock(complaint: Complaint, sop: SopConfig) -> str:
+    """The clock the case's current deadline counts on: the one it was set on, else its status's.
+
+    A status's own clock (sop.yaml) is not always the deadline's: with AUTO_DISPOSE=false a
+    verified case handed to the operator (:func:`hand_to_staff`) counts working time although
+    sop.yaml marks ``diverifikasi`` wall. An unknown (retired) status counts wall minutes.
+    """
+    if complaint.deadline_clock is not None:
+        return complaint.deadline_clock
+    return sop.clock(complaint.status) if complaint.status in sop.statuses else sla.WALL
 
 
 def hand_to_staff(complaint: Complaint, *, sop: SopConfig, calendar: sla.Calendar) -> None:
@@ -192,7 +212,7 @@ def hand_to_staff(complaint: Complaint, *, sop: SopConfig, calendar: sla.Calenda
     """
     minutes = sop.deadline_minutes(complaint.status)
     if minutes is not None:
-        complaint.step_deadline_at = sla.deadline_after(utcnow(), minutes, sla.WORKING, calendar)
+        _set(complaint, sla.deadline_after(utcnow(), minutes, sla.WORKING, calendar), sla.WORKING)
 
 
 def note(session: Session, complaint: Complaint, *, actor: str, action: str, note: str | None = None) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -58,6 +59,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value is not None else None
+
+
+_TO_RECOMPUTE = text("deadline_clock IS NULL AND step_deadline_at IS NOT NULL AND closed_at IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -106,7 +110,17 @@ class Complaint(Base):
         Index("ix_complaints_status_deadline", "status", "step_deadline_at", "created_at"),
         Index("ix_complaints_opd_status_deadline", "opd_code", "status", "step_deadline_at"),
         Index("ix_complaints_attention", "attention"),
-        Index("ix_complaints_created", "created_at"),  # part-reports: complaints received in a period
+        # issue 10, duplicates (migration 0016): one OPD's recent cases; the cases merged into one.
+        Index("ix_complaints_opd_created", "opd_code", "created_at"),
+        Index("ix_complaints_merged_into", "merged_into_id"),
+        # Open cases whose deadline predates the working clock (migration 0017, complaints/deadlines.py).
+        Index(
+            "ix_complaints_deadline_legacy",
+            "id",
+            sqlite_where=_TO_RECOMPUTE,
+            postgresql_where=_TO_RECOMPUTE,
+        ),
+        Index("ix_complaints_created", "created_at"),  # part-reports (0018): complaints received in a period
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -152,6 +166,12 @@ class Complaint(Base):
     # part-clock (migration 0013)
     clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
     """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
+    # issue 10, duplicates (migration 0016)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
+    """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
+    deadline_clock: Mapped[str | None] = mapped_column(String(8))
+    """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
+    deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
 
 
 class HistoryEntry(Base):
@@ -171,7 +191,7 @@ class HistoryEntry(Base):
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
-    # part-reports (migration 0016)
+    # part-reports (migration 0018)
     opd_code: Mapped[str | None] = mapped_column(String(40))
     """The OPD holding the case when the row was written: a report gives each step to the OPD that had it."""
 

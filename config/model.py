@@ -164,6 +164,8 @@ class LanguageReplies:
     """Problem code -> label ("missing" -> "belum diisi")."""
     return_reasons: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     """Reason templates for returning a complaint (part-actions): key -> {"label": ..., "text": ...}, in file order."""
+    reply_with: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Identity field -> how to send it in a reply ("nik" -> "NIK <16 angka>"), for the return message (issue 13)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

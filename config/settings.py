@@ -8,9 +8,11 @@ a message naming the variables that are missing (:meth:`Settings.check_providers
 from __future__ import annotations
 
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-from pydantic import Field
+from limits import RateLimitItem, parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The config files shipped with the code (OPD directory, routing, SOP, replies, regions): the
@@ -214,6 +216,15 @@ class Settings(BaseSettings):
             "false leaves every verified complaint in the operator's inbox with the proposal."
         ),
     )
+    # issue 13: a returned complaint completed by a short reply (workers/completion.py)
+    complete_reply_window_days: float = Field(
+        default=3.0,
+        ge=0,
+        description=(
+            "Days after a complaint was returned for missing identity in which a short message from the same "
+            "phone, e-mail address or chat completes it under the same ticket; later, a message is a new complaint."
+        ),
+    )
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )
@@ -276,16 +287,37 @@ class Settings(BaseSettings):
         default=180.0,
         description="How long a scheduler holds its lease without renewing it; another one takes over after.",
     )
+    # part-chaos: two `intake poller` processes, one polls (gateway/poller_lease.py).
+    poller_lease_seconds: float = Field(
+        default=30.0,
+        ge=1.0,
+        description="A standby poller takes an adapter over within this long after the active one dies.",
+    )
     escalation_supervisor_email: str | None = Field(
         default=None, description="The operator supervisor's address: level-2 escalations go there (unset: none)."
     )
     escalation_level2_after_minutes: int = Field(
         default=240, description="Minutes after a step's deadline before it is escalated to the supervisor."
     )
+    escalation_max_per_pass: int = Field(
+        default=100,
+        ge=1,
+        description="Escalations (and their e-mails) one scheduler pass writes at most; the rest wait for the next.",
+    )
     digest_time: time = Field(
         default=time(7, 0), description="Local time (DIGEST_TIMEZONE) after which each OPD gets its morning digest."
     )
     digest_timezone: str = Field(default="Asia/Jakarta", description="Time zone of DIGEST_TIME (WIB by default).")
+    # issue 10, duplicate complaints (complaints/duplicates.py)
+    duplicate_window_days: int = Field(
+        default=14, ge=1, description="Open cases received within this many days of a case are compared with it."
+    )
+    duplicate_min_similarity: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="How alike (0..1, cosine of stemmed words) a case must be to be proposed as a duplicate.",
+    )
     # part-hostile: request-level limits, applied to every route in one place (gateway/limits.py).
     request_read_timeout_seconds: float = Field(
         default=30.0,
@@ -302,6 +334,53 @@ class Settings(BaseSettings):
     upload_orphan_hours: float = Field(
         default=24.0, description="A photo kept for a rejected web-form post is deleted after this long."
     )
+    # part-abuse (issue 12, section 3): per-address and per-sender limits, in the `limits` library's
+    # notation ("5/minute;20/hour"); counted in Redis when REDIS_URL is set, else in memory.
+    rate_limits_enabled: bool = Field(
+        default=True, description="Apply the per-address and per-sender limits below (false: none; load tests)."
+    )
+    lookup_rate_limit: str = Field(
+        default="60/minute;600/hour",
+        description="Ticket look-ups (/lacak/<ticket>, the public status API, the app's own look-ups) per client"
+        " address; above: 429 with Retry-After.",
+    )
+    device_registration_rate_limit: str = Field(
+        default="10/minute;60/hour", description="App device registrations per client address; above: 429."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/networks of our reverse proxies: only a request from one of"
+        " them has its client address read from X-Forwarded-For.",
+    )
+
+    @field_validator("lookup_rate_limit", "device_registration_rate_limit")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as '5/minute;20/hour' ({exc})") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or network") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """TRUSTED_PROXIES as networks (a bare address is a /32 or /128)."""
+        return tuple(ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip())
+
+    def rate_limit(self, name: str) -> tuple[RateLimitItem, ...]:
+        """The parsed limits of the setting ``name`` (e.g. ``"lookup_rate_limit"``)."""
+        return tuple(parse_many(getattr(self, name)))
 
     @property
     def intake_domains(self) -> frozenset[str]:

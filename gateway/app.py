@@ -20,6 +20,7 @@ from gateway.metrics import setup_metrics
 from gateway.ops import setup_ops
 from gateway.pages.statistik import add_statistik_routes
 from gateway.pages.views import setup_pages
+from gateway.rate_limits import setup_address_limits
 from gateway.request_id import request_id_middleware
 from gateway.webhooks import setup_webhooks
 from workers.runtime import Runtime
@@ -44,6 +45,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     # part-monitor: every request's log lines (and what it enqueues) carry one request id.
     app.middlewares.append(request_id_middleware)
     app.cleanup_ctx.append(_acceptor_ctx)
+    setup_address_limits(app)  # part-abuse: per-address limits on look-ups and registrations
     setup_webhooks(app, adapters.webhooks)
     setup_health(app)
     setup_app_api(app)

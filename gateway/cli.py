@@ -1,5 +1,6 @@
 """The ``intake`` command: ``serve`` (all in one), ``gateway``, ``worker``, ``poller``, ``smtp``, ``db upgrade``,
-``telegram set-webhook``, ``config check`` / ``config init``, ``user add`` / ``user passwd`` / ``user list``."""
+``telegram set-webhook``, ``config check`` / ``config init``, ``user add`` / ``user passwd`` / ``user list``,
+``sla recompute``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from config.settings import ConfigurationError, Settings, load_settings
 from gateway.cli_config import add_config_commands
 from gateway.cli_dlq import add_dlq_commands  # part-dlq
 from gateway.cli_queues import add_queues_command  # part-health
+from gateway.cli_sla import add_sla_commands
 from gateway.cli_users import add_user_commands
 
 if TYPE_CHECKING:
@@ -347,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_commands(sub)
     add_queues_command(sub)  # part-health: intake queues [--watch]
     add_dlq_commands(sub)  # part-dlq: intake dlq list|show|requeue|purge
+    add_sla_commands(sub)  # intake sla recompute
     return parser
 
 

@@ -14,6 +14,7 @@ from complaints.models import Complaint
 from config.logging import mask
 from config.model import CityConfig
 from gateway.keys import ACCEPTOR, RUNTIME
+from gateway.rate_limits import LOOKUP, limited
 from normalizer.tickets import normalize_ticket
 
 
@@ -135,4 +136,4 @@ def setup_health(app: web.Application) -> None:
     """Add the health and public status routes."""
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/api/v1/complaints/{ticket}", complaint_status)
+    app.router.add_get("/api/v1/complaints/{ticket}", limited(LOOKUP, complaint_status))  # part-abuse

@@ -88,6 +88,12 @@ ERRORS: dict[int, dict[str, Any]] = {
     413: _error("The JSON body is larger than MAX_BODY_BYTES, or a photo larger than MAX_UPLOAD_BYTES."),
     415: _error("Unsupported Content-Type."),
     422: _error("Field-level problems: `fields` has a message per field in the device's language.", "ValidationError"),
+    # part-abuse: per client address (gateway/rate_limits.py).
+    429: _error(
+        "Too many requests from this client address (LOOKUP_RATE_LIMIT for look-ups,"
+        " DEVICE_REGISTRATION_RATE_LIMIT for registration); wait `Retry-After` seconds.",
+        headers={"Retry-After": {"required": True, "schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    ),
     503: _error("Nothing could be stored right now and nothing was kept; retry (with the same client_id)."),
 }
 
@@ -419,6 +425,7 @@ def _paths() -> dict[str, Any]:
                     413,
                     415,
                     422,
+                    429,
                     503,
                 ),
             }
@@ -476,7 +483,7 @@ def _paths() -> dict[str, Any]:
                 "tags": ["complaints"],
                 "summary": "This device's complaints, newest first (at most 100).",
                 "responses": _responses(
-                    {200: {"description": "The list.", "content": _json(_ref("ComplaintList"))}}, 401
+                    {200: {"description": "The list.", "content": _json(_ref("ComplaintList"))}}, 401, 429
                 ),
             },
         },
@@ -501,6 +508,7 @@ def _paths() -> dict[str, Any]:
                     "200": {"description": "The status.", "content": _json(_ref("PublicStatus"))},
                     "400": _error("Not a ticket number.", "PublicError"),
                     "404": _error("No such ticket.", "PublicError"),
+                    "429": ERRORS[429],
                 },
             }
         },
@@ -511,7 +519,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "One of this device's complaints: public history plus every reply sent to the device.",
                 "parameters": [_ticket_parameter()],
                 "responses": _responses(
-                    {200: {"description": "The complaint.", "content": _json(_ref("MyComplaint"))}}, 401, 404
+                    {200: {"description": "The complaint.", "content": _json(_ref("MyComplaint"))}}, 401, 404, 429
                 ),
             }
         },

@@ -4,6 +4,7 @@
 without OPS_TOKEN set the endpoint does not exist (404), so nothing is exposed by default.
 It holds counts and states only, never a citizen's data. It also carries the health page's
 problem list (``problems``: code, severity, subject, text; part-health, :mod:`workers.health_problems`).
+Its counts stop just above ``counts_capped_at`` (10,000), so it costs the same with a million rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.base import same_secret
+from complaints.counting import COUNT_CAP, capped_count, capped_counts_by
 from complaints.models import ChannelCursor, Complaint, InboxMessage, PollerState, Reply
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from normalizer.envelope import utcnow
@@ -25,20 +27,22 @@ from workers.health_report import build_health
 
 
 def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
-    """Counts by state, the oldest unfinished work, every poller's health and position."""
+    """Counts by state, the oldest unfinished work, every poller's health and position.
+
+    Every count stops just above :data:`COUNT_CAP` (``counts_capped_at`` in the answer): a
+    monitor polling this must not read a million rows each time (:mod:`complaints.counting`).
+    """
     now = utcnow()
-    inbox = dict(session.execute(select(InboxMessage.state, func.count()).group_by(InboxMessage.state)).all())
-    replies = dict(session.execute(select(Reply.status, func.count()).group_by(Reply.status)).all())
-    cases = dict(session.execute(select(Complaint.status, func.count()).group_by(Complaint.status)).all())
+    capped = COUNT_CAP + 1
+    inbox = capped_counts_by(session, InboxMessage.state)  # ix_inbox_state_created
+    replies = capped_counts_by(session, Reply.status)  # ix_replies_status_created
+    cases = capped_counts_by(session, Complaint.status)  # ix_complaints_status
     oldest = session.scalar(select(func.min(InboxMessage.created_at)).where(InboxMessage.state == "accepted"))
-    overdue = session.scalar(select(func.count()).select_from(Complaint).where(Complaint.step_deadline_at < now))
+    overdue = capped_count(session, Complaint.id, Complaint.step_deadline_at < now, cap=capped)
     # Stuck: due longer ago than the sweeper waits (a message waiting for its scheduled retry is not).
     due = func.coalesce(InboxMessage.next_attempt_at, InboxMessage.updated_at)
-    stuck = session.scalar(
-        select(func.count())
-        .select_from(InboxMessage)
-        .where(InboxMessage.state == "accepted", due < now - timedelta(seconds=stale_after))
-    )
+    stale = due < now - timedelta(seconds=stale_after)
+    stuck = capped_count(session, InboxMessage.id, InboxMessage.state == "accepted", stale, cap=capped)
     pollers = [
         {
             "poller": p.id,
@@ -64,6 +68,7 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
         "cases_overdue": overdue,
         "pollers": pollers,
         "cursors": cursors,
+        "counts_capped_at": COUNT_CAP,
     }
 
 

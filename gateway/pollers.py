@@ -5,7 +5,8 @@ Each gets the same :class:`PollContext`, implemented here with the database: ``a
 webhook path's own (normalise, durably accept by group commit, then the queue), unreadable
 input is kept as an ``unreadable`` inbox row, positions go to ``channel_cursors`` and health
 to ``poller_state``. A poller that crashes is logged, reported and restarted with backoff; it
-never takes the process down.
+never takes the process down. Each adapter polls only while its process holds the adapter's lease
+(gateway/poller_lease.py), so two ``intake poller`` processes are safe: one polls, one stands by.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from channels.storage import store_bytes
 from complaints import store
 from complaints.models import ChannelCursor, PollerState
 from gateway.accept import GroupCommitAcceptor
+from gateway.poller_lease import PollerLease
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.normalize import InvalidIntake, build_envelope
 
@@ -180,7 +182,29 @@ def poll_context(acceptor: GroupCommitAcceptor, stopping: asyncio.Event) -> Poll
     )
 
 
-async def _keep_polling(adapter: PollingAdapter, ctx: PollContext) -> None:
+async def _keep_polling(adapter: PollingAdapter, ctx: PollContext, lease: PollerLease) -> None:
+    """Poll while this process holds the adapter's lease; wait as a standby while another does."""
+    while await lease.wait_until_held(ctx.stopping):
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(lease.keep(lost, ctx.stopping))
+        # The adapter stops when the process stops or the lease is lost, whichever comes first.
+        relay = asyncio.create_task(_first_of(ctx.stopping, lost))
+        try:
+            await _poll_until(adapter, dataclasses.replace(ctx, stopping=lost))
+        finally:
+            for task in (keeper, relay):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    await lease.release()
+
+
+async def _first_of(stopping: asyncio.Event, lost: asyncio.Event) -> None:
+    await stopping.wait()
+    lost.set()
+
+
+async def _poll_until(adapter: PollingAdapter, ctx: PollContext) -> None:
     backoff = 1.0
     while not ctx.stopping.is_set():
         try:
@@ -208,9 +232,11 @@ async def start_intake(
     """
     running = PollerSet()
     ctx = poll_context(acceptor, running.stopping)
+    runtime = acceptor.runtime
     loop = asyncio.get_running_loop()
     for name, adapter in (pollers or {}).items():
-        running.tasks.append(loop.create_task(_keep_polling(adapter, ctx), name=f"poller-{name}"))
+        lease = PollerLease(runtime.sf, name, runtime.settings.poller_lease_seconds)
+        running.tasks.append(loop.create_task(_keep_polling(adapter, ctx, lease), name=f"poller-{name}"))
         log.info("poller_started", provider=name)
     try:
         for name, server in (servers or {}).items():

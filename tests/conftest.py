@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,11 @@ import pytest
 
 from config.settings import Settings
 from tests.support import services
+
+# part-abuse: the per-address and per-sender limits are off in every test and every process a test
+# starts (tests send many messages from one phone and one address); the tests of the limits
+# themselves pass rate_limits_enabled=True (tests/gateway/test_rate_limits.py, tests/workers/test_sender_limits.py).
+os.environ["RATE_LIMITS_ENABLED"] = "false"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from complaints import lifecycle, sla, store
+from complaints.identity_reply import identity_missing_reply
 from complaints.models import Complaint
 from complaints.replies import field_labels, render_reply
 from normalizer.envelope import Identity
@@ -69,15 +70,28 @@ def check_case(
     key = "empty_complaint" if problems == [("text", "missing")] else "identity_missing"
     # On X the generic advice ("send LAPOR#NIK#...") would make a citizen post their NIK in a
     # public mention: the X wording asks for a direct message instead.
-    template = "x_identity_missing" if key == "identity_missing" and complaint.reply_channel == "x" else key
-    text = render_reply(
-        runtime.config.replies,
-        template,
-        complaint.language,
-        channel=complaint.reply_channel,
-        ticket=complaint.ticket,
-        fields=field_labels(runtime.config.replies, [p for p in problems if p[0] != "text"], complaint.language),
-    )
+    identity_problems = [p for p in problems if p[0] != "text"]
+    if key == "identity_missing" and complaint.reply_channel != "x":
+        # Issue 13: what was read (masked), what is missing, and "reply with just that".
+        text = identity_missing_reply(
+            runtime.config.replies,
+            complaint.language,
+            channel=complaint.reply_channel,
+            ticket=complaint.ticket,
+            identity=identity,
+            problems=identity_problems,
+            window_days=runtime.settings.complete_reply_window_days,
+        )
+    else:
+        template = "x_identity_missing" if key == "identity_missing" else key
+        text = render_reply(
+            runtime.config.replies,
+            template,
+            complaint.language,
+            channel=complaint.reply_channel,
+            ticket=complaint.ticket,
+            fields=field_labels(runtime.config.replies, identity_problems, complaint.language),
+        )
     log.info("identity_incomplete", ticket=complaint.ticket, problems=complaint.identity_problems)
     reply_id = queue_reply_to_citizen(runtime, session, complaint, key, text, round_id=round_id)
     return {"send_reply": [reply_id]} if reply_id else {}

@@ -22,6 +22,7 @@ from config.statuses import CLOSED
 from normalizer.envelope import ComplaintEnvelope, utcnow
 from normalizer.identity import normalize_phone
 from normalizer.tickets import find_ticket, normalize_ticket
+from workers import completion
 from workers.batch import FollowUps
 from workers.casework import check_case
 
@@ -37,8 +38,26 @@ IDENTITY_FIELDS = ("nik", "name", "address", "phone", "email")
 MAX_THREAD_IDS = 50
 
 
-def find_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
-    """The case this message continues (from the case's own address), or None for a new complaint."""
+def find_case(session: Session, envelope: ComplaintEnvelope, *, window_days: float) -> Complaint | None:
+    """The case this message continues (from the case's own address), or None for a new complaint.
+
+    Failing a thread or ticket, a short message completes the sender's case returned for missing
+    identity within ``window_days`` (COMPLETE_REPLY_WINDOW_DAYS); a case returned longer ago
+    takes nothing more, whatever the message names (:mod:`workers.completion`).
+    """
+    case = _continued_case(session, envelope)
+    if case is not None and completion.past_window(session, case, window_days):
+        log.info("returned_case_expired", ticket=case.ticket)
+        return None
+    if case is None:
+        case = completion.returned_case_of_sender(session, envelope, window_days)
+        if case is not None:
+            log.info("completes_returned_case", ticket=case.ticket)
+    return case
+
+
+def _continued_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
+    """The case the message's thread, client or ticket names, if it is the sender's own."""
     thread, route = envelope.thread, envelope.reply_route
     if thread.case_ticket:
         # The client (the app API) names the case a message continues; it must still be this sender's case.

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from complaints import sla
+from complaints.counting import COUNT_CAP, capped_count
 from complaints.models import InboxMessage, PollerState, Reply
 from complaints.monitoring import (
     ProcessInfo,
@@ -49,8 +50,6 @@ SERIES_HOURS = 3
 """How far back the depth and throughput chart goes."""
 SAMPLE_FRESH = timedelta(minutes=5)
 """A stored queue sample older than this says nothing about now."""
-COUNT_CAP = 10_000
-"""Counts of rows that should be few stop here (shown as "10000+"), so a flood costs no full scan."""
 
 # Inbound channel (inbox.channel) -> the settings providers that feed it. A channel with a provider
 # switched on is expected to hear from citizens; silence there is worth a problem.
@@ -322,9 +321,8 @@ def _poller_part(session: Session) -> list[PollerView]:
     ]
 
 
-def _capped_count(session: Session, *where: object) -> int:
-    ids = select(InboxMessage.id).where(*where).limit(COUNT_CAP).subquery()  # type: ignore[arg-type]
-    return int(session.scalar(select(func.count()).select_from(ids)) or 0)
+def _capped_count(session: Session, *where: ColumnElement[bool]) -> int:
+    return capped_count(session, InboxMessage.id, *where, cap=COUNT_CAP)  # shown as "10000+"
 
 
 def _stuck_part(session: Session, settings: Settings, now: datetime) -> tuple[int, datetime | None]:

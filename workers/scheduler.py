@@ -2,6 +2,8 @@
 
 Jobs are plain functions of ``(runtime, now)``, so tests call them with a frozen ``now``:
 
+- :func:`deadlines_job` recomputes deadlines of the old wall-clock rule on the working clock
+  (complaints/deadlines.py), before the escalation looks at them;
 - :func:`escalation_job` escalates overdue SOP steps (complaints/escalation.py);
 - :func:`digest_job` queues each OPD's morning digest once a day (complaints/digest.py).
 
@@ -25,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from complaints import digest, escalation, lease
+from complaints import deadlines, digest, escalation, lease
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import utcnow
 
@@ -36,6 +38,19 @@ log = structlog.get_logger(__name__)
 
 LEASE_NAME = "scheduler"
 Job = Callable[["Runtime", datetime], object]
+
+
+def deadlines_job(runtime: Runtime, now: datetime) -> deadlines.RecomputeOutcome:
+    """Recompute legacy deadlines (none after the first passes), within half an interval."""
+    outcome = deadlines.recompute_legacy_deadlines(
+        runtime.sf,
+        config=runtime.config,
+        auto_dispose=runtime.settings.auto_dispose,
+        max_seconds=runtime.settings.scheduler_interval_seconds / 2,
+    )
+    if outcome.recomputed:
+        log.info("deadlines_recomputed", rows=outcome.recomputed, moved=outcome.moved, remaining=outcome.remaining)
+    return outcome
 
 
 def escalation_job(runtime: Runtime, now: datetime) -> escalation.EscalationOutcome:
@@ -57,7 +72,12 @@ def digest_job(runtime: Runtime, now: datetime) -> list[str]:
     return reply_ids
 
 
-JOBS: tuple[tuple[str, Job], ...] = (("escalation", escalation_job), ("digest", digest_job))
+# Deadlines first: the escalation skips rows not yet recomputed.
+JOBS: tuple[tuple[str, Job], ...] = (
+    ("deadlines", deadlines_job),
+    ("escalation", escalation_job),
+    ("digest", digest_job),
+)
 
 
 def run_jobs(runtime: Runtime, now: datetime, jobs: tuple[tuple[str, Job], ...] = JOBS) -> dict[str, object]:

@@ -17,12 +17,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import CursorResult, delete, select, true
+from sqlalchemy import CursorResult, delete, func, select, true
+from sqlalchemy.orm import Session
 
 from channels.storage import remove_stale_held_uploads
 from complaints import store, transitions
 from complaints.models import Complaint, Conversation, InboxMessage, Reply
 from normalizer.envelope import utcnow
+from workers import request_ids
 
 if TYPE_CHECKING:
     from workers.runtime import Runtime
@@ -60,10 +62,23 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
         store.touch(session, InboxMessage, inbox_ids)
         store.touch(session, Reply, reply_ids)
         store.touch(session, Complaint, case_ids)
+        inbox_of = _inbox_ids_of(session, case_ids, reply_ids)
     counts = {"verify_intake": len(inbox_ids), "route_to_opd": len(case_ids), "send_reply": len(reply_ids)}
     for actor, ids in (("verify_intake", inbox_ids), ("route_to_opd", case_ids), ("send_reply", reply_ids)):
-        for start in range(0, len(ids), 100):
-            runtime.send(actor, ids[start : start + 100])
+        # The first request id went with the lost message: each item starts a new one here, logged
+        # beside its inbox id, so `grep <inbox id>` finds the new id and `grep <new id>` the rest.
+        trail = {item: request_ids.new_request_id() for item in ids}
+        for item in ids:
+            log.warning(
+                "sweeper_requeued_item",
+                actor=actor,
+                item_id=item,
+                inbox_id=item if actor == "verify_intake" else inbox_of.get(item),
+                request_id=trail[item],
+            )
+        with request_ids.carrying(trail):
+            for start in range(0, len(ids), 100):
+                runtime.send(actor, ids[start : start + 100])
     if any(counts.values()):
         log.warning("sweeper_requeued", **counts)
     if forgotten:
@@ -73,6 +88,19 @@ def sweep_once(runtime: Runtime) -> dict[str, int]:
     if dropped:
         log.info("held_uploads_removed", count=dropped)
     return counts
+
+
+def _inbox_ids_of(session: Session, case_ids: list[str], reply_ids: list[str]) -> dict[str, str | None]:
+    """The inbox message each re-enqueued case or reply came from (None: a reply with no message behind it)."""
+    found: dict[str, str | None] = {}
+    if case_ids:
+        found.update(session.execute(select(Complaint.id, Complaint.inbox_id).where(Complaint.id.in_(case_ids))).all())
+    if reply_ids:
+        # A reply names its inbox message when it answers one directly, else its case does.
+        inbox_id = func.coalesce(Reply.inbox_id, Complaint.inbox_id)
+        replies = select(Reply.id, inbox_id).outerjoin(Complaint, Complaint.id == Reply.complaint_id)
+        found.update(session.execute(replies.where(Reply.id.in_(reply_ids))).all())
+    return found
 
 
 class Sweeper(threading.Thread):

@@ -90,7 +90,7 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
         if bounced is not None and bounced.settled is not None:
             runtime.activity.outbound(bounced.provider, bounced.settled)
         return {}
-    case = followup.find_case(session, envelope)
+    case = followup.find_case(session, envelope, window_days=runtime.settings.complete_reply_window_days)
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)
     complaint = lifecycle.open_case(

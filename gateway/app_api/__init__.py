@@ -29,6 +29,7 @@ from gateway.app_api.responses import error
 from gateway.intake_counting import count_intake_route
 from gateway.keys import SETTINGS
 from gateway.openapi import openapi_document
+from gateway.rate_limits import LOOKUP, REGISTRATION, limited
 
 __all__ = ["setup_app_api"]
 
@@ -63,12 +64,13 @@ def setup_app_api(app: web.Application) -> None:
     app.middlewares.append(_json_errors)
     router = app.router
     router.add_get(f"{API}/openapi.json", openapi_json)
-    router.add_post(f"{API}/devices", register_device)
+    router.add_post(f"{API}/devices", limited(REGISTRATION, register_device))  # part-abuse: per address
     router.add_get(f"{API}/devices/me", requires_device(show_device))
     router.add_put(f"{API}/devices/me", requires_device(update_device))
     # part-instrument: the two routes that take a citizen's message count their outcomes.
     count_intake_route(app, router.add_post(f"{API}/complaints", requires_device(submit_complaint)), CHANNEL)
-    router.add_get(f"{API}/complaints", requires_device(list_my_complaints))
-    router.add_get(f"{API}/complaints/{{ticket}}/mine", requires_device(read_my_complaint))
+    # part-abuse: the app's own look-ups count against the address's look-up limit too.
+    router.add_get(f"{API}/complaints", limited(LOOKUP, requires_device(list_my_complaints)))
+    router.add_get(f"{API}/complaints/{{ticket}}/mine", limited(LOOKUP, requires_device(read_my_complaint)))
     message_route = router.add_post(f"{API}/complaints/{{ticket}}/messages", requires_device(add_message))
     count_intake_route(app, message_route, CHANNEL)

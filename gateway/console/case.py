@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from channels.storage import attachment_path
-from complaints import actions
+from complaints import actions, duplicates, merging
 from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, pending_state
 from complaints.queries import Viewer
 from config.model import CityConfig
@@ -49,6 +49,12 @@ class Loaded:
     case: CaseFile
     actions: tuple[str, ...]
     delivery: DeliverySection
+    duplicates: tuple[duplicates.Proposal, ...] = ()
+    """Open cases that look like the same complaint (operators and admins only; issue 10)."""
+    merged_into: str | None = None
+    """The ticket of the main case this one was merged into."""
+    merged: tuple[str, ...] = ()
+    """The tickets of the cases merged into this one."""
 
 
 def local_time(moment: datetime | None) -> str:
@@ -68,6 +74,7 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
     viewer = _viewer(user)
     runtime = request.config_dict[RUNTIME]
     config: CityConfig = runtime.config
+    settings = request.config_dict[SETTINGS]
 
     def read(db: Session) -> Loaded | None:
         complaint = find_case(db, viewer, ticket)
@@ -75,7 +82,23 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
             return None
         file = case_file(db, complaint, reveal=reveal, user_id=user.id, config=config, lang=lang, now=utcnow())
         delivery = delivery_section(db, complaint, user.role, lang)
-        return Loaded(case=file, actions=actions.available(complaint, viewer), delivery=delivery)
+        similar = duplicates.proposals(
+            db,
+            complaint,
+            viewer,
+            config=config,
+            window_days=settings.duplicate_window_days,
+            min_similarity=settings.duplicate_min_similarity,
+        )
+        main = merging.main_of(db, complaint)
+        return Loaded(
+            case=file,
+            actions=actions.available(complaint, viewer),
+            delivery=delivery,
+            duplicates=similar,
+            merged_into=main.ticket if main is not None else None,
+            merged=tuple(c.ticket for c in merging.merged_into(db, complaint)),
+        )
 
     if not reveal:
         result: Loaded | None = await request.config_dict[ACCEPTOR].read(read)
@@ -132,6 +155,11 @@ async def render_case(
         ident=case.identity,
         actions=loaded.actions,
         delivery=loaded.delivery,
+        duplicates=loaded.duplicates,
+        merge_url=f"{PREFIX}/kasus/{ticket}/gabung" if loaded.duplicates else None,
+        merged_into=loaded.merged_into,
+        merged=loaded.merged,
+        status_label=lambda status: config.sop.label(status, lang) if status in config.sop.statuses else status,
         notice=t.get(flash) if isinstance(flash, str) else None,
         problem=t.get(problem, problem) if problem else None,
         errors={k: t.get(v, v) for k, v in (errors or {}).items()},

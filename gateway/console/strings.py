@@ -305,6 +305,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "note_kind_phone_answer": "Dijawab lewat telepon",
         "case_actions": "Tindakan",
         "case_no_actions": "Tidak ada tindakan yang dapat Anda lakukan pada kasus ini sekarang.",
+        # issue 10: duplicate complaints (case_duplicates.html)
+        "dup_title": "Kemungkinan pengaduan yang sama",
+        "dup_hint": (
+            "Kasus terbuka lain di OPD yang sama dengan kata-kata yang mirip. Gabungkan bila memang satu masalah: "
+            "pelapornya tetap memegang tiket sendiri dan menerima jawaban kasus ini."
+        ),
+        "dup_col_pick": "Pilih",
+        "dup_pick": "Gabungkan {ticket} ke kasus ini",
+        "dup_col_score": "Kemiripan",
+        "dup_col_words": "Kata yang sama",
+        "dup_merge_button": "Gabungkan yang dipilih ke {ticket}",
+        "merge_done": "Kasus yang dipilih digabungkan ke kasus ini; pelapornya akan menerima jawabannya.",
+        "action_err_merge_none": "pilih dulu kasus yang akan digabungkan",
+        "action_err_merge_too_many": "terlalu banyak kasus sekaligus",
+        "action_err_merge_self": "kasus tidak dapat digabungkan ke dirinya sendiri",
+        "action_err_merge_unknown": "tidak ada kasus dengan tiket ini yang dapat Anda buka",
+        "action_err_merge_other_opd": "kasus ini ditangani OPD lain",
+        "action_err_merge_closed": "kasus ini sudah selesai atau belum didisposisikan ke OPD",
+        "action_err_merge_already": "kasus ini sudah digabungkan ke kasus lain",
+        "action_err_merge_has_merged": "kasus lain sudah digabungkan ke kasus ini; gabungkan ke arah sebaliknya",
+        "merged_into_notice": (
+            "Kasus ini digabungkan ke {ticket}: kasus itu yang ditangani, dan jawabannya dikirim juga ke pelapor ini."
+        ),
+        "merged_list": "Digabungkan ke kasus ini",
+        "hist_action_merged": "Kasus lain digabungkan",
+        "hist_action_merged_into": "Digabungkan ke kasus utama",
+        "hist_action_answer_from_main": "Jawaban kasus utama dikirim",
         "action_verify": "Verifikasi identitas",
         "action_dispose": "Disposisi ke OPD",
         "action_reroute": "Alihkan ke OPD lain",
@@ -926,6 +953,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "note_kind_phone_answer": "Answered by phone",
         "case_actions": "Actions",
         "case_no_actions": "There is nothing you can do on this case now.",
+        # issue 10: duplicate complaints (case_duplicates.html)
+        "dup_title": "Possibly the same complaint",
+        "dup_hint": (
+            "Other open cases of the same OPD with similar words. Merge them if they are one problem: "
+            "their reporters keep their own tickets and receive this case's answer."
+        ),
+        "dup_col_pick": "Pick",
+        "dup_pick": "Merge {ticket} into this case",
+        "dup_col_score": "Similarity",
+        "dup_col_words": "Shared words",
+        "dup_merge_button": "Merge the chosen cases into {ticket}",
+        "merge_done": "The chosen cases were merged into this one; their reporters will receive its answer.",
+        "action_err_merge_none": "choose the cases to merge first",
+        "action_err_merge_too_many": "too many cases at once",
+        "action_err_merge_self": "a case cannot be merged into itself",
+        "action_err_merge_unknown": "there is no case with this ticket that you may open",
+        "action_err_merge_other_opd": "another OPD handles this case",
+        "action_err_merge_closed": "this case is closed or not yet disposed to an OPD",
+        "action_err_merge_already": "this case is already merged into another",
+        "action_err_merge_has_merged": "other cases were merged into this one; merge the other way round",
+        "merged_into_notice": (
+            "This case was merged into {ticket}: that case is handled, and its answer also goes to this reporter."
+        ),
+        "merged_list": "Merged into this case",
+        "hist_action_merged": "Another case merged in",
+        "hist_action_merged_into": "Merged into the main case",
+        "hist_action_answer_from_main": "The main case's answer sent",
         "action_verify": "Verify identity",
         "action_dispose": "Send to an OPD",
         "action_reroute": "Re-route to another OPD",

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from complaints.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, AccountError, LoginRefused, LoginThrottled
+from gateway.client_address import client_address
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView, csrf_token, load_staff, password_fingerprint
 from gateway.console.case import add_case_routes
 from gateway.console.case_actions import case_action
@@ -22,11 +23,12 @@ from gateway.console.delivery import add_delivery_routes
 from gateway.console.health import add_health_routes  # part-health
 from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
+from gateway.console.merge import add_merge_routes
 from gateway.console.render import lang_of, render
 from gateway.console.reports import add_report_routes
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
-from gateway.keys import ACCEPTOR
+from gateway.keys import ACCEPTOR, SETTINGS
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +36,8 @@ HERE = Path(__file__).parent
 
 
 def _client_address(request: web.Request) -> str:
-    # The peer address; behind a reverse proxy every login shares the proxy's address (see README).
-    return request.remote or "unknown"
+    # part-abuse: the peer, or X-Forwarded-For when the peer is one of TRUSTED_PROXIES (see README).
+    return client_address(request, request.config_dict[SETTINGS].trusted_proxy_networks)
 
 
 # --------------------------------------------------------------------------- login / logout
@@ -169,6 +171,7 @@ def add_routes(console: web.Application) -> None:
     # part-actions: the case page's forms post here (complaints/actions.py holds the field contract).
     console.router.add_post("/kasus/{ticket}/aksi", case_action, name="case_action")
     add_case_routes(console)  # part casepage: GET /kasus/{ticket}, GET /berkas/{ticket}/{sha256}
+    add_merge_routes(console)  # issue 10: POST /kasus/{ticket}/gabung (duplicate complaints)
     # part-manual: manual entry of complaints received by telephone or from newspapers
     console.router.add_get("/baru", manual_page, name="manual")
     console.router.add_post("/baru", manual_submit)

@@ -124,6 +124,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_503_title": "Layanan sedang sibuk",
         "error_503_body": "Pengaduan Anda belum tersimpan. Silakan coba kirim lagi beberapa saat lagi.",
         "error_back": "Kembali ke formulir",
+        "error_429_title": "Terlalu banyak permintaan",
+        "error_429_body": (
+            "Terlalu banyak pelacakan dari alamat internet Anda. Silakan coba lagi dalam {minutes} menit."
+        ),
         "months": "Jan Feb Mar Apr Mei Jun Jul Agu Sep Okt Nov Des",
         # part-hostile: refused cross-site posts and expired form tokens
         "error_403_title": "Kiriman ditolak",
@@ -244,6 +248,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "error_503_title": "Service busy",
         "error_503_body": "Your complaint has not been saved yet. Please try again in a moment.",
         "error_back": "Back to the form",
+        "error_429_title": "Too many requests",
+        "error_429_body": "Too many look-ups from your internet address. Please try again in {minutes} min.",
         "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
         # part-hostile: refused cross-site posts and expired form tokens
         "error_403_title": "Submission refused",

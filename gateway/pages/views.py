@@ -44,6 +44,7 @@ from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
 from gateway.pages import csrf  # part-hostile
 from gateway.pages.strings import LANGUAGES, STRINGS
+from gateway.rate_limits import LOOKUP, limited
 from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
 from normalizer.normalize import InvalidIntake, build_envelope
@@ -129,6 +130,15 @@ def _error_page(request: web.Request, lang: str, status: int, title_key: str, bo
 
 def _not_found(request: web.Request, lang: str) -> web.Response:
     return _error_page(request, lang, 404, "error_404_title", STRINGS[lang]["error_404_body"])
+
+
+def _too_many(request: web.Request, retry_after: int) -> web.Response:
+    """429 page for an address past its look-up limit: how long to wait, and ``Retry-After``."""
+    lang = _pick_lang(request)
+    body = STRINGS[lang]["error_429_body"].format(minutes=max(1, -(-retry_after // 60)))
+    response = _error_page(request, lang, 429, "error_429_title", body)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 # --------------------------------------------------------------------------- the form
@@ -456,5 +466,5 @@ def setup_pages(app: web.Application) -> None:
     count_intake_route(app, app.router.add_post("/lapor", submit), "web")  # part-instrument: intake outcomes
     app.router.add_get("/lapor/terima/{ticket}", receipt_page)
     app.router.add_get("/lacak", track_form)
-    app.router.add_get("/lacak/{ticket}", track_page)
+    app.router.add_get("/lacak/{ticket}", limited(LOOKUP, track_page, _too_many))  # part-abuse: per address
     app.router.add_static("/static/", HERE / "static", name="static")

@@ -11,18 +11,11 @@ from tests.support.city import shipped_city
 CITY = shipped_city()
 REPLIES = CITY.replies
 TICKET = "BGR-7KQ2XMP"
-ALL_PROBLEMS = [
-    ("nik", "region"),
-    ("name", "missing"),
-    ("address", "missing"),
-    ("phone", "invalid"),
-    ("email", "format"),
-]
 
 
 def sms_cases():
-    """Every SMS rendering the tests check: ack for every OPD, identity_missing from one
-    problem up to all five, status for every status label (with the longest OPD name)."""
+    """Every SMS rendering the tests check: ack for every OPD, status for every status label (with
+    the longest OPD name); identity_missing has its own builder (tests/complaints/test_identity_reply.py)."""
     opds = [opd.short_name for opd in CITY.opds.values()]
     longest_opd = max(opds, key=len)
     sop = CITY.sop
@@ -31,8 +24,6 @@ def sms_cases():
             yield lang, "ack", {"ticket": TICKET, "opd": opd}
             yield lang, "disposed", {"ticket": TICKET, "opd": opd}  # an operator's disposition (part-actions)
         yield lang, "ack_triage", {"ticket": TICKET}
-        for n in range(1, len(ALL_PROBLEMS) + 1):
-            yield lang, "identity_missing", {"ticket": TICKET, "fields": field_labels(REPLIES, ALL_PROBLEMS[:n], lang)}
         for status in sop.statuses:
             yield lang, "status", {"ticket": TICKET, "status_label": sop.label(status, lang), "opd": longest_opd}
         yield lang, "status_unknown", {"ticket": TICKET}
@@ -63,23 +54,6 @@ def test_sms_replies_fit_one_sms_and_end_on_a_whole_word(case):
     assert is_gsm7(text)
     assert len(text) <= 160 and sms_segments(text) == 1
     assert_whole_words(text, full_sms_text(key, lang, params))
-
-
-@pytest.mark.parametrize("lang", ["id", "en"])
-def test_typical_sms_is_not_shortened(lang):
-    """With one identity problem the SMS keeps the resend format and the field in full."""
-    fields = field_labels(REPLIES, [("nik", "missing")], lang)
-    text = render_reply(REPLIES, "identity_missing", lang, channel="sms", ticket=TICKET, fields=fields)
-    assert "LAPOR#NIK#Nama#Alamat#Isi" in text
-    assert text.endswith(fields)
-
-
-def test_long_field_list_is_shortened_but_keeps_the_resend_format():
-    """When every field is wrong the list is cut, not the instructions before it."""
-    fields = field_labels(REPLIES, ALL_PROBLEMS, "id")
-    text = render_reply(REPLIES, "identity_missing", "id", channel="sms", ticket=TICKET, fields=fields)
-    assert "LAPOR#NIK#Nama#Alamat#Isi" in text and TICKET in text
-    assert text.endswith("...") and len(text) <= 160
 
 
 @pytest.mark.parametrize(

@@ -148,8 +148,8 @@ def test_nearest_rank_percentile() -> None:
     assert percentile([], 0.9) is None
 
 
-def test_migration_0016_goes_down_and_up_again(tmp_path: Path) -> None:
-    """0016 adds history.opd_code and the period indexes; its downgrade removes them, rows kept."""
+def test_migration_0018_goes_down_and_up_again(tmp_path: Path) -> None:
+    """0018 adds history.opd_code and the period indexes; its downgrade removes them, rows kept."""
     engine = make_engine(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
     upgrade(engine)
     with session_factory(engine)() as session:
@@ -158,7 +158,7 @@ def test_migration_0016_goes_down_and_up_again(tmp_path: Path) -> None:
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0015")
+        command.downgrade(cfg, "0017")
     inspector = sa.inspect(engine)
     assert "opd_code" not in {c["name"] for c in inspector.get_columns("history")}
     assert "ix_history_at" not in {i["name"] for i in inspector.get_indexes("history")}

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from complaints.models import Complaint, Reply
+from tests.support.processes import stop_processes
 from tests.support.system import free_port
 
 NIK = "3271014505900002"
@@ -156,14 +157,7 @@ def test_worker_killed_mid_task_still_completes(
         texts = [q["text"][0] for q in sendsms.completed]
         assert all(case.ticket in t for t in texts), texts
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         engine.dispose()
 
 

@@ -4,7 +4,6 @@ the gateway's /metrics adds up both, and the worker serves Dramatiq's own metric
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from urllib.parse import urlencode
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.processes import stop_processes
 from tests.support.system import free_port
 
 TOKEN = "kannel-inbound-secret"
@@ -115,10 +115,4 @@ def test_gateway_metrics_add_up_worker_processes_and_dramatiq_exports_its_own(
         dramatiq_text = _get(f"http://127.0.0.1:{dramatiq_port}/") or ""
         assert _sample(dramatiq_text, "dramatiq_messages_total", actor_name="verify_intake", queue_name="intake") == 1
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from complaints.db import upgrade
 from complaints.models import ProcessBeat
+from tests.support.processes import distributed_env
 from tests.support.system import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,17 +40,14 @@ def test_stopped_process_is_marked_stopped_and_killed_one_goes_stale(
     tmp_path: Path, pg_url: str, redis_namespace: tuple[str, str]
 ) -> None:
     """`intake worker`, `scheduler`, `smtp` beat with their role; SIGTERM marks stopped, SIGKILL leaves a stale beat."""
-    redis_url, namespace = redis_namespace
-    env = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "var"),
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "REDIS_NAMESPACE": namespace,
-        "MONITOR_INTERVAL_SECONDS": "0.2",
-        "SMTP_INTAKE_PORT": str(free_port()),
-        "SMTP_INTAKE_DOMAINS": "bogorkota.go.id",
-    }
+    env = distributed_env(
+        tmp_path,
+        pg_url,
+        redis_namespace,
+        MONITOR_INTERVAL_SECONDS="0.2",
+        SMTP_INTAKE_PORT=str(free_port()),
+        SMTP_INTAKE_DOMAINS="bogorkota.go.id",
+    )
     log = tmp_path / "processes.log"
     engine = create_engine(pg_url)
     upgrade(engine)  # before anyone looks for heartbeats (each process migrates too, one at a time)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,52 @@ def test_sms_without_identity_is_returned_with_what_is_missing(sms_system: tuple
     kannel, system = sms_system
     kannel.inject(PHONE, SHORT_CODE, "sampah menumpuk di pasar bogor sudah seminggu")
     sms = kannel.wait_for_mt(PHONE, timeout=20)
-    assert "NIK" in sms.text and "LAPOR#" in sms.text, sms.text
+    assert "Kurang: NIK, Nama, Alamat." in sms.text and "Balas: NIK <16 angka>" in sms.text, sms.text
+    assert sms.parts == 1
     case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "dikembalikan_ke_pelapor")))
     assert "nik:missing" in case.identity_problems and "name:missing" in case.identity_problems
+
+
+# --- issue 13: a returned complaint completed by a short reply from the same phone
+def test_reply_with_the_missing_fields_completes_the_returned_case(
+    sms_system: tuple[KannelHarness, SystemThread],
+) -> None:
+    """Returned for NIK and name; "NIK ... nama ..." from the same phone moves the same ticket on to disposisi."""
+    kannel, system = sms_system
+    kannel.inject(PHONE, SHORT_CODE, "alamat Jl. Pajajaran 10 Bogor Tengah. Jalan berlubang besar di depan Kebun Raya")
+    returned = kannel.wait_for_mt(PHONE, timeout=20)
+    ticket = TICKET.search(returned.text).group(0)  # type: ignore[union-attr]
+    assert "Terbaca: Alamat, No. Telp ****7890. Kurang: NIK, Nama." in returned.text, returned.text
+    assert returned.parts == 1
+    # When the citizen replies with only what was missing
+    kannel.inject(PHONE, SHORT_CODE, f"NIK {NIK} nama Siti Aminah")
+    # Then the same case is verified and sent to its OPD, and the citizen is told so under the same ticket
+    ack = kannel.wait_for_mt(PHONE, timeout=20)
+    assert ticket in ack.text and "diteruskan" in ack.text, ack.text
+    case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.status == "disposisi")))
+    assert case.ticket == ticket and case.nik == NIK and case.name == "Siti Aminah"
+    assert system.db(lambda s: len(s.scalars(select(Complaint)).all())) == 1
+    actions = system.db(
+        lambda s: [h.action for h in s.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == case.id))]
+    )
+    assert actions == ["received", "returned_to_citizen", "citizen_follow_up", "verified", "routed"]
+
+
+def test_reply_after_the_window_is_a_new_complaint(sms_system: tuple[KannelHarness, SystemThread]) -> None:
+    """Four days after the return (COMPLETE_REPLY_WINDOW_DAYS=3) the same reply opens a new case."""
+    kannel, system = sms_system
+    kannel.inject(PHONE, SHORT_CODE, "nama Siti Aminah alamat Jl. Pajajaran 10. Lampu PJU mati di depan SDN Pajajaran")
+    old_ticket = TICKET.search(kannel.wait_for_mt(PHONE, timeout=20).text).group(0)  # type: ignore[union-attr]
+    assert system.system is not None
+    with system.system.runtime.sf.begin() as session:  # as if it had been returned four days ago
+        for entry in session.scalars(select(HistoryEntry)):
+            entry.at = entry.at - timedelta(days=4)
+    kannel.inject(PHONE, SHORT_CODE, f"NIK {NIK}")
+    answer = kannel.wait_for_mt(PHONE, timeout=20)
+    assert old_ticket not in answer.text
+    old = system.db(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == old_ticket)))
+    assert old.status == "dikembalikan_ke_pelapor" and old.nik is None
+    assert system.db(lambda s: len(s.scalars(select(Complaint)).all())) == 2
 
 
 def test_sms_with_false_nik_is_returned(sms_system: tuple[KannelHarness, SystemThread]) -> None:

@@ -20,7 +20,6 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine, inspect, text
-from yarl import URL
 
 from channels.registry import build_adapters
 from config.logging import configure_logging
@@ -29,6 +28,7 @@ from gateway.app import create_app
 from tests.conftest import base_settings
 from tests.support.city import shipped_texts
 from tests.support.fake_fcm import FakeFcm
+from tests.support.raw_http import exchange, request_bytes
 from tests.support.webhook_contract import (
     MAX_BODY_BYTES,
     PUBLIC_BASE_URL,
@@ -90,6 +90,7 @@ def test_every_contract_makes_the_whole_table() -> None:
         rows = {case.name for case in cases(contract)}
         assert kinds <= rows, name
         assert any(row.startswith("replay: ") for row in rows), f"{name}: say what a replay is"
+        assert any(row.startswith("bad bytes in ") for row in rows), f"{name}: sign() must add a credential"
         assert any(row.startswith("malformed: ") for row in rows), name
         assert contract.secrets and all(contract.settings.get(s) for s in contract.secrets), name
 
@@ -138,10 +139,12 @@ def row_counts(engine: Engine) -> dict[str, int]:
 
 
 async def send(client: TestClient[web.Request, web.Application], request: WebhookRequest) -> tuple[int, str]:
-    """Send ``request`` with its target exactly as written (no re-encoding); return status and body."""
-    url = client.make_url("/").join(URL(request.target, encoded=True))
-    async with client.session.request(request.method, url, headers=dict(request.headers), data=request.body) as resp:
-        return resp.status, await resp.text()
+    """Send ``request`` byte for byte (target as written, header bytes that are not UTF-8 too); status and body."""
+    server = client.server
+    assert server.port is not None
+    raw = request_bytes(request.method, request.target, request.headers.items(), request.body)
+    answer = await exchange(server.host, server.port, raw)
+    return answer.status, answer.text
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
@@ -175,3 +178,18 @@ async def test_webhook_contract(case: Case, gateway: tuple[Any, Runtime], captur
 
 def _changed(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, int]]:
     return {t: (before.get(t, 0), n) for t, n in after.items() if before.get(t, 0) != n}
+
+
+# (Raw bytes that are not UTF-8 in a URL never reach us: aiohttp's parser answers 400 itself.)
+@pytest.mark.parametrize("token", ["%FF%FE", "%ED%A0%80", "%00"], ids=["ff-fe", "surrogate", "nul"])
+async def test_whatsapp_handshake_with_bad_bytes_in_the_verify_token_is_refused(
+    token: str, gateway: tuple[Any, Runtime]
+) -> None:
+    """Meta's GET handshake with bad bytes in hub.verify_token: 403, no challenge echoed, nothing stored."""
+    client, runtime = gateway
+    before = row_counts(runtime.engine)
+    target = f"/channels/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=4242"
+    status, body = await send(client, WebhookRequest("GET", target, {}, b""))
+    assert status == 403, body
+    assert "4242" not in body
+    assert row_counts(runtime.engine) == before

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from complaints import sla
 from complaints.models import Complaint, InboxMessage
 from normalizer.envelope import new_id, utcnow
+from tests.support.city import shipped_city
 
 NIK = "3271010101900001"
 NAME = "Siti Rahmawati"
@@ -28,7 +30,11 @@ def seed_case(
     deadline_in: timedelta | None = timedelta(hours=1),
     **fields: Any,
 ) -> Complaint:
-    """Add one case (and its inbox row) with full personal data; ``deadline_in`` from now (None: no clock)."""
+    """Add one case (and its inbox row) with full personal data; ``deadline_in`` from now (None: no clock).
+
+    The deadline counts on the shipped sop.yaml's clock of ``status`` unless ``deadline_clock`` is
+    given (None: a deadline of the old wall-clock rule, not yet recomputed).
+    """
     now = utcnow()
     created = created_at or now - timedelta(hours=2)
     inbox = InboxMessage(
@@ -54,6 +60,7 @@ def seed_case(
         "status": status,
         "step": 3,
         "step_deadline_at": now + deadline_in if deadline_in is not None else None,
+        "deadline_clock": _clock_of(status) if deadline_in is not None else None,
         "opd_code": opd_code,
         "nik": NIK,
         "name": NAME,
@@ -66,9 +73,16 @@ def seed_case(
         "updated_at": created,
     }
     values.update(fields)
+    if "deadline_clock" not in fields and values["step_deadline_at"] is not None:
+        values["deadline_clock"] = _clock_of(status)
     session.add(inbox)
     session.flush()
     case = Complaint(**values)
     session.add(case)
     session.flush()
     return case
+
+
+def _clock_of(status: str) -> str:
+    sop = shipped_city().sop
+    return sop.clock(status) if status in sop.statuses else sla.WALL

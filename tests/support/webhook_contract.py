@@ -21,7 +21,10 @@ Each webhook channel has ``tests/channels/<name>/contract.py`` defining ``CONTRA
 
 From a contract :func:`cases` generates the rows: the valid request is accepted and stored;
 without the signature → 401; with a signature made from wrong secrets → 401; each replay; a body
-one byte over MAX_BODY_BYTES → 413; each malformed body → 400; the wrong content type → 415. After
+one byte over MAX_BODY_BYTES → 413; each malformed body → 400; the wrong content type → 415; and
+the forgeries (part-hostile): each credential the provider sends (every header ``sign`` sets, or
+the query it adds) with bytes that are not UTF-8 in front → 401, and, where the signature covers
+the body, a valid signature on another body → 401. After
 every refused request nothing at all is stored (rows of every table are counted), the answer says
 why, and no secret appears in the answer or in the logs (the production logging pipeline is
 captured). ``tests/gateway/test_webhook_contract.py`` runs the rows through the real gateway and
@@ -46,6 +49,9 @@ import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+from tests.support.raw_http import bad_bytes
 
 PUBLIC_BASE_URL = "https://lapor.kotabogor.example"
 """The gateway's public URL in these tests (unlike the test server's own: URL signatures use it)."""
@@ -187,6 +193,7 @@ def cases(contract: WebhookContract) -> list[Case]:
         row("valid", Step(signed(valid), contract.valid_status, stores=True)),
         row("missing signature", Step(lambda now: valid, 401)),
         row("wrong signature", Step(lambda now: contract.sign(valid, wrong, now), 401)),
+        *[row(name, Step(build, 401)) for name, build in forgeries(contract, valid, secrets)],
     ]
     for replay in contract.replays:
         if isinstance(replay, Duplicate):
@@ -194,15 +201,71 @@ def cases(contract: WebhookContract) -> list[Case]:
             again = Step(signed(valid), replay.status)
             rows.append(row("replay: same delivery again", Step(signed(valid), contract.valid_status, True), again))
         else:
-            rows.append(
-                row(f"replay: signed {replay.age_seconds}s ago", Step(signed(valid, replay.age_seconds), replay.status))
-            )
+            when = f"{replay.age_seconds}s ago" if replay.age_seconds > 0 else f"{-replay.age_seconds}s ahead"
+            rows.append(row(f"replay: signed {when}", Step(signed(valid, replay.age_seconds), replay.status)))
     padding = b" " * (MAX_BODY_BYTES + 1 - len(valid.body))
     rows.append(row("oversized body", Step(signed(valid.with_body(valid.body + padding)), 413)))
     for name, transform in contract.malformed.items():
         rows.append(row(f"malformed: {name}", Step(signed(transform(valid)), 400)))
     wrong_type = valid.with_headers(Content_Type=contract.wrong_content_type)
     rows.append(row("wrong content type", Step(signed(wrong_type), 415)))
+    return rows
+
+
+def _credentials(contract: WebhookContract, request: WebhookRequest, secrets: Mapping[str, str]) -> list[str]:
+    """The header names ``sign`` sets on ``request`` (signatures, tokens, timestamps)."""
+    signed = contract.sign(request, secrets, 1_700_000_000.0)
+    return [name for name, value in signed.headers.items() if request.headers.get(name) != value]
+
+
+def _signature(
+    contract: WebhookContract, request: WebhookRequest, secrets: Mapping[str, str], names: list[str]
+) -> list[str]:
+    """The credential headers ``sign`` gives ``request`` at one fixed time."""
+    signed = contract.sign(request, secrets, 1_700_000_000.0)
+    return [signed.headers[name] for name in names]
+
+
+def _header_key(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def forgeries(
+    contract: WebhookContract, valid: WebhookRequest, secrets: Mapping[str, str]
+) -> list[tuple[str, Callable[[float], WebhookRequest]]]:
+    """Forged requests the gateway must refuse with 401 (part-hostile), as (row name, build(now)).
+
+    - every credential header ``sign`` sets, with bytes that are not UTF-8 before its right value;
+    - a query credential (Kannel's ``token=``) likewise, percent-encoded as a URL carries it;
+    - where the signature covers the body: the valid request's signature on another body (one
+      space longer), the way a captured signature would be replayed onto a forged message.
+    """
+    rows: list[tuple[str, Callable[[float], WebhookRequest]]] = []
+    names = _credentials(contract, valid, secrets)
+    for name in names:
+
+        def bad_header(now: float, name: str = name) -> WebhookRequest:
+            signed = contract.sign(valid, secrets, now)
+            return signed.with_headers(**{_header_key(name): bad_bytes(signed.headers[name])})
+
+        rows.append((f"bad bytes in {name}", bad_header))
+    added = contract.sign(valid, secrets, 1_700_000_000.0).target.removeprefix(valid.target)
+    if added:
+        pairs = parse_qsl(added.lstrip("?&"), keep_blank_values=True)
+
+        def bad_query(now: float) -> WebhookRequest:
+            query = "&".join(f"{key}=%FF%FE{quote(value, safe='')}" for key, value in pairs)
+            return dataclasses.replace(valid, target=valid.target + added[0] + query)
+
+        rows.append((f"bad bytes in the query's {', '.join(key for key, _ in pairs)}", bad_query))
+    other = valid.with_body(valid.body + b" ")
+    if _signature(contract, other, secrets, names) != _signature(contract, valid, secrets, names):
+
+        def reused(now: float) -> WebhookRequest:
+            signed = contract.sign(valid, secrets, now)
+            return other.with_headers(**{_header_key(n): signed.headers[n] for n in names})
+
+        rows.append(("replay: signature on another body", reused))
     return rows
 
 

@@ -51,6 +51,7 @@ CONTRACT = WebhookContract(
     replays=(
         Duplicate("the app retries with the same event id, which is the external id"),
         Stale("X-Timestamp more than five minutes from now", age_seconds=3600),
+        Stale("X-Timestamp more than five minutes ahead: a clock set forward cannot pre-sign", age_seconds=-3600),
     ),
     wrong_content_type="text/plain",
     malformed={**DEFAULT_MALFORMED, "sms:received without sender and message": empty_payload},

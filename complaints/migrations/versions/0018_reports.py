@@ -5,16 +5,16 @@ case's earlier steps stay with the OPD that had them. The indexes let ``/ops/rep
 ``/statistik`` read one period (history by time, complaints by arrival, replies by creation)
 instead of whole tables.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

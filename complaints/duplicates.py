@@ -1,0 +1,162 @@
+"""Open cases that look like the same complaint, proposed on a routed case's page (issue 10).
+
+A case with an OPD (disposed, or past that and not closed) is compared with the other open cases
+of the same OPD received within ``DUPLICATE_WINDOW_DAYS`` of it: cases whose stemmed words are at
+least ``DUPLICATE_MIN_SIMILARITY`` alike (:mod:`complaints.similarity`) and that do not name a
+different kelurahan or kecamatan are proposed, most alike first. The operator decides; nothing is
+merged here (:mod:`complaints.merging` does that).
+
+The candidate query is bounded: it reads at most :data:`MAX_CANDIDATES` cases, newest first, through
+the ``(opd_code, created_at)`` index, and only the columns the comparison needs. Each case's terms
+are computed once per process and kept (a case's text never changes), so a page load costs one
+indexed query and set intersections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from complaints import similarity
+from complaints.models import Complaint
+from complaints.queries import STAFF_ROLES, Viewer, opd_statuses, visible_cases
+from config.model import CityConfig
+from config.statuses import CLOSED
+
+MAX_CANDIDATES = 500
+"""Most cases one page load compares with (newest first): bounds the page's time whatever the backlog."""
+MAX_PROPOSALS = 10
+EXCERPT_CHARS = 160
+_MEMO_SIZE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One open case that may be the same complaint, as the case page lists it (no personal data)."""
+
+    ticket: str
+    status: str
+    received_at: datetime
+    score: float
+    """Similarity of the stemmed words, 0..1."""
+    shared: tuple[str, ...]
+    """Some of the stems both cases share (why they were matched), alphabetical."""
+    excerpt: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Fingerprint:
+    terms: frozenset[str]
+    place: similarity.Place
+
+
+class _Memo:
+    """A bounded, thread-safe map of case id -> fingerprint (page loads run in executor threads)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, _Fingerprint] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _Fingerprint | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: _Fingerprint) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_MEMO = _Memo(_MEMO_SIZE)
+
+
+def open_statuses() -> tuple[str, ...]:
+    """The statuses of a case that is with an OPD and not closed: those that may be merged or merged into."""
+    return tuple(s for s in opd_statuses() if s != CLOSED)
+
+
+def fingerprint(case_id: str, subject: str | None, text: str, places: similarity.PlaceNames) -> _Fingerprint:
+    """The terms and place of a case, computed once per process (its text never changes)."""
+    found = _MEMO.get(case_id)
+    if found is None:
+        found = _Fingerprint(similarity.terms(subject, text), similarity.place(subject, text, places))
+        _MEMO.put(case_id, found)
+    return found
+
+
+def proposes_for(case: Complaint) -> bool:
+    """True when ``case`` is one the page proposes duplicates for: routed to an OPD, open, not merged itself."""
+    return bool(case.opd_code) and case.status in open_statuses() and case.merged_into_id is None
+
+
+def proposals(
+    session: Session,
+    case: Complaint,
+    viewer: Viewer,
+    *,
+    config: CityConfig,
+    window_days: int,
+    min_similarity: float,
+) -> tuple[Proposal, ...]:
+    """The open cases of ``case``'s OPD that look like the same complaint, most alike first.
+
+    Empty for a viewer who may not merge (only operators and admins do), and for a case that is not
+    routed, is closed or is merged itself. Reads through :func:`visible_cases` like every console query.
+    """
+    if viewer.role not in STAFF_ROLES or not proposes_for(case):
+        return ()
+    places = similarity.place_names(config.opds.values())
+    mine = fingerprint(case.id, case.subject, case.text, places)
+    if not mine.terms:
+        return ()
+    window = timedelta(days=window_days)
+    rows = session.execute(
+        visible_cases(viewer)
+        .with_only_columns(
+            Complaint.id, Complaint.ticket, Complaint.status, Complaint.created_at, Complaint.subject, Complaint.text
+        )
+        .where(
+            Complaint.opd_code == case.opd_code,
+            Complaint.created_at >= case.created_at - window,
+            Complaint.created_at <= case.created_at + window,
+            Complaint.status.in_(open_statuses()),
+            Complaint.merged_into_id.is_(None),
+            Complaint.id != case.id,
+        )
+        .order_by(Complaint.created_at.desc(), Complaint.id)
+        .limit(MAX_CANDIDATES)
+    )
+    found: list[Proposal] = []
+    for case_id, ticket, status, created_at, subject, text in rows:
+        other = fingerprint(case_id, subject, text, places)
+        score = similarity.similarity(mine.terms, other.terms)
+        if score < min_similarity or not mine.place.compatible(other.place):
+            continue
+        shared = tuple(sorted(mine.terms & other.terms))[:8]
+        found.append(Proposal(ticket, status, created_at, round(score, 3), shared, _excerpt(subject, text)))
+    found.sort(key=lambda p: (-p.score, p.received_at, p.ticket))
+    return tuple(found[:MAX_PROPOSALS])
+
+
+def _excerpt(subject: str | None, text: str) -> str:
+    line = " ".join(f"{subject + ': ' if subject else ''}{text}".split())
+    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 3].rstrip() + "..."
+
+
+def forget_all() -> None:
+    """Drop the remembered fingerprints (tests and benchmarks that reuse case ids across databases)."""
+    _MEMO.clear()
