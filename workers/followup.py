@@ -114,7 +114,7 @@ def add_to_case(
         if value and (waiting or not getattr(complaint, field)):
             setattr(complaint, field, value)
     lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
-    _citizen_note(session, complaint, envelope, envelope.text or "")
+    citizen_note(session, complaint, envelope, envelope.text or "")
     if complaint.status == CLOSED:
         attention.flag(
             session,
@@ -139,7 +139,7 @@ def note_status_query(session: Session, envelope: ComplaintEnvelope) -> None:
     case = store.complaint_by_ticket(session, ticket) if ticket else None
     if case is None or case.status != CLOSED or not _own_address(case, envelope):
         return
-    _citizen_note(session, case, envelope, envelope.text or f"CEK {case.ticket}")
+    citizen_note(session, case, envelope, envelope.text or f"CEK {case.ticket}")
     attention.flag(
         session,
         case,
@@ -149,7 +149,7 @@ def note_status_query(session: Session, envelope: ComplaintEnvelope) -> None:
     )
 
 
-def _citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnvelope, text: str) -> None:
+def citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnvelope, text: str) -> None:
     """The citizen's message as a note of the conversation (public to the case page, not internal)."""
     files = [
         {name: getattr(a, name) for name in ("sha256", "size", "content_type", "filename")}
