@@ -394,6 +394,11 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages
         "attention_delivery_failed": "pengiriman jawaban gagal",
         "attention_citizen_message": "pesan baru dari pelapor",
+        "attention_sender_limit": "banyak pesan dari pelapor",
+        "sender_limit_notice": (
+            "Pelapor mengirim lebih banyak pesan daripada batas (SENDER_RATE_LIMIT). Pesan-pesan itu disimpan"
+            " di percakapan kasus ini tanpa diperiksa dan tanpa balasan satu per satu; pelapor diberi tahu sekali."
+        ),
         "inbox_attention_only": "perlu perhatian",
         "delivery_title": "Pengiriman ke pelapor",
         "delivery_page_title": "Pengiriman jawaban {ticket}",
@@ -1042,6 +1047,11 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages
         "attention_delivery_failed": "answer delivery failed",
         "attention_citizen_message": "new message from the citizen",
+        "attention_sender_limit": "many messages from the citizen",
+        "sender_limit_notice": (
+            "The citizen sent more messages than the limit (SENDER_RATE_LIMIT). They are kept in the conversation"
+            " of this case, not checked and not answered one by one; the citizen was told once."
+        ),
         "inbox_attention_only": "needs attention",
         "delivery_title": "Messages to the citizen",
         "delivery_page_title": "Answer delivery {ticket}",
@@ -1314,3 +1324,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "dlq_paging": "Dead letter pages",
     },
 }
+
+# part-reports: the reports pages' text lives in its own module.
+from gateway.console.report_strings import REPORT_STRINGS  # noqa: E402
+
+for _lang in LANGUAGES:
+    STRINGS[_lang].update(REPORT_STRINGS[_lang])
