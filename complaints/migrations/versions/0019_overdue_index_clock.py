@@ -5,15 +5,15 @@ names its clock (complaints.deadlines.overdue: a deadline of the old wall-clock 
 trusted until recomputed). With the column in ``ix_complaints_deadline_step_opd`` the overdue
 gauge is still answered from the index alone, as migration 0015 made it.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
