@@ -186,6 +186,7 @@ def _recompute_page(
                     "action": "deadline_recomputed",
                     "from_status": case.status,
                     "to_status": case.status,
+                    "opd_code": case.opd_code,  # as every history row (reports give a step to its OPD)
                     "note": f"step deadline on the {clock or 'no'} clock: {when}"
                     f" (was {old.isoformat(timespec='minutes')})",
                 }
