@@ -133,13 +133,7 @@ async def test_sms_send_carries_the_text_and_address_as_single_values(
 async def test_mail_reply_has_one_recipient_and_no_injected_header(tmp_path: Path) -> None:
     """A reply under an encoded Subject/From/Reply-To hiding CRLF + Bcc, with an SMTP end-of-data line in its text."""
     with SmtpSink() as sink:
-        settings = base_settings(
-            tmp_path,
-            smtp_host=sink.host,
-            smtp_port=sink.port,
-            smtp_starttls=False,
-            mail_from="lapor@bogorkota.go.id",
-        )
+        settings = base_settings(tmp_path, **sink.sender_settings())
         ingested = ingest_mail(
             settings,
             (FIXTURES / "crlf_injection_name.eml").read_bytes(),
