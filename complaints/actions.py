@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, lifecycle, notify, sla, store, transitions
+from complaints import answers, lifecycle, merging, notify, sla, store, transitions
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -443,11 +443,13 @@ def _approve(ctx: _Context) -> dict[str, list[str]]:
     ctx.move(lifecycle.CLOSED, "approve", first=first)
     c.answer_text = answer
     c.answer_public = ctx.request.fields.get("publish") == "1"
+    # issue 10: the reporters of the cases merged into this one get the answer on their own channels.
+    merged = merging.answer_merged(ctx.session, c, config=ctx.config, settings=ctx.settings, actor=ctx.actor)
     if by_phone:
         # A call-centre complaint is answered by calling back: the note records the call; nothing is sent.
         ctx.add_note("phone_answer", phone_note)
-        return {}
-    return {"send_reply": answers.queue_answer(ctx.session, c, config=ctx.config, settings=ctx.settings)}
+        return {"send_reply": merged}
+    return {"send_reply": answers.queue_answer(ctx.session, c, config=ctx.config, settings=ctx.settings) + merged}
 
 
 _HANDLERS: dict[str, Callable[[_Context], dict[str, list[str]]]] = {

@@ -24,10 +24,12 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from complaints import lifecycle
+from complaints import answers, attention, lifecycle
 from complaints.duplicates import open_statuses
 from complaints.models import Complaint
 from complaints.queries import STAFF_ROLES, Viewer, visible_cases
+from config.model import CityConfig
+from config.settings import Settings
 from normalizer.envelope import utcnow
 
 MAX_MERGE = 50
@@ -144,3 +146,32 @@ def merged_into(session: Session, main: Complaint) -> list[Complaint]:
 def main_of(session: Session, case: Complaint) -> Complaint | None:
     """The main case ``case`` was merged into, or None."""
     return session.get(Complaint, case.merged_into_id) if case.merged_into_id else None
+
+
+def answer_merged(
+    session: Session, main: Complaint, *, config: CityConfig, settings: Settings, actor: str
+) -> list[str]:
+    """Queue ``main``'s approved answer to the reporter of every case merged into it; returns the reply ids.
+
+    Called by the approval in the transaction that closes ``main``. Each merged case gets the
+    answer text (and its "publish" choice) and its own reply row through
+    :func:`complaints.answers.queue_answer`: on its own channel, with its own ticket and language,
+    recorded as a reply of its own case (so its delivery status, failures and resends are its
+    own). A reporter who complained by phone must be called back: that case is flagged for an operator.
+    """
+    ids: list[str] = []
+    for other in merged_into(session, main):
+        other.answer_text = main.answer_text
+        other.answer_public = main.answer_public
+        lifecycle.note(session, other, actor=actor, action=ANSWER_FROM_MAIN, note=main.ticket)
+        if other.reply_channel == answers.PHONE_CHANNEL:
+            attention.flag(
+                session,
+                other,
+                attention.DELIVERY_FAILED,
+                actor="system",
+                note=f"the answer of {main.ticket}: call the reporter back",
+            )
+            continue
+        ids += answers.queue_answer(session, other, config=config, settings=settings)
+    return ids

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     health_poller_error_minutes: float = Field(
         default=2.0, description="A poller in error (disconnected) this long is a problem."
     )
+    # part-reports: the public statistics page /statistik.
+    statistik_min_cases: int = Field(
+        default=5, ge=1, description="/statistik leaves out OPDs with fewer complaints than this in its window."
+    )
+    statistik_cache_seconds: float = Field(
+        default=300.0, ge=0, description="/statistik's figures are rebuilt at most this often (0 = every request)."
+    )
     # part-instrument: Dramatiq's own Prometheus exporter in processes that run workers (off by default).
     dramatiq_prometheus_port: int | None = Field(
         default=None,

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints import actions, duplicates, lifecycle, merging
-from complaints.models import Complaint, HistoryEntry
+from complaints.models import Complaint, HistoryEntry, Reply
 from complaints.queries import InboxFilters, Viewer, inbox
+from config.settings import Settings
 from tests.complaints.test_duplicates import CONFIG, LIGHT, LIGHT_AGAIN, OPERATOR, case, migrated_session
 
 USER_ID = 7
@@ -118,3 +119,43 @@ def test_only_operators_merge_and_only_from_the_page_they_saw(db: Session) -> No
         merge(db, main)
     assert refused.value.reason == "merge_none" and other.merged_into_id is None
     assert merge(db, main, other, viewer=Viewer(role="admin")) == [other]
+
+
+def test_approving_the_main_case_answers_every_merged_reporter_on_their_own_channel(db: Session) -> None:
+    """One approval: the main reporter's SMS plus an SMS, a Telegram message and an e-mail to the merged
+    reporters, each a reply of their own case with their own ticket; a phone reporter is left to a call."""
+    settings = Settings(_env_file=None, smtp_host="127.0.0.1", mail_from="pengaduan@example.org")  # type: ignore[call-arg]
+    main = case(db, LIGHT, status="dijawab", reply_provider="kannel", answer_text="draft")
+    sms = case(db, LIGHT_AGAIN, reply_provider="kannel", reply_address="+6281311112222")
+    chat = case(db, LIGHT_AGAIN, reply_channel="telegram", reply_provider="telegram", reply_address="555001")
+    mail = case(db, LIGHT_AGAIN, channel="email", reply_channel="email", reply_provider="email", reply_address="b@x.id")
+    phone = case(db, LIGHT_AGAIN, channel="phone", reply_channel="phone", reply_address="-")
+    merge(db, main, sms, chat, mail, phone)
+    outcome = actions.perform(
+        db,
+        main,
+        user_id=USER_ID,
+        viewer=OPERATOR,
+        request=actions.ActionRequest("approve", main.version, {"answer": "Lampu sudah diganti.", "publish": "1"}),
+        config=CONFIG,
+        settings=settings,
+        store_file=lambda data: "",
+    )
+    db.flush()
+    replies = {r.complaint_id: r for r in db.scalars(select(Reply).where(Reply.kind == "answer"))}
+    assert sorted(outcome.enqueue["send_reply"]) == sorted(r.id for r in replies.values())
+    assert set(replies) == {main.id, sms.id, chat.id, mail.id}
+    for c, channel, address in (
+        (main, "sms", main.reply_address),
+        (sms, "sms", "+6281311112222"),
+        (chat, "telegram", "555001"),
+        (mail, "email", "b@x.id"),
+    ):
+        reply = replies[c.id]
+        assert (reply.channel, reply.address) == (channel, address) and reply.inbox_id == c.inbox_id
+        assert c.ticket in reply.text and "Lampu sudah diganti." in reply.text
+        assert all(o.ticket not in reply.text for o in (main, sms, chat, mail) if o is not c)
+    for c in (sms, chat, mail, phone):
+        assert c.answer_text == "Lampu sudah diganti." and c.answer_public
+        assert (f"staff:{USER_ID}", "answer_from_main", main.ticket) in history(db, c)
+    assert phone.attention == "delivery_failed" and sms.attention is None

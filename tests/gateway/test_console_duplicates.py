@@ -9,14 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from complaints import duplicates
+from complaints import duplicates, merging
 from complaints.models import Complaint
+from complaints.queries import Viewer
 from gateway.console.strings import STRINGS
+from gateway.pages.strings import STRINGS as PAGE_STRINGS
+from normalizer.envelope import utcnow
 from normalizer.tickets import new_ticket
 from tests.gateway.test_console import Console, console_site, operator
-from tests.support.cases import seed_case
+from tests.support.cases import ADDRESS, EMAIL, NAME, NIK, PHONE, seed_case
 
 ID = STRINGS["id"]
+PAGES = PAGE_STRINGS["id"]
 PASSWORD = "correct horse battery"
 OPD_EMAIL = "dishub@example.org"
 LIGHT = "Lampu penerangan jalan di Jl. Pajajaran mati sudah 3 hari, gelap sekali kalau malam"
@@ -104,3 +108,36 @@ async def test_operator_merges_a_proposal_and_opd_staff_cannot(tmp_path: Path) -
             url, data={"csrf_token": token, "version": version, "tiket": again}, allow_redirects=False
         )
         assert resp.status == 403 and ID["action_forbidden_title"] in await resp.text()
+
+
+@pytest.mark.asyncio
+async def test_merged_reporter_follows_the_main_case_on_the_tracking_page(tmp_path: Path) -> None:
+    """/lacak/<merged ticket> shows the main case's status, OPD and published answer under the reporter's own
+    ticket, names the main ticket, and shows neither reporter's personal data (both masked in the answer)."""
+    async with console_site(tmp_path) as site:
+        main, again, _ = _seed(site)
+        with site.runtime.sf.begin() as db:
+            main_case = db.scalar(select(Complaint).where(Complaint.ticket == main))
+            other = db.scalar(select(Complaint).where(Complaint.ticket == again))
+            assert main_case is not None and other is not None
+            other.name, other.phone, other.nik = "Budi Santoso", "+6281311112222", "3271020202900002"
+            main_case.status = "dianalisa"  # the main case moved on; the merged one was only disposed
+            merging.merge(db, main_case, [again], viewer=Viewer(role="operator"), user_id=1, expected_version=1)
+        resp = await site.client.get(f"/lacak/{again}")
+        page = await resp.text()
+        assert resp.status == 200 and PAGES["merged_note"].format(ticket=main) in page
+        assert 'class="status-badge status-dianalisa"' in page
+        with site.runtime.sf.begin() as db:
+            main_case = db.scalar(select(Complaint).where(Complaint.ticket == main))
+            assert main_case is not None
+            main_case.status, main_case.step, main_case.answer_public = "selesai", 9, True
+            main_case.answer_text = f"Sudah diganti. Terima kasih {NAME} dan Budi Santoso (0813-1111-2222)."
+            main_case.closed_at = utcnow()
+        data = await (await site.client.get(f"/api/v1/complaints/{again}")).json()
+        assert data["ticket"] == again and data["merged_into"] == main and data["status"] == "selesai"
+        assert data["answer"]["text"] == "Sudah diganti. Terima kasih *** dan *** (***)."
+        assert data["answer"]["sent_on"] == "sms"
+        page = await (await site.client.get(f"/lacak/{again}")).text()
+        for secret in (NAME, "Budi", PHONE, "0813", NIK, "3271020202900002", ADDRESS, EMAIL):
+            assert secret not in page, secret
+        assert "Sudah diganti." in page
