@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     health_poller_error_minutes: float = Field(
         default=2.0, description="A poller in error (disconnected) this long is a problem."
     )
+    # part-reports: the public statistics page /statistik.
+    statistik_min_cases: int = Field(
+        default=5, ge=1, description="/statistik leaves out OPDs with fewer complaints than this in its window."
+    )
+    statistik_cache_seconds: float = Field(
+        default=300.0, ge=0, description="/statistik's figures are rebuilt at most this often (0 = every request)."
+    )
     # part-instrument: Dramatiq's own Prometheus exporter in processes that run workers (off by default).
     dramatiq_prometheus_port: int | None = Field(
         default=None,
@@ -346,6 +353,11 @@ class Settings(BaseSettings):
         " they are still stored but added to the sender's latest open case for the operator, and the sender is"
         " told once per SENDER_NOTICE_INTERVAL_MINUTES instead of getting a reply to each.",
     )
+    web_form_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="Web-form complaints per client address, handled like SENDER_RATE_LIMIT (the form's sender"
+        " is its client address, since what the citizen types can change with every post).",
+    )
     sender_notice_interval_minutes: int = Field(
         default=60, gt=0, description="At most one 'too many messages' notice per sender in this many minutes."
     )
@@ -355,7 +367,7 @@ class Settings(BaseSettings):
         " them has its client address read from X-Forwarded-For.",
     )
 
-    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit")
+    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit", "web_form_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         try:

@@ -1324,3 +1324,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "dlq_paging": "Dead letter pages",
     },
 }
+
+# part-reports: the reports pages' text lives in its own module.
+from gateway.console.report_strings import REPORT_STRINGS  # noqa: E402
+
+for _lang in LANGUAGES:
+    STRINGS[_lang].update(REPORT_STRINGS[_lang])

@@ -25,6 +25,7 @@ from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
 from gateway.console.merge import add_merge_routes
 from gateway.console.render import lang_of, render
+from gateway.console.reports import add_report_routes
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
 from gateway.keys import ACCEPTOR, SETTINGS
@@ -181,3 +182,5 @@ def add_routes(console: web.Application) -> None:
     add_health_routes(console)
     # part-dlq: dead letters under /ops/health/dead-letters (operators and admins)
     add_dead_letter_routes(console)
+    # part-reports: /ops/reports (figures, charts, CSV/XLSX, the monthly OPD report)
+    add_report_routes(console)

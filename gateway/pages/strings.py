@@ -267,3 +267,9 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+# part-reports: the public statistics page's text lives in its own module.
+from gateway.pages.statistik_strings import STATISTIK_STRINGS  # noqa: E402
+
+for _lang in LANGUAGES:
+    STRINGS[_lang].update(STATISTIK_STRINGS[_lang])
