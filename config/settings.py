@@ -353,6 +353,11 @@ class Settings(BaseSettings):
         " they are still stored but added to the sender's latest open case for the operator, and the sender is"
         " told once per SENDER_NOTICE_INTERVAL_MINUTES instead of getting a reply to each.",
     )
+    web_form_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="Web-form complaints per client address, handled like SENDER_RATE_LIMIT (the form's sender"
+        " is its client address, since what the citizen types can change with every post).",
+    )
     sender_notice_interval_minutes: int = Field(
         default=60, gt=0, description="At most one 'too many messages' notice per sender in this many minutes."
     )
@@ -362,7 +367,7 @@ class Settings(BaseSettings):
         " them has its client address read from X-Forwarded-For.",
     )
 
-    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit")
+    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit", "web_form_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         try:

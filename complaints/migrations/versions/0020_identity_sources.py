@@ -1,16 +1,16 @@
 """Where each identity field of a case was read from (issue 13, completing by reply): the label or
 text of the message, the sender's address, the channel, a reply and when; never a value.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
