@@ -432,5 +432,12 @@ class SchedulerLease(Base):
 
 
 # part-instrument: /metrics counts overdue SOP steps by step and OPD every scrape; this index
-# makes that a range read of the overdue cases only (migration 0015).
-Index("ix_complaints_deadline_step_opd", Complaint.step_deadline_at, Complaint.step, Complaint.opd_code)
+# makes that a range read of the overdue cases only (migration 0015); with deadline_clock, whether
+# the deadline is trusted yet (complaints.deadlines.overdue) is read from it too (migration 0019).
+Index(
+    "ix_complaints_deadline_step_opd",
+    Complaint.step_deadline_at,
+    Complaint.step,
+    Complaint.opd_code,
+    Complaint.deadline_clock,
+)

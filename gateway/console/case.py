@@ -166,7 +166,9 @@ async def render_case(
         failed_action=failed_action,
         values=dict(values or {}),
         # part-clock: time left on the step's own clock (working hours for people's steps)
-        clock=step_clock_words(t, config, case.summary.status, case.summary.step_deadline_at, utcnow()),
+        clock=step_clock_words(
+            t, config, case.summary.status, case.summary.step_deadline_at, utcnow(), clock=case.summary.clock
+        ),
         when=local_time,
         channel_label=lambda c: t.get("channel_" + c, c),
         opds=[(o.code, o.name) for o in config.opds.values()],
