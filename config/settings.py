@@ -128,8 +128,11 @@ class Settings(BaseSettings):
         default=3.0, description="An enabled channel silent this long during office hours is a problem."
     )
     health_office_hours: str = Field(
-        default="mon-fri 08:00-16:00",
-        description="When silence on a channel is unusual (Asia/Jakarta), e.g. 'mon-fri 08:00-16:00'.",
+        default="",
+        description=(
+            "When silence on a channel is unusual, if not calendar.yaml's working hours (WIB),"
+            " e.g. 'mon-fri 07:00-20:00'; empty: the calendar's hours."
+        ),
     )
     health_outbound_failing_minutes: float = Field(
         default=5.0, description="A provider whose sends failed for this long, with none succeeding, is a problem."
