@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint setup setup-test services bench clean chaos chaos-quick
+.PHONY: run test lint setup setup-test services bench outage-demo clean chaos chaos-quick
 
 $(BIN)/intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ chaos-quick: setup-test services
 
 bench: setup
 	$(BIN)/python bench/kannel_load.py
+
+## A live outage (Kannel stopped, IMAP password wrong, a poison message) and what /ops/health says (~15 s).
+## Needs Kannel and Dovecot (make services); OUTAGE_BACKEND=distributed runs it on PostgreSQL + Redis.
+OUTAGE_BACKEND ?= embedded
+outage-demo: setup-test
+	$(BIN)/python scripts/outage_demo.py --backend $(OUTAGE_BACKEND)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, lifecycle, notify, sla, store, transitions
+from complaints import answers, lifecycle, merging, notify, sla, store, transitions
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -137,9 +137,12 @@ class ActionForbidden(Exception):
 
 def available(complaint: Complaint, viewer: Viewer) -> tuple[str, ...]:
     """The actions ``viewer`` may take on ``complaint`` now: the table's moves for the role, plus
-    :data:`NOTE` where notes are allowed. An OPD user gets nothing on another OPD's case."""
+    :data:`NOTE` where notes are allowed. An OPD user gets nothing on another OPD's case, and
+    nobody anything on a case merged into another (complaints/merging.py)."""
     if viewer.role == "opd" and complaint.opd_code != viewer.opd_code:
         return ()
+    if complaint.merged_into_id is not None:
+        return ()  # issue 10: a merged case follows its main case; nobody moves it on its own
     role = "operator" if viewer.role in STAFF_ROLES else viewer.role
     moves = lifecycle.allowed_actions(complaint, role)
     if viewer.role in STAFF_ROLES or complaint.status in NOTE_STATUSES_OPD:
@@ -440,11 +443,13 @@ def _approve(ctx: _Context) -> dict[str, list[str]]:
     ctx.move(lifecycle.CLOSED, "approve", first=first)
     c.answer_text = answer
     c.answer_public = ctx.request.fields.get("publish") == "1"
+    # issue 10: the reporters of the cases merged into this one get the answer on their own channels.
+    merged = merging.answer_merged(ctx.session, c, config=ctx.config, settings=ctx.settings, actor=ctx.actor)
     if by_phone:
         # A call-centre complaint is answered by calling back: the note records the call; nothing is sent.
         ctx.add_note("phone_answer", phone_note)
-        return {}
-    return {"send_reply": answers.queue_answer(ctx.session, c, config=ctx.config, settings=ctx.settings)}
+        return {"send_reply": merged}
+    return {"send_reply": answers.queue_answer(ctx.session, c, config=ctx.config, settings=ctx.settings) + merged}
 
 
 _HANDLERS: dict[str, Callable[[_Context], dict[str, list[str]]]] = {

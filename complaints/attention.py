@@ -17,6 +17,8 @@ from complaints.models import Complaint, Reply
 
 DELIVERY_FAILED = "delivery_failed"
 CITIZEN_MESSAGE = "citizen_message"
+SENDER_LIMIT = "sender_limit"
+"""part-abuse: the citizen sent more than SENDER_RATE_LIMIT; the messages wait on the case unanswered."""
 ANSWER_KIND = "answer"
 FINAL_FAILURES = ("failed", "unknown")
 

@@ -60,6 +60,7 @@ def queue_due_digests(session: Session, *, config: CityConfig, settings: Setting
     for case in session.scalars(
         select(Complaint)
         .where(Complaint.opd_code.in_(pending), Complaint.status.in_(open_statuses), Complaint.closed_at.is_(None))
+        .where(Complaint.merged_into_id.is_(None))  # issue 10: a merged case is listed as its main case
         .order_by(Complaint.step_deadline_at.is_(None), Complaint.step_deadline_at, Complaint.created_at)
     ):
         cases_by_opd[case.opd_code or ""].append(case)

@@ -167,8 +167,7 @@ def _escalate_case(
         return  # moved on between the look-up and the lock
     if case.status not in clocked_statuses(config.sop):
         return
-    deadline = case.step_deadline_at
-    late = now - deadline
+    late = _late_words(late_minutes(case, config, now), lifecycle.step_clock(case, config.sop))
     supervisor = settings.escalation_supervisor_email
     if not _has_level(session, case, 1):
         levels = [1]  # level 2 comes at a later pass, however late this first look is
@@ -185,11 +184,11 @@ def _escalate_case(
                 case.attention = ESCALATED  # never hide a failed answer delivery or a citizen's message
             reply_id = _mail_opd(session, case, config=config, settings=settings, now=now)
             mailed = f", e-mail to {case.opd_code}" if reply_id else ""
-            _note(session, case, f"level 1: step {step} overdue by {_late_words(late)}; operator inbox{mailed}")
+            _note(session, case, f"level 1: step {step} overdue by {late}; operator inbox{mailed}")
             outcome.level1.append(case.ticket)
         else:
             reply_id = _mail_supervisor(session, case, supervisor or "", config=config, settings=settings, now=now)
-            _note(session, case, f"level 2: step {step} overdue by {_late_words(late)}; e-mail to the supervisor")
+            _note(session, case, f"level 2: step {step} overdue by {late}; e-mail to the supervisor")
             outcome.level2.append(case.ticket)
         if reply_id:
             outcome.reply_ids.append(reply_id)
@@ -202,12 +201,9 @@ def level2_due(case: Complaint, *, config: CityConfig, settings: Settings, now: 
     A ``clock: working`` step counts only the city's working minutes (calendar.yaml), like its
     deadline: wall minutes would put level 2 on a Friday evening for a step due at 15:00.
     """
-    if case.step_deadline_at is None:
+    if case.step_deadline_at is None or case.step_deadline_at >= now:
         return False
-    after = settings.escalation_level2_after_minutes
-    if lifecycle.step_clock(case, config.sop) == sla.WORKING:
-        return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar)) >= after
-    return now - case.step_deadline_at >= timedelta(minutes=after)
+    return late_minutes(case, config, now) >= settings.escalation_level2_after_minutes
 
 
 def _has_level(session: Session, case: Complaint, level: int) -> bool:
@@ -302,9 +298,26 @@ def _mail_supervisor(
     )
 
 
+def late_minutes(case: Complaint, config: CityConfig, now: datetime) -> float:
+    """How late the case's step is at ``now``, in minutes on the step's own clock (0 before the deadline).
+
+    A working-hours step counts only the city's working minutes since its deadline: a step due on
+    Friday at 15:00 is one working hour late on Monday at 09:00, not 66 hours.
+    """
+    if case.step_deadline_at is None or case.step_deadline_at >= now:
+        return 0.0
+    if lifecycle.step_clock(case, config.sop) == sla.WORKING:
+        return sla.working_minutes_between(case.step_deadline_at, now, sla.calendar_of(config.calendar))
+    return (now - case.step_deadline_at).total_seconds() / 60
+
+
 def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Settings, now: datetime, opd: str) -> str:
     deadline = case.step_deadline_at or now
-    hours, minutes = divmod(int(max(0.0, (now - deadline).total_seconds()) // 60), 60)
+    hours, minutes = divmod(int(late_minutes(case, config, now)), 60)
+    working = lifecycle.step_clock(case, config.sop) == sla.WORKING
+    late = render_reply(
+        config.replies, "late_working" if working else "late_wall", "id", channel="email", hours=hours, minutes=minutes
+    )
     return render_reply(
         config.replies,
         kind,
@@ -315,7 +328,8 @@ def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Setting
         topic=escalation_topic(case),
         step=_step_words(case, config),
         deadline=local_time_words(deadline, settings),
-        late_hours=hours,
+        late=late,
+        late_hours=hours,  # what a city's wording from before {late} uses (config/loader.py)
         late_minutes=minutes,
         link=case_link(settings, case.ticket),
     )
@@ -350,6 +364,6 @@ def _step_words(case: Complaint, config: CityConfig) -> str:
     return f"{case.step} ({label})"
 
 
-def _late_words(late: timedelta) -> str:
-    hours, minutes = divmod(int(late.total_seconds() // 60), 60)
-    return f"{hours} h {minutes} min"
+def _late_words(minutes_late: float, clock: str) -> str:
+    hours, minutes = divmod(int(minutes_late), 60)
+    return f"{hours} h {minutes} min" + (" working time" if clock == sla.WORKING else "")

@@ -156,6 +156,7 @@ def transition(
             from_status=from_status,
             to_status=to_status,
             note=note,
+            opd_code=complaint.opd_code,
         )
     )
 
@@ -227,6 +228,7 @@ def note(session: Session, complaint: Complaint, *, actor: str, action: str, not
             from_status=complaint.status,
             to_status=complaint.status,
             note=note,
+            opd_code=complaint.opd_code,
         )
     )
 

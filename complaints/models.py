@@ -120,6 +120,7 @@ class Complaint(Base):
             sqlite_where=_TO_RECOMPUTE,
             postgresql_where=_TO_RECOMPUTE,
         ),
+        Index("ix_complaints_created", "created_at"),  # part-reports (0018): complaints received in a period
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -177,7 +178,10 @@ class HistoryEntry(Base):
     """One recorded event in a case's life."""
 
     __tablename__ = "history"
-    __table_args__ = (Index("ix_history_complaint", "complaint_id", "id"),)
+    __table_args__ = (
+        Index("ix_history_complaint", "complaint_id", "id"),
+        Index("ix_history_at", "at"),  # part-reports: the steps that ended in a report's period
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
@@ -187,6 +191,9 @@ class HistoryEntry(Base):
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # part-reports (migration 0018)
+    opd_code: Mapped[str | None] = mapped_column(String(40))
+    """The OPD holding the case when the row was written: a report gives each step to the OPD that had it."""
 
 
 class CaseNote(Base):
@@ -235,6 +242,7 @@ class Reply(Base):
         Index("ix_replies_provider_message_id", "provider_message_id"),
         Index("ix_replies_address_created", "address", "created_at"),
         Index("ix_replies_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_replies_created", "created_at"),  # part-reports: answers sent in a period
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -117,6 +117,12 @@ def inbox(
     staff = user.role in STAFF_ROLES
     waits = Complaint.status.in_(waiting)
     query = visible_cases(user).where(or_(waits, Complaint.attention.is_not(None)) if staff else waits)
+    # issue 10: a case merged into another leaves the inbox, unless the main case's answer failed to reach it.
+    query = query.where(
+        or_(Complaint.merged_into_id.is_(None), Complaint.attention.is_not(None))
+        if staff
+        else Complaint.merged_into_id.is_(None)
+    )
     if filters.attention:
         query = query.where(Complaint.attention.is_not(None)) if staff else query.where(false())
     if filters.status:

@@ -289,14 +289,17 @@ def queue_reply(
     return session.scalar(stmt)
 
 
-def queue_case_reply(session: Session, complaint: Complaint, kind: str, text: str, *, round_id: str = "") -> str | None:
+def queue_case_reply(
+    session: Session, complaint: Complaint, kind: str, text: str, *, round_id: str = "", dedupe_key: str | None = None
+) -> str | None:
     """Queue a reply to a case's citizen on the channel the complaint came in on.
 
-    Once per kind and ``round_id`` (e.g. the inbox id of a follow-up that is checked again).
+    Once per kind and ``round_id`` (e.g. the inbox id of a follow-up that is checked again), or
+    once per ``dedupe_key`` when one is given (a notice that is once per sender, not per case).
     """
     return queue_reply(
         session,
-        dedupe_key=f"{complaint.id}:{kind}" + (f":{round_id}" if round_id else ""),
+        dedupe_key=dedupe_key or f"{complaint.id}:{kind}" + (f":{round_id}" if round_id else ""),
         kind=kind,
         channel=complaint.reply_channel,
         provider=complaint.reply_provider,

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     health_poller_error_minutes: float = Field(
         default=2.0, description="A poller in error (disconnected) this long is a problem."
     )
+    # part-reports: the public statistics page /statistik.
+    statistik_min_cases: int = Field(
+        default=5, ge=1, description="/statistik leaves out OPDs with fewer complaints than this in its window."
+    )
+    statistik_cache_seconds: float = Field(
+        default=300.0, ge=0, description="/statistik's figures are rebuilt at most this often (0 = every request)."
+    )
     # part-instrument: Dramatiq's own Prometheus exporter in processes that run workers (off by default).
     dramatiq_prometheus_port: int | None = Field(
         default=None,
@@ -340,13 +347,22 @@ class Settings(BaseSettings):
     device_registration_rate_limit: str = Field(
         default="10/minute;60/hour", description="App device registrations per client address; above: 429."
     )
+    sender_rate_limit: str = Field(
+        default="5/minute;20/hour",
+        description="Messages per sender (phone, e-mail address, Telegram/X/WhatsApp user, app device); above it"
+        " they are still stored but added to the sender's latest open case for the operator, and the sender is"
+        " told once per SENDER_NOTICE_INTERVAL_MINUTES instead of getting a reply to each.",
+    )
+    sender_notice_interval_minutes: int = Field(
+        default=60, gt=0, description="At most one 'too many messages' notice per sender in this many minutes."
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses/networks of our reverse proxies: only a request from one of"
         " them has its client address read from X-Forwarded-For.",
     )
 
-    @field_validator("lookup_rate_limit", "device_registration_rate_limit")
+    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         try:

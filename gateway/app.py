@@ -18,6 +18,7 @@ from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.limits import setup_limits  # part-hostile
 from gateway.metrics import setup_metrics
 from gateway.ops import setup_ops
+from gateway.pages.statistik import add_statistik_routes
 from gateway.pages.views import setup_pages
 from gateway.rate_limits import setup_address_limits
 from gateway.request_id import request_id_middleware
@@ -51,6 +52,7 @@ def create_app(settings: Settings, runtime: Runtime) -> web.Application:
     setup_ops(app)  # GET /ops/status first: an exact route, outside the console's middleware
     setup_console(app)
     setup_pages(app)
+    add_statistik_routes(app)  # part-reports: the public statistics page
     # part-instrument: intake outcomes of every HTTP channel, and GET /metrics (Prometheus).
     app.middlewares.append(count_intake_outcomes(runtime.activity))
     setup_metrics(app)

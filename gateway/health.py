@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from complaints import store
-from complaints.models import Complaint
+from complaints import merging, store
+from complaints.models import Complaint, HistoryEntry
 from config.logging import mask
 from config.model import CityConfig
 from gateway.keys import ACCEPTOR, RUNTIME
@@ -67,6 +69,14 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
             "step_deadline_at": None,
             "history": [],
         }
+    main = merging.main_of(session, complaint)
+    if main is not None:
+        return _merged_status(session, config, complaint, main, lang)
+    return _case_status(session, config, complaint, lang)
+
+
+def _case_status(session: Session, config: CityConfig, complaint: Complaint, lang: str) -> dict[str, Any]:
+    sop = config.sop
     opd = config.opd(complaint.opd_code)
     return {
         "ticket": complaint.ticket,
@@ -77,28 +87,61 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
         "channel": complaint.channel,
         "received_at": complaint.created_at.isoformat(),
         "step_deadline_at": complaint.step_deadline_at.isoformat() if complaint.step_deadline_at else None,
-        "history": [
-            {
-                "at": h.at.isoformat(),
-                "status": h.to_status,
-                "status_label": sop.label(h.to_status or "", lang),
-                "action": h.action,
-            }
-            for h in store.history_of(session, complaint.id)
-            # Only the steps: internal events (notes, delivery flags, resends) are not the public's.
-            if h.to_status != h.from_status or h.action in _PUBLIC_EVENTS
-        ],
+        "history": _public_history(session, config, complaint, lang),
         "answer": public_answer(complaint),
     }
 
 
-def public_answer(complaint: Complaint) -> dict[str, Any] | None:
+def _public_history(
+    session: Session, config: CityConfig, complaint: Complaint, lang: str, *, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": h.at.isoformat(),
+            "status": h.to_status,
+            "status_label": config.sop.label(h.to_status or "", lang),
+            "action": h.action,
+        }
+        for h in store.history_of(session, complaint.id)
+        # Only the steps: internal events (notes, delivery flags, resends) are not the public's.
+        if (h.to_status != h.from_status or h.action in _PUBLIC_EVENTS) and (since is None or h.at >= since)
+    ]
+
+
+def _merged_status(
+    session: Session, config: CityConfig, complaint: Complaint, main: Complaint, lang: str
+) -> dict[str, Any]:
+    """A merged case (issue 10) as its reporter sees it: their own ticket and receipt, the main case's
+    progress (status, OPD, deadline, its steps since the merge, its answer), nobody else's data."""
+    data = _case_status(session, config, main, lang)
+    merged_at = session.scalar(
+        select(func.max(HistoryEntry.at)).where(
+            HistoryEntry.complaint_id == complaint.id, HistoryEntry.action == merging.MERGED_INTO
+        )
+    )
+    own = _public_history(session, config, complaint, lang)
+    answer = public_answer(main, also=(complaint,))
+    if answer is not None:
+        answer["sent_on"] = complaint.reply_channel  # where *this* reporter got it
+    data.update(
+        ticket=complaint.ticket,
+        channel=complaint.channel,
+        received_at=complaint.created_at.isoformat(),
+        merged_into=main.ticket,
+        history=own + _public_history(session, config, main, lang, since=merged_at or complaint.updated_at),
+        answer=answer,
+    )
+    return data
+
+
+def public_answer(complaint: Complaint, also: Iterable[Complaint] = ()) -> dict[str, Any] | None:
     """The answer as the public may see it: None until the case is closed (``selesai``); then
     the channel it was sent on, and its text only when the operator ticked "publish".
 
     The published text is the approved answer with the reporter's own NIK, name, address, phone
     and e-mail (and anything shaped like a NIK, mobile number or e-mail address) masked: a
-    public page never shows personal data, even one the OPD quoted by mistake.
+    public page never shows personal data, even one the OPD quoted by mistake. ``also``: cases
+    merged into ``complaint`` whose reporters' data is masked too (issue 10).
     """
     if complaint.status != "selesai":
         return None
@@ -106,14 +149,15 @@ def public_answer(complaint: Complaint) -> dict[str, Any] | None:
     shown = None
     if published:
         shown = complaint.answer_text or ""
-        for value in (complaint.nik, complaint.name, complaint.address, complaint.phone, complaint.email):
-            if value and len(value.strip()) >= 3:
-                # Whole words only, so a short name does not cut into other words.
-                shown = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "***", shown, flags=re.IGNORECASE)
-        if complaint.phone and complaint.phone.startswith("+62"):
-            # The number as people write it: 0812-9876-5432, +62 812 9876 5432...
-            spaced = r"[\s.-]?".join(complaint.phone[3:])
-            shown = re.sub(rf"(?<!\d)(?:\+?62|0)[\s.-]?{spaced}(?!\d)", "***", shown)
+        for person in (complaint, *also):
+            for value in (person.nik, person.name, person.address, person.phone, person.email):
+                if value and len(value.strip()) >= 3:
+                    # Whole words only, so a short name does not cut into other words.
+                    shown = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "***", shown, flags=re.IGNORECASE)
+            if person.phone and person.phone.startswith("+62"):
+                # The number as people write it: 0812-9876-5432, +62 812 9876 5432...
+                spaced = r"[\s.-]?".join(person.phone[3:])
+                shown = re.sub(rf"(?<!\d)(?:\+?62|0)[\s.-]?{spaced}(?!\d)", "***", shown)
         shown = mask(shown)
     return {"published": published, "text": shown, "sent_on": complaint.reply_channel}
 

@@ -38,6 +38,7 @@ from scripts.chaos_services import PgCluster, Processes, RedisServer, http_ok, w
 from tests.support.dovecot import running_dovecot  # noqa: E402
 from tests.support.fake_telegram import FakeTelegram  # noqa: E402
 from tests.support.kannel import running_kannel  # noqa: E402
+from tests.support.processes import mailbox_env  # noqa: E402
 from tests.support.smtp_sink import SmtpSink  # noqa: E402
 from tests.support.system import free_port  # noqa: E402
 
@@ -257,12 +258,7 @@ def run(args: argparse.Namespace) -> int:
                 KANNEL_PASSWORD=kannel.password,
                 KANNEL_FROM=SHORT_CODE,
                 KANNEL_INBOUND_TOKEN=TOKEN,
-                IMAP_HOST=mailbox.host,
-                IMAP_PORT=str(mailbox.port),
-                IMAP_USER=mailbox.user,
-                IMAP_PASSWORD=mailbox.password,
-                IMAP_SSL="false",
-                IMAP_IDLE_SECONDS="5",
+                **mailbox_env(mailbox),
                 SMTP_HOST=sink.host,
                 SMTP_PORT=str(sink.port),
                 SMTP_STARTTLS="false",

@@ -30,6 +30,7 @@ from complaints.models import Complaint, DeadLetterAction, InboxMessage, Reply
 from complaints.monitoring import record_dead_letter_action
 from config.logging import mask
 from normalizer.envelope import utcnow
+from workers import dead_letter_index
 from workers.budget import attempt_budget
 
 if TYPE_CHECKING:
@@ -254,7 +255,7 @@ def dead_letters(runtime: Runtime, limit: int = 50, offset: int = 0) -> tuple[li
 
 def dead_letter(runtime: Runtime, message_id: str) -> DeadLetterDetail | None:
     """One dead message with the rows it names (None: no such dead message)."""
-    entry = next((e for e in _entries(runtime.broker) if e.message.message_id == message_id), None)
+    entry = _found(runtime.broker, [message_id]).get(message_id)
     if entry is None:
         return None
     with runtime.read_sf() as session:
@@ -280,7 +281,8 @@ def _take(broker: dramatiq.Broker, entry: _Entry) -> bool:
     with client.pipeline(transaction=True) as pipe:
         pipe.zrem(xq, entry.key)
         pipe.hdel(f"{xq}.msgs", entry.key)
-        removed, _ = pipe.execute()
+        pipe.hdel(dead_letter_index.index_key(broker, entry.queue), entry.message.message_id)
+        removed, *_ = pipe.execute()
     return bool(removed)
 
 
@@ -294,6 +296,7 @@ def _put_back(broker: dramatiq.Broker, entry: _Entry) -> None:
         pipe.hset(f"{xq}.msgs", entry.key, entry.message.encode())
         pipe.zadd(xq, {entry.key: entry.died_ms})
         pipe.execute()
+    dead_letter_index.remember(broker, entry.message, entry.key)
 
 
 def _reset_rows(session: Session, actor: str, ids: Sequence[str], budget: int) -> int:
@@ -337,12 +340,28 @@ def _reset_rows(session: Session, actor: str, ids: Sequence[str], budget: int) -
     return 0  # route_to_opd: the recorder handed the case to triage, where the operator decides
 
 
+def _found(broker: dramatiq.Broker, message_ids: Sequence[str]) -> dict[str, _Entry]:
+    """The dead letters of ``message_ids`` that exist: on Redis through the index
+    (:mod:`workers.dead_letter_index`), reading every body only for ids it does not know."""
+    by_id: dict[str, _Entry] = {}
+    if not isinstance(broker, StubBroker):
+        slots = [
+            _Slot(queue, *place)
+            for message_id in message_ids
+            for queue in _dead_queues(broker)
+            if (place := dead_letter_index.lookup(broker, queue, message_id)) is not None
+        ]
+        by_id = {e.message.message_id: e for e in _load(broker, slots) if e.message.message_id in message_ids}
+    if any(m not in by_id for m in message_ids):  # dead before the index (or on the embedded broker)
+        by_id.update({e.message.message_id: e for e in _entries(broker) if e.message.message_id not in by_id})
+    return by_id
+
+
 def _select(runtime: Runtime, message_ids: Sequence[str] | None) -> tuple[list[_Entry], list[str]]:
-    entries = _entries(runtime.broker)
     if message_ids is None:
-        return entries, []
+        return _entries(runtime.broker), []
     wanted = list(dict.fromkeys(message_ids))
-    by_id = {e.message.message_id: e for e in entries}
+    by_id = _found(runtime.broker, wanted)
     return [by_id[m] for m in wanted if m in by_id], [m for m in wanted if m not in by_id]
 
 

@@ -20,6 +20,7 @@ from complaints import lifecycle, sla
 from complaints.models import Complaint, InboxMessage, Reply
 from config.model import SopConfig
 from normalizer.envelope import utcnow
+from workers import dead_letter_index
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,10 @@ class DeadLetterRecorder(Middleware):
         """Called after every message; acts only on ones Retries has just failed for good."""
         if exception is None or not message.failed:
             return
+        try:  # Redis: note where it will lie, so its detail page needs no scan of every body
+            dead_letter_index.remember(broker, message)
+        except Exception as exc:  # noqa: BLE001 - the index only speeds look-ups up; the rows matter more
+            log.warning("dead_letter_index_failed", error=type(exc).__name__)
         ids = list(message.args[0]) if message.args else []
         error = f"{type(exception).__name__}: {exception}"[:1000]
         now = utcnow()

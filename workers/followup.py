@@ -108,13 +108,16 @@ def add_to_case(
         stamp = envelope.received_at[:16].replace("T", " ")
         complaint.text = f"{complaint.text}\n\n[{stamp} UTC]\n{envelope.text}".strip()
     waiting = lifecycle.can(complaint, "recheck", "system")
+    sources = envelope.identity_sources
     for field in IDENTITY_FIELDS:
         value = getattr(envelope.identity, field)
-        # A returned case takes corrections; a verified one keeps what was verified.
-        if value and (waiting or not getattr(complaint, field)):
+        # A returned case takes corrections the citizen writes; what the channel says about the
+        # sender (an e-mail display name) only fills a gap. A verified case keeps what was verified.
+        corrects = waiting and (sources is None or completion.is_read_from_text(sources.get(field)))
+        if value and (corrects or not getattr(complaint, field)):
             setattr(complaint, field, value)
     lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
-    _citizen_note(session, complaint, envelope, envelope.text or "")
+    citizen_note(session, complaint, envelope, envelope.text or "")
     if complaint.status == CLOSED:
         attention.flag(
             session,
@@ -139,7 +142,7 @@ def note_status_query(session: Session, envelope: ComplaintEnvelope) -> None:
     case = store.complaint_by_ticket(session, ticket) if ticket else None
     if case is None or case.status != CLOSED or not _own_address(case, envelope):
         return
-    _citizen_note(session, case, envelope, envelope.text or f"CEK {case.ticket}")
+    citizen_note(session, case, envelope, envelope.text or f"CEK {case.ticket}")
     attention.flag(
         session,
         case,
@@ -149,7 +152,7 @@ def note_status_query(session: Session, envelope: ComplaintEnvelope) -> None:
     )
 
 
-def _citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnvelope, text: str) -> None:
+def citizen_note(session: Session, complaint: Complaint, envelope: ComplaintEnvelope, text: str) -> None:
     """The citizen's message as a note of the conversation (public to the case page, not internal)."""
     files = [
         {name: getattr(a, name) for name in ("sha256", "size", "content_type", "filename")}

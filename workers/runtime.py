@@ -22,6 +22,7 @@ from workers.activity import Activity
 
 if TYPE_CHECKING:
     from workers.outbound import OutboundSender
+    from workers.sender_counter import SenderCounter
 
 
 @dataclass
@@ -42,6 +43,8 @@ class Runtime:
     """Created by processes that send replies (gateway.embedded)."""
     activity: Activity = field(default_factory=Activity)
     """This process's per-minute counters (inbound, actors, outbound); the monitor thread stores them."""
+    sender_counter: SenderCounter | None = None
+    """part-abuse: counts messages per sender against SENDER_RATE_LIMIT; None counts nothing."""
 
     def send(self, actor_name: str, ids: list[str]) -> None:
         """Enqueue one message carrying a batch of ids (blocking: call from a thread)."""

@@ -18,6 +18,7 @@ from workers.broker import make_broker
 from workers.budget import attempt_budget
 from workers.dead_letters import DeadLetterRecorder
 from workers.runtime import Runtime
+from workers.sender_counter import SenderCounter
 
 
 def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfig | None = None) -> Runtime:
@@ -44,6 +45,7 @@ def build_runtime(settings: Settings, *, migrate: bool = True, config: CityConfi
         read_sf=read_session_factory(engine),
         broker=make_broker(settings, [recorder, counter]),
         activity=activity,
+        sender_counter=SenderCounter(settings),  # part-abuse
     )
     runtime.actors = declare_actors(runtime)
     return runtime

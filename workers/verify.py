@@ -4,7 +4,8 @@ A complete, valid identity moves the case on to routing. A missing or invalid on
 the complaint to the citizen (SOP step 3) with a reply naming exactly what is missing, on the
 channel it came in on. A status query (``CEK <ticket>``) is answered by ``workers.status``, a
 chat turn goes to ``workers.conversation``, a follow-up of an open case to ``workers.followup``;
-each decides on the envelope's typed fields, never on a channel's ``raw`` facts.
+each decides on the envelope's typed fields, never on a channel's ``raw`` facts. A sender past
+``SENDER_RATE_LIMIT`` is held by ``workers.sender_limits`` before any of them answers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import update
 from complaints import lifecycle, sla
 from complaints.models import InboxMessage
 from normalizer.envelope import ComplaintEnvelope, utcnow
-from workers import conversation, followup
+from workers import conversation, followup, sender_limits
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 from workers.budget import attempt_budget, retry_delay
 from workers.casework import check_case
@@ -77,6 +78,9 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
     inbox.state = "done"
     inbox.updated_at = utcnow()
     inbox.next_attempt_at = None
+    counter = runtime.sender_counter
+    if not envelope.automatic and counter is not None and counter.over_limit(envelope):
+        return sender_limits.hold(runtime, session, inbox, envelope)  # part-abuse: kept, grouped, told once
     if envelope.kind == "status_query":
         followup.note_status_query(session, envelope)  # CEK on a closed case also reaches the operator
         return answer_status_query(runtime, session, inbox, envelope)

@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from channels.storage import attachment_path
-from complaints import actions, duplicates
+from complaints import actions, duplicates, merging
 from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, pending_state
 from complaints.queries import Viewer
 from config.model import CityConfig
@@ -51,6 +51,10 @@ class Loaded:
     delivery: DeliverySection
     duplicates: tuple[duplicates.Proposal, ...] = ()
     """Open cases that look like the same complaint (operators and admins only; issue 10)."""
+    merged_into: str | None = None
+    """The ticket of the main case this one was merged into."""
+    merged: tuple[str, ...] = ()
+    """The tickets of the cases merged into this one."""
 
 
 def local_time(moment: datetime | None) -> str:
@@ -86,7 +90,15 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
             window_days=settings.duplicate_window_days,
             min_similarity=settings.duplicate_min_similarity,
         )
-        return Loaded(case=file, actions=actions.available(complaint, viewer), delivery=delivery, duplicates=similar)
+        main = merging.main_of(db, complaint)
+        return Loaded(
+            case=file,
+            actions=actions.available(complaint, viewer),
+            delivery=delivery,
+            duplicates=similar,
+            merged_into=main.ticket if main is not None else None,
+            merged=tuple(c.ticket for c in merging.merged_into(db, complaint)),
+        )
 
     if not reveal:
         result: Loaded | None = await request.config_dict[ACCEPTOR].read(read)
@@ -144,7 +156,9 @@ async def render_case(
         actions=loaded.actions,
         delivery=loaded.delivery,
         duplicates=loaded.duplicates,
-        merge_url=None,
+        merge_url=f"{PREFIX}/kasus/{ticket}/gabung" if loaded.duplicates else None,
+        merged_into=loaded.merged_into,
+        merged=loaded.merged,
         status_label=lambda status: config.sop.label(status, lang) if status in config.sop.statuses else status,
         notice=t.get(flash) if isinstance(flash, str) else None,
         problem=t.get(problem, problem) if problem else None,

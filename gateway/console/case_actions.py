@@ -131,11 +131,13 @@ async def case_action(request: web.Request) -> web.Response:
     action = fields.get("action", "")[:40]
     ticket = normalize_ticket(request.match_info.get("ticket", ""))
     if ticket is None:
-        return await _refusal(request, lang, 404, action, "-", user, fields)
+        return await refusal_page(request, lang, 404, action, "-", user, fields)
     try:
         version = int(fields.get("version", ""))
     except ValueError:
-        return await _refusal(request, lang, 422, action, ticket, user, fields, errors={"version": "version_invalid"})
+        return await refusal_page(
+            request, lang, 422, action, ticket, user, fields, errors={"version": "version_invalid"}
+        )
     viewer = Viewer(role=user.role, opd_code=user.opd_code)
 
     def work() -> ActionOutcome:
@@ -157,15 +159,15 @@ async def case_action(request: web.Request) -> web.Response:
     try:
         outcome = await asyncio.to_thread(work)
     except _NotVisible:
-        return await _refusal(request, lang, 404, action, ticket, user, fields)
+        return await refusal_page(request, lang, 404, action, ticket, user, fields)
     except ActionForbidden:
-        return await _refusal(request, lang, 403, action, ticket, user, fields)
+        return await refusal_page(request, lang, 403, action, ticket, user, fields)
     except ActionInvalid as exc:
-        return await _refusal(request, lang, 422, action, ticket, user, fields, errors=exc.errors)
+        return await refusal_page(request, lang, 422, action, ticket, user, fields, errors=exc.errors)
     except lifecycle.CaseChanged:
-        return await _refusal(request, lang, 409, action, ticket, user, fields, changed=True)
+        return await refusal_page(request, lang, 409, action, ticket, user, fields, changed=True)
     except lifecycle.TransitionRefused:
-        return await _refusal(request, lang, 409, action, ticket, user, fields)
+        return await refusal_page(request, lang, 409, action, ticket, user, fields)
     for actor, ids in outcome.enqueue.items():
         try:
             await asyncio.to_thread(runtime.send, actor, ids)
@@ -189,7 +191,7 @@ def _load(db: Session, viewer: Viewer, ticket: str) -> Complaint:
     return complaint
 
 
-async def _refusal(
+async def refusal_page(
     request: web.Request,
     lang: str,
     status: int,

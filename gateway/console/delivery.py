@@ -7,7 +7,7 @@
   ``delivery_failed``): ``via`` = ``email`` | ``sms`` and an optional ``address`` typed by the
   operator; queues the answer again (:func:`complaints.answers.resend_answer`), then hands it
   to ``send_reply`` after the commit.
-- ``POST /ops/kasus/{ticket}/tandai`` (operator, admin; the case flagged ``citizen_message``):
+- ``POST /ops/kasus/{ticket}/tandai`` (operator, admin; the case flagged ``citizen_message`` or ``sender_limit``):
   the citizen's new message was read.
 
 A case the user may not see is a 404 (never "exists but not yours"); an OPD user acting on
@@ -227,7 +227,7 @@ async def mark_read(request: web.Request) -> web.Response:
                 return 404, None
             if user.role not in STAFF_ROLES:
                 return 403, None
-            if case.attention != attention.CITIZEN_MESSAGE:
+            if case.attention not in (attention.CITIZEN_MESSAGE, attention.SENDER_LIMIT):
                 return 409, delivery_section(db, case, user.role, lang)
             attention.clear(db, case, actor=f"user:{user.id}", action="citizen_message_read")
             return 303, None

@@ -316,6 +316,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "dup_col_score": "Kemiripan",
         "dup_col_words": "Kata yang sama",
         "dup_merge_button": "Gabungkan yang dipilih ke {ticket}",
+        "merge_done": "Kasus yang dipilih digabungkan ke kasus ini; pelapornya akan menerima jawabannya.",
+        "action_err_merge_none": "pilih dulu kasus yang akan digabungkan",
+        "action_err_merge_too_many": "terlalu banyak kasus sekaligus",
+        "action_err_merge_self": "kasus tidak dapat digabungkan ke dirinya sendiri",
+        "action_err_merge_unknown": "tidak ada kasus dengan tiket ini yang dapat Anda buka",
+        "action_err_merge_other_opd": "kasus ini ditangani OPD lain",
+        "action_err_merge_closed": "kasus ini sudah selesai atau belum didisposisikan ke OPD",
+        "action_err_merge_already": "kasus ini sudah digabungkan ke kasus lain",
+        "action_err_merge_has_merged": "kasus lain sudah digabungkan ke kasus ini; gabungkan ke arah sebaliknya",
+        "merged_into_notice": (
+            "Kasus ini digabungkan ke {ticket}: kasus itu yang ditangani, dan jawabannya dikirim juga ke pelapor ini."
+        ),
+        "merged_list": "Digabungkan ke kasus ini",
+        "hist_action_merged": "Kasus lain digabungkan",
+        "hist_action_merged_into": "Digabungkan ke kasus utama",
+        "hist_action_answer_from_main": "Jawaban kasus utama dikirim",
         "action_verify": "Verifikasi identitas",
         "action_dispose": "Disposisi ke OPD",
         "action_reroute": "Alihkan ke OPD lain",
@@ -378,6 +394,11 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages
         "attention_delivery_failed": "pengiriman jawaban gagal",
         "attention_citizen_message": "pesan baru dari pelapor",
+        "attention_sender_limit": "banyak pesan dari pelapor",
+        "sender_limit_notice": (
+            "Pelapor mengirim lebih banyak pesan daripada batas (SENDER_RATE_LIMIT). Pesan-pesan itu disimpan"
+            " di percakapan kasus ini tanpa diperiksa dan tanpa balasan satu per satu; pelapor diberi tahu sekali."
+        ),
         "inbox_attention_only": "perlu perhatian",
         "delivery_title": "Pengiriman ke pelapor",
         "delivery_page_title": "Pengiriman jawaban {ticket}",
@@ -948,6 +969,22 @@ STRINGS: dict[str, dict[str, str]] = {
         "dup_col_score": "Similarity",
         "dup_col_words": "Shared words",
         "dup_merge_button": "Merge the chosen cases into {ticket}",
+        "merge_done": "The chosen cases were merged into this one; their reporters will receive its answer.",
+        "action_err_merge_none": "choose the cases to merge first",
+        "action_err_merge_too_many": "too many cases at once",
+        "action_err_merge_self": "a case cannot be merged into itself",
+        "action_err_merge_unknown": "there is no case with this ticket that you may open",
+        "action_err_merge_other_opd": "another OPD handles this case",
+        "action_err_merge_closed": "this case is closed or not yet disposed to an OPD",
+        "action_err_merge_already": "this case is already merged into another",
+        "action_err_merge_has_merged": "other cases were merged into this one; merge the other way round",
+        "merged_into_notice": (
+            "This case was merged into {ticket}: that case is handled, and its answer also goes to this reporter."
+        ),
+        "merged_list": "Merged into this case",
+        "hist_action_merged": "Another case merged in",
+        "hist_action_merged_into": "Merged into the main case",
+        "hist_action_answer_from_main": "The main case's answer sent",
         "action_verify": "Verify identity",
         "action_dispose": "Send to an OPD",
         "action_reroute": "Re-route to another OPD",
@@ -1010,6 +1047,11 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages
         "attention_delivery_failed": "answer delivery failed",
         "attention_citizen_message": "new message from the citizen",
+        "attention_sender_limit": "many messages from the citizen",
+        "sender_limit_notice": (
+            "The citizen sent more messages than the limit (SENDER_RATE_LIMIT). They are kept in the conversation"
+            " of this case, not checked and not answered one by one; the citizen was told once."
+        ),
         "inbox_attention_only": "needs attention",
         "delivery_title": "Messages to the citizen",
         "delivery_page_title": "Answer delivery {ticket}",
@@ -1282,3 +1324,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "dlq_paging": "Dead letter pages",
     },
 }
+
+# part-reports: the reports pages' text lives in its own module.
+from gateway.console.report_strings import REPORT_STRINGS  # noqa: E402
+
+for _lang in LANGUAGES:
+    STRINGS[_lang].update(REPORT_STRINGS[_lang])

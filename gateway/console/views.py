@@ -23,7 +23,9 @@ from gateway.console.delivery import add_delivery_routes
 from gateway.console.health import add_health_routes  # part-health
 from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
+from gateway.console.merge import add_merge_routes
 from gateway.console.render import lang_of, render
+from gateway.console.reports import add_report_routes
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
 from gateway.keys import ACCEPTOR, SETTINGS
@@ -169,6 +171,7 @@ def add_routes(console: web.Application) -> None:
     # part-actions: the case page's forms post here (complaints/actions.py holds the field contract).
     console.router.add_post("/kasus/{ticket}/aksi", case_action, name="case_action")
     add_case_routes(console)  # part casepage: GET /kasus/{ticket}, GET /berkas/{ticket}/{sha256}
+    add_merge_routes(console)  # issue 10: POST /kasus/{ticket}/gabung (duplicate complaints)
     # part-manual: manual entry of complaints received by telephone or from newspapers
     console.router.add_get("/baru", manual_page, name="manual")
     console.router.add_post("/baru", manual_submit)
@@ -179,3 +182,5 @@ def add_routes(console: web.Application) -> None:
     add_health_routes(console)
     # part-dlq: dead letters under /ops/health/dead-letters (operators and admins)
     add_dead_letter_routes(console)
+    # part-reports: /ops/reports (figures, charts, CSV/XLSX, the monthly OPD report)
+    add_report_routes(console)

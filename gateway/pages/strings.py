@@ -97,6 +97,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "Silakan kirim ulang pengaduan dengan identitas lengkap."
         ),
         "note_selesai": "Jawaban telah disampaikan. Proses pengaduan selesai.",
+        "merged_note": (
+            "Pengaduan Anda sama dengan pengaduan {ticket} dan ditangani bersama: status di bawah ini adalah "
+            "status penanganannya, dan jawabannya juga dikirim kepada Anda."
+        ),
         # --- part-manual: the answer on the tracking page, and what each SOP step means for the citizen
         "note_dianalisa": "OPD yang berwenang sedang mempelajari pengaduan Anda.",
         "note_ditindaklanjuti": "OPD sedang menindaklanjuti pengaduan Anda di lapangan.",
@@ -222,6 +226,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "Please submit it again with your complete identity."
         ),
         "note_selesai": "The answer has been delivered. The complaint is closed.",
+        "merged_note": (
+            "Your complaint is the same as complaint {ticket} and is handled together with it: the status below "
+            "is that handling's, and its answer is sent to you too."
+        ),
         # --- part-manual: the answer on the tracking page, and what each SOP step means for the citizen
         "note_dianalisa": "The responsible OPD is studying your complaint.",
         "note_ditindaklanjuti": "The OPD is following up your complaint in the field.",
@@ -259,3 +267,9 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+# part-reports: the public statistics page's text lives in its own module.
+from gateway.pages.statistik_strings import STATISTIK_STRINGS  # noqa: E402
+
+for _lang in LANGUAGES:
+    STRINGS[_lang].update(STATISTIK_STRINGS[_lang])

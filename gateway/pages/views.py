@@ -417,6 +417,7 @@ async def track_page(request: web.Request) -> web.Response:
         ],
         "note": STRINGS[lang].get(f"note_{data['status']}"),
         "answer": _answer_view(data.get("answer"), lang),
+        "merged_into": data.get("merged_into"),  # issue 10: merged into another reporter's case
     }
     return _render(request, "track.html", lang, case=view)
 

@@ -27,8 +27,7 @@ LIGHT_AGAIN = "PJU mati di jalan Pajajaran, lampunya padam dan gelap. Mohon dipe
 RUBBISH = "Sampah menumpuk di pinggir jalan Pajajaran tidak diangkut seminggu"
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
+def migrated_session(tmp_path: Path) -> Iterator[Session]:
     """A migrated SQLite database and a session on it (and no fingerprints remembered from other tests)."""
     duplicates.forget_all()
     engine = make_engine(f"sqlite:///{tmp_path / 'dups.sqlite3'}")
@@ -36,6 +35,12 @@ def db(tmp_path: Path) -> Iterator[Session]:
     with session_factory(engine)() as session:
         yield session
     engine.dispose()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Session]:
+    """A migrated SQLite database and a session on it."""
+    yield from migrated_session(tmp_path)
 
 
 def case(db: Session, text: str, status: str = "disposisi", opd: str | None = "dishub", **fields: Any) -> Complaint:

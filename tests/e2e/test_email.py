@@ -66,13 +66,7 @@ def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
 
 def email_settings(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink, **extra: Any) -> Any:
     values: dict[str, Any] = {
-        "imap_host": mailbox.host,
-        "imap_port": mailbox.port,
-        "imap_user": mailbox.user,
-        "imap_password": mailbox.password,
-        "imap_ssl": False,
-        "imap_poll_seconds": 0.5,
-        "imap_idle_seconds": 5,
+        **mailbox.poller_settings(),
         "smtp_host": sink.host,
         "smtp_port": sink.port,
         "smtp_starttls": False,

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import http.cookiejar
-import re
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 from sqlalchemy import select
 
-from complaints.accounts import Accounts
 from complaints.models import PollerState
 from tests.e2e.test_email import email_settings, mailbox, sink  # noqa: F401 - pytest fixtures
+from tests.support.console_session import OperatorBrowser, add_operator
 from tests.support.dovecot import DovecotHarness
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import running_system
@@ -29,17 +24,9 @@ def test_wrong_imap_password_shows_on_the_health_page(tmp_path: Path, mailbox: D
         failing = select(PollerState).where(PollerState.provider == "imap", PollerState.status == "error")
         system.wait_for(lambda s: s.scalar(failing), timeout=20)
         assert system.system is not None
-        rt = system.system.runtime
-        Accounts(sf=rt.sf, read_sf=rt.read_sf, opd_codes=frozenset(rt.config.opds)).create_user(
-            email=EMAIL, name="Ops", role="operator", password=PASSWORD
-        )
-        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        login_form = browser.open(system.url + "/ops/login", timeout=10).read().decode()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', login_form)
-        assert token
-        form = {"csrf_token": token.group(1), "lang": "en", "email": EMAIL, "password": PASSWORD}
-        browser.open(system.url + "/ops/login", data=urllib.parse.urlencode(form).encode(), timeout=10)
-        page = html.unescape(browser.open(system.url + "/ops/health?lang=en", timeout=10).read().decode())
+        add_operator(system.system.runtime, EMAIL, PASSWORD)
+        browser = OperatorBrowser(system.url).log_in(EMAIL, PASSWORD)
+        page = browser.get("/ops/health?lang=en")
     problems = page[page.index("Problems") : page.index("Queues")]
     assert "IMAP poller cannot connect: authentication failed (wrong user or password)" in problems
     assert mailbox.user not in page  # the poller is named after its mailbox: masked

@@ -664,6 +664,31 @@ class DovecotHarness:
                 raise DovecotError(f"sessions of {self.user} still listed {timeout}s after kick")
             time.sleep(0.02)
 
+    def poller_settings(self) -> dict[str, object]:
+        """The gateway's IMAP settings for this mailbox: plain IMAP on loopback, quick polls and IDLE renewals."""
+        return {
+            "imap_host": self.host,
+            "imap_port": self.port,
+            "imap_user": self.user,
+            "imap_password": self.password,
+            "imap_ssl": False,
+            "imap_poll_seconds": 0.5,
+            "imap_idle_seconds": 5,
+        }
+
+    def set_password(self, password: str) -> None:
+        """Change the account's password in the passwd file the server reads.
+
+        Dovecot reads the passwd-file again when its size or mtime changed, so the next login
+        needs the new password; sessions already logged in stay until :meth:`kick`. The
+        harness' own helpers log in with the new password from now on.
+        """
+        if ":" in password or any(c.isspace() for c in password):
+            raise ValueError("password must not contain ':' or whitespace (passwd-file)")
+        passwd_path = self.tmp_dir / "passwd"
+        passwd_path.write_text(f"{self.user}:{{PLAIN}}{password}::::::\n")
+        self.password = password
+
     def stop(self) -> None:
         """SIGTERM the session processes, then the master's process group; wait up to 5 s,
         SIGKILL whatever is left; remove the private /tmp dirs (if any; ``tmp_dir/mail`` is

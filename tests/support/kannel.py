@@ -73,6 +73,8 @@ __all__ = [
     "MO_SMSC_ID",
     "MT_SMSC_ID",
     "ReceivedSms",
+    "gateway_get_url",
+    "gateway_kannel_settings",
     "kannel_binaries_or_fail",
     "parse_mo_query",
     "running_kannel",
@@ -610,6 +612,30 @@ class KannelHarness:
         if self._stopped:
             return
         self._stopped = True
+        self._halt()
+        _LIVE.discard(self)
+
+    def stop_boxes(self) -> None:
+        """An outage: stop smsbox, bearerbox and the fake SMSC; sendsms refuses connections and
+        MO stops until :meth:`start_boxes`. Config, ports and the MT SMS received so far stay."""
+        self._check_alive()
+        self._halt()
+
+    def start_boxes(self) -> None:
+        """Start bearerbox, the fake SMSC and smsbox again after :meth:`stop_boxes`, on the same
+        ports with the same config; returns once sendsms answers again."""
+        if self._stopped:
+            raise KannelError("Kannel harness already stopped")
+        if any(proc.poll() is None for proc in self._procs.values()):
+            raise KannelError("Kannel is still running: call stop_boxes() first")
+        self._procs.clear()
+        try:
+            self._launch()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _halt(self) -> None:
         order = [("fakesmsc-mt", signal.SIGINT), ("smsbox", signal.SIGTERM), ("bearerbox", signal.SIGTERM)]
         for name, sig in order:
             proc = self._procs.get(name)
@@ -624,7 +650,66 @@ class KannelHarness:
             _terminate(proc, None, max(0.05, deadline - time.monotonic()))
         for t in self._threads:
             t.join(timeout=2)
-        _LIVE.discard(self)
+        self._threads.clear()
+
+    def _spawn(self, name: str, argv: list[str], **kw) -> subprocess.Popen:
+        if "stderr" not in kw:
+            console = open(self.tmp_dir / f"{name}.console.log", "ab")
+            kw.update(stdout=console, stderr=subprocess.STDOUT)
+        else:
+            console = None
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(self.tmp_dir), **kw)
+        finally:
+            if console is not None:
+                console.close()
+        self._procs[name] = proc
+        return proc
+
+    def _smsc_line(self, port: int) -> str:
+        try:
+            text = self.status()
+        except OSError:
+            return ""
+        return next((ln for ln in text.splitlines() if f"FAKE:{port} " in ln), "")
+
+    def _launch(self) -> None:
+        """Start bearerbox, the MT fake SMSC and smsbox from ``conf_path``; wait until each is ready."""
+        assert self.binaries is not None
+        binaries, fake_mt, sendsms = self.binaries, self.ports["fake_mt"], self.ports["sendsms"]
+        self._spawn("bearerbox", [binaries.bearerbox, "-v", "2", str(self.conf_path)])
+        _wait_until(lambda: self._smsc_line(fake_mt) != "", _START_TIMEOUT, "bearerbox admin status", self)
+
+        mt = self._spawn(
+            "fakesmsc-mt",
+            [binaries.fakesmsc, "-H", _HOST, "-r", str(fake_mt), "-m", "0", "-v", "0", "0 0 text unused"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._start_mt_reader(mt, self.tmp_dir / "fakesmsc-mt.log")
+        _wait_until(
+            lambda: "(online" in self._smsc_line(fake_mt), _START_TIMEOUT, "fakesmsc MT receiver to connect", self
+        )
+
+        self._spawn("smsbox", [binaries.smsbox, "-v", "2", str(self.conf_path)])
+
+        def smsbox_ready() -> bool:
+            try:
+                if not re.search(r"^\s*smsbox:", self.status(), re.M):
+                    return False
+            except OSError:
+                return False
+            if not _tcp_open(sendsms):
+                return False
+            try:
+                urllib.request.urlopen(f"{self.sendsms_url}?username=&password=", timeout=2)
+            except urllib.error.HTTPError:
+                return True  # 403 Authorization failed: HTTP side is up
+            except OSError:
+                return False
+            return True
+
+        _wait_until(smsbox_ready, _START_TIMEOUT, "smsbox to connect and sendsms to answer", self)
 
     def __enter__(self) -> KannelHarness:
         return self
@@ -860,59 +945,8 @@ def _start_once(
     )
     _LIVE.add(h)
 
-    def spawn(name: str, argv: list[str], **kw) -> subprocess.Popen:
-        if "stderr" not in kw:
-            console = open(tmp_dir / f"{name}.console.log", "ab")
-            kw.update(stdout=console, stderr=subprocess.STDOUT)
-        else:
-            console = None
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(tmp_dir), **kw)
-        finally:
-            if console is not None:
-                console.close()
-        h._procs[name] = proc
-        return proc
-
-    def smsc_line(port: int) -> str:
-        try:
-            text = h.status()
-        except OSError:
-            return ""
-        return next((ln for ln in text.splitlines() if f"FAKE:{port} " in ln), "")
-
     try:
-        spawn("bearerbox", [binaries.bearerbox, "-v", "2", str(conf_path)])
-        _wait_until(lambda: smsc_line(fake_mt) != "", _START_TIMEOUT, "bearerbox admin status", h)
-
-        mt = spawn(
-            "fakesmsc-mt",
-            [binaries.fakesmsc, "-H", _HOST, "-r", str(fake_mt), "-m", "0", "-v", "0", "0 0 text unused"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        h._start_mt_reader(mt, tmp_dir / "fakesmsc-mt.log")
-        _wait_until(lambda: "(online" in smsc_line(fake_mt), _START_TIMEOUT, "fakesmsc MT receiver to connect", h)
-
-        spawn("smsbox", [binaries.smsbox, "-v", "2", str(conf_path)])
-
-        def smsbox_ready() -> bool:
-            try:
-                if not re.search(r"^\s*smsbox:", h.status(), re.M):
-                    return False
-            except OSError:
-                return False
-            if not _tcp_open(sendsms):
-                return False
-            try:
-                urllib.request.urlopen(f"{h.sendsms_url}?username=&password=", timeout=2)
-            except urllib.error.HTTPError:
-                return True  # 403 Authorization failed: HTTP side is up
-            except OSError:
-                return False
-            return True
-
-        _wait_until(smsbox_ready, _START_TIMEOUT, "smsbox to connect and sendsms to answer", h)
+        h._launch()
     except BaseException:
         h.stop()
         raise
@@ -927,3 +961,24 @@ def running_kannel(tmp_dir: Path, get_url: str, **kwargs) -> Iterator[KannelHarn
         yield h
     finally:
         h.stop()
+
+
+def gateway_get_url(port: int, token: str) -> str:
+    """The smsbox ``get-url`` pointing at our gateway on ``port`` (the README's sms-service line)."""
+    return (
+        f"http://127.0.0.1:{port}/channels/sms/kannel?token={token}"
+        "&from=%p&to=%P&text=%b&id=%I&ts=%T&smsc=%i&coding=%c&charset=%C"
+    )
+
+
+def gateway_kannel_settings(kannel: KannelHarness, port: int, token: str, sender: str) -> dict[str, object]:
+    """The gateway's settings for serving on ``port`` with ``kannel`` as its SMS gateway (both directions)."""
+    return {
+        "port": port,
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "kannel_sendsms_url": kannel.sendsms_url,
+        "kannel_username": kannel.username,
+        "kannel_password": kannel.password,
+        "kannel_from": sender,
+        "kannel_inbound_token": token,
+    }

@@ -264,6 +264,10 @@ class SmtpSink:
 
     # ------------------------------------------------------------------ behaviour
 
+    def sender_settings(self, mail_from: str = "lapor@bogorkota.go.id") -> dict[str, object]:
+        """The gateway's outbound mail settings for this sink: plain SMTP on loopback, no STARTTLS."""
+        return {"smtp_host": self.host, "smtp_port": self.port, "smtp_starttls": False, "mail_from": mail_from}
+
     def fail_next(self, code: int, text: str = "Try again later", *, count: int = 1) -> None:
         """Answer the next ``count`` DATA commands with ``<code> <text>`` instead of 250
         (e.g. ``451`` temporary -> the sender should retry; ``550`` permanent).  Queued

@@ -120,7 +120,7 @@ def case_of(rt: Runtime, ticket: str) -> Complaint:
 
 def test_an_overdue_step_escalates_once_to_the_inbox_the_opd_and_the_history(runtime: Runtime) -> None:
     """Level 1: the case is flagged, DLH's escalation address is mailed once, history written; reruns add nothing."""
-    now = utcnow()
+    now = MONDAY_1000  # inside working hours: disposisi's lateness counts working minutes
     late = seed(runtime, "disposisi", timedelta(minutes=45), now)
     on_time = seed(runtime, "disposisi", timedelta(minutes=-30), now)
 
@@ -132,10 +132,10 @@ def test_an_overdue_step_escalates_once_to_the_inbox_the_opd_and_the_history(run
     assert case_of(runtime, late).attention == "escalated"
     assert case_of(runtime, on_time).attention is None
     ((action, note),) = scheduler_history(runtime, late)
-    assert action == "escalated" and "level 1" in note and "0 h 45 min" in note
+    assert action == "escalated" and "level 1" in note and "0 h 45 min working time" in note
     (mail,) = mails(runtime, "escalation")
     assert mail.address == DLH_ESCALATION and late in mail.text
-    assert "Terlambat: 0 jam 45 menit" in mail.text
+    assert "Terlambat: 0 jam 45 menit kerja" in mail.text
 
 
 def test_level_two_goes_to_the_supervisor_after_the_second_delay_once(runtime: Runtime) -> None:
@@ -438,3 +438,48 @@ def test_an_opd_step_mails_that_opd_with_the_topic_masked(runtime: Runtime) -> N
     for text in (mail.text, supervisor.text):
         assert "Sampah menumpuk [NIK] telp [PHONE] [EMAIL]" in text
         assert "3271010101900001" not in text and "081298765432" not in text and "siti@example" not in text
+
+
+# --- issue 10 review: how late, said on the step's own clock ---
+
+
+def test_escalation_mails_say_the_lateness_of_a_working_step_in_working_time(runtime: Runtime) -> None:
+    """Due Thursday 08:30 WIB, escalated Friday 08:00: 7 h 30 min of working time, not 23 h 30 min."""
+    ticket = seed(runtime, "dianalisa", timedelta(0), datetime(2026, 12, 3, 8, 30, tzinfo=WIB))
+    friday_0800 = datetime(2026, 12, 4, 8, 0, tzinfo=WIB)
+
+    escalation_job(runtime, friday_0800)
+    escalation_job(runtime, friday_0800 + timedelta(minutes=1))  # level 2: 120 working minutes are long past
+
+    (opd_mail,) = mails(runtime, "escalation")
+    assert ticket in opd_mail.text and "Terlambat: 7 jam 30 menit kerja" in opd_mail.text
+    (supervisor,) = mails(runtime, "escalation_supervisor")
+    assert "Terlambat: 7 jam 31 menit kerja" in supervisor.text
+    assert "overdue by 7 h 30 min working time" in scheduler_history(runtime, ticket)[0][1]
+
+
+def test_escalation_mails_say_the_lateness_of_a_machine_step_in_plain_time(runtime: Runtime) -> None:
+    """A wall-clock step (diverifikasi left by the workers) stuck since Sunday night is late in every minute."""
+    ticket = seed(runtime, "diverifikasi", timedelta(hours=10), MONDAY_1000)
+
+    escalation_job(runtime, MONDAY_1000)
+    escalation_job(runtime, MONDAY_1000 + timedelta(minutes=1))
+
+    (mail,) = mails(runtime, "escalation_supervisor")
+    assert ticket in mail.text and "Terlambat: 10 jam 1 menit\n" in mail.text
+
+
+def test_a_city_wording_from_before_the_working_time_words_still_renders(tmp_path: Path) -> None:
+    """A city's escalation text with {late_hours} / {late_minutes} passes `config check` and renders."""
+    directory = copy_config(tmp_path / "config")
+    edit(directory / "opd.yaml", "short_name: DLH\n", f"short_name: DLH\n    escalation: {DLH_ESCALATION}\n")
+    edit(directory / "replies" / "id.yaml", "Terlambat: {late}", "Terlambat: {late_hours} jam {late_minutes} menit")
+    config = load_city_config(directory)
+    rt = make_runtime(tmp_path, config)
+    try:
+        ticket = seed(rt, "dianalisa", timedelta(0), datetime(2026, 12, 3, 8, 30, tzinfo=WIB))
+        escalation_job(rt, datetime(2026, 12, 4, 8, 0, tzinfo=WIB))
+        (mail,) = mails(rt, "escalation")
+        assert ticket in mail.text and "Terlambat: 7 jam 30 menit\n" in mail.text
+    finally:
+        rt.close()

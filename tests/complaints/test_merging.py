@@ -1,0 +1,161 @@
+"""complaints.merging on a real migrated SQLite database: merging duplicates into a main case, the history
+on both, what a merged case stops doing, and the rules that refuse a merge (all or nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from complaints import actions, duplicates, lifecycle, merging
+from complaints.models import Complaint, HistoryEntry, Reply
+from complaints.queries import InboxFilters, Viewer, inbox
+from config.settings import Settings
+from tests.complaints.test_duplicates import CONFIG, LIGHT, LIGHT_AGAIN, OPERATOR, case, migrated_session
+
+USER_ID = 7
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Session]:
+    """A migrated SQLite database and a session on it."""
+    yield from migrated_session(tmp_path)
+
+
+def merge(db: Session, main: Complaint, *others: Complaint, viewer: Viewer = OPERATOR, **kw: Any) -> list[Complaint]:
+    kw.setdefault("expected_version", main.version)
+    return merging.merge(db, main, [o.ticket for o in others], viewer=viewer, user_id=USER_ID, **kw)
+
+
+def history(db: Session, c: Complaint) -> list[tuple[str, str, str | None]]:
+    rows = db.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == c.id).order_by(HistoryEntry.id))
+    return [(h.actor, h.action, h.note) for h in rows]
+
+
+def test_merged_cases_point_at_the_main_case_with_history_on_both(db: Session) -> None:
+    """Two reports merged into a third: each points at it, keeps its ticket, and both sides record who did it."""
+    main, one, two = case(db, LIGHT), case(db, LIGHT_AGAIN), case(db, LIGHT_AGAIN, status="dianalisa")
+    tickets = (one.ticket, two.ticket)
+    merged = merge(db, main, one, two)
+    db.flush()
+    assert [c.ticket for c in merged] == list(tickets) and one.ticket == tickets[0]
+    assert one.merged_into_id == two.merged_into_id == main.id and main.merged_into_id is None
+    assert history(db, one) == [(f"staff:{USER_ID}", "merged_into", main.ticket)]
+    assert history(db, main) == [(f"staff:{USER_ID}", "merged", t) for t in tickets]
+    assert [c.ticket for c in merging.merged_into(db, main)] == list(tickets)
+    assert merging.main_of(db, one) is main
+
+
+def test_a_merged_case_stops_its_clock_leaves_the_inbox_and_takes_no_action(db: Session) -> None:
+    """The merged case's deadline is gone, the OPD's inbox no longer lists it, no form is offered on it."""
+    dishub = Viewer(role="opd", opd_code="dishub")
+    main, other = case(db, LIGHT), case(db, LIGHT_AGAIN)
+    listed = {c.ticket for c in inbox(db, dishub, InboxFilters()).cases}
+    assert {main.ticket, other.ticket} <= listed
+    version = other.version
+    merge(db, main, other)
+    db.flush()
+    assert other.step_deadline_at is None and other.version == version + 1
+    listed = {c.ticket for c in inbox(db, dishub, InboxFilters()).cases}
+    assert main.ticket in listed and other.ticket not in listed
+    assert actions.available(other, dishub) == () and actions.available(other, OPERATOR) == ()
+    assert actions.available(main, dishub) != ()
+    # Nor is it proposed again as a duplicate of the main case.
+    duplicates.forget_all()
+    assert duplicates.proposals(db, main, OPERATOR, config=CONFIG, window_days=14, min_similarity=0.5) == ()
+
+
+@pytest.mark.parametrize(
+    ("make_other", "reason"),
+    [
+        (lambda db, main: main, "merge_self"),
+        (lambda db, main: case(db, LIGHT_AGAIN, opd="dlh"), "merge_other_opd"),
+        (lambda db, main: case(db, LIGHT_AGAIN, status="selesai"), "merge_closed"),
+        (lambda db, main: case(db, LIGHT_AGAIN, status="triase", opd=None), "merge_other_opd"),
+    ],
+)
+def test_rules_refuse_self_other_opd_and_closed_cases(db: Session, make_other: Any, reason: str) -> None:
+    """Not into itself, not across OPDs, not a closed or unrouted case: refused, nothing changes."""
+    main = case(db, LIGHT)
+    fine = case(db, LIGHT_AGAIN)
+    other = make_other(db, main)
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, main, fine, other)
+    assert refused.value.reason == reason and refused.value.ticket == other.ticket
+    assert fine.merged_into_id is None and history(db, main) == []
+
+
+def test_a_case_cannot_be_merged_twice_nor_into_a_merged_or_closed_case(db: Session) -> None:
+    """Already merged: refused; a merged case cannot become a main case; neither can a closed one."""
+    main, other, third = case(db, LIGHT), case(db, LIGHT_AGAIN), case(db, LIGHT_AGAIN)
+    merge(db, main, other)
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, third, other)
+    assert refused.value.reason == "merge_already"
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, other, third)
+    assert (refused.value.reason, refused.value.ticket) == ("merge_already", other.ticket)
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, third, main)
+    assert (refused.value.reason, refused.value.ticket) == ("merge_has_merged", main.ticket)
+    closed = case(db, LIGHT, status="selesai")
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, closed, third)
+    assert (refused.value.reason, refused.value.ticket) == ("merge_closed", closed.ticket)
+
+
+def test_only_operators_merge_and_only_from_the_page_they_saw(db: Session) -> None:
+    """OPD staff are forbidden; a stale page (an older main case version) is CaseChanged; none chosen is refused."""
+    main, other = case(db, LIGHT), case(db, LIGHT_AGAIN)
+    with pytest.raises(merging.MergeForbidden):
+        merge(db, main, other, viewer=Viewer(role="opd", opd_code="dishub"))
+    with pytest.raises(lifecycle.CaseChanged):
+        merge(db, main, other, expected_version=main.version - 1)
+    with pytest.raises(merging.MergeRefused) as refused:
+        merge(db, main)
+    assert refused.value.reason == "merge_none" and other.merged_into_id is None
+    assert merge(db, main, other, viewer=Viewer(role="admin")) == [other]
+
+
+def test_approving_the_main_case_answers_every_merged_reporter_on_their_own_channel(db: Session) -> None:
+    """One approval: the main reporter's SMS plus an SMS, a Telegram message and an e-mail to the merged
+    reporters, each a reply of their own case with their own ticket; a phone reporter is left to a call."""
+    settings = Settings(_env_file=None, smtp_host="127.0.0.1", mail_from="pengaduan@example.org")  # type: ignore[call-arg]
+    main = case(db, LIGHT, status="dijawab", reply_provider="kannel", answer_text="draft")
+    sms = case(db, LIGHT_AGAIN, reply_provider="kannel", reply_address="+6281311112222")
+    chat = case(db, LIGHT_AGAIN, reply_channel="telegram", reply_provider="telegram", reply_address="555001")
+    mail = case(db, LIGHT_AGAIN, channel="email", reply_channel="email", reply_provider="email", reply_address="b@x.id")
+    phone = case(db, LIGHT_AGAIN, channel="phone", reply_channel="phone", reply_address="-")
+    merge(db, main, sms, chat, mail, phone)
+    outcome = actions.perform(
+        db,
+        main,
+        user_id=USER_ID,
+        viewer=OPERATOR,
+        request=actions.ActionRequest("approve", main.version, {"answer": "Lampu sudah diganti.", "publish": "1"}),
+        config=CONFIG,
+        settings=settings,
+        store_file=lambda data: "",
+    )
+    db.flush()
+    replies = {r.complaint_id: r for r in db.scalars(select(Reply).where(Reply.kind == "answer"))}
+    assert sorted(outcome.enqueue["send_reply"]) == sorted(r.id for r in replies.values())
+    assert set(replies) == {main.id, sms.id, chat.id, mail.id}
+    for c, channel, address in (
+        (main, "sms", main.reply_address),
+        (sms, "sms", "+6281311112222"),
+        (chat, "telegram", "555001"),
+        (mail, "email", "b@x.id"),
+    ):
+        reply = replies[c.id]
+        assert (reply.channel, reply.address) == (channel, address) and reply.inbox_id == c.inbox_id
+        assert c.ticket in reply.text and "Lampu sudah diganti." in reply.text
+        assert all(o.ticket not in reply.text for o in (main, sms, chat, mail) if o is not c)
+    for c in (sms, chat, mail, phone):
+        assert c.answer_text == "Lampu sudah diganti." and c.answer_public
+        assert (f"staff:{USER_ID}", "answer_from_main", main.ticket) in history(db, c)
+    assert phone.attention == "delivery_failed" and sms.attention is None
