@@ -124,6 +124,8 @@ class Chaos:
         self._measure("gateway kill -9: /readyz again", lambda: http_ok(f"http://127.0.0.1:{self.port}/readyz"))
 
     def worker(self) -> None:
+        # Mid-task: when there is work in flight (a few seconds at most to wait for some).
+        wait_until(lambda: bool(_safe(self.backlog)), 5, step=0.05)
         self.procs.kill("worker-1")
         self._backlog_cleared("worker kill -9: backlog processed")
         time.sleep(2)
@@ -142,22 +144,23 @@ class Chaos:
         self._backlog_cleared("postgresql 10 s stop: backlog processed")
 
     def poller(self) -> None:
-        """SIGKILL the poller holding the mailbox's lease; the other one must take it over."""
+        """SIGKILL the poller holding the mailbox's lease; the other one (or its restart) takes it over."""
         with self.engine.connect() as conn:
             holder = conn.scalar(text("SELECT holder FROM scheduler_leases WHERE name = 'poller:imap'")) or ""
         pid = holder.split(":")[1] if holder.count(":") >= 2 else ""
         pollers = [n for n in self.procs.procs if n.startswith("poller")]
         active = next((n for n in pollers if str(self.procs.procs[n].pid) == pid), pollers[0])
-        log = self.procs.logs / f"{next(n for n in pollers if n != active)}.log"
-        taken_before = _mailbox_takeovers(log)
+        logs = [self.procs.logs / f"{name}.log" for name in pollers]
+        taken_before = _mailbox_takeovers(logs)
         self.procs.kill(active)
-        self._measure("poller kill -9: standby polls the mailbox", lambda: _mailbox_takeovers(log) > taken_before)
+        self._measure("poller kill -9: a poller has the mailbox", lambda: _mailbox_takeovers(logs) > taken_before)
         self.procs.restart(active)
 
 
-def _mailbox_takeovers(log: Path) -> int:
-    """How often a poller's log says it took the mailbox's lease."""
-    return sum(1 for line in log.read_text().splitlines() if "poller_lease_taken" in line and "poller:imap" in line)
+def _mailbox_takeovers(logs: list[Path]) -> int:
+    """How often the pollers' logs say one took the mailbox's lease."""
+    lines = (line for log in logs for line in log.read_text().splitlines())
+    return sum(1 for line in lines if "poller_lease_taken" in line and "poller:imap" in line)
 
 
 def _safe(fn: Callable[[], Any]) -> Any:
@@ -288,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
             drain = None if drain is None else time.monotonic() - last_send
             time.sleep(3)  # an extra acknowledgement would show up now
             for thread in chaos.threads:
-                thread.join(1)
+                thread.join(30)
             totals = count(engine, load)
             load.done.set()
             report(totals, drain, chaos.recovery, time.monotonic() - started)
