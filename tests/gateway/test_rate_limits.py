@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from config.settings import Settings
 from gateway.app import create_app
-from gateway.client_address import client_address
+from gateway.client_address import client_address, counted_as
 from tests.conftest import base_settings
 from workers.setup import build_runtime
 
@@ -175,3 +175,10 @@ def test_client_address_reads_forwarded_for_only_from_trusted_proxies(
     request = make_mocked_request("GET", "/lacak", headers=headers, transport=transport)
     networks = base_settings(tmp_path, trusted_proxies=proxies).trusted_proxy_networks
     assert client_address(request, networks) == expected
+
+
+def test_an_ipv6_client_is_counted_by_its_64_network() -> None:
+    """Addresses of one IPv6 /64 (one subscriber) share a counter; IPv4 and v4-mapped stay as they are."""
+    assert counted_as("2001:db8:1:2::1") == counted_as("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert counted_as("2001:db8:1:3::1") != counted_as("2001:db8:1:2::1")
+    assert counted_as("203.0.113.5") == "203.0.113.5" and counted_as("unknown") == "unknown"
