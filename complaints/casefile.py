@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +54,8 @@ class Identity:
     revealed: bool
     problems: tuple[tuple[str, str], ...]
     """The automatic identity check's findings: (field, problem code)."""
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Field -> where its value was read from (``Complaint.identity_sources``; no values in it)."""
 
     @property
     def empty(self) -> bool:
@@ -151,8 +153,9 @@ def _identity(case: Complaint, reveal: bool) -> Identity:
         for field, _, code in (item.partition(":") for item in (case.identity_problems or "").split(","))
         if field
     )
+    sources = case.identity_sources or {}
     if reveal:
-        return Identity(case.nik, case.name, case.address, case.phone, case.email, True, problems)
+        return Identity(case.nik, case.name, case.address, case.phone, case.email, True, problems, sources)
     return Identity(
         nik=mask_digits(case.nik) if case.nik else None,
         name=mask_name(case.name) if case.name else None,
@@ -161,6 +164,7 @@ def _identity(case: Complaint, reveal: bool) -> Identity:
         email=mask_email(case.email) if case.email else None,
         revealed=False,
         problems=problems,
+        sources=sources,
     )
 
 
