@@ -202,6 +202,11 @@ class ComplaintEnvelope:
     """Where a complaint entered by hand came from (channels.manual_entry); copied to the case."""
     raw: dict[str, Any] | None = None
     """The provider's facts for the record only."""
+    identity_sources: dict[str, str] | None = None
+    """Where each identity field came from (issue 13): ``label:<label as written>`` or ``text``
+    (read from the message), ``sender`` (the SMS number, the e-mail From address), or
+    ``channel:<name>`` (given by the channel: a form field, a profile or e-mail display name).
+    Never a value; None in envelopes stored before it existed."""
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,6 +255,7 @@ class ComplaintEnvelope:
             attachments_to_fetch=tuple(RemoteFile(**f) for f in data.get("attachments_to_fetch") or ()),
             source_details=data.get("source_details"),
             raw=data.get("raw"),
+            identity_sources=data.get("identity_sources"),
             version=ENVELOPE_VERSION,
         )
 

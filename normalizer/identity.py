@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -26,6 +27,7 @@ from normalizer.envelope import Identity
 from normalizer.identity_text import IdentityReading, read_identity_text, read_lapor
 
 __all__ = [
+    "IdentityParts",
     "Problem",
     "check_identity",
     "merge_identity",
@@ -237,20 +239,31 @@ def parse_identity_text(
     return _identity({name: read.value for name, read in reading.fields.items()}), reading.complaint
 
 
-def parse_identity_parts(
-    text: str, *, regions: Regions | None = None, today: date | None = None
-) -> tuple[Identity, Identity, str]:
+class IdentityParts(NamedTuple):
+    """A message's identity read apart: see :func:`parse_identity_parts`."""
+
+    labelled: Identity
+    unlabelled: Identity
+    complaint: str
+    sources: dict[str, str]
+    """Field -> where in the text it was read: ``label:<label as written>`` or ``text`` (no label)."""
+
+
+def parse_identity_parts(text: str, *, regions: Regions | None = None, today: date | None = None) -> IdentityParts:
     """Like :func:`parse_identity_text`, with the labelled and unlabelled values apart.
 
-    Returns ``(labelled, unlabelled, complaint_text)``. A labelled value ("NIK: ...", the
-    LAPOR# form) is what the writer says their identity is; an unlabelled one (a NIK after
-    "saya", a signature) is only likely to be, so it must not override what the provider
-    itself reports about the sender (part-parserfix, issue 13).
+    A labelled value ("NIK: ...", the LAPOR# form) is what the writer says their identity is; an
+    unlabelled one (a NIK after "saya", a signature) is only likely to be, so it must not
+    override what the provider itself reports about the sender (part-parserfix, issue 13).
+    ``sources`` says for each field read where it stood (the label word, never the value).
     """
     reading = read_identity(text, regions=regions, today=today)
     labelled = {name: read.value for name, read in reading.fields.items() if read.labelled}
     unlabelled = {name: read.value for name, read in reading.fields.items() if not read.labelled}
-    return _identity(labelled), _identity(unlabelled), reading.complaint
+    sources = {
+        name: f"label:{read.label}" if read.labelled and read.label else "text" for name, read in reading.fields.items()
+    }
+    return IdentityParts(_identity(labelled), _identity(unlabelled), reading.complaint, sources)
 
 
 # --------------------------------------------------------------------------- checking

@@ -43,6 +43,9 @@ class FieldRead:
     start: int
     end: int
     labelled: bool = False  # behind a label or in the LAPOR# form: the writer said what it is
+    label: str | None = None
+    """The label as written before the value ("almt", "No. KTP", "LAPOR#"), for a console to show
+    where the value came from; None for a value read without one of its own."""
 
 
 # --------------------------------------------------------------------------- patterns
@@ -145,9 +148,16 @@ class TextReader:
         start = end - len(value)
         labelled = labelled or label_start is not None
         if value and name not in self.fields:
-            self.fields[name] = FieldRead(value, start, end, labelled)
+            self.fields[name] = FieldRead(value, start, end, labelled, self._label_text(label_start))
             spans = self.spans if labelled else self.kept_spans
             spans.append((start if label_start is None else label_start, end))
+
+    def _label_text(self, label_start: int | None) -> str | None:
+        """The label word(s) starting at ``label_start``, without the separator after them."""
+        match = _LABEL_RE.match(self.text, label_start) if label_start is not None else None
+        if match is None:
+            return None
+        return self.text[match.start() : match.end() - len(match.group("sep"))].strip()[:40] or None
 
     # -- whose value -----------------------------------------------------------------------
     def starts_clause(self, label: Label) -> bool:

@@ -72,12 +72,12 @@ def read_lapor(text: str) -> IdentityReading | None:
         value = text[start:end].strip()
         if value:
             lead = len(text[start:end]) - len(text[start:end].lstrip())
-            fields[name] = FieldRead(value, start + lead, start + lead + len(value), labelled=True)
+            fields[name] = FieldRead(value, start + lead, start + lead + len(value), labelled=True, label="LAPOR#")
     email_end = _HASH_RE.search(text, rest[0]) if len(bounds) == 3 else None
     if email_end is not None:
         candidate = text[rest[0] : email_end.start()].strip()
         if _EMAIL_ONLY.fullmatch(candidate):
-            fields["email"] = FieldRead(candidate, rest[0], email_end.start(), labelled=True)
+            fields["email"] = FieldRead(candidate, rest[0], email_end.start(), labelled=True, label="LAPOR#")
             rest = (email_end.end(), len(text))
     return IdentityReading(fields, text[rest[0] : rest[1]].strip())
 

@@ -60,6 +60,17 @@ def _external_id(raw: str) -> str:
     return "h:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _given_sources(intake: Intake) -> dict[str, str]:
+    """Where the identity the channel itself gave came from: the sender's address, or the channel."""
+    sources = {}
+    for field in ("nik", "name", "address", "phone", "email"):
+        value = getattr(intake.identity, field)
+        if value:
+            own_address = field == "email" and intake.channel == "email" and value.lower() == intake.sender.lower()
+            sources[field] = "sender" if own_address else f"channel:{intake.channel}"
+    return sources
+
+
 def chat_turn(turn: ChatTurn | None, text: str) -> ChatTurn:
     """The turn of a conversation message: the adapter's, with a typed ``/command`` read from its text.
 
@@ -85,18 +96,24 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
     kind = intake.kind
     query_ticket = intake.query_ticket
     identity = intake.identity
+    sources: dict[str, str] | None = None
     if kind is None:
         query = parse_status_query(text)
         kind = "status_query" if query is not None else "complaint"
         if query is not None:
             query_ticket = query
     if kind == "complaint":
-        labelled, unlabelled, body = parse_identity_parts(text)
+        labelled, unlabelled, body, read_from = parse_identity_parts(text)
+        given = _given_sources(intake)
         if intake.channel in PHONE_CHANNELS and not identity.phone:
             identity = merge_identity(identity, Identity(phone=normalize_phone(intake.sender)))
+            given["phone"] = "sender"
         # What the citizen typed behind a label ("Nama: ...") wins over what the provider tells
         # about the sender (an e-mail display name, a phone contact name, the SMS number); an
         # unlabelled value only fills what the provider left empty (part-parserfix: issue 13).
+        sources = {f: read_from[f] for f in read_from if getattr(labelled, f)}
+        sources |= {f: given[f] for f in given if f not in sources and getattr(identity, f)}
+        sources |= {f: read_from[f] for f in read_from if f not in sources and getattr(unlabelled, f)}
         identity = merge_identity(merge_identity(labelled, identity), unlabelled)
         text = body.strip()
     route = intake.reply_route
@@ -112,7 +129,7 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         received_at=received_at.isoformat(),
         sender=sender,
         reply_route=replace(route, address=_one_line(route.address)),
-        identity=_bounded_identity(identity),
+        identity=(identity := _bounded_identity(identity)),
         text=text,
         kind=kind,
         query_ticket=query_ticket,
@@ -127,6 +144,7 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         attachments_to_fetch=intake.attachments_to_fetch,
         source_details=intake.source_details,
         raw=intake.raw,
+        identity_sources={f: v for f, v in sources.items() if getattr(identity, f)} if sources is not None else None,
     )
     # part-hostile: cleaned here, at the one edge every channel passes, so text no database can
     # store is never answered "accepted" and then failed by the worker on every attempt.

@@ -41,6 +41,10 @@ def check_case(
         problems.append(("text", "missing"))
     if not problems:
         complaint.identity_problems = None
+        if complaint.status == lifecycle.RETURNED_TO_CITIZEN:
+            # Completed by the citizen (issue 13): routed afresh, so with AUTO_DISPOSE=false the
+            # proposal is made again and the citizen acknowledged, as for a new complaint.
+            complaint.opd_code = None
         lifecycle.transition(
             session,
             complaint,

@@ -28,7 +28,14 @@ from normalizer.envelope import ComplaintEnvelope, utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["MAX_REPLY_WORDS", "is_short_reply", "past_window", "returned_case_of_sender"]
+__all__ = [
+    "MAX_REPLY_WORDS",
+    "has_text_identity",
+    "is_read_from_text",
+    "is_short_reply",
+    "past_window",
+    "returned_case_of_sender",
+]
 
 MAX_REPLY_WORDS = 12
 """Words besides the identity labels and values: "ini NIK saya, maaf tadi lupa" is a reply,
@@ -38,6 +45,16 @@ a paragraph about a blocked drain is a new complaint."""
 def is_short_reply(envelope: ComplaintEnvelope) -> bool:
     """True when the message's text, less what was read as identity, is short enough to be a reply."""
     return len((envelope.text or "").split()) <= MAX_REPLY_WORDS
+
+
+def is_read_from_text(source: str | None) -> bool:
+    """True for an identity source that is the citizen's own words (a label or the text), not the channel's."""
+    return source is not None and (source == "text" or source.startswith("label:"))
+
+
+def has_text_identity(envelope: ComplaintEnvelope) -> bool:
+    """True when the message itself names an identity field ("NIK ...", "nama ..."), beyond the sender's address."""
+    return any(is_read_from_text(source) for source in (envelope.identity_sources or {}).values())
 
 
 def _cutoff(window_days: float, now: datetime | None = None) -> datetime:
@@ -68,22 +85,25 @@ def returned_case_of_sender(
 ) -> Complaint | None:
     """The sender's newest case returned for missing identity within the window, or None.
 
-    Only cases the identity check returned (``identity_problems`` set) qualify: a case an
-    operator returned for another reason (not the city's authority, a duplicate) must not be
-    reopened by a "terima kasih". The sender is matched on the case's reply route (same channel
-    and address: the phone, the e-mail address, the chat).
+    A case the identity check returned (``identity_problems`` set) takes any short message (one
+    that still lacks the fields is answered with what is missing). A case an operator returned
+    by hand takes only a message that carries identity read from its text: "terima kasih" after
+    "not the city's authority" must not reopen it. The sender is matched on the case's reply
+    route (same channel and address: the phone, the e-mail address, the chat).
     """
     if not is_short_reply(envelope):
         return None
     route = envelope.reply_route
+    which = [Complaint.status == RETURNED_TO_CITIZEN]
+    if not has_text_identity(envelope):
+        which.append(Complaint.identity_problems.is_not(None))
     return session.scalar(
         select(Complaint)
         .join(HistoryEntry, HistoryEntry.complaint_id == Complaint.id)
         .where(
             Complaint.reply_channel == route.channel,
             Complaint.reply_address == route.address,
-            Complaint.status == RETURNED_TO_CITIZEN,
-            Complaint.identity_problems.is_not(None),
+            *which,
             HistoryEntry.to_status == RETURNED_TO_CITIZEN,
             HistoryEntry.from_status != RETURNED_TO_CITIZEN,
             HistoryEntry.at >= _cutoff(window_days, now),

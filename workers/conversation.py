@@ -33,8 +33,9 @@ from complaints import lifecycle, sla, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
-from normalizer.identity import parse_identity_text, read_identity
+from normalizer.identity import merge_identity, parse_identity_parts, parse_identity_text, read_identity
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
+from workers import completion, followup
 from workers.batch import FollowUps
 from workers.casework import check_case
 from workers.chat_input import COMMANDS, IDENTITY_FIELDS, check_answer, has_identity_fields
@@ -157,6 +158,9 @@ class _Turn:
         if query is not None and (not self._in_flow() or normalize_ticket(query)):
             return self._status(query) if query else self._say_and_reply("chat_cek_usage")
         if not self._in_flow():
+            completed = self._complete_returned_case(text)
+            if completed is not None:
+                return completed
             identity, _ = parse_identity_text(text)
             if not has_identity_fields(identity) and len(text.split()) < MIN_COMPLAINT_WORDS:
                 return self._say_and_reply("chat_welcome")
@@ -177,6 +181,30 @@ class _Turn:
             self.state.get("identity", {}).pop(field, None)
         self.parts.extend(self._drain_confirmations(updated=True))
         return self._continue()
+
+    def _complete_returned_case(self, text: str) -> FollowUps | None:
+        """Issue 13: identity fields sent outside a report complete this chat's returned case, if any.
+
+        Returns None when the message names no identity field or no case of this chat was
+        returned within COMPLETE_REPLY_WINDOW_DAYS; the message is then a conversation turn.
+        """
+        labelled, unlabelled, body, sources = parse_identity_parts(text)
+        identity = merge_identity(labelled, unlabelled)
+        if not has_identity_fields(identity):
+            return None
+        reply = dataclasses.replace(
+            self.envelope,
+            kind="complaint",
+            identity=identity,
+            identity_sources=sources,
+            text="" if _only_value(text) else body.strip(),  # a bare NIK adds nothing to the complaint
+            turn=None,
+        )
+        case = completion.returned_case_of_sender(self.session, reply, self.runtime.settings.complete_reply_window_days)
+        if case is None:
+            return None
+        log.info("conversation_completes_case", inbox=self.inbox.id, ticket=case.ticket)
+        return followup.add_to_case(self.runtime, self.session, case, self.inbox, reply)
 
     # -- state -----------------------------------------------------------------------------
     def _in_flow(self) -> bool:
@@ -333,6 +361,8 @@ class _Turn:
                 envelope.reply_route, thread_ref=state.get("text_ref") or envelope.reply_route.thread_ref
             ),
             identity=identity,
+            # Each field answered a question of the report (or was labelled in a message of it).
+            identity_sources={f: "chat" for f in IDENTITY_FIELDS if getattr(identity, f)},
             text=state["text"],
             location=(location[0], location[1]) if location else None,
             language=self.lang,

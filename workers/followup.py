@@ -108,11 +108,19 @@ def add_to_case(
         stamp = envelope.received_at[:16].replace("T", " ")
         complaint.text = f"{complaint.text}\n\n[{stamp} UTC]\n{envelope.text}".strip()
     waiting = lifecycle.can(complaint, "recheck", "system")
+    sources = envelope.identity_sources
     for field in IDENTITY_FIELDS:
         value = getattr(envelope.identity, field)
-        # A returned case takes corrections; a verified one keeps what was verified.
-        if value and (waiting or not getattr(complaint, field)):
+        # A returned case takes corrections the citizen writes; what the channel says about the
+        # sender (an e-mail display name) only fills a gap. A verified case keeps what was verified.
+        corrects = waiting and (sources is None or completion.is_read_from_text(sources.get(field)))
+        if value and (corrects or not getattr(complaint, field)):
             setattr(complaint, field, value)
+            read = {"from": (sources or {}).get(field, "reply"), "reply_at": envelope.received_at}
+            complaint.identity_sources = {
+                **(complaint.identity_sources or {}),
+                field: read,
+            }  # a new dict: JSON is written
     lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
     citizen_note(session, complaint, envelope, envelope.text or "")
     if complaint.status == CLOSED:

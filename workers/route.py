@@ -39,6 +39,9 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
         return {}
     if not runtime.settings.auto_dispose and complaint.opd_code is not None:
         return {}  # already proposed and acknowledged; it waits for the operator (a sweep re-sent it)
+    # Each entry into "diverifikasi" is acknowledged once: a case completed by the citizen after a
+    # return (issue 13) gets its acknowledgement again, a repeated run of this entry none.
+    entry = f"v{complaint.version}"
     decision = route(" ".join(filter(None, [complaint.subject, complaint.text])), runtime.config.routing)
     complaint.routing_score = decision.score
     complaint.routing_matched = ",".join(decision.matched) or None
@@ -94,7 +97,7 @@ def route_one(runtime: Runtime, session: Session, complaint_id: str) -> FollowUp
         opd=opd.short_name if opd is not None else "",  # only "ack" names it
     )
     log.info("routed", ticket=complaint.ticket, opd=complaint.opd_code, score=decision.score)
-    reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text)
+    reply_id = queue_reply_to_citizen(runtime, session, complaint, "ack", text, round_id=entry)
     ids = [reply_id] if reply_id else []
     if key == "ack":  # disposed: the OPD is told too, in the same transaction as the disposition
         notice_id = notify.queue_opd_notice(session, complaint, config=runtime.config, settings=runtime.settings)

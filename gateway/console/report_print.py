@@ -42,7 +42,8 @@ def month_of(raw: str, today: date) -> Period | None:
     if not raw:
         return Period.month_before(today)
     match = _MONTH.fullmatch(raw)
-    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+    # Years as /ops/reports allows them (2000-2099): December 9999 would overflow its end date.
+    if match is None or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2099:
         return None
     return Period.month(int(match.group(1)), int(match.group(2)))
 

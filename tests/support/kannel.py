@@ -73,6 +73,8 @@ __all__ = [
     "MO_SMSC_ID",
     "MT_SMSC_ID",
     "ReceivedSms",
+    "gateway_get_url",
+    "gateway_kannel_settings",
     "kannel_binaries_or_fail",
     "parse_mo_query",
     "running_kannel",
@@ -959,3 +961,24 @@ def running_kannel(tmp_dir: Path, get_url: str, **kwargs) -> Iterator[KannelHarn
         yield h
     finally:
         h.stop()
+
+
+def gateway_get_url(port: int, token: str) -> str:
+    """The smsbox ``get-url`` pointing at our gateway on ``port`` (the README's sms-service line)."""
+    return (
+        f"http://127.0.0.1:{port}/channels/sms/kannel?token={token}"
+        "&from=%p&to=%P&text=%b&id=%I&ts=%T&smsc=%i&coding=%c&charset=%C"
+    )
+
+
+def gateway_kannel_settings(kannel: KannelHarness, port: int, token: str, sender: str) -> dict[str, object]:
+    """The gateway's settings for serving on ``port`` with ``kannel`` as its SMS gateway (both directions)."""
+    return {
+        "port": port,
+        "public_base_url": f"http://127.0.0.1:{port}",
+        "kannel_sendsms_url": kannel.sendsms_url,
+        "kannel_username": kannel.username,
+        "kannel_password": kannel.password,
+        "kannel_from": sender,
+        "kannel_inbound_token": token,
+    }

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from complaints import store
 from complaints.models import Complaint, HistoryEntry, Reply
-from normalizer.envelope import Intake, ReplyRoute, new_id
+from normalizer.envelope import Identity, Intake, ReplyRoute, new_id
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
 from workers.route import route_batch
@@ -33,16 +33,19 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt.close()
 
 
-def sms(runtime: Runtime, text: str, sender: str = PHONE) -> None:
-    """An SMS accepted and taken through the verify stage, and routing if the case got that far."""
+def sms(
+    runtime: Runtime, text: str, sender: str = PHONE, *, channel: str = "sms", identity: Identity | None = None
+) -> None:
+    """An SMS (or another channel's message) accepted and taken through the verify stage, and routing if due."""
     envelope = build_envelope(
         Intake(
-            channel="sms",
+            channel=channel,
             provider="test",
             external_id=new_id(),
             sender=sender,
             text=text,
-            reply_route=ReplyRoute(channel="sms", address=sender, provider="test"),
+            reply_route=ReplyRoute(channel=channel, address=sender, provider="test"),
+            identity=identity or Identity(),
         )
     )
     (outcome,) = store.accept_batch(runtime.sf, [envelope])
@@ -127,9 +130,8 @@ def test_another_phone_does_not_complete_someone_elses_case(runtime: Runtime) ->
     assert second.reply_address == OTHER_PHONE
 
 
-def test_a_case_returned_by_an_operator_is_not_reopened_by_a_short_message(runtime: Runtime) -> None:
-    """An operator's return (not the identity check's) is not completed by "terima kasih"."""
-    sms(runtime, f"NIK {NIK} nama Siti Aminah alamat Jl. Pajajaran 10. {COMPLAINT}")
+def _returned_by_operator(runtime: Runtime) -> Complaint:
+    sms(runtime, f"NIK {NIK} nama Siti alamat Jl. Pajajaran 10. {COMPLAINT}")
     (case,) = cases(runtime)
     with runtime.sf.begin() as session:
         row = session.get(Complaint, case.id)
@@ -145,5 +147,34 @@ def test_a_case_returned_by_an_operator_is_not_reopened_by_a_short_message(runti
                 to_status="dikembalikan_ke_pelapor",
             )
         )
+    return case
+
+
+def test_a_case_returned_by_an_operator_is_not_reopened_by_a_short_message(runtime: Runtime) -> None:
+    """An operator's return (not the identity check's) is not completed by "terima kasih"."""
+    _returned_by_operator(runtime)
     sms(runtime, "terima kasih")
     assert len(cases(runtime)) == 2
+
+
+def test_a_case_returned_by_an_operator_takes_a_reply_that_names_the_field(runtime: Runtime) -> None:
+    """Returned by hand for the name; "nama Siti Aminah" from the same phone corrects it and routes the case again."""
+    case = _returned_by_operator(runtime)
+    sms(runtime, "nama Siti Aminah")
+    (after,) = cases(runtime)
+    assert after.id == case.id and after.name == "Siti Aminah" and after.status == "disposisi"
+    assert len(replies_to(runtime, after)) == 2  # the acknowledgement again, for the completed case
+
+
+def test_an_e_mail_display_name_does_not_overwrite_the_name_the_citizen_wrote(runtime: Runtime) -> None:
+    """The reply's From name ("Bu Siti") only fills gaps; the NIK it carries in its text completes the case."""
+    mailer = "siti@example.org"
+    sms(
+        runtime,
+        f"Nama: Siti Aminah\nAlamat: Jl. Pajajaran 10\nTelp: 081234567890\n\n{COMPLAINT}",
+        mailer,
+        channel="email",
+    )
+    sms(runtime, f"NIK {NIK}", mailer, channel="email", identity=Identity(name="Bu Siti", email=mailer))
+    (case,) = cases(runtime)
+    assert case.status == "disposisi" and case.nik == NIK and case.name == "Siti Aminah" and case.email == mailer
