@@ -154,12 +154,10 @@ def test_nearest_rank_percentile() -> None:
 
 
 def test_migration_0018_goes_down_and_up_again(tmp_path: Path) -> None:
-    """0018 adds history.opd_code and the period indexes; its downgrade removes them, rows kept."""
+    """0018 adds history.opd_code and the period indexes; its downgrade removes them; up again, reports work."""
     engine = make_engine(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        seed_november(session)
-        session.commit()
+    upgrade(engine, "0018")
+    assert "opd_code" in {c["name"] for c in sa.inspect(engine).get_columns("history")}
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
@@ -167,10 +165,12 @@ def test_migration_0018_goes_down_and_up_again(tmp_path: Path) -> None:
     inspector = sa.inspect(engine)
     assert "opd_code" not in {c["name"] for c in inspector.get_columns("history")}
     assert "ix_history_at" not in {i["name"] for i in inspector.get_indexes("history")}
+    assert "ix_replies_created" not in {i["name"] for i in inspector.get_indexes("replies")}
     upgrade(engine)
-    inspector = sa.inspect(engine)
-    assert "ix_complaints_created" in {i["name"] for i in inspector.get_indexes("complaints")}
+    assert "ix_complaints_created" in {i["name"] for i in sa.inspect(engine).get_indexes("complaints")}
     with session_factory(engine)() as session:
+        seed_november(session)
+        session.commit()
         assert report(session, Viewer("operator")).received == 5
     engine.dispose()
 
