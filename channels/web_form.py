@@ -38,6 +38,9 @@ IDENTITY_FIELDS: dict[str, str] = {
 }
 TEXT_FIELD = "isi"
 PHOTO_FIELD = "foto"
+CLIENT_SENDER_PREFIX = "client:"
+"""part-abuse: a web-form sender named by the gateway after the client's address (a keyed digest,
+never the address itself), so the per-sender limit counts what the citizen cannot change per post."""
 
 _SUBMISSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -108,8 +111,13 @@ class WebForm:
     def __init__(self, settings: Settings) -> None:
         self.max_upload_bytes = settings.max_upload_bytes
 
-    def parse_submission(self, fields: dict[str, str], photo: UploadedPhoto | None, *, lang: str) -> Intake:
+    def parse_submission(
+        self, fields: dict[str, str], photo: UploadedPhoto | None, *, lang: str, client: str | None = None
+    ) -> Intake:
         """Build the intake for one form submission.
+
+        ``client`` (``CLIENT_SENDER_PREFIX`` + a digest of the client's address) is the sender the
+        per-sender limit counts; without it the sender is the reply address, as before.
 
         Raises :class:`FormErrors` for an empty or too long complaint text (``isi``) and for
         a photo (``foto``) that is not a JPEG/PNG/WebP by its magic bytes or is larger than
@@ -138,7 +146,7 @@ class WebForm:
             provider=self.name,
             # Without a valid token the normalizer falls back to a content fingerprint.
             external_id=f"web:{submission_id}" if submission_id else None,
-            sender=address,
+            sender=client or address,
             text=text,
             reply_route=ReplyRoute(channel="web", address=address, provider=self.name),
             identity=identity,

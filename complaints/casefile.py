@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from complaints import deadlines, lifecycle, sla
 from complaints.escalation import STAFF_MAIL_KINDS
 from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, Complaint, HistoryEntry, InboxMessage, PersonalDataView, Reply
@@ -53,6 +54,8 @@ class Identity:
     revealed: bool
     problems: tuple[tuple[str, str], ...]
     """The automatic identity check's findings: (field, problem code)."""
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Field -> where its value was read from (``Complaint.identity_sources``; no values in it)."""
 
     @property
     def empty(self) -> bool:
@@ -77,19 +80,19 @@ class Summary:
     language: str
     received_at: datetime
     step_deadline_at: datetime | None
+    clock: str | None
+    """The clock the step deadline counts on (``working`` | ``wall``); None without a deadline."""
     seconds_left: int | None
-    """Until the step deadline; negative when overdue; None when no clock runs."""
+    """Until the step deadline on that clock (working seconds on a working-hours step); negative
+    when overdue; None when no clock runs."""
+    overdue: bool
+    """The step deadline has passed (as the escalation reads it: :func:`complaints.deadlines.is_overdue`)."""
     version: int
     source_details: tuple[tuple[str, str], ...]
     answer_text: str | None
     answer_public: bool
     attention: str | None
     closed_at: datetime | None
-
-    @property
-    def overdue(self) -> bool:
-        """True when the step deadline has passed."""
-        return self.seconds_left is not None and self.seconds_left < 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +153,9 @@ def _identity(case: Complaint, reveal: bool) -> Identity:
         for field, _, code in (item.partition(":") for item in (case.identity_problems or "").split(","))
         if field
     )
+    sources = case.identity_sources or {}
     if reveal:
-        return Identity(case.nik, case.name, case.address, case.phone, case.email, True, problems)
+        return Identity(case.nik, case.name, case.address, case.phone, case.email, True, problems, sources)
     return Identity(
         nik=mask_digits(case.nik) if case.nik else None,
         name=mask_name(case.name) if case.name else None,
@@ -160,6 +164,7 @@ def _identity(case: Complaint, reveal: bool) -> Identity:
         email=mask_email(case.email) if case.email else None,
         revealed=False,
         problems=problems,
+        sources=sources,
     )
 
 
@@ -258,8 +263,19 @@ def _status_label(config: CityConfig, status: str | None, lang: str) -> str | No
     return config.sop.label(status, lang) if status in config.sop.statuses else status
 
 
+def _seconds_left(case: Complaint, clock: str | None, config: CityConfig, now: datetime) -> int | None:
+    """Seconds to the deadline on its clock; past :data:`sla.LATE_COUNT_DAYS` late, wall seconds (no calendar walk)."""
+    deadline = case.step_deadline_at
+    if deadline is None or clock is None:
+        return None
+    if deadline < now - timedelta(days=sla.LATE_COUNT_DAYS):
+        return int((deadline - now).total_seconds())
+    return int(sla.minutes_left(now, deadline, clock, sla.calendar_of(config.calendar)) * 60)
+
+
 def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> Summary:
     opd = config.opd(case.opd_code)
+    clock = lifecycle.step_clock(case, config.sop) if case.step_deadline_at is not None else None
     details = case.source_details or {}
     return Summary(
         ticket=case.ticket,
@@ -275,7 +291,9 @@ def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> S
         language=case.language,
         received_at=case.created_at,
         step_deadline_at=case.step_deadline_at,
-        seconds_left=int((case.step_deadline_at - now).total_seconds()) if case.step_deadline_at else None,
+        clock=clock,
+        seconds_left=_seconds_left(case, clock, config, now),
+        overdue=deadlines.is_overdue(case, now),
         version=case.version,
         source_details=tuple((str(k), str(v)) for k, v in details.items() if v not in (None, "")),
         answer_text=case.answer_text,

@@ -31,7 +31,16 @@ from config.model import CityConfig
 from config.statuses import VERIFIED
 from normalizer.envelope import utcnow
 
-__all__ = ["ACTOR", "PAGE", "RecomputeOutcome", "legacy_count", "recompute_legacy_deadlines", "recomputed_deadline"]
+__all__ = [
+    "ACTOR",
+    "PAGE",
+    "RecomputeOutcome",
+    "is_overdue",
+    "legacy_count",
+    "overdue",
+    "recompute_legacy_deadlines",
+    "recomputed_deadline",
+]
 
 ACTOR = "system:deadlines"
 PAGE = 500
@@ -45,6 +54,23 @@ class RecomputeOutcome:
     recomputed: int = 0
     moved: int = 0
     remaining: bool = False
+
+
+def overdue(now: datetime) -> ColumnElement[bool]:
+    """The SQL condition "the current step is late at ``now``", as the escalation reads it.
+
+    A deadline is a moment, so being late is ``deadline < now`` on every clock; a deadline of
+    the old wall-clock rule is not trusted (not late, not on time) until it is recomputed. The
+    console, /ops/status, /metrics and the digest count with this, so none of them calls a case
+    late that the escalation would not.
+    """
+    return and_(Complaint.step_deadline_at < now, Complaint.deadline_clock.is_not(None))
+
+
+def is_overdue(case: Complaint, now: datetime) -> bool:
+    """:func:`overdue` for a loaded case."""
+    deadline = case.step_deadline_at
+    return deadline is not None and case.deadline_clock is not None and sla.as_utc(deadline) < now
 
 
 def legacy_count(session: Session) -> int:
@@ -69,13 +95,14 @@ def recompute_legacy_deadlines(
     """
     outcome = RecomputeOutcome()
     started = time.monotonic()
+    after = ""  # keyset: each run passes each row once; one it could not write waits for the next run
     while True:
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             with sf() as session:
                 outcome.remaining = legacy_count(session) > 0
             return outcome
         with sf.begin() as session:
-            cases = list(session.scalars(_page(page, session)))
+            cases = list(session.scalars(_page(page, session, after)))
             if not cases:
                 return outcome
             done, moved = _recompute_page(session, cases, config=config, auto_dispose=auto_dispose)
@@ -85,6 +112,7 @@ def recompute_legacy_deadlines(
             progress(outcome.recomputed)
         if len(cases) < page:
             return outcome
+        after = cases[-1].id
 
 
 def recomputed_deadline(
@@ -112,8 +140,8 @@ def _legacy() -> ColumnElement[bool]:
     )
 
 
-def _page(size: int, session: Session) -> Select[Complaint]:
-    query = select(Complaint).where(_legacy()).order_by(Complaint.id).limit(size)
+def _page(size: int, session: Session, after: str) -> Select[Complaint]:
+    query = select(Complaint).where(_legacy(), Complaint.id > after).order_by(Complaint.id).limit(size)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)  # a case being moved right now waits for the next pass
     return query
@@ -160,6 +188,7 @@ def _recompute_page(
                     "action": "deadline_recomputed",
                     "from_status": case.status,
                     "to_status": case.status,
+                    "opd_code": case.opd_code,  # as every history row (reports give a step to its OPD)
                     "note": f"step deadline on the {clock or 'no'} clock: {when}"
                     f" (was {old.isoformat(timespec='minutes')})",
                 }

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from complaints.escalation import case_link, local_time_words, mail_enabled
+from complaints.deadlines import is_overdue
+from complaints.escalation import case_link, late_words, local_time_words, mail_enabled
 from complaints.models import Complaint, Reply
 from complaints.queries import opd_statuses, waiting_statuses
 from complaints.replies import render_reply
@@ -73,8 +74,8 @@ def queue_due_digests(session: Session, *, config: CityConfig, settings: Setting
 
 
 def overdue(case: Complaint, now: datetime) -> bool:
-    """True when the case waits for its OPD past the step's deadline."""
-    return case.status in waiting_statuses("opd") and case.step_deadline_at is not None and case.step_deadline_at < now
+    """True when the case waits for its OPD past the step's deadline (as the escalation reads it)."""
+    return case.status in waiting_statuses("opd") and is_overdue(case, now)
 
 
 def _queue_digest(
@@ -97,7 +98,7 @@ def _queue_digest(
         date=day.strftime("%d-%m-%Y"),
         open_count=len(cases),
         overdue_count=len(late),
-        overdue_list=_lines(late, config, settings),
+        overdue_list=_lines(late, config, settings, late_at=now),
         open_list=_lines(cases, config, settings),
         link=f"{settings.public_base_url.rstrip('/')}/ops/",
     )
@@ -112,15 +113,20 @@ def _queue_digest(
     )
 
 
-def _lines(cases: list[Complaint], config: CityConfig, settings: Settings) -> str:
-    """One line per case: ticket, status, deadline, link (no personal data, no complaint text)."""
+def _lines(cases: list[Complaint], config: CityConfig, settings: Settings, *, late_at: datetime | None = None) -> str:
+    """One line per case: ticket, status, deadline, link (no personal data, no complaint text).
+
+    With ``late_at`` (the overdue list) each line also says how late, on the step's own clock
+    ("terlambat 7 jam 30 menit kerja"), as the escalation mail does.
+    """
     if not cases:
         return "-"
     lines = []
     for case in cases[:MAX_LISTED]:
         status = config.sop.label(case.status, "id") if case.status in config.sop.statuses else case.status
         deadline = local_time_words(case.step_deadline_at, settings) if case.step_deadline_at else "-"
-        lines.append(f"- {case.ticket} | {status} | batas {deadline} | {case_link(settings, case.ticket)}")
+        late = f" | terlambat {late_words(case, config, late_at)}" if late_at is not None else ""
+        lines.append(f"- {case.ticket} | {status} | batas {deadline}{late} | {case_link(settings, case.ticket)}")
     if len(cases) > MAX_LISTED:
         lines.append(f"- ... (+{len(cases) - MAX_LISTED})")
     return "\n".join(lines)

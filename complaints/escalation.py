@@ -311,13 +311,17 @@ def late_minutes(case: Complaint, config: CityConfig, now: datetime) -> float:
     return (now - case.step_deadline_at).total_seconds() / 60
 
 
+def late_words(case: Complaint, config: CityConfig, now: datetime) -> str:
+    """How late the step is in staff mail's words: "7 jam 30 menit kerja" (templates late_working / late_wall)."""
+    hours, minutes = divmod(int(late_minutes(case, config, now)), 60)
+    working = lifecycle.step_clock(case, config.sop) == sla.WORKING
+    key = "late_working" if working else "late_wall"
+    return render_reply(config.replies, key, "id", channel="email", hours=hours, minutes=minutes)
+
+
 def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Settings, now: datetime, opd: str) -> str:
     deadline = case.step_deadline_at or now
     hours, minutes = divmod(int(late_minutes(case, config, now)), 60)
-    working = lifecycle.step_clock(case, config.sop) == sla.WORKING
-    late = render_reply(
-        config.replies, "late_working" if working else "late_wall", "id", channel="email", hours=hours, minutes=minutes
-    )
     return render_reply(
         config.replies,
         kind,
@@ -328,7 +332,7 @@ def _render(kind: str, case: Complaint, *, config: CityConfig, settings: Setting
         topic=escalation_topic(case),
         step=_step_words(case, config),
         deadline=local_time_words(deadline, settings),
-        late=late,
+        late=late_words(case, config, now),
         late_hours=hours,  # what a city's wording from before {late} uses (config/loader.py)
         late_minutes=minutes,
         link=case_link(settings, case.ticket),

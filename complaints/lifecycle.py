@@ -275,6 +275,9 @@ def open_case(
         text=envelope.text,
         attachments={"files": [_attachment(a) for a in envelope.attachments]} if envelope.attachments else None,
         source_details=envelope.source_details,  # a manual entry's newspaper and who typed it in
+        identity_sources={f: {"from": s} for f, s in envelope.identity_sources.items()}
+        if envelope.identity_sources
+        else None,
         created_at=received_at,
         updated_at=received_at,
     )

@@ -166,6 +166,11 @@ class Complaint(Base):
     # part-clock (migration 0013)
     clock_paused_remaining_minutes: Mapped[float | None] = mapped_column(Float)
     """While the case waits for the citizen: the minutes its step had left, given back when it resumes."""
+    # part-complete (migration 0020)
+    identity_sources: Mapped[dict[str, Any] | None]
+    """Field -> ``{"from": source, "reply_at": ISO time or absent}``: where each identity value was
+    read (``normalizer.envelope.ComplaintEnvelope.identity_sources`` codes, ``chat`` for a guided
+    report's answer), and when a reply supplied it. Never the values themselves."""
     # issue 10, duplicates (migration 0016)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
     """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
@@ -432,5 +437,12 @@ class SchedulerLease(Base):
 
 
 # part-instrument: /metrics counts overdue SOP steps by step and OPD every scrape; this index
-# makes that a range read of the overdue cases only (migration 0015).
-Index("ix_complaints_deadline_step_opd", Complaint.step_deadline_at, Complaint.step, Complaint.opd_code)
+# makes that a range read of the overdue cases only (migration 0015); with deadline_clock, whether
+# the deadline is trusted yet (complaints.deadlines.overdue) is read from it too (migration 0019).
+Index(
+    "ix_complaints_deadline_step_opd",
+    Complaint.step_deadline_at,
+    Complaint.step,
+    Complaint.opd_code,
+    Complaint.deadline_clock,
+)

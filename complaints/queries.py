@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import Session
 
-from complaints import transitions
+from complaints import deadlines, transitions
 from complaints.models import Complaint
 from config.statuses import RETURNED_TO_OPERATOR
 from normalizer.envelope import utcnow
@@ -132,7 +132,7 @@ def inbox(
     if filters.channel:
         query = query.where(Complaint.channel == filters.channel)
     if filters.overdue:
-        query = query.where(Complaint.step_deadline_at < (now or utcnow()))
+        query = query.where(deadlines.overdue(now or utcnow()))
     if filters.ticket:
         ticket = normalize_ticket(filters.ticket)
         query = query.where(Complaint.ticket == ticket) if ticket else query.where(false())

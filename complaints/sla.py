@@ -25,10 +25,12 @@ import holidays
 from config.model import CalendarConfig
 
 __all__ = [
+    "LATE_COUNT_DAYS",
     "WALL",
     "WORKING",
     "Calendar",
     "add_working_minutes",
+    "as_utc",
     "calendar_of",
     "deadline_after",
     "minutes_left",
@@ -39,6 +41,13 @@ WORKING = "working"
 """A time standard counted in working hours (sop.yaml ``clock: working``)."""
 WALL = "wall"
 """A time standard counted in every minute (sop.yaml ``clock: wall``: steps machines do)."""
+
+LATE_COUNT_DAYS = 30
+"""part-escfix: a step late by more than this many calendar days is said as "more than N days late".
+
+Counting working hours walks the calendar day by day; on the event loop, fifty rows two years
+late cost about 95 ms per page. Past a month the exact count of working hours helps nobody.
+"""
 
 _MAX_DAYS = 3 * 366
 """How far a count may walk before giving up: a calendar without a working day in three years is broken."""
@@ -159,6 +168,9 @@ def minutes_left(now: datetime, deadline: datetime, clock: str, calendar: Calend
     return working_minutes_between(now, deadline, calendar)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone=True columns; they are stored in UTC.
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` made aware: SQLite hands back naive datetimes for timezone=True columns, stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_aware = as_utc

@@ -128,8 +128,11 @@ class Settings(BaseSettings):
         default=3.0, description="An enabled channel silent this long during office hours is a problem."
     )
     health_office_hours: str = Field(
-        default="mon-fri 08:00-16:00",
-        description="When silence on a channel is unusual (Asia/Jakarta), e.g. 'mon-fri 08:00-16:00'.",
+        default="",
+        description=(
+            "When silence on a channel is unusual, if not calendar.yaml's working hours (WIB),"
+            " e.g. 'mon-fri 07:00-20:00'; empty: the calendar's hours."
+        ),
     )
     health_outbound_failing_minutes: float = Field(
         default=5.0, description="A provider whose sends failed for this long, with none succeeding, is a problem."
@@ -353,6 +356,11 @@ class Settings(BaseSettings):
         " they are still stored but added to the sender's latest open case for the operator, and the sender is"
         " told once per SENDER_NOTICE_INTERVAL_MINUTES instead of getting a reply to each.",
     )
+    web_form_rate_limit: str = Field(
+        default="10/minute;60/hour",
+        description="Web-form complaints per client address, handled like SENDER_RATE_LIMIT (the form's sender"
+        " is its client address, since what the citizen types can change with every post).",
+    )
     sender_notice_interval_minutes: int = Field(
         default=60, gt=0, description="At most one 'too many messages' notice per sender in this many minutes."
     )
@@ -362,7 +370,7 @@ class Settings(BaseSettings):
         " them has its client address read from X-Forwarded-For.",
     )
 
-    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit")
+    @field_validator("lookup_rate_limit", "device_registration_rate_limit", "sender_rate_limit", "web_form_rate_limit")
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         try:

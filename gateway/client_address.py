@@ -32,6 +32,15 @@ def _trusted(address: IPv4Address | IPv6Address, proxies: Networks) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
 
 
+def counted_as(address: str) -> str:
+    """What a per-address limit counts: an IPv6 client by its /64 (one subscriber's network,
+    inside which it can pick a new address at will), anything else as it is."""
+    parsed = _parse(address)
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is None:
+        return str(IPv6Network((parsed, 64), strict=False))
+    return address
+
+
 def client_address(request: web.Request, proxies: Networks) -> str:
     """The address a per-address limit counts: see the module's docstring."""
     peer = request.remote or ""

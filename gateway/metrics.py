@@ -37,6 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Select, func, select
 
+from complaints import deadlines
 from complaints.models import Complaint, PollerState
 from gateway.intake_counting import INTAKE_ROUTES
 from gateway.keys import ADAPTERS, RUNTIME, SETTINGS
@@ -148,7 +149,7 @@ def overdue_steps_query(now: datetime) -> Select[int, str | None, int]:
     """Cases past their step's deadline, counted by (step, OPD): a range read of ``ix_complaints_deadline_step_opd``."""
     return (
         select(Complaint.step, Complaint.opd_code, func.count())
-        .where(Complaint.step_deadline_at < now)
+        .where(deadlines.overdue(now))  # late as the escalation reads it (complaints/deadlines.py)
         .group_by(Complaint.step, Complaint.opd_code)
     )
 

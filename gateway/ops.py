@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.base import same_secret
+from complaints import deadlines
 from complaints.counting import COUNT_CAP, capped_count, capped_counts_by
 from complaints.models import ChannelCursor, Complaint, InboxMessage, PollerState, Reply
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
@@ -38,7 +39,7 @@ def operations_status(session: Session, stale_after: float) -> dict[str, Any]:
     replies = capped_counts_by(session, Reply.status)  # ix_replies_status_created
     cases = capped_counts_by(session, Complaint.status)  # ix_complaints_status
     oldest = session.scalar(select(func.min(InboxMessage.created_at)).where(InboxMessage.state == "accepted"))
-    overdue = capped_count(session, Complaint.id, Complaint.step_deadline_at < now, cap=capped)
+    overdue = capped_count(session, Complaint.id, deadlines.overdue(now), cap=capped)
     # Stuck: due longer ago than the sweeper waits (a message waiting for its scheduled retry is not).
     due = func.coalesce(InboxMessage.next_attempt_at, InboxMessage.updated_at)
     stale = due < now - timedelta(seconds=stale_after)

@@ -13,6 +13,8 @@ through (logged): a limit protects the service, it must not take it down with Re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,15 +27,20 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from redis.asyncio import ConnectionPool
 
+from channels.web_form import CLIENT_SENDER_PREFIX
 from config.settings import Settings
-from gateway.client_address import client_address
+from gateway.client_address import client_address, counted_as
 from gateway.keys import SETTINGS
+from gateway.secret_key import resolve_secret_key
 
 log = structlog.get_logger(__name__)
 
 LOOKUP = "lookup"
 REGISTRATION = "registration"
 _SETTING = {LOOKUP: "lookup_rate_limit", REGISTRATION: "device_registration_rate_limit"}
+
+STORE_TIMEOUT_SECONDS = 1.0
+"""Longest wait for the Redis counters before a request is let through uncounted."""
 
 Refusal = Callable[[web.Request, int], Awaitable[web.StreamResponse] | web.StreamResponse]
 
@@ -48,6 +55,10 @@ class AddressLimiter:
 
     def __init__(self, settings: Settings, storage: Storage, pool: ConnectionPool | None = None) -> None:
         self.pool = pool
+        # Names web-form senders without keeping their address (see web_form_sender).
+        self.client_key = hashlib.sha256(
+            b"web-form-client\0" + resolve_secret_key(settings, distributed=False)
+        ).digest()
         self.enabled = settings.rate_limits_enabled
         self.proxies = settings.trusted_proxy_networks
         self.rules: dict[str, tuple[RateLimitItem, ...]] = {k: settings.rate_limit(v) for k, v in _SETTING.items()}
@@ -60,7 +71,10 @@ class AddressLimiter:
         if not settings.redis_url:
             return cls(settings, MemoryStorage())
         # Our own pool, so close() can release its connections.
-        pool = ConnectionPool.from_url(settings.redis_url)
+        # Short time-outs: a Redis that hangs must not hold look-ups (a failed count lets them through).
+        pool = ConnectionPool.from_url(
+            settings.redis_url, socket_timeout=STORE_TIMEOUT_SECONDS, socket_connect_timeout=STORE_TIMEOUT_SECONDS
+        )
         storage = RedisStorage(
             "async+" + settings.redis_url,
             implementation="redispy",
@@ -81,6 +95,12 @@ class AddressLimiter:
         except Exception as exc:  # noqa: BLE001 - a broken counter store must not refuse citizens
             log.warning("rate_limit_store_failed", kind=kind, error=type(exc).__name__)
         return None
+
+    def web_form_sender(self, request: web.Request) -> str:
+        """The web form's sender for the per-sender limit (counted by the verify worker): the
+        client's address (its /64 for IPv6) as a keyed digest, so no address is stored."""
+        address = counted_as(client_address(request, self.proxies))
+        return CLIENT_SENDER_PREFIX + hmac.new(self.client_key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     async def close(self) -> None:
         """Close the Redis connections (memory counters need nothing)."""
@@ -104,7 +124,7 @@ def limited(kind: str, handler: Handler, refuse: Refusal = too_many_requests_jso
 
     async def limited_handler(request: web.Request) -> web.StreamResponse:
         limiter = request.config_dict[ADDRESS_LIMITER]
-        wait = await limiter.retry_after(kind, client_address(request, limiter.proxies))
+        wait = await limiter.retry_after(kind, counted_as(client_address(request, limiter.proxies)))
         if wait is None:
             return await handler(request)
         # The address itself stays out of the log (it can identify a citizen).

@@ -361,6 +361,8 @@ class _Turn:
                 envelope.reply_route, thread_ref=state.get("text_ref") or envelope.reply_route.thread_ref
             ),
             identity=identity,
+            # Each field answered a question of the report (or was labelled in a message of it).
+            identity_sources={f: "chat" for f in IDENTITY_FIELDS if getattr(identity, f)},
             text=state["text"],
             location=(location[0], location[1]) if location else None,
             language=self.lang,

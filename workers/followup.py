@@ -116,6 +116,11 @@ def add_to_case(
         corrects = waiting and (sources is None or completion.is_read_from_text(sources.get(field)))
         if value and (corrects or not getattr(complaint, field)):
             setattr(complaint, field, value)
+            read = {"from": (sources or {}).get(field, "reply"), "reply_at": envelope.received_at}
+            complaint.identity_sources = {
+                **(complaint.identity_sources or {}),
+                field: read,
+            }  # a new dict: JSON is written
     lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
     citizen_note(session, complaint, envelope, envelope.text or "")
     if complaint.status == CLOSED:

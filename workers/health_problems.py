@@ -12,14 +12,16 @@ the same list, so tests freeze the clock by passing ``now``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from complaints import sla
 from config.logging import mask
+from config.model import CalendarConfig
 from config.settings import ConfigurationError, Settings
 from workers.health_report import HealthPicture, OutboundHealth, PollerView, ProcessHealth
-from workers.office_hours import WIB, closed_days_of, parse_office_hours
+from workers.office_hours import WIB, office_hours_of
 
 SEVERITIES = ("critical", "warning")
 
@@ -194,13 +196,14 @@ def problems(picture: HealthPicture, settings: Settings, now: datetime) -> list[
 
 
 def _quiet_channels(picture: HealthPicture, settings: Settings, now: datetime) -> list[Problem]:
+    # The city's working hours (calendar.yaml) unless HEALTH_OFFICE_HOURS overrides them; its
+    # holidays and days off are not office hours either way.
+    calendar = picture.calendar or sla.calendar_of(CalendarConfig())
     try:
-        office = parse_office_hours(settings.health_office_hours)
+        office = office_hours_of(calendar, settings.health_office_hours)
     except ConfigurationError as exc:
         # Said on the page rather than breaking it: every other problem still shows.
         return [Problem("office_hours_invalid", "warning", "settings", str(exc), str(exc))]
-    if picture.calendar is not None:  # part-escfix: a holiday is not office hours
-        office = replace(office, closed_on=closed_days_of(picture.calendar))
     quiet_after = timedelta(hours=settings.health_quiet_channel_hours)
     found = []
     if office.is_open(now):

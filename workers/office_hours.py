@@ -1,7 +1,10 @@
-"""Office hours (Asia/Jakarta): when silence on a channel is unusual.
+"""Office hours: when silence on a channel is unusual.
 
-``HEALTH_OFFICE_HOURS`` reads like ``"mon-fri 08:00-16:00"``; several groups are separated by
-commas or semicolons (``"mon-thu 07:30-16:00, fri 07:30-11:30"``). The health report asks two
+They are the city's working hours from calendar.yaml (:func:`office_hours_of`, issue 10 review:
+one place says when the city works). ``HEALTH_OFFICE_HOURS`` may override them for the health
+page alone (a call centre open longer than the offices, say): it reads like ``"mon-fri
+08:00-16:00"`` in WIB; several groups are separated by commas or semicolons (``"mon-thu
+07:30-16:00, fri 07:30-11:30"``). The health report asks two
 things: is ``now`` inside office hours, and how much office time has passed between two moments
 (so a channel last heard on Friday afternoon is not "quiet for 65 h" on Monday at 08:30).
 """
@@ -10,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from complaints.sla import Calendar
 from config.settings import ConfigurationError
@@ -30,10 +33,12 @@ class OfficeHours:
     spans: dict[int, list[tuple[time, time]]]
     closed_on: Callable[[date], bool] = lambda _day: False
     """part-escfix: days the offices are closed whatever the weekday (the city calendar's holidays)."""
+    zone: tzinfo = WIB
+    """The time zone of ``spans`` (calendar.yaml's ``timezone`` when read from the calendar)."""
 
     def is_open(self, at: datetime) -> bool:
         """True when ``at`` falls inside office hours."""
-        local = at.astimezone(WIB)
+        local = at.astimezone(self.zone)
         if self.closed_on(local.date()):
             return False
         return any(start <= local.time() < end for start, end in self.spans.get(local.weekday(), []))
@@ -44,12 +49,12 @@ class OfficeHours:
         if since >= until:
             return timedelta(0)
         total = timedelta(0)
-        day: date = since.astimezone(WIB).date()
-        last: date = until.astimezone(WIB).date()
+        day: date = since.astimezone(self.zone).date()
+        last: date = until.astimezone(self.zone).date()
         while day <= last:
             for start, end in [] if self.closed_on(day) else self.spans.get(day.weekday(), []):
-                opens = datetime.combine(day, start, WIB)
-                closes = datetime.combine(day, end, WIB)
+                opens = datetime.combine(day, start, self.zone)
+                closes = datetime.combine(day, end, self.zone)
                 overlap = min(closes, until) - max(opens, since)
                 if overlap > timedelta(0):
                     total += overlap
@@ -91,7 +96,28 @@ def parse_office_hours(spec: str) -> OfficeHours:
     return OfficeHours(spans)
 
 
+def office_hours_of(calendar: Calendar, override: str = "") -> OfficeHours:
+    """The office hours of the city's ``calendar`` (calendar.yaml: weekly hours, holidays, days off).
+
+    ``override`` (HEALTH_OFFICE_HOURS, WIB) replaces the weekly hours when set; the calendar's
+    holidays and days off stay closed either way. Raises ConfigurationError for a bad override.
+    """
+    closed = closed_days_of(calendar)
+    if override.strip():
+        return replace(parse_office_hours(override), closed_on=closed)
+    spans = {
+        weekday: [(_minutes_time(hours[0]), _minutes_time(hours[1]))]
+        for weekday, hours in enumerate(calendar.week)
+        if hours is not None
+    }
+    return OfficeHours(spans, closed_on=closed, zone=calendar.zone)
+
+
+def _minutes_time(minutes: int) -> time:
+    return time.max if minutes >= 24 * 60 else time(minutes // 60, minutes % 60)
+
+
 def closed_days_of(calendar: Calendar) -> Callable[[date], bool]:
     """part-escfix: the days ``calendar`` (calendar.yaml) closes the offices: public holidays, cuti
-    bersama and local days off (its weekly hours are not used: HEALTH_OFFICE_HOURS says those)."""
+    bersama and local days off."""
     return lambda day: day in calendar.listed_days_off or day in calendar.public_holidays(day.year)

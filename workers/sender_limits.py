@@ -28,6 +28,7 @@ from complaints.models import Complaint, InboxMessage, Reply
 from complaints.replies import render_reply
 from config.statuses import CLOSED
 from normalizer.envelope import ComplaintEnvelope, utcnow
+from normalizer.tickets import new_ticket
 from workers.batch import FollowUps
 from workers.followup import citizen_note
 
@@ -67,6 +68,10 @@ def hold(runtime: Runtime, session: Session, inbox: InboxMessage, envelope: Comp
         citizen_note(session, case, envelope, envelope.text or "")
     else:
         # No case to add to: open one, but leave the checking and the answer to an operator.
+        if inbox.ticket is None:
+            # Only complaints get a ticket at accept time; a chat turn or a status query gets
+            # one here, as the conversation does (a collision fails the savepoint: retried).
+            inbox.ticket = new_ticket()
         case = lifecycle.open_case(
             session, inbox, envelope, sop=runtime.config.sop, calendar=sla.calendar_of(runtime.config.calendar)
         )

@@ -29,6 +29,7 @@ from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.clock import step_clock_words
 from gateway.console.delivery import DeliverySection, delivery_section
+from gateway.console.identity_sources import source_words
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
@@ -166,12 +167,15 @@ async def render_case(
         failed_action=failed_action,
         values=dict(values or {}),
         # part-clock: time left on the step's own clock (working hours for people's steps)
-        clock=step_clock_words(t, config, case.summary.status, case.summary.step_deadline_at, utcnow()),
+        clock=step_clock_words(
+            t, config, case.summary.status, case.summary.step_deadline_at, utcnow(), clock=case.summary.clock
+        ),
         when=local_time,
         channel_label=lambda c: t.get("channel_" + c, c),
         opds=[(o.code, o.name) for o in config.opds.values()],
         reasons=actions.return_reasons(config, lang),
         field_labels=config.replies.of(lang).fields,
+        source_words=lambda key: source_words(t, key, case.identity.sources.get(key), when=local_time),
         problem_labels=config.replies.of(lang).problems,
         viewer_role=user.role,
         reveal_url=f"{PREFIX}/kasus/{ticket}?{REVEAL_PARAM}=1",

@@ -1,9 +1,10 @@
 """The step clock in words for the inbox and the case page (part-clock, issue 10).
 
-Time left is counted on the step's own clock (sop.yaml ``clock:``): working hours of the city's
-calendar for the steps people do ("3 jam kerja lagi"), every minute for the steps machines do
-("20 menit lagi"). Whether a step is late is only ``deadline < now``, as the escalation
-scheduler reads it, so the words and the red row never disagree with the scheduler.
+Time left is counted on the step's own clock (the case's ``deadline_clock``, else sop.yaml
+``clock:``): working hours of the city's calendar for the steps people do ("3 jam kerja lagi"),
+every minute for the steps machines do ("20 menit lagi"). Whether a step is late is only
+``deadline < now``, as the escalation scheduler reads it (complaints.deadlines.is_overdue), so
+the words and the red row never disagree with the scheduler.
 """
 
 from __future__ import annotations
@@ -12,14 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from complaints import sla
+from complaints.sla import LATE_COUNT_DAYS
 from config.model import CityConfig
-
-LATE_COUNT_DAYS = 30
-"""part-escfix: a step late by more than this many calendar days is said as "more than N days late".
-
-Counting working hours walks the calendar day by day; on the event loop, fifty rows two years
-late cost about 95 ms per page. Past a month the exact count of working hours helps nobody.
-"""
 
 
 def clock_kind(config: CityConfig, status: str) -> str:
@@ -28,9 +23,20 @@ def clock_kind(config: CityConfig, status: str) -> str:
 
 
 def step_clock_words(
-    t: Mapping[str, str], config: CityConfig, status: str, deadline: datetime | None, now: datetime
+    t: Mapping[str, str],
+    config: CityConfig,
+    status: str,
+    deadline: datetime | None,
+    now: datetime,
+    *,
+    clock: str | None = None,
 ) -> str:
-    """ "3 jam kerja lagi", "40 menit kerja lagi", "terlambat 2 jam kerja" (or the wall-clock words), or "–"."""
+    """ "3 jam kerja lagi", "40 menit kerja lagi", "terlambat 2 jam kerja" (or the wall-clock words), or "–".
+
+    ``clock`` is the clock the deadline counts on (the case's ``deadline_clock``: a verified case
+    handed to the operator counts working time although sop.yaml marks the status ``wall``);
+    without it, the status's own clock.
+    """
     if deadline is None:
         state = config.sop.state(status) if status in config.sop.statuses else None
         waiting = state is not None and state.minutes is None and not state.terminal
@@ -38,7 +44,7 @@ def step_clock_words(
     deadline = deadline if deadline.tzinfo is not None else deadline.replace(tzinfo=UTC)
     if deadline < now - timedelta(days=LATE_COUNT_DAYS):
         return t["inbox_late_over_days"].format(n=LATE_COUNT_DAYS)
-    kind = clock_kind(config, status)
+    kind = clock or clock_kind(config, status)
     left = sla.minutes_left(now, deadline, kind, sla.calendar_of(config.calendar))
     suffix = "_working" if kind == sla.WORKING else ""
     if deadline < now:

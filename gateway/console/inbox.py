@@ -15,6 +15,7 @@ import aiohttp_session
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from complaints import deadlines, lifecycle
 from complaints.models import Complaint
 from complaints.queries import InboxFilters, InboxPage, Viewer, inbox, waiting_statuses
 from config.model import CityConfig
@@ -82,8 +83,10 @@ def _row(case: Complaint, t: dict[str, str], config: CityConfig, lang: str, now:
     else:
         proposal = t["inbox_no_proposal"]
     # part-clock: time left on the step's own clock (working hours for people's steps).
-    overdue = case.step_deadline_at is not None and case.step_deadline_at < now
-    clock = step_clock_words(t, config, case.status, case.step_deadline_at, now)
+    overdue = deadlines.is_overdue(case, now)
+    clock = step_clock_words(
+        t, config, case.status, case.step_deadline_at, now, clock=lifecycle.step_clock(case, config.sop)
+    )
     return Row(
         ticket=case.ticket,
         channel=t.get("channel_" + case.channel, case.channel),

@@ -34,6 +34,8 @@ from normalizer.envelope import utcnow
 log = structlog.get_logger(__name__)
 
 CHARTS = ("per_day", "compliance")
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+"""The dates a report may cover: any complaint this system holds, and no date whose bounds overflow."""
 ALL_TABLES = "semua"
 """The download name of the whole report as one workbook (``/ops/reports/semua.xlsx``)."""
 
@@ -58,12 +60,20 @@ def period_of(query: dict[str, str], today: date) -> Period:
         raise PeriodRefused("report_bad_date") from None
     first = first or (last.replace(day=1) if last else today)
     last = last or today
+    # part-hostile: 9999-12-31 passed every check, then its end (midnight after it) overflowed: a 500.
+    if not (FIRST_DATE <= first and last <= LAST_DATE):
+        raise PeriodRefused("report_out_of_range")
     if last < first:
         raise PeriodRefused("report_bad_order")
     period = Period(first, last)
     if period.days > MAX_DAYS:
         raise PeriodRefused("report_too_long")
     return period
+
+
+def refusal_text(template: str) -> str:
+    """A refusal's console string with its limits filled in."""
+    return template.format(days=MAX_DAYS, first=FIRST_DATE.isoformat(), last=LAST_DATE.isoformat())
 
 
 def viewer_of(user: StaffView) -> Viewer:
@@ -111,7 +121,7 @@ async def reports_page(request: web.Request) -> web.Response:
         period = period_of(query, today_in_city(config))
     except PeriodRefused as exc:
         log.info("report_period_refused", user_id=user.id, reason=exc.key)
-        error = t[exc.key].format(days=MAX_DAYS)
+        error = refusal_text(t[exc.key])
         return await render(request, "reports.html", lang, status=400, error=error, report=None, tables={}, **context)
     report = await load_report(request, period)
     context.update(
@@ -137,7 +147,7 @@ async def _period_or_400(request: web.Request) -> Period:
     try:
         return period_of(_query(request), today_in_city(request.config_dict[RUNTIME].config))
     except PeriodRefused as exc:
-        raise web.HTTPBadRequest(text=STRINGS[lang][exc.key].format(days=MAX_DAYS)) from None
+        raise web.HTTPBadRequest(text=refusal_text(STRINGS[lang][exc.key])) from None
 
 
 def _file(body: bytes, content_type: str, filename: str | None = None) -> web.Response:

@@ -44,7 +44,7 @@ from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
 from gateway.pages import csrf  # part-hostile
 from gateway.pages.strings import LANGUAGES, STRINGS
-from gateway.rate_limits import LOOKUP, limited
+from gateway.rate_limits import ADDRESS_LIMITER, LOOKUP, limited
 from gateway.unreadable import traceback_text
 from normalizer.identity import check_identity
 from normalizer.normalize import InvalidIntake, build_envelope
@@ -309,7 +309,9 @@ async def submit(request: web.Request) -> web.Response:
     errors: dict[str, str] = {}
     intake = None
     try:
-        intake = adapter.parse_submission(fields, photo, lang=lang)
+        # part-abuse: the sender the per-sender limit counts is the client's address, not what was typed.
+        client = request.app[ADDRESS_LIMITER].web_form_sender(request)
+        intake = adapter.parse_submission(fields, photo, lang=lang, client=client)
     except FormErrors as exc:
         errors.update(exc.errors)
     for problem in check_identity(identity_from_fields(fields), regions=request.app[RUNTIME].config.regions):

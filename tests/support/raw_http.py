@@ -9,6 +9,7 @@ targets are ``str``; a byte that is not UTF-8 is written as its ``surrogateescap
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -86,3 +87,16 @@ async def exchange(host: str, port: int, request: bytes, timeout: float = 15.0) 
     finally:
         writer.close()
     return parse_answer(data)
+
+
+def exchange_sync(port: int, request: bytes, timeout: float = 15.0, host: str = "127.0.0.1") -> RawAnswer:
+    """:func:`exchange` for synchronous tests (a server running in another thread)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ConnectionResetError):
+            return RawAnswer(0, {}, b"")
+    return parse_answer(b"".join(chunks))

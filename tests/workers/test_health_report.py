@@ -17,9 +17,11 @@ import pytest
 
 from complaints.models import InboxMessage, PollerState, Reply
 from complaints.monitoring import ProcessInfo, add_counts, add_queue_samples, beat, minute_of
+from config.loader import load_city_config
 from config.settings import ConfigurationError
 from normalizer.envelope import utcnow
 from tests.conftest import base_settings
+from tests.support.city import copy_config, edit
 from workers.health_problems import Problem, problems
 from workers.health_report import build_health
 from workers.office_hours import WIB, parse_office_hours
@@ -260,3 +262,34 @@ def test_quiet_channel_skips_the_city_calendars_holidays(runtime: Runtime) -> No
     assert quiet.text_en == "No SMS received for 4 h during office hours"  # Wed 15-16 + Mon 08-11
     inbox_row(rt, "sms", datetime(2026, 12, 23, 15, 30, tzinfo=WIB))
     assert "channel_quiet" not in codes(found_at(rt, datetime(2026, 12, 24, 11, 30, tzinfo=WIB)))
+
+
+# --- issue 10 review: office hours are calendar.yaml's working hours; HEALTH_OFFICE_HOURS only overrides ---
+
+
+def test_quiet_channel_office_hours_are_the_city_calendars_working_hours(tmp_path: Path) -> None:
+    """A city whose calendar.yaml closes at 11:30 on Fridays: no quiet SMS at Friday 13:00, one at Thursday 13:00."""
+    directory = copy_config(tmp_path / "config")
+    edit(directory / "calendar.yaml", 'friday: "08:00-16:00"', 'friday: "08:00-11:30"')
+    rt = build_runtime(base_settings(tmp_path, **KANNEL), config=load_city_config(directory))
+    try:
+        assert rt.settings.health_office_hours == ""  # nothing set: the calendar says
+        inbox_row(rt, "sms", datetime(2026, 12, 3, 6, 0, tzinfo=WIB))  # Thursday before opening
+        assert "channel_quiet" in codes(found_at(rt, datetime(2026, 12, 3, 13, 0, tzinfo=WIB)))
+        inbox_row(rt, "sms", datetime(2026, 12, 4, 6, 0, tzinfo=WIB))  # Friday before opening
+        assert "channel_quiet" not in codes(found_at(rt, datetime(2026, 12, 4, 13, 0, tzinfo=WIB)))
+    finally:
+        rt.close()
+
+
+def test_health_office_hours_overrides_the_weekly_hours_but_not_the_holidays(tmp_path: Path) -> None:
+    """HEALTH_OFFICE_HOURS='mon-sun 07:00-21:00': a silent Saturday evening is reported, Christmas Day is not."""
+    rt = build_runtime(base_settings(tmp_path, health_office_hours="mon-sun 07:00-21:00", **KANNEL))
+    try:
+        inbox_row(rt, "sms", datetime(2026, 12, 5, 7, 0, tzinfo=WIB))
+        [quiet] = [p for p in found_at(rt, datetime(2026, 12, 5, 19, 0, tzinfo=WIB)) if p.code == "channel_quiet"]
+        assert quiet.text_en == "No SMS received for 12 h during office hours"
+        inbox_row(rt, "sms", datetime(2026, 12, 25, 7, 0, tzinfo=WIB))
+        assert "channel_quiet" not in codes(found_at(rt, datetime(2026, 12, 25, 19, 0, tzinfo=WIB)))
+    finally:
+        rt.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from complaints import store
 from complaints.models import CaseNote, Complaint, InboxMessage, Reply
 from gateway.console.strings import STRINGS
 from gateway.embedded import start_system
+from normalizer.envelope import Intake, ReplyRoute
+from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
 from tests.gateway.test_console import console_site
 from tests.gateway.test_console_delivery import _login as login
@@ -23,6 +27,8 @@ from tests.gateway.test_sms_webhooks import TWILIO_SID, TWILIO_TOKEN, twilio_req
 from tests.support.cases import seed_case
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.system import free_port, wait_db
+from workers.setup import build_runtime
+from workers.verify import verify_batch
 
 CONSOLE_EN = STRINGS["en"]
 FLOODER = "+6281200000001"
@@ -180,3 +186,88 @@ async def test_operator_sees_the_flag_and_marks_the_messages_read(tmp_path: Path
         with site.runtime.read_sf() as session:
             case = session.scalar(select(Complaint).where(Complaint.ticket == "BGR-4C4C4CF"))
             assert case is not None and case.attention is None
+
+
+async def post_web_form(http: aiohttp.ClientSession, base: str, client: str, phone: str, text: str) -> int:
+    """Open the form and send it as a browser behind our proxy would (cookie, token, X-Forwarded-For)."""
+    proxy = {"X-Forwarded-For": client}
+    async with http.get(base + "/lapor", headers=proxy) as resp:
+        hidden = dict(re.findall(r'name="(submission_id|csrf_token)" value="([^"]+)"', await resp.text()))
+    form = aiohttp.FormData(default_to_multipart=True)
+    values = {**hidden, "lang": "id", "nik": NIK, "nama": "Siti Aminah", "alamat": "Jl. Pajajaran No. 5, RT 02/RW 03"}
+    for key, value in {**values, "telp": phone, "email": "", "isi": text}.items():
+        form.add_field(key, value)
+    async with http.post(base + "/lapor", data=form, headers=proxy, allow_redirects=False) as resp:
+        return resp.status
+
+
+async def test_web_form_counts_the_client_address_not_what_was_typed(tmp_path: Path) -> None:
+    """One client posting the form 8 times with a new phone each time: all stored, 3 checked, the
+    other 5 held for the operator; another client's post at the same time is checked as usual."""
+    port = free_port()
+    settings = base_settings(
+        tmp_path,
+        port=port,
+        public_base_url=f"http://127.0.0.1:{port}",
+        rate_limits_enabled=True,
+        web_form_rate_limit="3/minute",
+        trusted_proxies="127.0.0.1",
+    )
+    system = await start_system(settings)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            base = system.urls[0]
+            for n in range(8):
+                text = f"Lampu PJU mati di Jl. Pajajaran tiang nomor {n}"
+                assert await post_web_form(http, base, "203.0.113.9", f"0812-3456-70{n:02d}", text) == 303
+            neighbour = "Sampah menumpuk di pinggir Jl. Suryakencana"
+            assert await post_web_form(http, base, "203.0.113.10", "0813-1111-2222", neighbour) == 303
+        await wait_db(system, settled, timeout=60)
+
+        def by_state(session: Session) -> tuple[int, list[str]]:
+            cases = list(session.scalars(select(Complaint)))
+            held = sorted(c.text for c in cases if c.attention == "sender_limit")
+            assert all(c.status == "diterima" for c in cases if c.attention == "sender_limit")
+            return len(cases), held
+
+        total, held = await wait_db(system, by_state)
+        assert total == 9  # every post stored as a case: each typed a phone with no open case
+        assert len(held) == 5 and neighbour not in held  # past the client's 3 a minute, whatever was typed
+    finally:
+        await system.stop()
+
+
+def test_a_chat_flood_is_held_out_of_the_guided_conversation(tmp_path: Path) -> None:
+    """Telegram turns past the limit never reach the guided conversation: one held case collects
+    them for the operator, and the chat gets one notice instead of an answer per turn."""
+    settings = base_settings(tmp_path, rate_limits_enabled=True, sender_rate_limit="3/minute")
+    runtime = build_runtime(settings)
+    try:
+        route = ReplyRoute(channel="telegram", address="555001", provider="telegram")
+        envelopes = [
+            build_envelope(
+                Intake(
+                    channel="telegram",
+                    provider="telegram",
+                    external_id=f"upd-{n}",
+                    sender="555001",
+                    text=f"halo {n}",
+                    reply_route=route,
+                    kind="conversation",
+                )
+            )
+            for n in range(8)
+        ]
+        ids = [o.inbox_id for o in store.accept_batch(runtime.sf, envelopes)]
+        result = verify_batch(runtime, ids)
+        assert not result.failed
+        with runtime.read_sf() as session:
+            cases = list(session.scalars(select(Complaint)))
+            notes = list(session.scalars(select(CaseNote.text).where(CaseNote.kind == "citizen_message")))
+            kinds = list(session.scalars(select(Reply.kind)))
+        assert len(cases) == 1 and cases[0].attention == "sender_limit" and cases[0].text == "halo 3"
+        assert sorted(notes) == ["halo 4", "halo 5", "halo 6", "halo 7"]
+        assert kinds.count("sender_limit") == 1
+        assert len(kinds) - 1 <= 3  # the conversation answered at most the 3 turns within the limit
+    finally:
+        runtime.close()
