@@ -159,3 +159,13 @@ def test_approving_the_main_case_answers_every_merged_reporter_on_their_own_chan
         assert c.answer_text == "Lampu sudah diganti." and c.answer_public
         assert (f"staff:{USER_ID}", "answer_from_main", main.ticket) in history(db, c)
     assert phone.attention == "delivery_failed" and sms.attention is None
+
+
+def test_a_main_case_is_proposed_marked_as_one_so_the_merge_goes_the_other_way(db: Session) -> None:
+    """A third report sees the main case (with its merged count), never the merged case itself."""
+    main, other, third = case(db, LIGHT), case(db, LIGHT_AGAIN), case(db, LIGHT_AGAIN)
+    merge(db, main, other)
+    db.flush()
+    duplicates.forget_all()
+    proposed = duplicates.proposals(db, third, OPERATOR, config=CONFIG, window_days=14, min_similarity=0.5)
+    assert [(p.ticket, p.merged_count) for p in proposed] == [(main.ticket, 1)]
