@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from complaints.accounts import Accounts
 from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
-from tests.gateway.test_hostile_fuzz import ANY_TEXT, TRIED, error_records, no_errors, per_route, send
+from tests.gateway.test_hostile_fuzz import ANY_TEXT, TRIED, per_route, send
 from tests.support.cases import seed_case
+from tests.support.error_logs import error_records, no_errors
 from tests.support.system import SystemThread, free_port, running_system
 
 PER_ROUTE = 20
