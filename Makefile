@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint setup setup-test services bench outage-demo clean
+.PHONY: run test lint setup setup-test services bench outage-demo clean chaos chaos-quick
 
 $(BIN)/intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ lint: setup-test
 ## Set up, lint and run the whole test suite.
 test: setup-test services lint
 	$(BIN)/python -m pytest
+
+## Fault injection (issue 12): >= 2,000 mixed complaints while processes, Redis and PostgreSQL are hurt.
+chaos: setup-test services
+	$(BIN)/python scripts/chaos.py --complaints 2000 --window 240 --drain 300
+
+## The same in under 3 minutes (240 complaints).
+chaos-quick: setup-test services
+	$(BIN)/python scripts/chaos.py --complaints 240 --window 60 --drain 90
 
 bench: setup
 	$(BIN)/python bench/kannel_load.py

@@ -95,13 +95,14 @@ def recompute_legacy_deadlines(
     """
     outcome = RecomputeOutcome()
     started = time.monotonic()
+    after = ""  # keyset: each run passes each row once; one it could not write waits for the next run
     while True:
         if max_seconds is not None and time.monotonic() - started >= max_seconds:
             with sf() as session:
                 outcome.remaining = legacy_count(session) > 0
             return outcome
         with sf.begin() as session:
-            cases = list(session.scalars(_page(page, session)))
+            cases = list(session.scalars(_page(page, session, after)))
             if not cases:
                 return outcome
             done, moved = _recompute_page(session, cases, config=config, auto_dispose=auto_dispose)
@@ -111,6 +112,7 @@ def recompute_legacy_deadlines(
             progress(outcome.recomputed)
         if len(cases) < page:
             return outcome
+        after = cases[-1].id
 
 
 def recomputed_deadline(
@@ -138,8 +140,8 @@ def _legacy() -> ColumnElement[bool]:
     )
 
 
-def _page(size: int, session: Session) -> Select[Complaint]:
-    query = select(Complaint).where(_legacy()).order_by(Complaint.id).limit(size)
+def _page(size: int, session: Session, after: str) -> Select[Complaint]:
+    query = select(Complaint).where(_legacy(), Complaint.id > after).order_by(Complaint.id).limit(size)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)  # a case being moved right now waits for the next pass
     return query

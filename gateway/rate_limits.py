@@ -39,6 +39,9 @@ LOOKUP = "lookup"
 REGISTRATION = "registration"
 _SETTING = {LOOKUP: "lookup_rate_limit", REGISTRATION: "device_registration_rate_limit"}
 
+STORE_TIMEOUT_SECONDS = 1.0
+"""Longest wait for the Redis counters before a request is let through uncounted."""
+
 Refusal = Callable[[web.Request, int], Awaitable[web.StreamResponse] | web.StreamResponse]
 
 
@@ -68,7 +71,10 @@ class AddressLimiter:
         if not settings.redis_url:
             return cls(settings, MemoryStorage())
         # Our own pool, so close() can release its connections.
-        pool = ConnectionPool.from_url(settings.redis_url)
+        # Short time-outs: a Redis that hangs must not hold look-ups (a failed count lets them through).
+        pool = ConnectionPool.from_url(
+            settings.redis_url, socket_timeout=STORE_TIMEOUT_SECONDS, socket_connect_timeout=STORE_TIMEOUT_SECONDS
+        )
         storage = RedisStorage(
             "async+" + settings.redis_url,
             implementation="redispy",

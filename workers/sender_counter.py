@@ -24,6 +24,7 @@ from normalizer.envelope import ComplaintEnvelope
 log = structlog.get_logger(__name__)
 
 WEB = "web"
+STORE_TIMEOUT_SECONDS = 1.0
 
 
 def sender_key(envelope: ComplaintEnvelope) -> tuple[str, str] | None:
@@ -51,7 +52,13 @@ class SenderCounter:
         self.web_rules: tuple[RateLimitItem, ...] = settings.rate_limit("web_form_rate_limit")
         if storage is None:
             storage = (
-                RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_namespace}:limits")
+                RedisStorage(
+                    settings.redis_url,
+                    key_prefix=f"{settings.redis_namespace}:limits",
+                    # A Redis that hangs must not hold the worker: a failed count holds nothing back.
+                    socket_timeout=STORE_TIMEOUT_SECONDS,
+                    socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+                )
                 if settings.redis_url
                 else MemoryStorage()
             )

@@ -22,7 +22,7 @@ from channels.email.imap_poller import parse_position
 from complaints.db import upgrade
 from complaints.models import ChannelCursor, Complaint, InboxMessage
 from tests.support.dovecot import DovecotHarness, running_dovecot
-from tests.support.processes import distributed_env, stop_processes
+from tests.support.processes import distributed_env, mailbox_env, stop_processes
 
 LEASE_SECONDS = 4.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,12 +76,7 @@ def test_standby_poller_takes_over_a_killed_one_without_reading_mail_twice(
         pg_url,
         redis_namespace,
         LOG_FORMAT="json",
-        IMAP_HOST=mailbox.host,
-        IMAP_PORT=str(mailbox.port),
-        IMAP_USER=mailbox.user,
-        IMAP_PASSWORD=mailbox.password,
-        IMAP_SSL="false",
-        IMAP_IDLE_SECONDS="5",
+        **mailbox_env(mailbox),
         POLLER_LEASE_SECONDS=str(LEASE_SECONDS),
     )
     logs = {name: tmp_path / f"{name}.log" for name in ("first", "second", "worker")}

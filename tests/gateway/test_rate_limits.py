@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,11 @@ from pydantic import ValidationError
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.client_address import client_address, counted_as
+from gateway.rate_limits import LOOKUP, AddressLimiter
+from normalizer.envelope import Intake, ReplyRoute
+from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
+from workers.sender_counter import SenderCounter
 from workers.setup import build_runtime
 
 UNKNOWN_TICKET = "BGR-2222222"  # well-formed, never issued: a guesser's look-up
@@ -182,3 +187,26 @@ def test_an_ipv6_client_is_counted_by_its_64_network() -> None:
     assert counted_as("2001:db8:1:2::1") == counted_as("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
     assert counted_as("2001:db8:1:3::1") != counted_as("2001:db8:1:2::1")
     assert counted_as("203.0.113.5") == "203.0.113.5" and counted_as("unknown") == "unknown"
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_counter_store_lets_requests_through(tmp_path: Path) -> None:
+    """With Redis down the look-up limit counts nothing and refuses nobody, within the store's time-out."""
+    dead = limited_settings(tmp_path, redis_url="redis://127.0.0.1:9/0", lookup_rate_limit="1/minute")
+    limiter = AddressLimiter.from_settings(dead)
+    started = asyncio.get_running_loop().time()
+    assert [await limiter.retry_after(LOOKUP, "203.0.113.5") for _ in range(3)] == [None, None, None]
+    assert asyncio.get_running_loop().time() - started < 5
+    await limiter.close()
+    counter = SenderCounter(limited_settings(tmp_path, redis_url="redis://127.0.0.1:9/0", sender_rate_limit="1/minute"))
+    envelope = build_envelope(
+        Intake(
+            channel="sms",
+            provider="kannel",
+            external_id="x1",
+            sender="+6281200000001",
+            text="halo",
+            reply_route=ReplyRoute(channel="sms", address="+6281200000001", provider="kannel"),
+        )
+    )
+    assert [counter.over_limit(envelope) for _ in range(3)] == [False, False, False]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def distributed_env(tmp_path: Path, pg_url: str, redis_namespace: tuple[str, str], **extra: str) -> dict[str, str]:
@@ -19,6 +20,18 @@ def distributed_env(tmp_path: Path, pg_url: str, redis_namespace: tuple[str, str
         "REDIS_URL": redis_url,
         "REDIS_NAMESPACE": namespace,
         **extra,
+    }
+
+
+def mailbox_env(mailbox: Any) -> dict[str, str]:
+    """The ``IMAP_*`` settings of a process watching a :class:`tests.support.dovecot.DovecotHarness`."""
+    return {
+        "IMAP_HOST": mailbox.host,
+        "IMAP_PORT": str(mailbox.port),
+        "IMAP_USER": mailbox.user,
+        "IMAP_PASSWORD": mailbox.password,
+        "IMAP_SSL": "false",
+        "IMAP_IDLE_SECONDS": "5",
     }
 
 

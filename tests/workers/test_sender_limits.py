@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from complaints import store
 from complaints.models import CaseNote, Complaint, InboxMessage, Reply
 from gateway.console.strings import STRINGS
 from gateway.embedded import start_system
+from normalizer.envelope import Intake, ReplyRoute
+from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
 from tests.gateway.test_console import console_site
 from tests.gateway.test_console_delivery import _login as login
@@ -24,6 +28,8 @@ from tests.gateway.test_sms_webhooks import TWILIO_SID, TWILIO_TOKEN, twilio_req
 from tests.support.cases import seed_case
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.system import free_port, wait_db
+from workers.setup import build_runtime
+from workers.verify import verify_batch
 
 CONSOLE_EN = STRINGS["en"]
 FLOODER = "+6281200000001"
@@ -230,3 +236,73 @@ async def test_web_form_counts_the_client_address_not_what_was_typed(tmp_path: P
         assert len(held) == 5 and neighbour not in held  # past the client's 3 a minute, whatever was typed
     finally:
         await system.stop()
+
+
+def test_a_chat_flood_is_held_out_of_the_guided_conversation(tmp_path: Path) -> None:
+    """Telegram turns past the limit never reach the guided conversation: one held case collects
+    them for the operator, and the chat gets one notice instead of an answer per turn."""
+    settings = base_settings(tmp_path, rate_limits_enabled=True, sender_rate_limit="3/minute")
+    runtime = build_runtime(settings)
+    try:
+        route = ReplyRoute(channel="telegram", address="555001", provider="telegram")
+        envelopes = [
+            build_envelope(
+                Intake(
+                    channel="telegram",
+                    provider="telegram",
+                    external_id=f"upd-{n}",
+                    sender="555001",
+                    text=f"halo {n}",
+                    reply_route=route,
+                    kind="conversation",
+                )
+            )
+            for n in range(8)
+        ]
+        ids = [o.inbox_id for o in store.accept_batch(runtime.sf, envelopes)]
+        result = verify_batch(runtime, ids)
+        assert not result.failed
+        with runtime.read_sf() as session:
+            cases = list(session.scalars(select(Complaint)))
+            notes = list(session.scalars(select(CaseNote.text).where(CaseNote.kind == "citizen_message")))
+            kinds = list(session.scalars(select(Reply.kind)))
+        assert len(cases) == 1 and cases[0].attention == "sender_limit" and cases[0].text == "halo 3"
+        assert sorted(notes) == ["halo 4", "halo 5", "halo 6", "halo 7"]
+        assert kinds.count("sender_limit") == 1
+        assert len(kinds) - 1 <= 3  # the conversation answered at most the 3 turns within the limit
+    finally:
+        runtime.close()
+
+
+def test_the_notice_comes_once_per_interval_across_slot_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held messages at 03:50, 04:05 and 04:51 (interval 60 min): notices at 03:50 and 04:51 only."""
+    settings = base_settings(tmp_path, rate_limits_enabled=True, sender_rate_limit="1/minute")
+    runtime = build_runtime(settings)
+    route = ReplyRoute(channel="sms", address=FLOODER, provider="kannel")
+    try:
+
+        def held_at(moment: datetime, n: int) -> None:
+            monkeypatch.setattr("workers.sender_limits.utcnow", lambda: moment)
+            monkeypatch.setattr("complaints.store.utcnow", lambda: moment)
+            intake = Intake(
+                channel="sms",
+                provider="kannel",
+                external_id=f"sms-{n}",
+                sender=FLOODER,
+                text=lapor(n),
+                reply_route=route,
+                kind="complaint",
+            )
+            ids = [o.inbox_id for o in store.accept_batch(runtime.sf, [build_envelope(intake)])]
+            assert not verify_batch(runtime, ids).failed
+
+        held_at(datetime(2026, 12, 6, 3, 49, tzinfo=UTC), 0)  # within the limit: checked as usual
+        for n, (hour, minute) in enumerate(((3, 50), (4, 5), (4, 51)), start=1):
+            held_at(datetime(2026, 12, 6, hour, minute, tzinfo=UTC), n)
+        with runtime.read_sf() as session:
+            notices = list(session.scalars(select(Reply.created_at).where(Reply.kind == "sender_limit")))
+        assert sorted(n.strftime("%H:%M") for n in notices) == ["03:50", "04:51"]
+    finally:
+        runtime.close()

@@ -1,0 +1,151 @@
+"""Hypothesis against the staff console as a logged-in admin: every form and query, past login and CSRF.
+
+test_hostile_fuzz.py reaches the console only from outside (login page, CSRF refusals). Here an
+admin logs in over HTTP, and every console route is called with the session cookie and the
+session's CSRF token: case actions, merges, resends, manual entry, users, dead letters, reports,
+with the forms' own field names holding any text (dates that are no dates, ids that are no ids,
+lone surrogates) and any query. Each answer must be below 500 and nothing logged at ERROR.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from urllib.parse import quote, urlencode
+
+import pytest
+import requests
+from hypothesis import strategies as st
+
+from complaints.accounts import Accounts
+from normalizer.tickets import new_ticket
+from tests.conftest import base_settings
+from tests.gateway.test_hostile_fuzz import ANY_TEXT, TRIED, per_route, send
+from tests.support.cases import seed_case
+from tests.support.error_logs import error_records, no_errors
+from tests.support.system import SystemThread, free_port, running_system
+
+PER_ROUTE = 20
+PASSWORD = "kebun raya bogor 1817"
+FIELDS = (
+    *("action", "active", "address", "alamat", "answer", "answer_by", "attention", "channel", "email", "from", "ids"),
+    *("lang", "name", "note", "opd", "overdue", "password", "phone_note", "publish", "reason", "reason_template"),
+    *("role", "rows", "source", "status", "submission_id", "text", "ticket", "tiket", "to", "via", "version", "nik"),
+    *("current_password", "new_password", "telp", "isi", "page"),
+)
+ODD_VALUES = (
+    st.sampled_from(
+        ["", "0", "-1", "99999999999999999999", "2026-02-30", "2026-13-01", "9999-12-31", "0001-01-01", "x" * 5000]
+    )
+    | ANY_TEXT
+)
+
+
+class Console:
+    """A logged-in admin's session: the cookie header and the session's CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.http = requests.Session()
+        self.base = base
+
+    def login(self, email: str, password: str) -> None:
+        """Log in through the login form, as a browser does."""
+        page = self.http.get(f"{self.base}/ops/login", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, "the login form carries a CSRF token"
+        form = {"csrf_token": token.group(1), "email": email, "password": password}
+        answer = self.http.post(f"{self.base}/ops/login", data=form, timeout=10, allow_redirects=True)
+        assert answer.url.rstrip("/").endswith("/ops"), answer.url
+
+    def token(self) -> str:
+        """The CSRF token of this session (read from a console page's form)."""
+        page = self.http.get(f"{self.base}/ops/baru", timeout=10)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert found, page.text[:300]
+        return found.group(1)
+
+    def cookie(self) -> str:
+        """The Cookie header this session sends."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SystemThread, Console, str]]:
+    """The system with one case, an admin logged in; (system, session, that case's ticket)."""
+    tmp = tmp_path_factory.mktemp("console-fuzz")
+    with running_system(base_settings(tmp, port=free_port()), with_workers=False) as system:
+        assert system.system is not None
+        runtime = system.system.runtime
+        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
+            email="admin@example.org", name="Admin Kota", role="admin", password=PASSWORD
+        )
+        # User 2, whom the fuzzed user forms may change (user 1 is the admin whose session this is).
+        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
+            email="operator@example.org", name="Operator Kota", role="operator", password=PASSWORD
+        )
+        ticket = new_ticket()
+        with runtime.sf.begin() as session:
+            seed_case(session, ticket, "diverifikasi", text="Jalan berlubang di Jl. Pajajaran.")
+        session_ = Console(system.url)
+        session_.login("admin@example.org", PASSWORD)
+        yield system, session_, ticket
+    print("\nhostile console fuzz, requests tried:", {k: v for k, v in sorted(TRIED.items()) if "(admin)" in k})
+
+
+def _console_routes(system: SystemThread) -> list[tuple[str, str]]:
+    assert system.system is not None
+    return sorted(
+        {
+            (route.method, route.resource.canonical)
+            for route in system.system.runner.app.router.routes()
+            if route.method in ("GET", "POST")
+            and route.resource is not None
+            and route.resource.canonical.startswith("/ops/")
+            and "static" not in route.resource.canonical
+            and not route.resource.canonical.endswith(("/logout", "/login", "/password"))
+        }
+    )
+
+
+def _fill(path: str, ticket: str, draw: st.DrawFn) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("ticket"):
+            return draw(st.sampled_from([ticket, "BGR-2345678"]))
+        if name.startswith(("user_id", "table", "name", "ext")):
+            return draw(st.sampled_from(["2", "99999999999999999999", "0", "complaints", "csv", "xlsx"]))
+        return quote(draw(ANY_TEXT).encode("utf-8", "surrogatepass"), safe="") or "x"
+
+    return re.sub(r"\{([^}]+)\}", value, path)
+
+
+def test_console_as_admin_never_gets_a_5xx(console: tuple[SystemThread, Console, str]) -> None:
+    """Every console route, logged in, with its forms' fields and queries holding any text: below 500."""
+    system, session, ticket = console
+    routes = _console_routes(system)
+    assert ("POST", "/ops/kasus/{ticket}/aksi") in routes and ("GET", "/ops/reports") in routes
+    token = session.token()
+    statuses: Counter[int] = Counter()
+
+    def check(method: str, path: str, data: st.DataObject) -> None:
+        target = _fill(path, ticket, data.draw)
+        pairs = data.draw(st.lists(st.tuples(st.sampled_from(FIELDS), ODD_VALUES), max_size=5))
+        encoded = urlencode([(k, v.encode("utf-8", "surrogatepass")) for k, v in pairs])
+        headers = [("Cookie", session.cookie())]
+        body = b""
+        if method == "POST":
+            body = f"csrf_token={token}&".encode() + encoded.encode()
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+        elif encoded:
+            target += "?" + encoded
+        answer = send(system, f"{method} {path} (admin)", method, target, headers, body)
+        statuses[answer.status] += 1
+
+    with error_records() as errors:
+        for method, path in routes:  # each route its own examples: none left to chance
+            per_route(check, method, path, PER_ROUTE)
+    no_errors(errors)
+    assert session.token() == token, "the admin stayed logged in throughout"
+    # Logged in and past CSRF: pages answered and forms were read (not all refused or redirected to login).
+    assert statuses[200] > 50 and statuses[403] < sum(statuses.values()) / 4, statuses
