@@ -27,10 +27,10 @@ LIGHT_AGAIN = "PJU mati di jalan Pajajaran, lampunya padam dan gelap. Mohon dipe
 RUBBISH = "Sampah menumpuk di pinggir jalan Pajajaran tidak diangkut seminggu"
 
 
-def migrated_session(tmp_path: Path) -> Iterator[Session]:
-    """A migrated SQLite database and a session on it (and no fingerprints remembered from other tests)."""
+def migrated_session(url: str) -> Iterator[Session]:
+    """A migrated database at ``url`` and a session on it (and no fingerprints remembered from other tests)."""
     duplicates.forget_all()
-    engine = make_engine(f"sqlite:///{tmp_path / 'dups.sqlite3'}")
+    engine = make_engine(url)
     upgrade(engine)
     with session_factory(engine)() as session:
         yield session
@@ -40,7 +40,7 @@ def migrated_session(tmp_path: Path) -> Iterator[Session]:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Session]:
     """A migrated SQLite database and a session on it."""
-    yield from migrated_session(tmp_path)
+    yield from migrated_session(f"sqlite:///{tmp_path / 'dups.sqlite3'}")
 
 
 def case(db: Session, text: str, status: str = "disposisi", opd: str | None = "dishub", **fields: Any) -> Complaint:
