@@ -163,3 +163,38 @@ async def test_charts_are_svg_drawn_on_the_server(tmp_path: Path) -> None:
             assert resp.status == 200 and resp.content_type == "image/svg+xml"
             assert body.lstrip().startswith("<?xml") and "<svg" in body and "<script" not in body
         assert (await site.client.get(f"/ops/reports/chart/pie.svg?{NOVEMBER}")).status == 404
+
+
+@pytest.mark.asyncio
+async def test_printable_monthly_report_of_an_opd(tmp_path: Path) -> None:
+    """An operator prints PUPR's November: the late step with its ticket, the return and its reason,
+    a signature block; an OPD user gets only their own OPD's report; unknown OPD 404, bad month 400."""
+    async with console_site(tmp_path) as site:
+        operator(site)
+        operator(site, email="dlh@example.org", role="opd", opd_code="dlh")
+        with site.runtime.sf.begin() as session:
+            seed_november(session)
+        assert (await site.login()).status == 303
+        page = await (await site.client.get("/ops/reports?from=2026-11-01&to=2026-11-30")).text()
+        assert 'action="/ops/reports/opd"' in page and '<option value="pupr">' in page
+        resp = await site.client.get("/ops/reports/opd?opd=pupr&month=2026-11")
+        page = await resp.text()
+        assert resp.status == 200
+        assert site.runtime.config.opds["pupr"].name in page
+        assert ID["report_opd_late"].format(n=1) in page
+        assert cells(page, "opd_late") == [
+            ["BGR-BBBBBBB", "Disposisi", "10-11-2026 15:03 WIB", "11-11-2026 09:00 WIB", "117.0", "30.0"]
+        ]
+        assert RETURN_REASON in page and ID["report_opd_sign"] in page
+        assert (await site.client.get("/ops/reports/opd?opd=nope&month=2026-11")).status == 404
+        for month in ("2026-13", "9999-12", "1999-12", "bulan-lalu"):
+            resp = await site.client.get(f"/ops/reports/opd?opd=pupr&month={month}")
+            assert resp.status == 400 and ID["report_bad_month"] in await resp.text()
+        await site.client.post("/ops/logout", data={"csrf_token": await site.csrf("/ops/"), "lang": "id"})
+        assert (await site.login(email="dlh@example.org")).status == 303
+        page = await (await site.client.get("/ops/reports/opd?opd=pupr&month=2026-11")).text()
+        assert site.runtime.config.opds["dlh"].name in page and "BGR-BBBBBBB" not in page
+        summary = cells(page, "opd_summary")
+        labels = [ID["report_opd_disposed"], ID["report_opd_answered"], ID["report_opd_returned"]]
+        assert summary[:3] == [[labels[0], "2"], [labels[1], "1"], [labels[2], "0"]]
+        assert summary[3][0].startswith(ID["report_opd_open"].split("{")[0]) and summary[3][1] == "1"
