@@ -51,7 +51,7 @@ hostile: setup-test services
 	$(BIN)/python -m pytest -q -s tests/gateway/test_webhook_contract.py tests/gateway/test_hostile_fuzz.py \
 		tests/gateway/test_hostile_console_fuzz.py tests/gateway/test_openapi_schemathesis.py \
 		tests/e2e/test_hostile_mail.py tests/e2e/test_injection_browser.py tests/channels/test_outbound_injection.py
-	$(BIN)/python scripts/hostile_sweep.py | tail -1
+	@log=$$(mktemp); $(BIN)/python scripts/hostile_sweep.py >$$log 2>&1; status=$$?; tail -1 $$log; rm -f $$log; exit $$status
 
 bench: setup
 	$(BIN)/python bench/kannel_load.py
