@@ -8,15 +8,16 @@ merged here (:mod:`complaints.merging` does that).
 
 The candidate query is bounded: it reads at most :data:`MAX_CANDIDATES` cases, newest first, through
 the ``(opd_code, created_at)`` index, without their texts. Each case's terms, place and excerpt are
-computed once per process and kept (a case's text never changes); only the texts of cases not yet
-remembered are read, in one more query. A page load after the first costs one indexed query
-without texts and set intersections.
+computed once and kept with the case's ``updated_at``; only the texts of cases not remembered, or
+changed since (a citizen's follow-up appends to the text), are read, in one more query. A page load
+after the first costs one indexed query without texts and set intersections.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -57,6 +58,8 @@ class _Fingerprint:
     terms: frozenset[str]
     place: similarity.Place
     excerpt: str
+    updated_at: datetime
+    """The case's ``updated_at`` when its text was read: a later one (a follow-up appends text) reads it again."""
 
 
 class _Memo:
@@ -94,24 +97,45 @@ def open_statuses() -> tuple[str, ...]:
     return tuple(s for s in opd_statuses() if s != CLOSED)
 
 
-def fingerprint(case_id: str, subject: str | None, text: str, places: similarity.PlaceNames) -> _Fingerprint:
-    """The terms, place and excerpt of a case, computed once per process (its text never changes)."""
-    found = _MEMO.get(case_id)
-    if found is None:
+def fingerprint(case: Complaint, places: similarity.PlaceNames) -> _Fingerprint:
+    """The terms, place and excerpt of ``case``, computed again only after the case changed."""
+    known = _MEMO.get(case.id)
+    if known is not None and known.updated_at == case.updated_at:
+        return known
+    return _fingerprints_of([(case.id, case.updated_at, case.subject, case.text)], places)[case.id]
+
+
+def _fingerprints_of(
+    rows: Iterable[tuple[str, datetime, str | None, str]], places: similarity.PlaceNames
+) -> dict[str, _Fingerprint]:
+    found: dict[str, _Fingerprint] = {}
+    for case_id, updated_at, subject, text in rows:
         terms = similarity.terms(subject, text)
-        found = _Fingerprint(terms, similarity.place(subject, text, places), _excerpt(subject, text))
-        _MEMO.put(case_id, found)
+        found[case_id] = _Fingerprint(
+            terms, similarity.place(subject, text, places), _excerpt(subject, text), updated_at
+        )
+        _MEMO.put(case_id, found[case_id])
     return found
 
 
-def _fingerprints(session: Session, case_ids: list[str], places: similarity.PlaceNames) -> dict[str, _Fingerprint]:
-    """The fingerprints of ``case_ids``: remembered ones as they are, the others' texts read in one query."""
-    known = {case_id: fp for case_id in case_ids if (fp := _MEMO.get(case_id)) is not None}
-    missing = [case_id for case_id in case_ids if case_id not in known]
+def _fingerprints(
+    session: Session, stamps: list[tuple[str, datetime]], places: similarity.PlaceNames
+) -> dict[str, _Fingerprint]:
+    """The fingerprints of the (case id, updated_at) pairs: remembered ones as they are, the others'
+    (new, or changed since: a citizen's follow-up appends to the text) texts read in one query."""
+    known: dict[str, _Fingerprint] = {}
+    for case_id, updated_at in stamps:
+        fp = _MEMO.get(case_id)
+        if fp is not None and fp.updated_at == updated_at:
+            known[case_id] = fp
+    missing = [case_id for case_id, _ in stamps if case_id not in known]
     if missing:
-        rows = session.execute(select(Complaint.id, Complaint.subject, Complaint.text).where(Complaint.id.in_(missing)))
-        for case_id, subject, text in rows:
-            known[case_id] = fingerprint(case_id, subject, text, places)
+        rows = session.execute(
+            select(Complaint.id, Complaint.updated_at, Complaint.subject, Complaint.text).where(
+                Complaint.id.in_(missing)
+            )
+        )
+        known.update(_fingerprints_of(((r[0], r[1], r[2], r[3]) for r in rows), places))
     return known
 
 
@@ -137,14 +161,14 @@ def proposals(
     if viewer.role not in STAFF_ROLES or not proposes_for(case):
         return ()
     places = similarity.place_names(config.opds.values())
-    mine = fingerprint(case.id, case.subject, case.text, places)
+    mine = fingerprint(case, places)
     if not mine.terms:
         return ()
     window = timedelta(days=window_days)
     # Only the small columns: the texts are read for cases not yet remembered (the first page loads).
     rows = session.execute(
         visible_cases(viewer)
-        .with_only_columns(Complaint.id, Complaint.ticket, Complaint.status, Complaint.created_at)
+        .with_only_columns(Complaint.id, Complaint.ticket, Complaint.status, Complaint.created_at, Complaint.updated_at)
         .where(
             Complaint.opd_code == case.opd_code,
             Complaint.created_at >= case.created_at - window,
@@ -158,9 +182,9 @@ def proposals(
         .order_by(Complaint.created_at.desc())
         .limit(MAX_CANDIDATES)
     ).all()
-    prints = _fingerprints(session, [row[0] for row in rows], places)
+    prints = _fingerprints(session, [(row[0], row[4]) for row in rows], places)
     found: list[tuple[str, Proposal]] = []
-    for case_id, ticket, status, created_at in rows:
+    for case_id, ticket, status, created_at, _ in rows:
         other = prints.get(case_id)
         if other is None:
             continue  # gone since the first query

@@ -102,3 +102,14 @@ def test_only_operators_get_proposals_and_only_for_routed_open_cases(db: Session
     assert proposed(db, main, Viewer(role="opd", opd_code="dishub")) == []
     assert proposed(db, case(db, LIGHT, status="triase", opd=None)) == []
     assert proposed(db, case(db, LIGHT, status="selesai")) == []
+
+
+def test_a_follow_up_that_makes_a_case_alike_is_seen_at_the_next_page_load(db: Session) -> None:
+    """A case's text grows with a citizen's follow-up (and its updated_at moves): its words are read again."""
+    main = case(db, LIGHT)
+    other = case(db, RUBBISH)
+    assert proposed(db, main) == []
+    other.text = f"{other.text}\n\n[follow-up]\n{LIGHT_AGAIN}"
+    other.updated_at = utcnow()
+    db.flush()
+    assert proposed(db, main) == [other.ticket]

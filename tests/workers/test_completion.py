@@ -178,3 +178,12 @@ def test_an_e_mail_display_name_does_not_overwrite_the_name_the_citizen_wrote(ru
     sms(runtime, f"NIK {NIK}", mailer, channel="email", identity=Identity(name="Bu Siti", email=mailer))
     (case,) = cases(runtime)
     assert case.status == "disposisi" and case.nik == NIK and case.name == "Siti Aminah" and case.email == mailer
+
+
+def test_a_labelled_complaint_within_the_window_is_a_new_complaint(runtime: Runtime) -> None:
+    """ "Isi: ..." (or LAPOR#) marks a whole complaint, however short: it is not taken as the missing NIK."""
+    sms(runtime, f"nama Siti Aminah alamat Jl. Pajajaran 10. {COMPLAINT}")
+    sms(runtime, f"NIK {NIK} nama Siti Aminah alamat Jl. Pajajaran 10 Isi: sampah menumpuk di TPS pasar")
+    returned, new = cases(runtime)
+    assert returned.status == "dikembalikan_ke_pelapor" and returned.nik is None
+    assert new.nik == NIK and new.text == "sampah menumpuk di TPS pasar"
