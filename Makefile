@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint setup setup-test services bench outage-demo clean chaos chaos-quick
+.PHONY: run test lint setup setup-test services bench outage-demo clean chaos chaos-quick hostile
 
 $(BIN)/intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ chaos: setup-test services
 ## The same in under 3 minutes (240 complaints).
 chaos-quick: setup-test services
 	$(BIN)/python scripts/chaos.py --complaints 240 --window 60 --drain 90
+
+## The hostile-input suite alone (issue 12; part of `make test`), with the requests tried per route group.
+hostile: setup-test services
+	$(BIN)/python -m pytest -q -s tests/gateway/test_webhook_contract.py tests/gateway/test_hostile_fuzz.py \
+		tests/gateway/test_hostile_console_fuzz.py tests/gateway/test_openapi_schemathesis.py \
+		tests/e2e/test_hostile_mail.py tests/e2e/test_injection_browser.py tests/channels/test_outbound_injection.py
+	@log=$$(mktemp); $(BIN)/python scripts/hostile_sweep.py >$$log 2>&1; status=$$?; tail -1 $$log; rm -f $$log; exit $$status
 
 bench: setup
 	$(BIN)/python bench/kannel_load.py

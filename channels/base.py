@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from normalizer.envelope import ComplaintEnvelope
@@ -136,6 +137,17 @@ class BadRequest(ChannelError):
     """The payload is malformed; the message says why (answered 400)."""
 
     status = 400
+
+
+# part-hostile: "[[[[…" two thousand deep is valid JSON the parser cannot read (RecursionError):
+# it was answered 500 and the provider retried it for ever.
+def read_json(body: bytes) -> Any:
+    """The JSON value in a webhook body. Raises :class:`BadRequest` for a body that is not UTF-8
+    JSON, and for JSON nested deeper than the parser can go."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest(f"body is not JSON: {type(exc).__name__}: {str(exc)[:120]}") from None
 
 
 class UnsupportedMediaType(ChannelError):

@@ -54,6 +54,6 @@ def json_field(body: str, name: str) -> Any:
     """``name`` from a JSON object in a provider's answer, or None when it is not JSON."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data.get(name) if isinstance(data, dict) else None

@@ -41,6 +41,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    read_json,
     same_secret,
 )
 from channels.http_send import classify_status, post_or_get
@@ -157,10 +158,7 @@ class WhatsAppChannel:
         if request.method == "GET":
             return InboundResult(ignored="webhook verification handshake")
         request.require_media_type("application/json")
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from None
+        data = read_json(request.body)
         return parse_notification(data, self.phone_number_id)
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:

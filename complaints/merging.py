@@ -76,15 +76,17 @@ def merge(
         raise MergeRefused("merge_none", main.ticket)
     if len(wanted) > MAX_MERGE:
         raise MergeRefused("merge_too_many", main.ticket)
+    query = visible_cases(viewer).where(Complaint.ticket.in_([*wanted, main.ticket])).order_by(Complaint.id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock the main case and the chosen ones together, in id order (no deadlock between two merges), and
+        # read them again: a merge the other way round that committed meanwhile is seen, not undone.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found = {c.ticket: c for c in session.scalars(query)}
     if main.version != expected_version:
         raise lifecycle.CaseChanged(main.ticket, expected_version, main.version)
     _check_open(main)
     if main.ticket in wanted:
         raise MergeRefused("merge_self", main.ticket)
-    query = visible_cases(viewer).where(Complaint.ticket.in_(wanted)).order_by(Complaint.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # two operators merging the same cases: the second waits, then is refused
-    found = {c.ticket: c for c in session.scalars(query)}
     others = []
     for ticket in wanted:
         other = found.get(ticket)

@@ -266,7 +266,8 @@ def _returns_to_citizen(session: Session, viewer: Viewer, start: datetime, end: 
     return len(notes), reasons
 
 
-def _returns_to_operator(session: Session, viewer: Viewer, start: datetime, end: datetime) -> list[OperatorReturn]:
+def returns_to_operator(session: Session, viewer: Viewer, start: datetime, end: datetime) -> list[OperatorReturn]:
+    """Cases returned to the operator in [start, end), with the OPD that returned them and its reason."""
     moves = session.execute(
         select(HistoryEntry.complaint_id, HistoryEntry.at, HistoryEntry.opd_code, Complaint.ticket, Complaint.opd_code)
         .join(Complaint, Complaint.id == HistoryEntry.complaint_id)
@@ -331,7 +332,7 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
     received = _received(session, viewer, start, end, calendar)
     found = finished_stays(session, viewer, start, end, sop, calendar)
     returned, reasons = _returns_to_citizen(session, viewer, start, end)
-    operator_returns = _returns_to_operator(session, viewer, start, end)
+    operator_returns = returns_to_operator(session, viewer, start, end)
     return Report(
         period=period,
         received=received.total,
@@ -340,7 +341,10 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
         by_status=tuple((s, received.statuses[s]) for s in sop.statuses if received.statuses[s]),
         per_day=tuple((day, channel, n) for (day, channel), n in sorted(received.days.items())),
         steps=step_figures(found, sop),
-        opd_compliance=opd_compliance(found, sop),
+        # An OPD user sees their own line only, not how another OPD did on a case it held before.
+        opd_compliance=tuple(
+            c for c in opd_compliance(found, sop) if viewer.role != "opd" or c.opd_code == viewer.opd_code
+        ),
         returned_to_citizen=returned,
         citizen_reasons=_by_count(reasons),
         returned_to_operator=len(operator_returns),

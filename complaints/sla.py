@@ -65,6 +65,8 @@ class Calendar:
     holiday_country: str | None = None
     _holidays: dict[int, frozenset[date]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _windows: dict[date, tuple[datetime, datetime] | None] = field(default_factory=dict, repr=False)
+    """part-reports: each day's window, worked out once (a month's report asks for the same days ~100,000 times)."""
 
     @classmethod
     def from_config(cls, config: CalendarConfig) -> Calendar:
@@ -94,13 +96,17 @@ class Calendar:
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         """The working hours of local ``day`` as UTC (open, close), or None on a day off."""
+        if day in self._windows:
+            return self._windows[day]
         hours = self.week[day.weekday()]
-        if hours is None or not self.is_working_day(day):
-            return None
-        midnight = datetime.combine(day, time(0), tzinfo=self.zone)
-        opens = (midnight + timedelta(minutes=hours[0])).astimezone(UTC)
-        closes = (midnight + timedelta(minutes=hours[1])).astimezone(UTC)
-        return opens, closes
+        found: tuple[datetime, datetime] | None = None
+        if hours is not None and self.is_working_day(day):
+            midnight = datetime.combine(day, time(0), tzinfo=self.zone)
+            opens = (midnight + timedelta(minutes=hours[0])).astimezone(UTC)
+            closes = (midnight + timedelta(minutes=hours[1])).astimezone(UTC)
+            found = (opens, closes)
+        self._windows[day] = found  # the same answer whoever writes it first: no lock needed
+        return found
 
     def local_date(self, moment: datetime) -> date:
         """The calendar date of ``moment`` in the city."""

@@ -81,6 +81,34 @@ class _Open:
     allowed: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """What sop.yaml says of one status, looked up once per walk (not once per row)."""
+
+    standard: float | None
+    """Minutes allowed; None without a clock (or for a status sop.yaml no longer has)."""
+    waits: bool
+    """No clock and not the end: the case waits for the citizen and the clock pauses."""
+    wall: bool
+    step: int
+
+
+def _rules(sop: SopConfig) -> dict[str, _Rule]:
+    rules = {}
+    for state in sop.states:
+        minutes = sop.deadline_minutes(state.status)
+        rules[state.status] = _Rule(
+            standard=None if minutes is None else float(minutes),
+            waits=minutes is None and not state.terminal,
+            wall=state.clock == sla.WALL,
+            step=state.step,
+        )
+    return rules
+
+
+_UNKNOWN = _Rule(standard=None, waits=False, wall=False, step=0)
+
+
 def stays(
     changes: Iterable[Change], sop: SopConfig, calendar: sla.Calendar, current_opd: Mapping[str, str | None]
 ) -> Iterator[Stay]:
@@ -88,6 +116,7 @@ def stays(
 
     ``current_opd`` maps a case id to its OPD now, for history rows without an ``opd_code``.
     """
+    rules = _rules(sop)
     case_id: str | None = None
     open_: _Open | None = None
     paused: float | None = None
@@ -99,54 +128,37 @@ def stays(
         assert change.to_status is not None  # noqa: S101 - is_status_change checked it
         used: float | None = None
         if open_ is not None and open_.status == change.from_status and open_.allowed is not None:
-            stay = _close(open_, change, sop, calendar)
+            stay = _close(open_, change, rules[open_.status], calendar)
             used = stay.minutes
             yield stay
-        standard = _standard(sop, change.to_status)
-        if standard is None:
-            if open_ is not None and open_.allowed is not None and used is not None and _waits(sop, change.to_status):
+        rule = rules.get(change.to_status, _UNKNOWN)
+        if rule.standard is None:
+            if rule.waits and open_ is not None and open_.allowed is not None and used is not None:
                 paused = max(0.0, open_.allowed - used)
             allowed = None
         else:
-            allowed = standard if paused is None else min(paused, standard)
+            allowed = rule.standard if paused is None else min(paused, rule.standard)
             paused = None
         opd = change.opd_code if change.opd_code is not None else current_opd.get(change.complaint_id)
         open_ = _Open(change.to_status, change.at, opd, allowed)
 
 
-def _close(open_: _Open, change: Change, sop: SopConfig, calendar: sla.Calendar) -> Stay:
+def _close(open_: _Open, change: Change, rule: _Rule, calendar: sla.Calendar) -> Stay:
     assert open_.allowed is not None  # noqa: S101 - only clocked stays are closed
-    if sop.clock(open_.status) == sla.WALL:
+    if rule.wall:
         minutes = (change.at - open_.started).total_seconds() / 60
     else:
         minutes = sla.working_minutes_between(open_.started, change.at, calendar)
     return Stay(
         complaint_id=change.complaint_id,
         status=open_.status,
-        step=sop.step_for_status(open_.status),
+        step=rule.step,
         opd_code=open_.opd_code,
         started=open_.started,
         ended=change.at,
         minutes=max(0.0, minutes),
         allowed=open_.allowed,
     )
-
-
-def _standard(sop: SopConfig, status: str) -> float | None:
-    """The status's time standard in minutes; None without a clock or for a status sop.yaml no longer has."""
-    try:
-        minutes = sop.deadline_minutes(status)
-    except KeyError:
-        return None
-    return None if minutes is None else float(minutes)
-
-
-def _waits(sop: SopConfig, status: str) -> bool:
-    """A status without a clock that is not the end: the case waits for the citizen (the clock pauses)."""
-    try:
-        return not sop.state(status).terminal
-    except KeyError:
-        return False
 
 
 def median(values: Sequence[float]) -> float | None:

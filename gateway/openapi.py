@@ -157,6 +157,13 @@ def _schemas() -> dict[str, Any]:
             "channel": {"type": "string"},
             "received_at": _DATE_TIME,
             "step_deadline_at": {**_DATE_TIME, "nullable": True},
+            "merged_into": {
+                "type": "string",
+                "pattern": TICKET_PATTERN,
+                "description": "Only on a complaint merged into another one reporting the same problem (issue 10): "
+                "the main complaint's ticket. Status, step, OPD, deadline, the history since the merge and the answer "
+                "are then the main complaint's.",
+            },
             "history": {
                 "type": "array",
                 "items": {

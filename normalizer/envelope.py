@@ -207,6 +207,9 @@ class ComplaintEnvelope:
     (read from the message), ``sender`` (the SMS number, the e-mail From address), or
     ``channel:<name>`` (given by the channel: a form field, a profile or e-mail display name).
     Never a value; None in envelopes stored before it existed."""
+    text_label: str | None = None
+    """The label the complaint text stood behind ("Isi", "LAPOR#"): a whole complaint, not a short
+    reply completing a returned one (issue 13)."""
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,6 +259,7 @@ class ComplaintEnvelope:
             source_details=data.get("source_details"),
             raw=data.get("raw"),
             identity_sources=data.get("identity_sources"),
+            text_label=data.get("text_label"),
             version=ENVELOPE_VERSION,
         )
 

@@ -247,6 +247,8 @@ class IdentityParts(NamedTuple):
     complaint: str
     sources: dict[str, str]
     """Field -> where in the text it was read: ``label:<label as written>`` or ``text`` (no label)."""
+    complaint_label: str | None = None
+    """The label the complaint text stood behind ("Isi", "LAPOR#"), None when it had none."""
 
 
 def parse_identity_parts(text: str, *, regions: Regions | None = None, today: date | None = None) -> IdentityParts:
@@ -263,7 +265,9 @@ def parse_identity_parts(text: str, *, regions: Regions | None = None, today: da
     sources = {
         name: f"label:{read.label}" if read.labelled and read.label else "text" for name, read in reading.fields.items()
     }
-    return IdentityParts(_identity(labelled), _identity(unlabelled), reading.complaint, sources)
+    return IdentityParts(
+        _identity(labelled), _identity(unlabelled), reading.complaint, sources, reading.complaint_label
+    )
 
 
 # --------------------------------------------------------------------------- checking

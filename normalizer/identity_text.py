@@ -31,6 +31,8 @@ class IdentityReading:
 
     fields: dict[str, FieldRead] = field(default_factory=dict)
     complaint: str = ""
+    complaint_label: str | None = None
+    """The label the complaint stood behind ("Isi", "LAPOR#"): the writer sent a whole complaint."""
 
 
 _NIK_ANYWHERE = re.compile(r"(?<![\d+])(?<!\d[ .\-])\d(?:[ .\-]?\d){15}(?![ .\-]?\d)")
@@ -79,7 +81,7 @@ def read_lapor(text: str) -> IdentityReading | None:
         if _EMAIL_ONLY.fullmatch(candidate):
             fields["email"] = FieldRead(candidate, rest[0], email_end.start(), labelled=True, label="LAPOR#")
             rest = (email_end.end(), len(text))
-    return IdentityReading(fields, text[rest[0] : rest[1]].strip())
+    return IdentityReading(fields, text[rest[0] : rest[1]].strip(), "LAPOR#")
 
 
 def read_identity_text(text: str, *, is_nik: Callable[[str], bool], is_phone: Callable[[str], bool]) -> IdentityReading:
@@ -102,7 +104,8 @@ def read_identity_text(text: str, *, is_nik: Callable[[str], bool], is_phone: Ca
         _read_labelled(reader, label)
     _read_unlabelled(reader)
     complaint = _complaint(reader, text_label)
-    return IdentityReading(dict(reader.fields), complaint)
+    written = text[text_label.start : text_label.value_start].strip(" \t:=-.") if text_label else None
+    return IdentityReading(dict(reader.fields), complaint, written or None)
 
 
 def _read_labelled(reader: TextReader, label: Label) -> None:

@@ -97,13 +97,14 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
     query_ticket = intake.query_ticket
     identity = intake.identity
     sources: dict[str, str] | None = None
+    text_label: str | None = None
     if kind is None:
         query = parse_status_query(text)
         kind = "status_query" if query is not None else "complaint"
         if query is not None:
             query_ticket = query
     if kind == "complaint":
-        labelled, unlabelled, body, read_from = parse_identity_parts(text)
+        labelled, unlabelled, body, read_from, text_label = parse_identity_parts(text)
         given = _given_sources(intake)
         if intake.channel in PHONE_CHANNELS and not identity.phone:
             identity = merge_identity(identity, Identity(phone=normalize_phone(intake.sender)))
@@ -144,6 +145,7 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         attachments_to_fetch=intake.attachments_to_fetch,
         source_details=intake.source_details,
         raw=intake.raw,
+        text_label=text_label,
         identity_sources={f: v for f, v in sources.items() if getattr(identity, f)} if sources is not None else None,
     )
     # part-hostile: cleaned here, at the one edge every channel passes, so text no database can

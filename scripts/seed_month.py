@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -260,6 +261,9 @@ def main() -> None:
         print(
             f"seeded {options.cases} cases ({rows} history rows) in {period.first} .. {period.last} into {engine.url!r}"
         )
+        if engine.dialect.name == "postgresql":
+            session.execute(text("ANALYZE"))  # statistics for the planner, as autovacuum would soon have them
+            session.commit()
         report = build_report(session, Viewer("operator"), period, config.sop, sla.calendar_of(config.calendar))
     t = {**STRINGS["en"], **REPORT_STRINGS["en"]}
     print(t["report_received"].format(n=report.received))

@@ -43,8 +43,12 @@ a paragraph about a blocked drain is a new complaint."""
 
 
 def is_short_reply(envelope: ComplaintEnvelope) -> bool:
-    """True when the message's text, less what was read as identity, is short enough to be a reply."""
-    return len((envelope.text or "").split()) <= MAX_REPLY_WORDS
+    """True when the message's text, less what was read as identity, is short enough to be a reply.
+
+    A message that labels its complaint ("Isi: ...", the LAPOR# form) is a whole new complaint,
+    however short: the return message never asks for the complaint again.
+    """
+    return envelope.text_label is None and len((envelope.text or "").split()) <= MAX_REPLY_WORDS
 
 
 def is_read_from_text(source: str | None) -> bool:

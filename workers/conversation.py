@@ -188,15 +188,16 @@ class _Turn:
         Returns None when the message names no identity field or no case of this chat was
         returned within COMPLETE_REPLY_WINDOW_DAYS; the message is then a conversation turn.
         """
-        labelled, unlabelled, body, sources = parse_identity_parts(text)
+        labelled, unlabelled, body, sources, complaint_label = parse_identity_parts(text)
         identity = merge_identity(labelled, unlabelled)
-        if not has_identity_fields(identity):
-            return None
+        if not has_identity_fields(identity) or complaint_label:
+            return None  # no fields, or a whole new complaint ("Isi: ...")
         reply = dataclasses.replace(
             self.envelope,
             kind="complaint",
             identity=identity,
             identity_sources=sources,
+            text_label=None,
             text="" if _only_value(text) else body.strip(),  # a bare NIK adds nothing to the complaint
             turn=None,
         )

@@ -88,30 +88,22 @@ def hold(runtime: Runtime, session: Session, inbox: InboxMessage, envelope: Comp
 def _notice(runtime: Runtime, session: Session, case: Complaint) -> str | None:
     """Queue the notice unless this sender had one within SENDER_NOTICE_INTERVAL_MINUTES.
 
-    Decided from the outbox itself (the database every worker shares). The reply's dedupe key
-    names the sender and the interval's time slot, not the case: workers holding the sender's
-    messages at the same moment (each may see a different latest case while the others'
-    transactions are open) insert one notice between them, and a retried worker none.
+    Decided from the outbox itself (the database every worker shares), by the notice's dedupe
+    key: the sender (a digest) and the interval's time slot, not the case. So workers holding
+    the sender's messages at the same moment (each may see a different latest case while the
+    others' transactions are open) insert one notice between them, a retried worker none, and
+    both look-ups are on the unique key's index, however large the outbox grows.
     """
     interval = timedelta(minutes=runtime.settings.sender_notice_interval_minutes)
     now = utcnow()
-    since = now - interval
-    earlier = session.scalar(
-        select(Reply.id)
-        .where(
-            Reply.kind == NOTICE_KIND,
-            Reply.channel == case.reply_channel,
-            Reply.address == case.reply_address,
-            Reply.created_at >= since,
-        )
-        .limit(1)
-    )
-    if earlier is not None:
-        return None
-    text = render_reply(
-        runtime.config.replies, NOTICE_KIND, case.language, channel=case.reply_channel, ticket=case.ticket
-    )
     slot = int(now.timestamp() // interval.total_seconds())
     # A digest, not the address itself: the key is an index entry, and short.
     sender = hashlib.sha256(f"{case.reply_channel}:{case.reply_address}".encode()).hexdigest()[:32]
-    return store.queue_case_reply(session, case, NOTICE_KIND, text, dedupe_key=f"{NOTICE_KIND}:{sender}:{slot}")
+    key = f"{NOTICE_KIND}:{sender}:"
+    previous = session.scalar(select(Reply.created_at).where(Reply.dedupe_key == f"{key}{slot - 1}"))
+    if previous is not None and previous >= now - interval:
+        return None  # the last slot's notice is less than an interval old
+    text = render_reply(
+        runtime.config.replies, NOTICE_KIND, case.language, channel=case.reply_channel, ticket=case.ticket
+    )
+    return store.queue_case_reply(session, case, NOTICE_KIND, text, dedupe_key=f"{key}{slot}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from complaints import lifecycle, store
+from complaints import lifecycle, merging, store
 from complaints.replies import render_reply
 from normalizer.tickets import normalize_ticket
 from workers.batch import FollowUps
@@ -46,14 +46,16 @@ def answer_status_query(
             # Never echo what was sent: only a well-formed ticket is repeated back.
             text = render_reply(config.replies, "status_unknown", lang, channel=channel, ticket=ticket or "-")
     else:
-        opd = config.opd(complaint.opd_code)
+        # issue 10: a complaint merged into another one is where its main case is (under its own ticket).
+        followed = merging.main_of(session, complaint) or complaint
+        opd = config.opd(followed.opd_code)
         text = render_reply(
             config.replies,
             "status",
             lang,
             channel=channel,
             ticket=complaint.ticket,
-            status_label=config.sop.label(complaint.status, lang),
+            status_label=config.sop.label(followed.status, lang),
             opd=opd.short_name if opd else "-",
         )
     route = envelope.reply_route

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    read_json,
     same_secret,
 )
 from channels.http_send import classify_status, json_field, post_or_get
@@ -123,10 +123,7 @@ class AndroidSmsGateway:
         Raises :class:`BadRequest` naming what is wrong with the JSON.
         """
         request.require_media_type("application/json")
-        try:
-            event = json.loads(request.body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from exc
+        event = read_json(request.body)
         if not isinstance(event, dict):
             raise BadRequest("body is not a JSON object")
         kind = event.get("event")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -48,6 +47,7 @@ from channels.base import (
     SendError,
     SendResult,
     Unauthorized,
+    read_json,
     same_secret,
 )
 from channels.telegram.updates import ALLOWED_UPDATES, parse_update
@@ -124,10 +124,7 @@ class TelegramChannel:
     def parse(self, request: RawRequest) -> InboundResult:
         """Read the Update in the body; raises :class:`BadRequest` for malformed JSON."""
         request.require_media_type("application/json")
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"body is not JSON: {exc}") from None
+        data = read_json(request.body)
         return parse_update(data)
 
     def answer(self, request: RawRequest, tickets: list[str | None]) -> tuple[int, str, bytes]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from channels.base import BadRequest, InboundResult, same_secret
+from channels.base import BadRequest, InboundResult, read_json, same_secret
 from channels.x.events import (
     NotForUs,
     as_dict,
@@ -95,10 +94,7 @@ def parse_account_activity(body: bytes, own_user_id: str) -> InboundResult:
     :data:`IGNORED_EVENT_TYPES`. Raises :class:`BadRequest` for a body that is not a JSON
     object or an event without its id, author or text.
     """
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from None
+    payload = read_json(body)
     if not isinstance(payload, dict):
         raise BadRequest("body is not a JSON object")
     for_user = payload.get("for_user_id")

@@ -10,6 +10,7 @@ guess. The figures are built in a thread (:func:`complaints.reports.build_report
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -26,14 +27,16 @@ from gateway.console.auth import USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.report_charts import compliance_svg, per_day_svg
 from gateway.console.report_files import CSV_TYPE, XLSX_TYPE, to_csv, to_xlsx
+from gateway.console.report_print import opd_report_page, today_in_city
 from gateway.console.report_tables import build_tables
 from gateway.console.strings import STRINGS
 from gateway.keys import ACCEPTOR, RUNTIME
-from normalizer.envelope import utcnow
 
 log = structlog.get_logger(__name__)
 
 CHARTS = ("per_day", "compliance")
+REUSE_SECONDS = 60.0
+"""How long a built report serves the same user's charts and downloads (figures up to a minute old)."""
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 """The dates a report may cover: any complaint this system holds, and no date whose bounds overflow."""
 ALL_TABLES = "semua"
@@ -81,21 +84,46 @@ def viewer_of(user: StaffView) -> Viewer:
     return Viewer(role=user.role, opd_code=user.opd_code)
 
 
-def today_in_city(config: CityConfig) -> date:
-    """Today's date in the city (the default period is the month before it)."""
-    return sla.calendar_of(config.calendar).local_date(utcnow())
+class _Recent:
+    """Reports built in the last :data:`REUSE_SECONDS`, by (role, OPD, period): the page's two
+    charts and its downloads arrive right after the page and reuse its figures."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[str, str | None, Period], tuple[float, Report]] = {}
+
+    def get(self, key: tuple[str, str | None, Period]) -> Report | None:
+        found = self.kept.get(key)
+        return found[1] if found is not None and time.monotonic() - found[0] < REUSE_SECONDS else None
+
+    def put(self, key: tuple[str, str | None, Period], report: Report) -> None:
+        now = time.monotonic()
+        self.kept = {k: v for k, v in self.kept.items() if now - v[0] < REUSE_SECONDS}
+        self.kept[key] = (now, report)
 
 
-async def load_report(request: web.Request, period: Period) -> Report:
-    """The report of ``period`` for the logged-in user, built off the event loop."""
+RECENT = web.AppKey("recent_reports", _Recent)
+
+
+async def load_report(request: web.Request, period: Period, *, fresh: bool = False) -> Report:
+    """The report of ``period`` for the logged-in user, built off the event loop.
+
+    Unless ``fresh`` (the page itself), one built for the same role, OPD and period in the last
+    :data:`REUSE_SECONDS` is reused (:class:`_Recent`).
+    """
     config: CityConfig = request.config_dict[RUNTIME].config
     viewer = viewer_of(request[USER_KEY])
     calendar = sla.calendar_of(config.calendar)
+    recent = request.app[RECENT]
+    key = (viewer.role, viewer.opd_code, period)
+    report = None if fresh else recent.get(key)
+    if report is None:
 
-    def load(db: Session) -> Report:
-        return build_report(db, viewer, period, config.sop, calendar)
+        def load(db: Session) -> Report:
+            return build_report(db, viewer, period, config.sop, calendar)
 
-    report: Report = await request.config_dict[ACCEPTOR].read(load)
+        report = await request.config_dict[ACCEPTOR].read(load)
+        assert report is not None  # noqa: S101 - build_report always returns one
+        recent.put(key, report)
     return report
 
 
@@ -116,6 +144,7 @@ async def reports_page(request: web.Request) -> web.Response:
         "raw_from": query.get("from", "")[:20],
         "raw_to": query.get("to", "")[:20],
         "scope_opd": own_opd.name if own_opd is not None else None,
+        "opd_choices": [(o.code, o.short_name) for o in config.opds.values()] if user.role != "opd" else [],
     }
     try:
         period = period_of(query, today_in_city(config))
@@ -123,7 +152,7 @@ async def reports_page(request: web.Request) -> web.Response:
         log.info("report_period_refused", user_id=user.id, reason=exc.key)
         error = refusal_text(t[exc.key])
         return await render(request, "reports.html", lang, status=400, error=error, report=None, tables={}, **context)
-    report = await load_report(request, period)
+    report = await load_report(request, period, fresh=True)
     context.update(
         raw_from=period.first.isoformat(),
         raw_to=period.last.isoformat(),
@@ -196,6 +225,8 @@ async def download(request: web.Request) -> web.Response:
 
 def add_report_routes(console: web.Application) -> None:
     """The reports pages, relative to the console's ``/ops/`` mount point."""
+    console[RECENT] = _Recent()
     console.router.add_get("/reports", reports_page, name="reports")
     console.router.add_get("/reports/chart/{name}.svg", chart, name="report_chart")
+    console.router.add_get("/reports/opd", opd_report_page, name="report_opd")
     console.router.add_get(r"/reports/{table:[a-z_]+}.{ext:csv|xlsx}", download, name="report_download")

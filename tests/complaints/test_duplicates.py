@@ -27,10 +27,10 @@ LIGHT_AGAIN = "PJU mati di jalan Pajajaran, lampunya padam dan gelap. Mohon dipe
 RUBBISH = "Sampah menumpuk di pinggir jalan Pajajaran tidak diangkut seminggu"
 
 
-def migrated_session(tmp_path: Path) -> Iterator[Session]:
-    """A migrated SQLite database and a session on it (and no fingerprints remembered from other tests)."""
+def migrated_session(url: str) -> Iterator[Session]:
+    """A migrated database at ``url`` and a session on it (and no fingerprints remembered from other tests)."""
     duplicates.forget_all()
-    engine = make_engine(f"sqlite:///{tmp_path / 'dups.sqlite3'}")
+    engine = make_engine(url)
     upgrade(engine)
     with session_factory(engine)() as session:
         yield session
@@ -40,7 +40,7 @@ def migrated_session(tmp_path: Path) -> Iterator[Session]:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Session]:
     """A migrated SQLite database and a session on it."""
-    yield from migrated_session(tmp_path)
+    yield from migrated_session(f"sqlite:///{tmp_path / 'dups.sqlite3'}")
 
 
 def case(db: Session, text: str, status: str = "disposisi", opd: str | None = "dishub", **fields: Any) -> Complaint:
@@ -102,3 +102,14 @@ def test_only_operators_get_proposals_and_only_for_routed_open_cases(db: Session
     assert proposed(db, main, Viewer(role="opd", opd_code="dishub")) == []
     assert proposed(db, case(db, LIGHT, status="triase", opd=None)) == []
     assert proposed(db, case(db, LIGHT, status="selesai")) == []
+
+
+def test_a_follow_up_that_makes_a_case_alike_is_seen_at_the_next_page_load(db: Session) -> None:
+    """A case's text grows with a citizen's follow-up (and its updated_at moves): its words are read again."""
+    main = case(db, LIGHT)
+    other = case(db, RUBBISH)
+    assert proposed(db, main) == []
+    other.text = f"{other.text}\n\n[follow-up]\n{LIGHT_AGAIN}"
+    other.updated_at = utcnow()
+    db.flush()
+    assert proposed(db, main) == [other.ticket]

@@ -1,8 +1,11 @@
-"""complaints.merging on a real migrated SQLite database: merging duplicates into a main case, the history
-on both, what a merged case stops doing, and the rules that refuse a merge (all or nothing)."""
+"""complaints.merging on a real migrated database (SQLite and PostgreSQL): merging duplicates into a main
+case, the history on both, what a merged case stops doing, the rules that refuse a merge (all or nothing),
+and two merges in opposite directions at once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaints import actions, duplicates, lifecycle, merging
+from complaints.db import make_engine, session_factory, upgrade
 from complaints.models import Complaint, HistoryEntry, Reply
 from complaints.queries import InboxFilters, Viewer, inbox
 from config.settings import Settings
@@ -20,10 +24,11 @@ from tests.complaints.test_duplicates import CONFIG, LIGHT, LIGHT_AGAIN, OPERATO
 USER_ID = 7
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Session]:
-    """A migrated SQLite database and a session on it."""
-    yield from migrated_session(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A migrated database and a session on it: SQLite, and PostgreSQL (where the merge locks its rows)."""
+    url = f"sqlite:///{tmp_path / 'merge.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    yield from migrated_session(url)
 
 
 def merge(db: Session, main: Complaint, *others: Complaint, viewer: Viewer = OPERATOR, **kw: Any) -> list[Complaint]:
@@ -159,3 +164,56 @@ def test_approving_the_main_case_answers_every_merged_reporter_on_their_own_chan
         assert c.answer_text == "Lampu sudah diganti." and c.answer_public
         assert (f"staff:{USER_ID}", "answer_from_main", main.ticket) in history(db, c)
     assert phone.attention == "delivery_failed" and sms.attention is None
+
+
+def test_a_main_case_is_proposed_marked_as_one_so_the_merge_goes_the_other_way(db: Session) -> None:
+    """A third report sees the main case (with its merged count), never the merged case itself."""
+    main, other, third = case(db, LIGHT), case(db, LIGHT_AGAIN), case(db, LIGHT_AGAIN)
+    merge(db, main, other)
+    db.flush()
+    duplicates.forget_all()
+    proposed = duplicates.proposals(db, third, OPERATOR, config=CONFIG, window_days=14, min_similarity=0.5)
+    assert [(p.ticket, p.merged_count) for p in proposed] == [(main.ticket, 1)]
+
+
+def test_two_merges_in_opposite_directions_at_once_leave_one_main_case(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL: A<-B and B<-A started together: the second waits for the first's locks, then is refused."""
+    duplicates.forget_all()
+    engine = make_engine(pg_url)
+    upgrade(engine)
+    sf = session_factory(engine)
+    try:
+        with sf.begin() as db:
+            a, b = case(db, LIGHT).ticket, case(db, LIGHT_AGAIN).ticket
+
+        def merge_by_ticket(db: Session, main_ticket: str, other: str) -> None:
+            main = db.scalar(select(Complaint).where(Complaint.ticket == main_ticket))
+            assert main is not None
+            merging.merge(db, main, [other], viewer=OPERATOR, user_id=USER_ID, expected_version=main.version)
+
+        outcome: list[BaseException | None] = []
+        with sf.begin() as first:
+            merge_by_ticket(first, a, b)  # holds both rows until its commit
+
+            def second() -> None:
+                try:
+                    with sf.begin() as db:
+                        merge_by_ticket(db, b, a)
+                    outcome.append(None)
+                except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                    outcome.append(exc)
+
+            worker = threading.Thread(target=second)
+            worker.start()
+            time.sleep(0.5)
+            assert outcome == []  # still waiting for the first merge's locks
+        worker.join(10)
+        [error] = outcome
+        # It read B at version 1 before the first merge bumped it: its page is out of date (the console's 409).
+        assert isinstance(error, lifecycle.CaseChanged) and error.ticket == b
+        with sf() as db:
+            rows = {t: m for t, m in db.execute(select(Complaint.ticket, Complaint.merged_into_id))}
+            main_id = db.scalar(select(Complaint.id).where(Complaint.ticket == a))
+        assert rows == {a: None, b: main_id}
+    finally:
+        engine.dispose()

@@ -15,6 +15,7 @@ from alembic import command
 from sqlalchemy.orm import Session
 
 from complaints.db import alembic_config, make_engine, session_factory, upgrade
+from complaints.opd_report import LateStep, build_opd_report
 from complaints.queries import Viewer
 from complaints.reports import OperatorReturn, Period, Report, StepFigure, build_report
 from complaints.sla import calendar_of
@@ -124,6 +125,10 @@ def test_an_opd_user_counts_only_cases_of_their_opd(db: Session) -> None:
     assert r.returned_to_operator == 0 and r.operator_returns == ()
     assert {a.channel for a in r.answers} == {"email", "sms"}
     assert report(db, Viewer("opd", "pupr")).received == 0  # B is Dishub's now
+    # Dishub sees B, but not how PUPR did with it before the re-route.
+    assert [(c.opd_code, c.count, c.within) for c in report(db, Viewer("opd", "dishub")).opd_compliance] == [
+        ("dishub", 1, 1)
+    ]
     assert report(db, Viewer("citizen")).received == 0
 
 
@@ -149,12 +154,10 @@ def test_nearest_rank_percentile() -> None:
 
 
 def test_migration_0018_goes_down_and_up_again(tmp_path: Path) -> None:
-    """0018 adds history.opd_code and the period indexes; its downgrade removes them, rows kept."""
+    """0018 adds history.opd_code and the period indexes; its downgrade removes them; up again, reports work."""
     engine = make_engine(f"sqlite:///{tmp_path / 'migrate.sqlite3'}")
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        seed_november(session)
-        session.commit()
+    upgrade(engine, "0018")
+    assert "opd_code" in {c["name"] for c in sa.inspect(engine).get_columns("history")}
     cfg = alembic_config(engine)
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
@@ -162,9 +165,34 @@ def test_migration_0018_goes_down_and_up_again(tmp_path: Path) -> None:
     inspector = sa.inspect(engine)
     assert "opd_code" not in {c["name"] for c in inspector.get_columns("history")}
     assert "ix_history_at" not in {i["name"] for i in inspector.get_indexes("history")}
+    assert "ix_replies_created" not in {i["name"] for i in inspector.get_indexes("replies")}
     upgrade(engine)
-    inspector = sa.inspect(engine)
-    assert "ix_complaints_created" in {i["name"] for i in inspector.get_indexes("complaints")}
+    assert "ix_complaints_created" in {i["name"] for i in sa.inspect(engine).get_indexes("complaints")}
     with session_factory(engine)() as session:
+        seed_november(session)
+        session.commit()
         assert report(session, Viewer("operator")).received == 5
     engine.dispose()
+
+
+def test_monthly_opd_report_gives_each_step_to_the_opd_that_held_it(db: Session) -> None:
+    """PUPR had B for one late disposition (117 of 30 minutes) and returned it; DLH was on time."""
+    city = shipped_city()
+    calendar = calendar_of(city.calendar)
+    pupr = build_opd_report(db, "pupr", NOVEMBER, city.sop, calendar)
+    assert (pupr.disposed, pupr.answered, pupr.returned, pupr.open_now) == (1, 0, 1, 0)
+    assert pupr.steps == (StepFigure("disposisi", 4, "working", 30, 1, 0, 117, 117),)
+    assert pupr.late == (
+        LateStep("BGR-BBBBBBB", "disposisi", wib("2026-11-10 15:03"), wib("2026-11-11 09:00"), 117, 30),
+    )
+    assert [(r.ticket, r.reason) for r in pupr.returns] == [("BGR-BBBBBBB", RETURN_REASON)]
+    dlh = build_opd_report(db, "dlh", NOVEMBER, city.sop, calendar)
+    assert (dlh.disposed, dlh.answered, dlh.returned, dlh.open_now) == (2, 1, 0, 1)
+    assert [(s.status, s.count, s.within, s.median) for s in dlh.steps] == [
+        ("disposisi", 1, 1, 20),
+        ("dianalisa", 1, 1, 240),
+        ("ditindaklanjuti", 1, 1, 754),
+    ]
+    assert dlh.late == () and dlh.returns == ()
+    dishub = build_opd_report(db, "dishub", NOVEMBER, city.sop, calendar)
+    assert (dishub.disposed, dishub.open_now) == (1, 1)  # the re-route counts as a disposition to Dishub

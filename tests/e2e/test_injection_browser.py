@@ -3,7 +3,8 @@
 A citizen files a complaint whose name, address, text and photo file name carry HTML/JS, SQL
 fragments and CRLF (a first post with a bad NIK is refused, so the form also echoes them back).
 Every page that shows them — the refused form, the receipt, the tracking page and look-up, the
-staff inbox, the case page with and without the personal data revealed, the delivery page —
+staff inbox, the case page with and without the personal data revealed, the delivery page, the
+duplicate proposals of two alike cases, reports, health and the public statistics —
 is opened in Debian's Chromium. On each, no script ran (``window.__pwned`` stays undefined, no
 dialog opened) and the DOM holds no element the payloads made (no ``on*`` attribute or
 ``<script>`` naming ``__pwned``): escaping is checked, not only the Content-Security-Policy.
@@ -23,7 +24,9 @@ from complaints.accounts import Accounts
 from complaints.models import Complaint
 from config.settings import Settings
 from gateway.console.strings import STRINGS
+from normalizer.tickets import new_ticket
 from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS, NIK, PHONE
+from tests.support.cases import seed_case
 from tests.support.images import png
 from tests.support.system import running_system
 
@@ -42,6 +45,7 @@ TEXT = (
     'Jalan berlubang <img src=x onerror="window.__pwned=true"> {{7*7}} ${7*7} '
     '<a href="javascript:window.__pwned=true">klik</a> \' OR 1=1; --\r\nX-Injected: yes'
 )
+DUPLICATE = 'Jalan berlubang besar Pajajaran dekat Kebun Raya <img src=x onerror="window.__pwned=true"> bahaya motor'
 PHOTO_NAME = '"><img src=x onerror=window.__pwned=true>.png'
 
 INJECTED_DOM = """() => [...document.querySelectorAll('*')].some(el =>
@@ -135,5 +139,18 @@ def test_payloads_in_every_field_stay_text_on_every_page(tmp_path: Path) -> None
             page.goto(f"{system.url}/ops/kasus/{ticket}/pengiriman")
             assert_nothing_ran(page, "delivery page", dialogs)
             page.screenshot(path=str(tmp_path / "delivery.png"), full_page=True)
+
+            # Two routed cases alike: each proposes the other as a duplicate, with its words and excerpt.
+            alike = [new_ticket(), new_ticket()]
+            with runtime.sf.begin() as session:
+                for number, other in enumerate(alike):
+                    seed_case(session, other, "disposisi", opd_code="pupr", subject=NAME, text=f"{DUPLICATE} {number}")
+            page.goto(f"{system.url}/ops/kasus/{alike[0]}")
+            expect(page.locator("section.duplicates")).to_contain_text(alike[1])
+            expect(page.locator("section.duplicates")).to_contain_text("onerror")  # the excerpt, as text
+            assert_nothing_ran(page, "duplicate proposals", dialogs)
+            for path in ("/ops/reports", "/ops/health", "/statistik"):
+                page.goto(f"{system.url}{path}")
+                assert_nothing_ran(page, path, dialogs)
         finally:
             browser.close()

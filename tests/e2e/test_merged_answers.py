@@ -105,25 +105,28 @@ async def _by_mail(w: World) -> str:
     return found.group(0)
 
 
+async def _tg_says(w: World, update_id: int, text: str) -> str:
+    """Rina writes ``text`` in her chat with the bot (update ``update_id``); returns the bot's answer."""
+    before = len([m for m in w.tg.messages if m.chat_id == str(CHAT)])
+    user = {"id": CHAT, "is_bot": False, "first_name": "Rina", "language_code": "id"}
+    message = {"message_id": update_id, "from": user, "chat": {"id": CHAT, "type": "private"}, "date": 0}
+    update = {"update_id": update_id, "message": {**message, "text": text}}
+    headers = {"Content-Type": "application/json", SECRET_HEADER: TG_SECRET}
+    url = w.system.urls[0] + "/channels/telegram"
+    async with w.http.post(url, data=json.dumps(update).encode(), headers=headers) as resp:
+        assert resp.status == 200, await resp.text()
+    return (await w.tg.wait_for_message(chat_id=str(CHAT), after=before, timeout=20)).text
+
+
 async def _by_telegram(w: World) -> str:
     """The guided chat: labelled fields first, then whatever the bot still asks (address, phone, skips)."""
-    update_id, text = 40000, f"NIK: {NIK}, Nama: Rina Lestari\nIsi: {HOLE}"
-    for _ in range(6):
-        update_id += 1
-        before = len([m for m in w.tg.messages if m.chat_id == str(CHAT)])
-        user = {"id": CHAT, "is_bot": False, "first_name": "Rina", "language_code": "id"}
-        message = {"message_id": update_id, "from": user, "chat": {"id": CHAT, "type": "private"}, "date": 0}
-        update = {"update_id": update_id, "message": {**message, "text": text}}
-        headers = {"Content-Type": "application/json", SECRET_HEADER: TG_SECRET}
-        async with w.http.post(
-            w.system.urls[0] + "/channels/telegram", data=json.dumps(update).encode(), headers=headers
-        ) as resp:
-            assert resp.status == 200, await resp.text()
-        ask = await w.tg.wait_for_message(chat_id=str(CHAT), after=before, timeout=20)
-        found = TICKET.search(ask.text)
+    text = f"NIK: {NIK}, Nama: Rina Lestari\nIsi: {HOLE}"
+    for update_id in range(40001, 40007):
+        ask = await _tg_says(w, update_id, text)
+        found = TICKET.search(ask)
         if found:
             return found.group(0)
-        asked = ask.text.lower().rsplit("\n", 1)[-1]  # the question (the first lines say what was received)
+        asked = ask.lower().rsplit("\n", 1)[-1]  # the question (the first lines say what was received)
         text = "-" if "e-mail" in asked else "0812-3456-7891" if "telepon" in asked else ADDRESS
     raise AssertionError(f"no ticket from the bot: {w.tg.messages!r}")
 
@@ -185,6 +188,9 @@ async def test_three_merged_reporters_each_get_the_one_answer_on_their_channel(w
         merging.merge(db, main, [mail_ticket, tg_ticket], viewer=OPERATOR, user_id=1, expected_version=main.version)
     # And PUPR answers the main case once, and the operator approves it
     _act(w, sms_ticket, PUPR, "accept")
+    # A merged reporter asking for the status hears the main case's ("Dianalisa"), under their own ticket
+    status = await _tg_says(w, 40100, f"/cek {tg_ticket}")
+    assert tg_ticket in status and "Dianalisa" in status and "Disposisi" not in status, status
     _act(w, sms_ticket, PUPR, "follow_up", note="Tim menambal lubang.")
     _act(w, sms_ticket, PUPR, "answer", answer=ANSWER)
     tg_before = len([m for m in w.tg.messages if m.chat_id == str(CHAT)])

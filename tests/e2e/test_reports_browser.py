@@ -18,7 +18,7 @@ PASSWORD = "kebun raya bogor 1817"
 
 
 def test_report_charts_render_in_chromium(tmp_path: Path) -> None:
-    """An operator opens November's report: two SVG images with a real size, the tables, no JavaScript."""
+    """An operator opens November's report: two SVG images with a real size, no JavaScript; then prints PUPR's month."""
     if not CHROMIUM.exists():
         pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
     from playwright.sync_api import expect, sync_playwright
@@ -51,7 +51,7 @@ def test_report_charts_render_in_chromium(tmp_path: Path) -> None:
             page.get_by_role("link", name=ID["nav_reports"]).click()
             page.get_by_label(ID["report_from"]).fill("2026-11-01")
             page.get_by_label(ID["report_to"]).fill("2026-11-30")
-            page.get_by_role("button", name=ID["report_show"]).click()
+            page.get_by_role("group", name=ID["report_period"]).get_by_role("button", name=ID["report_show"]).click()
             expect(page.get_by_text(ID["report_received"].format(n=5))).to_be_visible()
             page.wait_for_load_state("load")  # the images too
             for alt in (ID["report_chart_per_day_alt"], ID["report_chart_compliance_alt"]):
@@ -61,6 +61,16 @@ def test_report_charts_render_in_chromium(tmp_path: Path) -> None:
                 width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
                 assert width > 500, alt
             assert page.locator("script").count() == 0
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+            # The monthly OPD report, printed: no menu or forms on paper, the late step and the signature block.
+            opd_form = page.get_by_role("group", name=ID["report_opd_link"])
+            opd_form.get_by_label(ID["report_opd_choose"]).select_option("pupr")
+            opd_form.get_by_role("button", name=ID["report_show"]).click()
+            expect(page.get_by_role("heading", name=ID["report_opd_title"])).to_be_visible()
+            page.emulate_media(media="print")
+            expect(page.get_by_role("navigation", name=ID["nav_label"])).to_be_hidden()
+            expect(page.get_by_text("BGR-BBBBBBB").first).to_be_visible()
+            expect(page.get_by_text(ID["report_opd_sign"])).to_be_visible()
+            pdf = page.pdf(format="A4")
+            assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
         finally:
             browser.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import openpyxl
@@ -163,3 +166,74 @@ async def test_charts_are_svg_drawn_on_the_server(tmp_path: Path) -> None:
             assert resp.status == 200 and resp.content_type == "image/svg+xml"
             assert body.lstrip().startswith("<?xml") and "<svg" in body and "<script" not in body
         assert (await site.client.get(f"/ops/reports/chart/pie.svg?{NOVEMBER}")).status == 404
+
+
+@pytest.mark.asyncio
+async def test_printable_monthly_report_of_an_opd(tmp_path: Path) -> None:
+    """An operator prints PUPR's November: the late step with its ticket, the return and its reason,
+    a signature block; an OPD user gets only their own OPD's report; unknown OPD 404, bad month 400."""
+    async with console_site(tmp_path) as site:
+        operator(site)
+        operator(site, email="dlh@example.org", role="opd", opd_code="dlh")
+        with site.runtime.sf.begin() as session:
+            seed_november(session)
+        assert (await site.login()).status == 303
+        page = await (await site.client.get("/ops/reports?from=2026-11-01&to=2026-11-30")).text()
+        assert 'action="/ops/reports/opd"' in page and '<option value="pupr">' in page
+        resp = await site.client.get("/ops/reports/opd?opd=pupr&month=2026-11")
+        page = await resp.text()
+        assert resp.status == 200
+        assert site.runtime.config.opds["pupr"].name in page
+        assert ID["report_opd_late"].format(n=1) in page
+        assert cells(page, "opd_late") == [
+            ["BGR-BBBBBBB", "Disposisi", "10-11-2026 15:03 WIB", "11-11-2026 09:00 WIB", "117.0", "30.0"]
+        ]
+        assert RETURN_REASON in page and ID["report_opd_sign"] in page
+        assert (await site.client.get("/ops/reports/opd?opd=nope&month=2026-11")).status == 404
+        for month in ("2026-13", "9999-12", "1999-12", "bulan-lalu"):
+            resp = await site.client.get(f"/ops/reports/opd?opd=pupr&month={month}")
+            assert resp.status == 400 and ID["report_bad_month"] in await resp.text()
+        await site.client.post("/ops/logout", data={"csrf_token": await site.csrf("/ops/"), "lang": "id"})
+        assert (await site.login(email="dlh@example.org")).status == 303
+        page = await (await site.client.get("/ops/reports/opd?opd=pupr&month=2026-11")).text()
+        assert site.runtime.config.opds["dlh"].name in page and "BGR-BBBBBBB" not in page
+        summary = cells(page, "opd_summary")
+        labels = [ID["report_opd_disposed"], ID["report_opd_answered"], ID["report_opd_returned"]]
+        assert summary[:3] == [[labels[0], "2"], [labels[1], "1"], [labels[2], "0"]]
+        assert summary[3][0].startswith(ID["report_opd_open"].split("{")[0]) and summary[3][1] == "1"
+
+
+def test_the_two_charts_drawn_at_once_in_a_fresh_process() -> None:
+    """The page's two chart requests arrive together: drawn in two threads of a process that has not
+    imported matplotlib yet, both come out whole (no half-imported module, no mixed-up figure)."""
+    script = textwrap.dedent(
+        """
+        import threading
+        from datetime import date
+        from complaints.reports import Period, Report
+        from gateway.console.report_charts import compliance_svg, per_day_svg
+        from gateway.console.strings import STRINGS
+        from tests.support.city import shipped_city
+        from complaints.reports import OpdCompliance
+        report = Report(Period(date(2026, 11, 1), date(2026, 11, 30)), 3, (), (), (),
+                        ((date(2026, 11, 2), "sms", 3),), (), (OpdCompliance("dlh", 4, 3),), 0, (), 0, (), (), ())
+        t, city, out, errors = STRINGS["id"], shipped_city(), {}, []
+        start = threading.Barrier(2)
+        def draw(name, fn):
+            start.wait()
+            try:
+                out[name] = fn()
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=draw, args=("day", lambda: per_day_svg(report, t))),
+                   threading.Thread(target=draw, args=("opd", lambda: compliance_svg(report, city, t)))]
+        [th.start() for th in threads]
+        [th.join() for th in threads]
+        assert not errors, errors
+        assert out["day"].rstrip().endswith(b"</svg>") and out["opd"].rstrip().endswith(b"</svg>")
+        print("ok")
+        """
+    )
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

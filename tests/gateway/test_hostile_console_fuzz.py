@@ -1,7 +1,7 @@
-"""Hypothesis against the staff console as a logged-in admin: every form and query, past login and CSRF.
+"""Hypothesis against the staff console, logged in as each role: every form and query, past login and CSRF.
 
 test_hostile_fuzz.py reaches the console only from outside (login page, CSRF refusals). Here an
-admin logs in over HTTP, and every console route is called with the session cookie and the
+admin, an operator and an OPD user log in over HTTP, and every console route is called with the session cookie and the
 session's CSRF token: case actions, merges, resends, manual entry, users, dead letters, reports,
 with the forms' own field names holding any text (dates that are no dates, ids that are no ids,
 lone surrogates) and any query. Each answer must be below 500 and nothing logged at ERROR.
@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from complaints.accounts import Accounts
 from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
-from tests.gateway.test_hostile_fuzz import ANY_TEXT, TRIED, error_records, no_errors, per_route, send
+from tests.gateway.test_hostile_fuzz import ANY_TEXT, TRIED, per_route, send
 from tests.support.cases import seed_case
+from tests.support.error_logs import error_records, no_errors
 from tests.support.system import SystemThread, free_port, running_system
 
-PER_ROUTE = 20
 PASSWORD = "kebun raya bogor 1817"
 FIELDS = (
     *("action", "active", "address", "alamat", "answer", "answer_by", "attention", "channel", "email", "from", "ids"),
@@ -58,8 +58,8 @@ class Console:
         assert answer.url.rstrip("/").endswith("/ops"), answer.url
 
     def token(self) -> str:
-        """The CSRF token of this session (read from a console page's form)."""
-        page = self.http.get(f"{self.base}/ops/baru", timeout=10)
+        """The CSRF token of this session (read from the inbox page's logout form)."""
+        page = self.http.get(f"{self.base}/ops/", timeout=10)
         found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert found, page.text[:300]
         return found.group(1)
@@ -69,27 +69,35 @@ class Console:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
 
 
+# Who logs in (user ids 1-3), and how many examples each route gets for them.
+ROLES = {
+    "admin": ("admin@example.org", None, 15),
+    "operator": ("op@example.org", None, 6),
+    "opd": ("pupr@example.org", "pupr", 6),
+}
+
+
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SystemThread, Console, str]]:
-    """The system with one case, an admin logged in; (system, session, that case's ticket)."""
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SystemThread, dict[str, Console], str]]:
+    """The system with one case and a logged-in session per role; (system, sessions by role, the case's ticket)."""
     tmp = tmp_path_factory.mktemp("console-fuzz")
     with running_system(base_settings(tmp, port=free_port()), with_workers=False) as system:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="admin@example.org", name="Admin Kota", role="admin", password=PASSWORD
-        )
-        # User 2, whom the fuzzed user forms may change (user 1 is the admin whose session this is).
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="operator@example.org", name="Operator Kota", role="operator", password=PASSWORD
-        )
+        accounts = Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds))
+        for role, (email, opd, _) in ROLES.items():
+            accounts.create_user(email=email, name=f"Petugas {role}", role=role, opd_code=opd, password=PASSWORD)
+        # User 4, whom the fuzzed user forms may change (users 1-3 are the sessions' own).
+        accounts.create_user(email="other@example.org", name="Operator Lain", role="operator", password=PASSWORD)
         ticket = new_ticket()
         with runtime.sf.begin() as session:
-            seed_case(session, ticket, "diverifikasi", text="Jalan berlubang di Jl. Pajajaran.")
-        session_ = Console(system.url)
-        session_.login("admin@example.org", PASSWORD)
-        yield system, session_, ticket
-    print("\nhostile console fuzz, requests tried:", {k: v for k, v in sorted(TRIED.items()) if "(admin)" in k})
+            seed_case(session, ticket, "disposisi", opd_code="pupr", text="Jalan berlubang di Jl. Pajajaran.")
+        sessions = {}
+        for role, (email, _, _) in ROLES.items():
+            sessions[role] = Console(system.url)
+            sessions[role].login(email, PASSWORD)
+        yield system, sessions, ticket
+    print("\nhostile console fuzz, requests tried:", {k: v for k, v in sorted(TRIED.items()) if k.endswith(")")})
 
 
 def _console_routes(system: SystemThread) -> list[tuple[str, str]]:
@@ -113,15 +121,17 @@ def _fill(path: str, ticket: str, draw: st.DrawFn) -> str:
         if name.startswith("ticket"):
             return draw(st.sampled_from([ticket, "BGR-2345678"]))
         if name.startswith(("user_id", "table", "name", "ext")):
-            return draw(st.sampled_from(["2", "99999999999999999999", "0", "complaints", "csv", "xlsx"]))
+            return draw(st.sampled_from(["4", "99999999999999999999", "0", "complaints", "csv", "xlsx"]))
         return quote(draw(ANY_TEXT).encode("utf-8", "surrogatepass"), safe="") or "x"
 
     return re.sub(r"\{([^}]+)\}", value, path)
 
 
-def test_console_as_admin_never_gets_a_5xx(console: tuple[SystemThread, Console, str]) -> None:
-    """Every console route, logged in, with its forms' fields and queries holding any text: below 500."""
-    system, session, ticket = console
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_console_logged_in_never_gets_a_5xx(role: str, console: tuple[SystemThread, dict[str, Console], str]) -> None:
+    """Every console route, logged in as ``role``, with its forms' fields and queries holding any text: below 500."""
+    system, sessions, ticket = console
+    session = sessions[role]
     routes = _console_routes(system)
     assert ("POST", "/ops/kasus/{ticket}/aksi") in routes and ("GET", "/ops/reports") in routes
     token = session.token()
@@ -138,13 +148,15 @@ def test_console_as_admin_never_gets_a_5xx(console: tuple[SystemThread, Console,
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
         elif encoded:
             target += "?" + encoded
-        answer = send(system, f"{method} {path} (admin)", method, target, headers, body)
+        answer = send(system, f"{method} {path} ({role})", method, target, headers, body)
         statuses[answer.status] += 1
 
     with error_records() as errors:
         for method, path in routes:  # each route its own examples: none left to chance
-            per_route(check, method, path, PER_ROUTE)
+            per_route(check, method, path, ROLES[role][2])
     no_errors(errors)
-    assert session.token() == token, "the admin stayed logged in throughout"
-    # Logged in and past CSRF: pages answered and forms were read (not all refused or redirected to login).
-    assert statuses[200] > 50 and statuses[403] < sum(statuses.values()) / 4, statuses
+    assert session.token() == token, "the session stayed logged in throughout"
+    # Logged in and past CSRF: pages answered and forms were read (not all refused or sent to the login).
+    assert statuses[200] > 5, statuses
+    if role == "admin":
+        assert statuses[403] < sum(statuses.values()) / 4, statuses

@@ -18,9 +18,7 @@ of our handlers reporting its own bug). The requests tried per group are printed
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import re
 import time
 from collections import Counter
@@ -34,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.gateway.test_webhook_contract import CONTRACTS, all_providers_settings
+from tests.support.error_logs import ErrorRecords, error_records, no_errors
 from tests.support.fake_fcm import FakeFcm
 from tests.support.raw_http import RawAnswer, exchange_sync, request_bytes
 from tests.support.system import SystemThread, free_port, running_system
@@ -107,28 +106,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemThread]:
     print("\nhostile fuzz, requests tried:", dict(sorted(TRIED.items())))
 
 
-class ErrorRecords(logging.Handler):
-    """Keeps every log record at ERROR or above (unhandled exceptions, our own bug reports)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextlib.contextmanager
-def error_records() -> Iterator[ErrorRecords]:
-    """Collect ERROR records on the root logger while the block runs (add it after the system configured logging)."""
-    handler = ErrorRecords()
-    logging.getLogger().addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logging.getLogger().removeHandler(handler)
-
-
 @pytest.fixture
 def errors(live: SystemThread) -> Iterator[ErrorRecords]:
     """ERROR records logged while the test runs."""
@@ -154,11 +131,6 @@ def per_route(check: Callable[[str, str, st.DataObject], None], method: str, pat
         check(method, path, data)
 
     one_route()
-
-
-def no_errors(errors: ErrorRecords) -> None:
-    """Nothing logged at ERROR: no unhandled exception, no handler reporting a bug of ours."""
-    assert not errors.records, [f"{r.name}: {r.getMessage()[:300]}" for r in errors.records]
 
 
 # -- signed webhook bodies ---------------------------------------------------------------

@@ -3,8 +3,9 @@
 The gateway runs for real (HTTP on a loopback port, SQLite, in-process queue and workers). Schemathesis
 generates valid and invalid requests for every operation of the document and checks each
 answer: no 5xx; status codes, content types, headers and bodies as documented; invalid data
-refused; device routes refusing calls without (or with a wrong) token. Calls carry the token of
-a device registered before the run. Examples are bounded so this stays well under a minute.
+refused; device routes refusing calls without (or with a wrong) token; and nothing logged at ERROR
+(no unhandled exception). Calls carry the token of a device registered before the run. Examples
+are bounded so this stays well under a minute.
 
 The schema is loaded from the same builder the server uses, at import time, and a separate test
 checks that ``GET /api/v1/openapi.json`` serves exactly that document. (Loading it from the live
@@ -30,6 +31,7 @@ from gateway.openapi import openapi_document
 from normalizer.tickets import new_ticket
 from tests.conftest import base_settings
 from tests.support.cases import seed_case
+from tests.support.error_logs import error_records, no_errors
 from tests.support.system import SystemThread, free_port, running_system
 
 MAX_EXAMPLES = 25
@@ -61,6 +63,14 @@ def live_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SystemThre
     # With workers: complaints get opened, routed and answered, so /mine shows real replies.
     with running_system(base_settings(path, port=free_port())) as system:
         yield system
+
+
+@pytest.fixture(autouse=True)
+def nothing_logged_at_error(live_system: SystemThread) -> Iterator[None]:
+    """part-hostile: besides no 5xx, no unhandled exception (nor a handler's own bug report) was logged."""
+    with error_records() as errors:
+        yield
+    no_errors(errors)
 
 
 @pytest.fixture(scope="module")

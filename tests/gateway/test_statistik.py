@@ -101,6 +101,7 @@ async def test_page_shows_counts_and_nothing_personal(tmp_path: Path) -> None:
         dlh = site.runtime.config.opds["dlh"].name
         assert re.search(rf"<th scope=\"row\">{dlh}</th><td class=\"num\">3</td>", page)
         assert site.runtime.config.opds["dishub"].name not in page
+        assert 'data-table="per_month"' in page and 'data-table="per_status"' in page
         assert EN["statistik_hidden"].format(n=1, min=3) in page
         for secret in (NIK, NAME, PHONE, EMAIL, ADDRESS, "Jalan rusak", "Jalan berlubang", *tickets):
             assert secret not in page

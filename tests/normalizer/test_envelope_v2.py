@@ -12,6 +12,7 @@ from normalizer.envelope import (
     Bounce,
     ChatTurn,
     ComplaintEnvelope,
+    Identity,
     Intake,
     RemoteFile,
     ReplyRoute,
@@ -174,3 +175,30 @@ def test_newer_version_is_refused() -> None:
 def test_chat_commands(text: str, expected: tuple[str, str] | None) -> None:
     """A leading slash makes a command word (no @bot suffix, any case) and its arguments."""
     assert parse_command(text) == expected
+
+
+def test_identity_sources_round_trip_and_name_no_values() -> None:
+    """Where each field was read (issue 13) survives JSON; rows stored before it read as None."""
+    intake = Intake(
+        channel="email",
+        provider="imap",
+        external_id="email:src",
+        sender="siti@example.org",
+        text="NIK : 3271014508900003 almt Jl Pajajaran 10 Bogor, got mampet\n\nSalam,\nSiti Aminah",
+        reply_route=ReplyRoute(channel="email", address="siti@example.org"),
+        identity=Identity(name="Bu Siti", email="siti@example.org"),
+    )
+    env = build_envelope(intake)
+    assert env.identity_sources == {
+        "nik": "label:NIK",
+        "address": "label:almt",
+        "name": "channel:email",
+        "email": "sender",
+    }
+    assert env.identity.name == "Bu Siti"  # an unlabelled signature name does not override the provider's
+    data = json.loads(json.dumps(env.to_dict()))
+    assert ComplaintEnvelope.from_dict(data) == env
+    for value in ("3271014508900003", "Pajajaran", "Siti"):
+        assert value not in json.dumps(data["identity_sources"])
+    del data["identity_sources"]
+    assert ComplaintEnvelope.from_dict(data).identity_sources is None

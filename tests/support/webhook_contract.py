@@ -17,7 +17,8 @@ Each webhook channel has ``tests/channels/<name>/contract.py`` defining ``CONTRA
   :class:`Stale`: a signature timestamp outside the provider's window is refused);
 - ``wrong_content_type``: a Content-Type the provider never sends (answered 415);
 - ``malformed``: named transformations of the valid request the adapter must refuse with 400
-  (default: the body cut in half, and an empty body).
+  (default: the body cut in half, and an empty body; for a JSON provider also JSON nested
+  deeper than a parser goes).
 
 From a contract :func:`cases` generates the rows: the valid request is accepted and stored;
 without the signature → 401; with a signature made from wrong secrets → 401; each replay; a body
@@ -129,6 +130,11 @@ def emptied(request: WebhookRequest) -> WebhookRequest:
     return request.with_body(b"")
 
 
+def nested_too_deep(request: WebhookRequest) -> WebhookRequest:
+    """Valid JSON nested 1,500 deep: more than a recursive parser goes (part-hostile: once a 500)."""
+    return request.with_body(b"[" * 1500 + b"]" * 1500)
+
+
 DEFAULT_MALFORMED: Mapping[str, Transform] = {"truncated body": truncated, "empty body": emptied}
 
 
@@ -205,7 +211,10 @@ def cases(contract: WebhookContract) -> list[Case]:
             rows.append(row(f"replay: signed {when}", Step(signed(valid, replay.age_seconds), replay.status)))
     padding = b" " * (MAX_BODY_BYTES + 1 - len(valid.body))
     rows.append(row("oversized body", Step(signed(valid.with_body(valid.body + padding)), 413)))
-    for name, transform in contract.malformed.items():
+    malformed = dict(contract.malformed)
+    if any(k.lower() == "content-type" and "json" in v for k, v in valid.headers.items()):
+        malformed.setdefault("JSON nested 1,500 deep", nested_too_deep)
+    for name, transform in malformed.items():
         rows.append(row(f"malformed: {name}", Step(signed(transform(valid)), 400)))
     wrong_type = valid.with_headers(Content_Type=contract.wrong_content_type)
     rows.append(row("wrong content type", Step(signed(wrong_type), 415)))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from complaints import store
-from complaints.models import Complaint, HistoryEntry, Reply
+from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from normalizer.envelope import Identity, Intake, ReplyRoute, new_id
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
@@ -79,6 +79,11 @@ def test_a_short_reply_with_the_missing_nik_completes_the_same_case(runtime: Run
     assert after.text == case.text  # the reply adds no words to the complaint
     assert after.step_deadline_at is not None  # the clock runs again
     assert case.ticket in replies_to(runtime, after)[-1]
+    # The case's history and conversation say which field the reply brought, never its value
+    with runtime.read_sf() as session:
+        notes = session.scalars(select(HistoryEntry.note).where(HistoryEntry.action == "citizen_follow_up")).all()
+        said = session.scalars(select(CaseNote.text).where(CaseNote.kind == "citizen_message")).all()
+    assert notes == ["via test; identity: nik"] and said == ["(NIK)"]
 
 
 def test_a_reply_that_does_not_complete_it_says_once_more_what_is_missing(runtime: Runtime) -> None:
@@ -178,3 +183,12 @@ def test_an_e_mail_display_name_does_not_overwrite_the_name_the_citizen_wrote(ru
     sms(runtime, f"NIK {NIK}", mailer, channel="email", identity=Identity(name="Bu Siti", email=mailer))
     (case,) = cases(runtime)
     assert case.status == "disposisi" and case.nik == NIK and case.name == "Siti Aminah" and case.email == mailer
+
+
+def test_a_labelled_complaint_within_the_window_is_a_new_complaint(runtime: Runtime) -> None:
+    """ "Isi: ..." (or LAPOR#) marks a whole complaint, however short: it is not taken as the missing NIK."""
+    sms(runtime, f"nama Siti Aminah alamat Jl. Pajajaran 10. {COMPLAINT}")
+    sms(runtime, f"NIK {NIK} nama Siti Aminah alamat Jl. Pajajaran 10 Isi: sampah menumpuk di TPS pasar")
+    returned, new = cases(runtime)
+    assert returned.status == "dikembalikan_ke_pelapor" and returned.nik is None
+    assert new.nik == NIK and new.text == "sampah menumpuk di TPS pasar"

@@ -196,3 +196,30 @@ def test_intake_sla_recompute_prints_its_progress(tmp_path: Path, city: CityConf
             assert session.scalar(sa.select(sa.func.count()).where(Complaint.deadline_clock.is_(None))) == 0
     finally:
         rt.close()
+
+
+def test_migrations_0017_and_0019_go_down_and_up_again_with_cases_stored(tmp_path: Path) -> None:
+    """Down to 0016 with cases and their history stored (SQLite's foreign keys on), then up again: rows kept."""
+    from alembic import command
+
+    from complaints.db import alembic_config, make_engine, session_factory, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    try:
+        upgrade(engine, "0019")
+        with session_factory(engine).begin() as session:
+            case = seed_case(session, new_ticket(), "disposisi", opd_code="dlh", step=4)
+            session.add(
+                HistoryEntry(complaint_id=case.id, at=case.created_at, actor="t", action="x", to_status="disposisi")
+            )
+        cfg = alembic_config(engine)
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0016")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("complaints")}
+        assert "deadline_clock" not in columns
+        upgrade(engine, "0019")
+        with engine.connect() as connection:
+            assert connection.scalar(sa.text("SELECT count(*) FROM complaints WHERE deadline_clock IS NULL")) == 1
+    finally:
+        engine.dispose()

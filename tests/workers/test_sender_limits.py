@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -269,5 +270,39 @@ def test_a_chat_flood_is_held_out_of_the_guided_conversation(tmp_path: Path) -> 
         assert sorted(notes) == ["halo 4", "halo 5", "halo 6", "halo 7"]
         assert kinds.count("sender_limit") == 1
         assert len(kinds) - 1 <= 3  # the conversation answered at most the 3 turns within the limit
+    finally:
+        runtime.close()
+
+
+def test_the_notice_comes_once_per_interval_across_slot_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held messages at 03:50, 04:05 and 04:51 (interval 60 min): notices at 03:50 and 04:51 only."""
+    settings = base_settings(tmp_path, rate_limits_enabled=True, sender_rate_limit="1/minute")
+    runtime = build_runtime(settings)
+    route = ReplyRoute(channel="sms", address=FLOODER, provider="kannel")
+    try:
+
+        def held_at(moment: datetime, n: int) -> None:
+            monkeypatch.setattr("workers.sender_limits.utcnow", lambda: moment)
+            monkeypatch.setattr("complaints.store.utcnow", lambda: moment)
+            intake = Intake(
+                channel="sms",
+                provider="kannel",
+                external_id=f"sms-{n}",
+                sender=FLOODER,
+                text=lapor(n),
+                reply_route=route,
+                kind="complaint",
+            )
+            ids = [o.inbox_id for o in store.accept_batch(runtime.sf, [build_envelope(intake)])]
+            assert not verify_batch(runtime, ids).failed
+
+        held_at(datetime(2026, 12, 6, 3, 49, tzinfo=UTC), 0)  # within the limit: checked as usual
+        for n, (hour, minute) in enumerate(((3, 50), (4, 5), (4, 51)), start=1):
+            held_at(datetime(2026, 12, 6, hour, minute, tzinfo=UTC), n)
+        with runtime.read_sf() as session:
+            notices = list(session.scalars(select(Reply.created_at).where(Reply.kind == "sender_limit")))
+        assert sorted(n.strftime("%H:%M") for n in notices) == ["03:50", "04:51"]
     finally:
         runtime.close()
