@@ -110,20 +110,29 @@ def add_to_case(
         complaint.text = f"{complaint.text}\n\n[{stamp} UTC]\n{envelope.text}".strip()
     waiting = lifecycle.can(complaint, "recheck", "system")
     sources = envelope.identity_sources
+    taken: list[str] = []
     for field in IDENTITY_FIELDS:
         value = getattr(envelope.identity, field)
         # A returned case takes corrections the citizen writes; what the channel says about the
         # sender (an e-mail display name) only fills a gap. A verified case keeps what was verified.
         corrects = waiting and (sources is None or completion.is_read_from_text(sources.get(field)))
-        if value and (corrects or not getattr(complaint, field)):
+        if value and (corrects or not getattr(complaint, field)) and getattr(complaint, field) != value:
+            taken.append(field)
             setattr(complaint, field, value)
             read = {"from": (sources or {}).get(field, "reply"), "reply_at": envelope.received_at}
             complaint.identity_sources = {
                 **(complaint.identity_sources or {}),
                 field: read,
             }  # a new dict: JSON is written
-    lifecycle.note(session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}")
-    citizen_note(session, complaint, envelope, envelope.text or "")
+    # The history names the fields the message changed (never their values), so the operator
+    # sees at a glance what a completing reply brought; a reply of only identity shows that too.
+    changed = f"; identity: {', '.join(taken)}" if taken else ""
+    lifecycle.note(
+        session, complaint, actor="citizen", action="citizen_follow_up", note=f"via {envelope.provider}{changed}"
+    )
+    labels = runtime.config.replies.of(complaint.language).fields
+    given = ", ".join(labels.get(field, field) for field in taken)
+    citizen_note(session, complaint, envelope, envelope.text or (f"({given})" if given else ""))
     if complaint.status == CLOSED or complaint.merged_into_id is not None:
         # issue 10: a merged case is out of every list, so its reporter's new message must bring it back.
         why = "after closing" if complaint.status == CLOSED else "on a case merged into another"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from complaints import store
-from complaints.models import Complaint, HistoryEntry, Reply
+from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from normalizer.envelope import Identity, Intake, ReplyRoute, new_id
 from normalizer.normalize import build_envelope
 from tests.conftest import base_settings
@@ -79,6 +79,11 @@ def test_a_short_reply_with_the_missing_nik_completes_the_same_case(runtime: Run
     assert after.text == case.text  # the reply adds no words to the complaint
     assert after.step_deadline_at is not None  # the clock runs again
     assert case.ticket in replies_to(runtime, after)[-1]
+    # The case's history and conversation say which field the reply brought, never its value
+    with runtime.read_sf() as session:
+        notes = session.scalars(select(HistoryEntry.note).where(HistoryEntry.action == "citizen_follow_up")).all()
+        said = session.scalars(select(CaseNote.text).where(CaseNote.kind == "citizen_message")).all()
+    assert notes == ["via test; identity: nik"] and said == ["(NIK)"]
 
 
 def test_a_reply_that_does_not_complete_it_says_once_more_what_is_missing(runtime: Runtime) -> None:
