@@ -331,6 +331,10 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
     start, end = period.bounds(calendar)
     received = _received(session, viewer, start, end, calendar)
     found = finished_stays(session, viewer, start, end, sop, calendar)
+    if viewer.role == "opd":
+        # An OPD user's figures are their OPD's own work (and the city's steps on their cases),
+        # not how another OPD did with a case it held before a re-route.
+        found = [s for s in found if s.opd_code == viewer.opd_code or sop.actor(s.status) != "opd"]
     returned, reasons = _returns_to_citizen(session, viewer, start, end)
     operator_returns = returns_to_operator(session, viewer, start, end)
     return Report(
@@ -341,10 +345,7 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
         by_status=tuple((s, received.statuses[s]) for s in sop.statuses if received.statuses[s]),
         per_day=tuple((day, channel, n) for (day, channel), n in sorted(received.days.items())),
         steps=step_figures(found, sop),
-        # An OPD user sees their own line only, not how another OPD did on a case it held before.
-        opd_compliance=tuple(
-            c for c in opd_compliance(found, sop) if viewer.role != "opd" or c.opd_code == viewer.opd_code
-        ),
+        opd_compliance=opd_compliance(found, sop),
         returned_to_citizen=returned,
         citizen_reasons=_by_count(reasons),
         returned_to_operator=len(operator_returns),

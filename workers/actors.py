@@ -18,7 +18,7 @@ import structlog
 from workers.batch import StageResult
 from workers.broker import QUEUE
 from workers.budget import MAX_PARTS_WAITED
-from workers.reply import send_batch
+from workers.reply import RECORD_RETRY_SECONDS, send_batch
 from workers.route import route_batch
 from workers.verify import verify_batch
 
@@ -68,6 +68,9 @@ def declare_actors(runtime: Runtime) -> dict[str, dramatiq.Actor[Any, Any]]:
             max_backoff=settings.retry_max_backoff_ms,
             # A reply send can wait on a slow provider, one time-out per part of a long answer
             # (workers/outbound.py); nothing else here takes long.
-            time_limit=int(max(60.0, (settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 30) * 1000),
+            # Plus the time a reply's outcome may wait for the database (workers/reply.py).
+            time_limit=int(
+                (max(60.0, (settings.send_timeout_seconds + 5) * MAX_PARTS_WAITED + 30) + RECORD_RETRY_SECONDS) * 1000
+            ),
         )(fn)
     return actors

@@ -16,10 +16,12 @@ sends only the rest.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from channels.base import OutboundReply, SendError, SendResult
 from complaints import attention
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+RECORD_RETRY_SECONDS = 60.0
+"""How long a send's outcome waits in memory for the database to come back (workers/actors.py adds it
+to the actor's time limit)."""
 
 
 def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
@@ -109,18 +115,41 @@ def send_batch(runtime: Runtime, reply_ids: list[str]) -> StageResult:
     for item, outcome in zip(outbound, outcomes, strict=True):
         # Counted as sent, whatever becomes of the row: the provider has it (or may have it: unknown).
         runtime.activity.outbound(item.provider or item.channel, send_result_label(outcome))
-    result = StageResult()
-    with runtime.sf.begin() as session:
-        for item, outcome in zip(outbound, outcomes, strict=True):
-            reply = session.get(Reply, item.id)
-            if reply is None:
-                continue
-            with request_ids.item_scope(item.id):  # the reply's lines carry its complaint's request id
-                if isinstance(outcome, SendResult):
-                    _record_sent(reply, item, outcome)
-                elif _record_failure(runtime, session, reply, item, outcome, budget):
-                    result.failed[item.id] = outcome
-    return result
+    return _record_outcomes(runtime, outbound, outcomes, budget)
+
+
+def _record_outcomes(
+    runtime: Runtime, outbound: list[OutboundReply], outcomes: list[SendResult | BaseException], budget: int
+) -> StageResult:
+    """Record what the provider said, trying again while the database is away (issue 12, chaos run).
+
+    The send has happened: if this record were lost the row would stay ``sending``, the sweeper
+    would reclaim it and the citizen would get the reply twice (seen with PostgreSQL stopped for
+    10 s). So the outcome is kept in memory and written as soon as the database answers again,
+    for up to ``RECORD_RETRY_SECONDS`` (the actor's time limit allows for it).
+    """
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.5
+    while True:
+        try:
+            result = StageResult()
+            with runtime.sf.begin() as session:
+                for item, outcome in zip(outbound, outcomes, strict=True):
+                    reply = session.get(Reply, item.id)
+                    if reply is None:
+                        continue
+                    with request_ids.item_scope(item.id):  # the reply's lines carry its complaint's request id
+                        if isinstance(outcome, SendResult):
+                            _record_sent(reply, item, outcome)
+                        elif _record_failure(runtime, session, reply, item, outcome, budget):
+                            result.failed[item.id] = outcome
+            return result
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("reply_outcome_not_recorded", replies=len(outbound), retry_in=pause, error=type(exc).__name__)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 def send_result_label(outcome: SendResult | BaseException) -> str:
@@ -135,7 +164,9 @@ def send_result_label(outcome: SendResult | BaseException) -> str:
 def _record_sent(reply: Reply, item: OutboundReply, outcome: SendResult) -> None:
     now = utcnow()
     reply.updated_at = now
-    if reply.status in ("sending", "unknown"):  # a delivery report may already have arrived
+    # A delivery report may already have arrived; "queued": the sweeper took the row back while the
+    # database kept this record waiting, and no worker has claimed it again yet.
+    if reply.status in ("sending", "unknown", "queued"):
         reply.status = "sent"
     reply.provider_message_id = outcome.provider_message_id or reply.provider_message_id
     reply.sent_at = now

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from channels.base import same_secret
 from complaints.accounts import Accounts
 from complaints.staff import StaffUser
+from gateway.http import read_form
 from gateway.keys import SETTINGS
 from gateway.secret_key import resolve_secret_key
 
@@ -89,7 +90,7 @@ async def csrf_ok(request: web.Request, session: aiohttp_session.Session) -> boo
         return False  # no session (or an expired one): nothing a form could have carried
     if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return False
-    given = (await request.post()).get(CSRF_FIELD)
+    given = (await read_form(request)).get(CSRF_FIELD)
     return isinstance(given, str) and same_secret(given, expected)
 
 

@@ -41,6 +41,7 @@ from complaints.queries import Viewer, visible_cases
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
+from gateway.http import read_form
 from gateway.keys import RUNTIME, SETTINGS
 from normalizer.tickets import normalize_ticket
 
@@ -125,7 +126,7 @@ async def case_action(request: web.Request) -> web.Response:
     runtime = request.config_dict[RUNTIME]
     settings = request.config_dict[SETTINGS]
     # The CSRF check has read the body already (aiohttp caps it at the application's client_max_size).
-    form = await request.post()
+    form = await read_form(request)
     fields = _fields(form)
     lang = lang_of(request, fields.get("lang"))
     action = fields.get("action", "")[:40]

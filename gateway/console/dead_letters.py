@@ -30,6 +30,7 @@ from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
 from gateway.console.users import WIB
+from gateway.http import read_form
 from gateway.keys import RUNTIME
 from workers.queue_inspect import (
     DeadLetterOutcome,
@@ -196,7 +197,7 @@ async def act(request: web.Request) -> web.Response:
     """POST /ops/health/dead-letters: requeue or discard the selected (or all) dead messages."""
     user: StaffView = request[USER_KEY]
     runtime = request.config_dict[RUNTIME]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     t = STRINGS[lang]
     action = str(form.get("action") or "")

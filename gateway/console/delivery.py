@@ -32,6 +32,7 @@ from complaints.queries import STAFF_ROLES, Viewer, visible_cases
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
+from gateway.http import read_form
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from normalizer.tickets import normalize_ticket
 
@@ -156,7 +157,7 @@ async def _page(request: web.Request, lang: str, section: DeliverySection, *, st
 async def resend(request: web.Request) -> web.Response:
     """POST /ops/kasus/{ticket}/kirim-ulang: send the answer again by e-mail or SMS."""
     user: StaffView = request[USER_KEY]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     ticket = _ticket(request)
     via = str(form.get("via") or "").strip()
@@ -214,7 +215,7 @@ async def resend(request: web.Request) -> web.Response:
 async def mark_read(request: web.Request) -> web.Response:
     """POST /ops/kasus/{ticket}/tandai: the citizen's message on a closed case was read."""
     user: StaffView = request[USER_KEY]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     ticket = _ticket(request)
     runtime = request.config_dict[RUNTIME]

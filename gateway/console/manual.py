@@ -19,6 +19,7 @@ from config.settings import ConfigurationError, outbound_sms_provider
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
+from gateway.http import read_form
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
 from normalizer.normalize import InvalidIntake, build_envelope
 
@@ -96,7 +97,7 @@ async def manual_page(request: web.Request) -> web.Response:
 async def manual_submit(request: web.Request) -> web.Response:
     """POST /ops/baru: check the entry, accept it like any channel's complaint, show its ticket."""
     user: StaffView = request[USER_KEY]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     if user.role not in ROLES:
         return await _forbidden(request, lang)

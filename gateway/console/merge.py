@@ -24,6 +24,7 @@ from complaints.queries import Viewer, visible_cases
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
 from gateway.console.case_actions import refusal_page
 from gateway.console.render import lang_of
+from gateway.http import read_form
 from gateway.keys import RUNTIME
 from normalizer.tickets import normalize_ticket
 
@@ -40,7 +41,7 @@ async def merge_cases(request: web.Request) -> web.Response:
     """POST /ops/kasus/{ticket}/gabung: merge the posted ``tiket`` cases into the case ``ticket``."""
     user: StaffView = request[USER_KEY]
     runtime = request.config_dict[RUNTIME]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, str(form.get("lang", "")))
     ticket = normalize_ticket(request.match_info.get("ticket", ""))
     chosen = [normalize_ticket(str(v)) or str(v)[:20] for v in form.getall(FIELD, []) if isinstance(v, str)]

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _LOCK = threading.Lock()
-"""matplotlib's font cache and text layout are shared: one chart is drawn at a time."""
+"""One chart is drawn at a time, and matplotlib is imported only while holding this lock: its
+font cache and text layout are shared, and two threads importing it for the first time at once
+(the page's two charts arrive together) meet a half-imported ``matplotlib.ticker``."""
 
 WIDTH_INCHES = 8.0
 # Colours that stay apart for colour-blind readers (Okabe-Ito).
@@ -32,6 +34,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 
 
 def _figure(height: float) -> Figure:
+    """A new figure (call with :data:`_LOCK` held)."""
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH_INCHES, height), layout="constrained")
@@ -39,6 +42,7 @@ def _figure(height: float) -> Figure:
 
 
 def _svg(figure: Figure) -> bytes:
+    """The figure as SVG bytes (call with :data:`_LOCK` held)."""
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
     buffer = io.BytesIO()
@@ -52,10 +56,10 @@ def per_day_svg(report: Report, t: dict[str, str]) -> bytes:
     counts: dict[str, dict[object, int]] = {}
     for day, channel, n in report.per_day:
         counts.setdefault(channel, {})[day] = n
-    from matplotlib.ticker import MaxNLocator
-
     with _LOCK:
-        figure = _figure(3.2)
+        from matplotlib.ticker import MaxNLocator  # under the lock: see _LOCK
+
+        figure = _figure(3.8)
         axes = figure.add_subplot()
         for i, (channel, by_day) in enumerate(sorted(counts.items())):
             axes.plot(
@@ -72,8 +76,8 @@ def per_day_svg(report: Report, t: dict[str, str]) -> bytes:
         axes.set_ylim(bottom=0)
         axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(axis="y", alpha=0.3)
-        if counts:
-            axes.legend(loc="upper left", fontsize="small", ncols=min(4, len(counts)))
+        if counts:  # below the plot: nine channels' legend would hide a month of lines
+            figure.legend(loc="outside lower center", fontsize="small", ncols=min(5, len(counts)), frameon=False)
         else:
             axes.text(0.5, 0.5, t["report_none"], ha="center", va="center", transform=axes.transAxes)
         figure.autofmt_xdate()

@@ -32,6 +32,7 @@ from config.model import CityConfig
 from gateway.console.auth import ACCOUNTS, PREFIX, USER_KEY, StaffView
 from gateway.console.render import lang_of, render
 from gateway.console.strings import STRINGS
+from gateway.http import read_form
 from gateway.keys import ACCEPTOR, RUNTIME
 
 log = structlog.get_logger(__name__)
@@ -173,7 +174,7 @@ async def new_user_page(request: web.Request) -> web.StreamResponse:
 async def add_user(request: web.Request) -> web.StreamResponse:
     """POST /ops/pengguna/baru: create the user with a one-time password, then show it once on their page."""
     admin: StaffView = request[USER_KEY]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     values = _form_values(form)
     accounts = request.app[ACCOUNTS]
@@ -269,7 +270,7 @@ async def _change(
     """Run one admin change in a thread; 303 to the user's page, or 422 with the page and the reason."""
     admin: StaffView = request[USER_KEY]
     user_id = _user_id(request)
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     values = _form_values(form)
     staff_admin = StaffAdmin(request.app[ACCOUNTS])
@@ -299,7 +300,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
 @admin_only
 async def set_active(request: web.Request) -> web.StreamResponse:
     """POST /ops/pengguna/{id}/aktif with ``active=0|1``: deactivate (sessions end at once) or reactivate."""
-    form = await request.post()
+    form = await read_form(request)
     active = form.get("active") == "1"
 
     def toggle(admin: StaffAdmin, actor: int, user_id: int, values: dict[str, str]) -> None:
@@ -313,7 +314,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     """POST /ops/pengguna/{id}/sandi: a new one-time password, shown once on the user's page."""
     admin: StaffView = request[USER_KEY]
     user_id = _user_id(request)
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     if user_id == admin.id:
         # Their own reset would end this very session before the new password could be shown.

@@ -28,6 +28,7 @@ from gateway.console.render import lang_of, render
 from gateway.console.reports import add_report_routes
 from gateway.console.strings import STRINGS
 from gateway.console.users import add_user_routes
+from gateway.http import read_form
 from gateway.keys import ACCEPTOR, SETTINGS
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     """POST /ops/login: check the password (in a thread), start a fresh session, go on."""
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     strings = STRINGS[lang]
     email = str(form.get("email") or "").strip()
@@ -116,7 +117,7 @@ async def change_password(request: web.Request) -> web.Response:
     """POST /ops/password: the new password twice (and the current one unless the change is forced)."""
     user: StaffView = request[USER_KEY]
     accounts = request.app[ACCOUNTS]
-    form = await request.post()
+    form = await read_form(request)
     lang = lang_of(request, form.get("lang"))
     strings = STRINGS[lang]
     new = str(form.get("new_password") or "")

@@ -125,10 +125,10 @@ def test_an_opd_user_counts_only_cases_of_their_opd(db: Session) -> None:
     assert r.returned_to_operator == 0 and r.operator_returns == ()
     assert {a.channel for a in r.answers} == {"email", "sms"}
     assert report(db, Viewer("opd", "pupr")).received == 0  # B is Dishub's now
-    # Dishub sees B, but not how PUPR did with it before the re-route.
-    assert [(c.opd_code, c.count, c.within) for c in report(db, Viewer("opd", "dishub")).opd_compliance] == [
-        ("dishub", 1, 1)
-    ]
+    # Dishub sees B, but not how PUPR did with it before the re-route: one disposition, its own.
+    dishub = report(db, Viewer("opd", "dishub"))
+    assert [(c.opd_code, c.count, c.within) for c in dishub.opd_compliance] == [("dishub", 1, 1)]
+    assert [(s.status, s.count, s.median) for s in dishub.steps if s.status == "disposisi"] == [("disposisi", 1, 10)]
     assert report(db, Viewer("citizen")).received == 0
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import openpyxl
@@ -198,3 +201,39 @@ async def test_printable_monthly_report_of_an_opd(tmp_path: Path) -> None:
         labels = [ID["report_opd_disposed"], ID["report_opd_answered"], ID["report_opd_returned"]]
         assert summary[:3] == [[labels[0], "2"], [labels[1], "1"], [labels[2], "0"]]
         assert summary[3][0].startswith(ID["report_opd_open"].split("{")[0]) and summary[3][1] == "1"
+
+
+def test_the_two_charts_drawn_at_once_in_a_fresh_process() -> None:
+    """The page's two chart requests arrive together: drawn in two threads of a process that has not
+    imported matplotlib yet, both come out whole (no half-imported module, no mixed-up figure)."""
+    script = textwrap.dedent(
+        """
+        import threading
+        from datetime import date
+        from complaints.reports import Period, Report
+        from gateway.console.report_charts import compliance_svg, per_day_svg
+        from gateway.console.strings import STRINGS
+        from tests.support.city import shipped_city
+        from complaints.reports import OpdCompliance
+        report = Report(Period(date(2026, 11, 1), date(2026, 11, 30)), 3, (), (), (),
+                        ((date(2026, 11, 2), "sms", 3),), (), (OpdCompliance("dlh", 4, 3),), 0, (), 0, (), (), ())
+        t, city, out, errors = STRINGS["id"], shipped_city(), {}, []
+        start = threading.Barrier(2)
+        def draw(name, fn):
+            start.wait()
+            try:
+                out[name] = fn()
+            except Exception as exc:
+                errors.append(repr(exc))
+        threads = [threading.Thread(target=draw, args=("day", lambda: per_day_svg(report, t))),
+                   threading.Thread(target=draw, args=("opd", lambda: compliance_svg(report, city, t)))]
+        [th.start() for th in threads]
+        [th.join() for th in threads]
+        assert not errors, errors
+        assert out["day"].rstrip().endswith(b"</svg>") and out["opd"].rstrip().endswith(b"</svg>")
+        print("ok")
+        """
+    )
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
