@@ -47,7 +47,9 @@ def find_case(session: Session, envelope: ComplaintEnvelope, *, window_days: flo
     takes nothing more, whatever the message names (:mod:`workers.completion`).
     """
     case = _continued_case(session, envelope)
-    if case is not None and completion.past_window(session, case, window_days):
+    # The app names the case itself ("add a message"): its explicit choice stands after the window.
+    expires = envelope.channel in completion.REPLY_CHANNELS
+    if case is not None and expires and completion.past_window(session, case, window_days):
         log.info("returned_case_expired", ticket=case.ticket)
         return None
     if case is None:
