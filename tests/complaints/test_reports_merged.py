@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from complaints.db import make_engine, session_factory, upgrade
 from complaints.opd_report import LateStep, build_opd_report
 from complaints.queries import Viewer
 from complaints.reports import MERGED_STATUS, Period, Report, build_report
@@ -25,7 +24,7 @@ from complaints.statistics import OpdFigure, PublicFigures, public_figures
 from gateway.console.report_tables import build_tables
 from gateway.console.strings import STRINGS
 from tests.support.city import shipped_city
-from tests.support.report_cases import seed_merged, seed_november, wib
+from tests.support.report_cases import seed_merged, seed_november, seeded_database, wib
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 TODAY = date(2026, 12, 6)
@@ -34,15 +33,7 @@ TODAY = date(2026, 12, 6)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
     """A migrated SQLite or PostgreSQL database holding the November and the merged street light."""
-    url = f"sqlite:///{tmp_path / 'merged.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        seed_november(session)
-        seed_merged(session)
-        session.commit()
-        yield session
-    engine.dispose()
+    yield from seeded_database(request, tmp_path, seed_november, seed_merged)
 
 
 def report(session: Session, viewer: Viewer) -> Report:

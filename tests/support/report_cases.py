@@ -26,11 +26,15 @@ G      sms        Tue 1 Dec 00:10 received (December in Bogor, 30 Nov 17:10 UTC)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
+from complaints.db import make_engine, session_factory, upgrade
 from complaints.merging import MERGED, MERGED_INTO
 from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from normalizer.envelope import new_id
@@ -228,3 +232,18 @@ def seed_merged(session: Session) -> dict[str, Complaint]:
     )
     session.flush()
     return cases
+
+
+def seeded_database(
+    request: pytest.FixtureRequest, tmp_path: Path, *seeds: Callable[[Session], object]
+) -> Iterator[Session]:
+    """A session on a migrated SQLite (``request.param == "sqlite"``) or PostgreSQL database holding ``seeds``."""
+    url = f"sqlite:///{tmp_path / 'report.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        for seed in seeds:
+            seed(session)
+        session.commit()
+        yield session
+    engine.dispose()
