@@ -50,7 +50,8 @@ chaos-quick: setup-test services
 hostile: setup-test services
 	$(BIN)/python -m pytest -q -s tests/gateway/test_webhook_contract.py tests/gateway/test_hostile_fuzz.py \
 		tests/gateway/test_hostile_console_fuzz.py tests/gateway/test_openapi_schemathesis.py \
-		tests/e2e/test_hostile_mail.py tests/e2e/test_injection_browser.py tests/channels/test_outbound_injection.py
+		tests/e2e/test_hostile_mail.py tests/e2e/test_injection_browser.py tests/channels/test_outbound_injection.py \
+		tests/e2e/test_telegram_hostile_poll.py
 	@log=$$(mktemp); $(BIN)/python scripts/hostile_sweep.py >$$log 2>&1; status=$$?; tail -1 $$log; rm -f $$log; exit $$status
 
 bench: setup

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -319,6 +320,7 @@ def run(args: argparse.Namespace) -> int:
         telegram.close()
         redis.stop()
         _safe(pg.stop)
+        shutil.rmtree(pg.root / "data", ignore_errors=True)  # the logs stay; the database's files need not
 
 
 def _drained(engine: Any, load: Load) -> bool:
