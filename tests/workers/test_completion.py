@@ -203,3 +203,11 @@ def test_an_x_dm_with_the_missing_fields_completes_the_mentions_case(runtime: Ru
     sms(runtime, f"NIK {NIK} nama Siti Aminah alamat Jl. Pajajaran 10 telp 081234567890", user, channel="x")
     (after,) = cases(runtime)
     assert after.id == case.id and after.status == "disposisi" and after.nik == NIK
+
+
+def test_anonymous_web_form_complaints_are_never_merged(runtime: Runtime) -> None:
+    """Web-form senders without e-mail or phone share one address ("-"): each submission stays its own case."""
+    sms(runtime, f"Got mampet. {COMPLAINT}", "-", channel="web")
+    sms(runtime, f"NIK {NIK} nama Siti Aminah", "-", channel="web")
+    first, second = cases(runtime)
+    assert first.status == second.status == "dikembalikan_ke_pelapor" and first.nik is None
