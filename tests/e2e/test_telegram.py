@@ -235,6 +235,21 @@ async def test_wrong_secret_is_refused_and_nothing_stored(
     assert SECRET not in caplog.text and TOKEN not in caplog.text
 
 
+async def full_report_polled(system: Any, citizen: Citizen) -> int:
+    """In poll mode, ``citizen`` sends a whole report: the answer names a ticket and the stored
+    offset moves past the update; returns that update's id."""
+    text = (
+        f"NIK: {NIK}, Nama: Siti Aminah, Alamat: {ADDRESS}, Telp: 081234567890, "
+        "Email: siti@example.id\nIsi: lampu PJU mati di Jl. Pajajaran sejak seminggu"
+    )
+    ack = await citizen.says(text)
+    assert TICKET.search(ack.text), ack.text
+    last_update = int(citizen.sent[-1]["update_id"])
+    cursor = await wait_db(system, lambda s: s.get(ChannelCursor, CURSOR_KEY))
+    assert cursor.value == str(last_update + 1)
+    return last_update
+
+
 async def test_long_poll_imports_once_across_restarts(tmp_path: Path) -> None:
     """In poll mode getUpdates' updates become a complaint; the stored offset keeps a restart from re-importing them."""
     async with FakeTelegram(TOKEN) as tg:
@@ -245,15 +260,7 @@ async def test_long_poll_imports_once_across_restarts(tmp_path: Path) -> None:
             async with aiohttp.ClientSession() as http:
                 async with http.post(system.urls[0] + "/channels/telegram", data=b"{}") as resp:
                     assert resp.status == 404  # no webhook in poll mode
-            text = (
-                f"NIK: {NIK}, Nama: Siti Aminah, Alamat: {ADDRESS}, Telp: 081234567890, "
-                "Email: siti@example.id\nIsi: lampu PJU mati di Jl. Pajajaran sejak seminggu"
-            )
-            ack = await citizen.says(text)
-            assert TICKET.search(ack.text), ack.text
-            last_update = citizen.sent[-1]["update_id"]
-            cursor = await wait_db(system, lambda s: s.get(ChannelCursor, CURSOR_KEY))
-            assert cursor.value == str(last_update + 1)
+            last_update = await full_report_polled(system, citizen)
             assert await wait_db(system, count(Complaint)) == 1
         finally:
             await system.stop()

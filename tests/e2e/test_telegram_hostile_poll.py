@@ -13,14 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from channels.telegram import CURSOR_KEY
-from complaints.models import ChannelCursor
 from gateway.embedded import start_system
 from tests.conftest import base_settings
-from tests.e2e.test_telegram import ADDRESS, NIK, TICKET, TOKEN, Citizen
+from tests.e2e.test_telegram import TOKEN, Citizen, full_report_polled
 from tests.support.error_logs import error_records, no_errors
 from tests.support.fake_telegram import FakeTelegram
-from tests.support.system import wait_db
 
 
 def hostile_updates(citizen: Citizen) -> list[dict[str, Any]]:
@@ -51,15 +48,7 @@ async def test_hostile_updates_in_a_poll_batch_block_no_one(tmp_path: Path) -> N
         system = await start_system(settings)
         try:
             with error_records() as errors:
-                text = (
-                    f"NIK: {NIK}, Nama: Siti Aminah, Alamat: {ADDRESS}, Telp: 081234567890, "
-                    "Email: siti@example.id\nIsi: lampu PJU mati"
-                )
-                ack = await citizen.says(text)
-                assert TICKET.search(ack.text), ack.text
-                last = citizen.sent[-1]["update_id"]
-                cursor = await wait_db(system, lambda s: s.get(ChannelCursor, CURSOR_KEY))
-                assert int(cursor.value) == last + 1
+                await full_report_polled(system, citizen)
                 # The hostile chat's text messages were read and answered too, not skipped.
                 assert [m for m in tg.messages if m.chat_id == "2222222"]
             no_errors(errors)

@@ -192,3 +192,22 @@ def test_a_labelled_complaint_within_the_window_is_a_new_complaint(runtime: Runt
     returned, new = cases(runtime)
     assert returned.status == "dikembalikan_ke_pelapor" and returned.nik is None
     assert new.nik == NIK and new.text == "sampah menumpuk di TPS pasar"
+
+
+def test_an_x_dm_with_the_missing_fields_completes_the_mentions_case(runtime: Runtime) -> None:
+    """A mention returned for identity (asked by DM); the citizen's DM "NIK ... nama ... alamat ..." completes it."""
+    user = "1900000000000000001"
+    sms(runtime, "@KotaBogor jalan berlubang besar di depan Kebun Raya", user, channel="x")
+    (case,) = cases(runtime)
+    assert case.status == "dikembalikan_ke_pelapor"
+    sms(runtime, f"NIK {NIK} nama Siti Aminah alamat Jl. Pajajaran 10 telp 081234567890", user, channel="x")
+    (after,) = cases(runtime)
+    assert after.id == case.id and after.status == "disposisi" and after.nik == NIK
+
+
+def test_anonymous_web_form_complaints_are_never_merged(runtime: Runtime) -> None:
+    """Web-form senders without e-mail or phone share one address ("-"): each submission stays its own case."""
+    sms(runtime, f"Got mampet. {COMPLAINT}", "-", channel="web")
+    sms(runtime, f"NIK {NIK} nama Siti Aminah", "-", channel="web")
+    first, second = cases(runtime)
+    assert first.status == second.status == "dikembalikan_ke_pelapor" and first.nik is None
