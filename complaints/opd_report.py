@@ -5,7 +5,9 @@ and how fast, step by step against the time standard, every step it finished lat
 ticket, so an auditor can open the case), and every case it sent back as not its authority,
 with its reason. Steps count for the OPD that held the case while they lasted
 (``history.opd_code``), so a case re-routed away later still shows in the month of the OPD that
-had it. Blocking: run in a thread.
+had it. A case merged into another (issue 10) is not open (nobody can act on it: its main case
+carries the work) and is counted on its own line, merged in the month; see
+:data:`complaints.reports.MERGED_STATUS` for why. Blocking: run in a thread.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from complaints import sla
+from complaints.merging import MERGED_INTO
 from complaints.models import Complaint, HistoryEntry
 from complaints.queries import Viewer, opd_statuses
 from complaints.reports import OperatorReturn, Period, StepFigure, finished_stays, returns_to_operator, step_figures
@@ -52,10 +55,12 @@ class OpdReport:
     returned: int
     """Cases it returned to the operator as not its authority."""
     open_now: int
-    """Its cases still open when the report was made (with it, or with the operator for its answer)."""
+    """Its cases still open when the report was made (with it, or with the operator for its answer), merged ones not."""
     steps: tuple[StepFigure, ...]
     late: tuple[LateStep, ...]
     returns: tuple[OperatorReturn, ...]
+    merged: int = 0
+    """Its cases merged into another of its cases in the month (answered with that one)."""
 
 
 def _entries(session: Session, code: str, status: str, start: datetime, end: datetime) -> int:
@@ -82,7 +87,18 @@ def build_opd_report(session: Session, code: str, period: Period, sop: SopConfig
     )
     open_now = session.scalar(
         select(func.count()).where(
-            Complaint.opd_code == code, Complaint.status.in_([s for s in opd_statuses() if s != CLOSED])
+            Complaint.opd_code == code,
+            Complaint.status.in_([s for s in opd_statuses() if s != CLOSED]),
+            Complaint.merged_into_id.is_(None),
+        )
+    )
+    # The merge's history row (a note: the status does not change) carries the OPD, on the ix_history_at range.
+    merged = session.scalar(
+        select(func.count()).where(
+            HistoryEntry.action == MERGED_INTO,
+            HistoryEntry.opd_code == code,
+            HistoryEntry.at >= start,
+            HistoryEntry.at < end,
         )
     )
     return OpdReport(
@@ -95,6 +111,7 @@ def build_opd_report(session: Session, code: str, period: Period, sop: SopConfig
         steps=step_figures(own, sop),
         late=late,
         returns=tuple(r for r in returns_to_operator(session, _ALL, start, end) if r.opd_code == code),
+        merged=int(merged or 0),
     )
 
 

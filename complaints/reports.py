@@ -4,7 +4,8 @@
 :func:`complaints.queries.visible_cases`, so an OPD user's report holds only their OPD's cases)
 and returns plain numbers:
 
-- complaints received in the period per channel, per OPD and per current status, and per day;
+- complaints received in the period per channel, per OPD and per current status, and per day
+  (a case merged into another counts as received, and under :data:`MERGED_STATUS`, not its old status);
 - time per SOP step (median and 90th percentile, on each status's clock) and the share of steps
   done within the standard, per step and per OPD (:mod:`complaints.step_times`); a step counts in
   the period in which it *ended*;
@@ -42,6 +43,19 @@ DELIVERED = "delivered"
 FAILED = ("failed", "unknown")
 """Reply states that mean the citizen may not have the answer (an operator must act)."""
 ON_THE_WAY = ("queued", "sending")
+
+MERGED_STATUS = "digabung"
+"""The per-status key of cases merged into another (``merged_into_id`` set), in place of their status.
+
+Why (issue 10): a merged case is answered with its main case and its own status stays where the
+merge froze it, so counted under that status it would look like an open case forever. Counted with
+the main case's status instead, one street light reported by thirty people would count as thirty
+answers (within the standard or late) for one piece of work. An auditor counts every report as
+received and every case's outcome once: so a merged case is received, then "merged into another
+case" (its own line, so the statuses still add up to the received total), and its outcome is the
+main case's, counted once there. Steps finished on it before the merge stay in the step figures:
+that work was done against the clock, and a merge must not hide a late step.
+"""
 
 OTHER_REASON = "lainnya"
 """The reason key of a return without one (an operator who wrote their own words)."""
@@ -148,6 +162,16 @@ class Report:
     answers: tuple[AnswerDelivery, ...]
 
 
+def status_key(status: str, merged_into_id: str | None) -> str:
+    """The line a case counts on in a per-status figure: its status, or :data:`MERGED_STATUS` once merged."""
+    return MERGED_STATUS if merged_into_id is not None else status
+
+
+def statuses_in_order(counts: Counter[str], sop: SopConfig) -> tuple[tuple[str, int], ...]:
+    """(status, count) in sop.yaml's order, the merged cases last; statuses with none left out."""
+    return tuple((s, counts[s]) for s in (*sop.statuses, MERGED_STATUS) if counts[s])
+
+
 def _ids(viewer: Viewer) -> Select[tuple[str]]:
     return visible_cases(viewer).with_only_columns(Complaint.id)
 
@@ -169,14 +193,16 @@ class _Received:
 def _received(session: Session, viewer: Viewer, start: datetime, end: datetime, calendar: sla.Calendar) -> _Received:
     rows = session.execute(
         visible_cases(viewer)
-        .with_only_columns(Complaint.created_at, Complaint.channel, Complaint.opd_code, Complaint.status)
+        .with_only_columns(
+            Complaint.created_at, Complaint.channel, Complaint.opd_code, Complaint.status, Complaint.merged_into_id
+        )
         .where(Complaint.created_at >= start, Complaint.created_at < end)
     ).all()
     found = _Received(total=len(rows))
-    for created, channel, opd, status in rows:
+    for created, channel, opd, status, merged_into in rows:
         found.channels[channel] += 1
         found.opds[opd] += 1
-        found.statuses[status] += 1
+        found.statuses[status_key(status, merged_into)] += 1
         found.days[(calendar.local_date(created), channel)] += 1
     return found
 
@@ -342,7 +368,7 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
         received=received.total,
         by_channel=_by_count(received.channels),
         by_opd=_by_count(received.opds),
-        by_status=tuple((s, received.statuses[s]) for s in sop.statuses if received.statuses[s]),
+        by_status=statuses_in_order(received.statuses, sop),
         per_day=tuple((day, channel, n) for (day, channel), n in sorted(received.days.items())),
         steps=step_figures(found, sop),
         opd_compliance=opd_compliance(found, sop),

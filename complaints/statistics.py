@@ -3,13 +3,17 @@
 Over the last twelve months (the current one included, city dates):
 
 - complaints received per month, and per current status;
-- per OPD: complaints it has now, how many it answered, and the share answered within the
-  standard. *Answered within the standard* means the OPD's own time, from the case's last
-  disposition to it (entering ``disposisi``) to its first answer (entering ``dijawab``), counted
-  in working minutes, is at most the sum of the time standards of the OPD's steps in sop.yaml
-  (``actor: opd`` on the main line: 30 + 240 + 1440 minutes in the shipped SOP). The answer is
-  credited to the OPD written on the history row (``history.opd_code``), so a re-routed case
-  counts for the OPD that answered it.
+- per OPD: complaints it has now, how many of them were merged into another case, how many it
+  answered, and the share answered within the standard. *Answered within the standard* means the
+  OPD's own time, from the case's last disposition to it (entering ``disposisi``) to its first
+  answer (entering ``dijawab``), counted in working minutes, is at most the sum of the time
+  standards of the OPD's steps in sop.yaml (``actor: opd`` on the main line: 30 + 240 + 1440 minutes
+  in the shipped SOP). The answer is credited to the OPD written on the history row
+  (``history.opd_code``), so a re-routed case counts for the OPD that answered it.
+
+A case merged into another (issue 10) counts as received and on the "merged" line of the
+statuses and of its OPD, never as answered: its answer is its main case's, counted once there
+(:data:`complaints.reports.MERGED_STATUS` says why).
 
 OPDs with fewer than ``min_cases`` complaints in the window are left out (a handful of cases
 could point at the people behind them); the page says how many were left out.
@@ -26,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from complaints import sla
 from complaints.models import Complaint, HistoryEntry
-from complaints.reports import Period
+from complaints.reports import Period, status_key, statuses_in_order
 from complaints.step_times import REROUTE
 from config.model import SopConfig
 from config.statuses import ANSWERED, DISPOSED
@@ -42,6 +46,8 @@ class OpdFigure:
     received: int
     answered: int
     answered_within: int
+    merged: int = 0
+    """Of ``received``, cases merged into another case (answered with it, not counted in ``answered``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,9 @@ def _answers(
             # A status change, or a re-route (disposisi to disposisi): not a note written in the status.
             or_(HistoryEntry.from_status != HistoryEntry.to_status, HistoryEntry.action == REROUTE),
             HistoryEntry.at < end,
+            # A merged case is answered with its main case, counted once there (an answer the OPD gave it
+            # before the merge too: its reporter got the main case's answer).
+            Complaint.merged_into_id.is_(None),
             Complaint.id.in_(
                 select(HistoryEntry.complaint_id).where(
                     HistoryEntry.to_status == ANSWERED, HistoryEntry.at >= start, HistoryEntry.at < end
@@ -121,18 +130,20 @@ def public_figures(
     period = window(today)
     start, end = period.bounds(calendar)
     rows = session.execute(
-        select(Complaint.created_at, Complaint.status, Complaint.opd_code).where(
+        select(Complaint.created_at, Complaint.status, Complaint.opd_code, Complaint.merged_into_id).where(
             Complaint.created_at >= start, Complaint.created_at < end
         )
     ).all()
     months: Counter[date] = Counter()
     statuses: Counter[str] = Counter()
     opds: Counter[str] = Counter()
-    for created, status, opd in rows:
+    merged: Counter[str] = Counter()
+    for created, status, opd, merged_into in rows:
         months[calendar.local_date(created).replace(day=1)] += 1
-        statuses[status] += 1
+        statuses[status_key(status, merged_into)] += 1
         if opd is not None:
             opds[opd] += 1
+            merged[opd] += merged_into is not None
     answered, within = _answers(session, start, end, sop, calendar)
     shown = sorted(code for code, n in opds.items() if n >= min_cases)
     month_starts = []
@@ -143,8 +154,8 @@ def public_figures(
     return PublicFigures(
         period=period,
         per_month=tuple((m, months[m]) for m in month_starts),
-        per_status=tuple((s, statuses[s]) for s in sop.statuses if statuses[s]),
-        per_opd=tuple(OpdFigure(code, opds[code], answered[code], within[code]) for code in shown),
+        per_status=statuses_in_order(statuses, sop),
+        per_opd=tuple(OpdFigure(code, opds[code], answered[code], within[code], merged[code]) for code in shown),
         hidden_opds=len(opds) - len(shown),
         min_cases=min_cases,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from complaints.reports import OTHER_REASON, Report
+from complaints.reports import MERGED_STATUS, OTHER_REASON, Report
 from complaints.sla import calendar_of
 from config.model import CityConfig
 
@@ -47,7 +47,9 @@ def _channel(t: dict[str, str], channel: str) -> str:
     return t.get("channel_" + channel, channel)
 
 
-def _status(config: CityConfig, status: str, lang: str) -> str:
+def _status(config: CityConfig, status: str, lang: str, t: dict[str, str]) -> str:
+    if status == MERGED_STATUS:
+        return t["report_status_merged"]
     return config.sop.label(status, lang) if status in config.sop.statuses else status
 
 
@@ -89,7 +91,7 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
         tuple(
             (
                 s.step,
-                _status(config, s.status, lang),
+                _status(config, s.status, lang, t),
                 t["report_clock_" + s.clock],
                 s.standard,
                 s.count,
@@ -144,7 +146,7 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
             "statuses",
             "report_by_status",
             "report_col_status",
-            [(_status(config, st, lang), n) for st, n in report.by_status],
+            [(_status(config, st, lang, t), n) for st, n in report.by_status],
         ),
     )
     tables = [_counts(name, t[title], t[first], t, rows) for name, title, first, rows in received_by]

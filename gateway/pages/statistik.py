@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from complaints import sla
+from complaints.reports import MERGED_STATUS
 from complaints.statistics import PublicFigures, opd_standard_minutes, public_figures
 from gateway.html import html_response, pick_language
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
@@ -64,6 +65,7 @@ async def statistik_page(request: web.Request) -> web.Response:
             "name": opd.name if (opd := config.opd(f.opd_code)) else f.opd_code,
             "received": f.received,
             "answered": f.answered,
+            "merged": f.merged,
             "share": round(100 * f.answered_within / f.answered, 1) if f.answered else None,
         }
         for f in figures.per_opd
@@ -79,7 +81,13 @@ async def statistik_page(request: web.Request) -> web.Response:
             switch_url=f"{request.path}?lang={other}",
             figures=figures,
             month_label=lambda d: f"{months[d.month - 1]} {d.year}",
-            status_label=lambda s: config.sop.label(s, lang) if s in config.sop.statuses else s,
+            status_label=lambda s: (
+                t["statistik_status_merged"]
+                if s == MERGED_STATUS
+                else config.sop.label(s, lang)
+                if s in config.sop.statuses
+                else s
+            ),
             opds=opds,
             standard_hours=round(opd_standard_minutes(config.sop) / 60, 1),
         )

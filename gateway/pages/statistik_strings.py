@@ -19,6 +19,12 @@ STATISTIK_STRINGS: dict[str, dict[str, str]] = {
         "statistik_count": "Jumlah",
         "statistik_received": "Pengaduan",
         "statistik_answered": "Dijawab",
+        "statistik_merged": "Digabung",
+        "statistik_status_merged": "Digabung ke pengaduan lain",
+        "statistik_merged_note": (
+            "Digabung: pengaduan yang sama dengan pengaduan lain dan digabung ke dalamnya; pelapornya menerima "
+            "jawaban pengaduan utama, yang dihitung satu kali sebagai dijawab."
+        ),
         "statistik_share": "% dijawab dalam waktu standar",
         "statistik_standard_note": (
             "Dalam waktu standar: OPD menjawab paling lama {hours} jam kerja sejak pengaduan didisposisikan "
@@ -43,6 +49,12 @@ STATISTIK_STRINGS: dict[str, dict[str, str]] = {
         "statistik_count": "Count",
         "statistik_received": "Complaints",
         "statistik_answered": "Answered",
+        "statistik_merged": "Merged",
+        "statistik_status_merged": "Merged into another case",
+        "statistik_merged_note": (
+            "Merged: complaints about the same problem as another one and merged into it; their reporters "
+            "receive the main complaint's answer, which counts once as answered."
+        ),
         "statistik_share": "% answered within the standard",
         "statistik_standard_note": (
             "Within the standard: the OPD answered within {hours} working hours of the complaint being "

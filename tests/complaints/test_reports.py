@@ -21,7 +21,7 @@ from complaints.reports import OperatorReturn, Period, Report, StepFigure, build
 from complaints.sla import calendar_of
 from complaints.step_times import percentile
 from tests.support.city import shipped_city
-from tests.support.report_cases import RETURN_REASON, seed_november, wib
+from tests.support.report_cases import RETURN_REASON, seed_november, seeded_database, wib
 
 NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 
@@ -29,14 +29,7 @@ NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30))
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
     """A migrated SQLite or PostgreSQL database holding the hand-made November."""
-    url = f"sqlite:///{tmp_path / 'report.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    engine = make_engine(url)
-    upgrade(engine)
-    with session_factory(engine)() as session:
-        seed_november(session)
-        session.commit()
-        yield session
-    engine.dispose()
+    yield from seeded_database(request, tmp_path, seed_november)
 
 
 def report(session: Session, viewer: Viewer, period: Period = NOVEMBER) -> Report:

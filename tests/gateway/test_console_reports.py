@@ -201,6 +201,7 @@ async def test_printable_monthly_report_of_an_opd(tmp_path: Path) -> None:
         labels = [ID["report_opd_disposed"], ID["report_opd_answered"], ID["report_opd_returned"]]
         assert summary[:3] == [[labels[0], "2"], [labels[1], "1"], [labels[2], "0"]]
         assert summary[3][0].startswith(ID["report_opd_open"].split("{")[0]) and summary[3][1] == "1"
+        assert summary[4] == [ID["report_opd_merged"], "0"]  # the printed month names its merged cases too
 
 
 def test_the_two_charts_drawn_at_once_in_a_fresh_process() -> None:

@@ -19,7 +19,7 @@ from gateway.pollers import PollerSet, start_intake
 from tests.conftest import base_settings
 from workers.setup import build_runtime
 
-LEASE_SECONDS = 1.5
+LEASE_SECONDS = 3.0
 
 
 class CountingPoller:
@@ -106,7 +106,7 @@ async def test_only_one_of_two_pollers_polls_and_the_other_takes_over_when_it_di
     assert first.poller.active and not second.poller.starts
     await first.die()
     took = await until(lambda: second.poller.active, LEASE_SECONDS * 3)
-    assert took <= LEASE_SECONDS + 0.3, f"standby took {took:.2f} s to take over"
+    assert took <= LEASE_SECONDS + 1.0, f"standby took {took:.2f} s to take over"
     assert len(second.poller.starts) == 1 and len(first.poller.starts) == 1
     with second.runtime.sf() as session:
         row = session.scalar(select(SchedulerLease).where(SchedulerLease.name == "poller:imap"))
@@ -122,7 +122,7 @@ async def test_a_clean_stop_hands_over_at_the_next_check(two: tuple[PollerProces
     await first.running.stop()
     first.running = None
     took = await until(lambda: second.poller.active, LEASE_SECONDS)
-    assert took <= LEASE_SECONDS / 6 + 0.3
+    assert took <= LEASE_SECONDS / 6 + 1.0
 
 
 async def test_a_holder_that_cannot_renew_stops_before_its_lease_runs_out(

@@ -122,3 +122,23 @@ async def test_no_cache_counts_at_once(tmp_path: Path) -> None:
             seed_case(session, "BGR-AAAAAAA", "disposisi", opd_code="dlh", created_at=utcnow() - timedelta(hours=1))
         page = await (await site.client.get("/statistik")).text()
         assert re.search(rf"<th scope=\"row\">{dlh}</th><td class=\"num\">1</td>", page)
+
+
+@pytest.mark.asyncio
+async def test_page_shows_merged_cases_on_their_own_line(tmp_path: Path) -> None:
+    """A case merged into another counts in its OPD's complaints and on the merged line, in words."""
+    async with console_site(tmp_path, statistik_cache_seconds=0, statistik_min_cases=1) as site:
+        with site.runtime.sf.begin() as session:
+            main = seed_case(
+                session, "BGR-AAAAAAA", "disposisi", opd_code="dlh", created_at=utcnow() - timedelta(hours=2)
+            )
+            session.flush()
+            seed_case(session, "BGR-BBBBBBB", "disposisi", opd_code="dlh", created_at=utcnow() - timedelta(hours=1),
+                      merged_into_id=main.id)  # fmt: skip
+        page = await (await site.client.get("/statistik?lang=en")).text()
+        dlh = site.runtime.config.opds["dlh"].name
+        numbers = '<td class="num">2</td><td class="num">1</td><td class="num">0</td>'  # complaints, merged, answered
+        assert re.search(rf'<th scope="row">{dlh}</th>{numbers}', page)
+        assert re.search(rf'<th scope="row">{EN["statistik_status_merged"]}</th><td class="num">1</td>', page)
+        disposed = site.runtime.config.sop.label("disposisi", "en")
+        assert re.search(rf'<th scope="row">{disposed}</th><td class="num">1</td>', page)

@@ -26,11 +26,16 @@ G      sms        Tue 1 Dec 00:10 received (December in Bogor, 30 Nov 17:10 UTC)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
+from complaints.db import make_engine, session_factory, upgrade
+from complaints.merging import MERGED, MERGED_INTO
 from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from normalizer.envelope import new_id
 from tests.support.cases import seed_case
@@ -167,3 +172,78 @@ def seed_november(session: Session) -> dict[str, Complaint]:
     answer(session, a, "email", "delivered", "2026-12-01 08:00")  # December: not in the November report
     session.flush()
     return {"A": a, "B": b, "C": c, "D": d, "E": e, "F": f, "G": g}
+
+
+def seed_merged(session: Session) -> dict[str, Complaint]:
+    """Seed three reports of one broken street light with DLH, L and M merged into K; return them by letter.
+
+    =====  =========  ==================================================================================
+    case   channel    history (working minutes)
+    =====  =========  ==================================================================================
+    K      web        the main case. Mon 2 Nov 08:05 routed to DLH; 08:25 accept (20); 10:25 follow-up
+                      (120); Tue 3 Nov 08:00 answer (335: 10:25 to 16:00); 08:10 received; 08:20 approved.
+    L      sms        Mon 2 Nov 09:01 routed to DLH; 09:30 merged into K, left in ``disposisi`` (its step
+                      never ends).
+    M      telegram   Mon 2 Nov 09:11 routed to DLH; 10:11 accept (60: late); 10:31 follow-up (20); 10:51
+                      DLH answers (20); 11:00 merged into K, left in ``dijawab``.
+    =====  =========  ==================================================================================
+    """
+    k = _case(session, "BGR-KKKKKKK", "selesai", "web", "2026-11-02 08:00", opd_code="dlh")
+    walk(
+        session,
+        k,
+        [
+            ("2026-11-02 08:05", "routed", "diverifikasi", "disposisi", "dlh", "dlh"),
+            ("2026-11-02 08:25", "accept", "disposisi", "dianalisa", "dlh", None),
+            ("2026-11-02 09:30", MERGED, "dianalisa", "dianalisa", "dlh", "BGR-LLLLLLL"),
+            ("2026-11-02 10:25", "follow_up", "dianalisa", "ditindaklanjuti", "dlh", None),
+            ("2026-11-02 11:00", MERGED, "ditindaklanjuti", "ditindaklanjuti", "dlh", "BGR-MMMMMMM"),
+            ("2026-11-03 08:00", "answer", "ditindaklanjuti", "dijawab", "dlh", None),
+            ("2026-11-03 08:10", "receive_answer", "dijawab", "diterima_operator", "dlh", None),
+            ("2026-11-03 08:20", "approve", "diterima_operator", "selesai", "dlh", None),
+        ],
+    )
+    session.flush()
+    cases = {"K": k}
+    for letter, channel, created, status in (
+        ("L", "sms", "2026-11-02 09:00", "disposisi"),
+        ("M", "telegram", "2026-11-02 09:10", "dijawab"),
+    ):
+        case = _case(session, f"BGR-{letter * 7}", status, channel, created, opd_code="dlh", merged_into_id=k.id)
+        cases[letter] = case
+    walk(
+        session,
+        cases["L"],
+        [
+            ("2026-11-02 09:01", "routed", "diverifikasi", "disposisi", "dlh", "dlh"),
+            ("2026-11-02 09:30", MERGED_INTO, "disposisi", "disposisi", "dlh", k.ticket),
+        ],
+    )
+    walk(
+        session,
+        cases["M"],
+        [
+            ("2026-11-02 09:11", "routed", "diverifikasi", "disposisi", "dlh", "dlh"),
+            ("2026-11-02 10:11", "accept", "disposisi", "dianalisa", "dlh", None),
+            ("2026-11-02 10:31", "follow_up", "dianalisa", "ditindaklanjuti", "dlh", None),
+            ("2026-11-02 10:51", "answer", "ditindaklanjuti", "dijawab", "dlh", None),
+            ("2026-11-02 11:00", MERGED_INTO, "dijawab", "dijawab", "dlh", k.ticket),
+        ],
+    )
+    session.flush()
+    return cases
+
+
+def seeded_database(
+    request: pytest.FixtureRequest, tmp_path: Path, *seeds: Callable[[Session], object]
+) -> Iterator[Session]:
+    """A session on a migrated SQLite (``request.param == "sqlite"``) or PostgreSQL database holding ``seeds``."""
+    url = f"sqlite:///{tmp_path / 'report.sqlite3'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        for seed in seeds:
+            seed(session)
+        session.commit()
+        yield session
+    engine.dispose()
