@@ -38,10 +38,12 @@ __all__ = [
     "returned_case_of_sender",
 ]
 
-REPLY_CHANNELS = frozenset({"sms", "email", "x", "telegram", "whatsapp"})
-"""Channels a citizen answers our return message on. Not the web form or the app (their accept
-already showed the citizen a new ticket, and anonymous web-form senders share one address) nor
-an operator's manual entry: there, a new message is always its own case."""
+REPLY_CHANNELS = frozenset({"sms", "email", "x"})
+"""Channels whose plain messages (not a guided chat's turns) may answer our return message. Not
+the web form or the app (their accept already showed the citizen a new ticket, and anonymous
+web-form senders share one address) nor an operator's manual entry: there, a new message is
+always its own case. Every chat channel (``kind="conversation"``) answers in its conversation
+(``workers.conversation``), whatever its name."""
 
 MAX_REPLY_WORDS = 12
 """Words besides the identity labels and values: "ini NIK saya, maaf tadi lupa" is a reply,
@@ -101,7 +103,7 @@ def returned_case_of_sender(
     "not the city's authority" must not reopen it. The sender is matched on the case's reply
     route (same channel and address: the phone, the e-mail address, the chat).
     """
-    if envelope.channel not in REPLY_CHANNELS or not is_short_reply(envelope):
+    if not is_short_reply(envelope):
         return None
     route = envelope.reply_route
     which = [Complaint.status == RETURNED_TO_CITIZEN]

@@ -48,11 +48,11 @@ def find_case(session: Session, envelope: ComplaintEnvelope, *, window_days: flo
     """
     case = _continued_case(session, envelope)
     # The app names the case itself ("add a message"): its explicit choice stands after the window.
-    expires = envelope.channel in completion.REPLY_CHANNELS
-    if case is not None and expires and completion.past_window(session, case, window_days):
+    replies = envelope.channel in completion.REPLY_CHANNELS
+    if case is not None and replies and completion.past_window(session, case, window_days):
         log.info("returned_case_expired", ticket=case.ticket)
         return None
-    if case is None:
+    if case is None and replies:
         case = completion.returned_case_of_sender(session, envelope, window_days)
         if case is not None:
             log.info("completes_returned_case", ticket=case.ticket)
