@@ -21,5 +21,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("complaints") as batch_op:
-        batch_op.drop_column("identity_sources")
+    if op.get_bind().dialect.name == "sqlite":
+        # In place (SQLite 3.35+): a batch copy would drop `complaints`, which the foreign keys of
+        # history and the other tables refuse once cases are stored (as in 0017).
+        op.execute("ALTER TABLE complaints DROP COLUMN identity_sources")
+    else:
+        op.drop_column("complaints", "identity_sources")
