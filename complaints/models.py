@@ -177,6 +177,11 @@ class Complaint(Base):
     deadline_clock: Mapped[str | None] = mapped_column(String(8))
     """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
     deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
+    # issue 14, deadlines by class (migration 0021)
+    complaint_class: Mapped[str | None] = mapped_column(String(40))
+    """The class picked at verification (a code of config/complaint_classes.yaml); NULL before."""
+    class_deadline_at: Mapped[datetime | None]
+    """The overall deadline of that class: close of office on its n-th working day after receipt."""
 
 
 class HistoryEntry(Base):
