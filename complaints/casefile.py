@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from complaints import deadlines, lifecycle, sla
+from complaints import complaint_class, deadlines, lifecycle, sla
 from complaints.escalation import STAFF_MAIL_KINDS
 from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, Complaint, HistoryEntry, InboxMessage, PersonalDataView, Reply
@@ -93,6 +93,11 @@ class Summary:
     answer_public: bool
     attention: str | None
     closed_at: datetime | None
+    class_label: str | None = None
+    """Issue 14: the complaint class in the page's language (None before verification)."""
+    class_deadline_at: datetime | None = None
+    class_overdue: bool = False
+    """The class deadline has passed while the case is open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +305,15 @@ def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> S
         answer_public=case.answer_public,
         attention=case.attention,
         closed_at=case.closed_at,
+        class_label=_class_label(config, case.complaint_class, lang),
+        class_deadline_at=case.class_deadline_at,
+        class_overdue=complaint_class.is_class_overdue(case, now),
     )
+
+
+def _class_label(config: CityConfig, code: str | None, lang: str) -> str | None:
+    chosen = config.classes.get(code)
+    return chosen.label(lang) if chosen is not None else code
 
 
 def attachments_of(stored: Mapping[str, Any] | None) -> tuple[Attachment, ...]:

@@ -177,7 +177,14 @@ class Complaint(Base):
     deadline_clock: Mapped[str | None] = mapped_column(String(8))
     """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
     deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
-    # issue 14, close the loop (migration 0021)
+    # issue 14, deadlines by class (migration 0021)
+    complaint_class: Mapped[str | None] = mapped_column(String(40))
+    """The class picked at verification (a code of config/complaint_classes.yaml); NULL before."""
+    class_deadline_at: Mapped[datetime | None]
+    """The overall deadline of that class: close of office on its n-th working day after receipt."""
+    class_escalated_at: Mapped[datetime | None]
+    """When the scheduler escalated the passed class deadline (once a case; migration 0022)."""
+    # issue 14, close the loop (migration 0023)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How often the citizen's ``TIDAK PUAS`` reopened the case to its OPD (complaints/rating.py)."""
 

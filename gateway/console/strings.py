@@ -235,6 +235,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_err_required": "wajib diisi.",
         "action_err_too_long": "terlalu panjang (paling banyak 10.000 karakter).",
         "action_err_opd_unknown": "pilih OPD dari daftar.",
+        "action_err_class_unknown": "pilih klasifikasi dari daftar.",
+        "form_class": "Klasifikasi pengaduan",
+        "form_class_days": "{label} ({n} hari kerja)",
+        "case_class": "Klasifikasi",
+        "case_class_deadline": "Batas waktu klasifikasi",
+        "case_class_none": "belum diklasifikasi",
+        "col_class_deadline": "Batas klasifikasi",
         "action_err_opd_same": "pilih OPD yang lain dari OPD sekarang.",
         "action_err_reason_template_unknown": "templat alasan tidak dikenal.",
         "action_err_photos_too_many": "paling banyak 5 foto.",
@@ -536,6 +543,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "terlambat, dieskalasi",
+        "attention_class_overdue": "lewat batas klasifikasi, dieskalasi",
         "hist_action_escalated": "eskalasi langkah terlambat",
         "hist_action_escalation_cleared": "tanda eskalasi dihapus (langkah selesai)",
         "delivery_kind_escalation": "Eskalasi ke OPD",
@@ -906,6 +914,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_err_required": "is required.",
         "action_err_too_long": "is too long (at most 10,000 characters).",
         "action_err_opd_unknown": "choose an OPD from the list.",
+        "action_err_class_unknown": "choose a class from the list.",
+        "form_class": "Complaint class",
+        "form_class_days": "{label} ({n} working days)",
+        "case_class": "Class",
+        "case_class_deadline": "Class deadline",
+        "case_class_none": "not classified yet",
+        "col_class_deadline": "Class deadline",
         "action_err_opd_same": "choose an OPD other than the current one.",
         "action_err_reason_template_unknown": "unknown reason template.",
         "action_err_photos_too_many": "at most 5 photos.",
@@ -1206,6 +1221,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "overdue, escalated",
+        "attention_class_overdue": "past its class deadline, escalated",
         "hist_action_escalated": "overdue step escalated",
         "hist_action_escalation_cleared": "escalation flag cleared (step done)",
         "delivery_kind_escalation": "Escalation to the OPD",
