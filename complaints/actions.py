@@ -12,7 +12,7 @@ The form contract (field names) the case page renders and the POST handler reads
 =====================  =========================================================
 action                 fields
 =====================  =========================================================
-``verify``             –
+``verify``             ``complaint_class`` (a code of complaint_classes.yaml; empty: the proposal)
 ``dispose``            ``opd``
 ``reroute``            ``opd``, ``reason`` (required)
 ``return_to_citizen``  ``reason_template`` (a key of :func:`return_reasons`), ``reason`` (edited text)
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, lifecycle, merging, notify, sla, store, transitions
+from complaints import answers, complaint_class, lifecycle, merging, notify, sla, store, transitions
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -330,7 +330,12 @@ def _no_uploads(ctx: _Context) -> None:
 def _verify(ctx: _Context) -> dict[str, list[str]]:
     # The operator confirmed the identity by hand: the automatic check's findings no longer hold.
     ctx.complaint.identity_problems = None
-    ctx.move(lifecycle.VERIFIED, "verify")
+    # Issue 14: the operator picks the class (the form proposes one); its deadline runs from receipt.
+    code = ctx.text("complaint_class", required=False) or complaint_class.suggest(ctx.complaint, ctx.config)
+    if ctx.config.classes.get(code) is None:
+        raise ActionInvalid({"complaint_class": "class_unknown"})
+    complaint_class.assign(ctx.complaint, code, ctx.config)
+    ctx.move(lifecycle.VERIFIED, "verify", note=code)
     return {"route_to_opd": [ctx.complaint.id]}
 
 

@@ -96,6 +96,11 @@ class Summary:
     answer_public: bool
     attention: str | None
     closed_at: datetime | None
+    class_label: str | None = None
+    """Issue 14: the complaint class in the page's language (None before verification)."""
+    class_deadline_at: datetime | None = None
+    class_overdue: bool = False
+    """The class deadline has passed while the case is open."""
     rahasia: bool = False
     """Confidential (issue 14): nothing of it on public pages."""
     anonim: bool = False
@@ -342,9 +347,19 @@ def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> S
         answer_public=case.answer_public,
         attention=case.attention,
         closed_at=case.closed_at,
+        class_label=_class_label(config, case.complaint_class, lang),
+        class_deadline_at=case.class_deadline_at,
+        class_overdue=case.class_deadline_at is not None
+        and case.closed_at is None
+        and sla.as_utc(case.class_deadline_at) < now,
         rahasia=bool(case.rahasia),
         anonim=bool(case.anonim),
     )
+
+
+def _class_label(config: CityConfig, code: str | None, lang: str) -> str | None:
+    chosen = config.classes.get(code)
+    return chosen.label(lang) if chosen is not None else code
 
 
 def attachments_of(stored: Mapping[str, Any] | None) -> tuple[Attachment, ...]:

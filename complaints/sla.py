@@ -29,6 +29,7 @@ __all__ = [
     "WALL",
     "WORKING",
     "Calendar",
+    "add_working_days",
     "add_working_minutes",
     "as_utc",
     "calendar_of",
@@ -141,6 +142,26 @@ def add_working_minutes(start: datetime, minutes: float, calendar: Calendar) -> 
             return cursor + remaining
         remaining -= available
     raise ValueError(f"no working time within {_MAX_DAYS} days of {start.isoformat()}: check calendar.yaml")
+
+
+def add_working_days(start: datetime, days: int, calendar: Calendar) -> datetime:
+    """Close of office on the ``days``-th working day after the local day of ``start`` (UTC).
+
+    Issue 14's class deadline: "5 working days" from a complaint received on Thursday is the
+    fifth working day after that Thursday, at closing time, whatever hour it came in; weekends,
+    public holidays and cuti bersama do not count.
+    """
+    day = calendar.local_date(start)
+    counted = 0
+    for _ in range(_MAX_DAYS):
+        day += timedelta(days=1)
+        window = calendar.window(day)
+        if window is None:
+            continue
+        counted += 1
+        if counted >= days:
+            return window[1]
+    raise ValueError(f"no {days} working days within {_MAX_DAYS} days of {start.isoformat()}: check calendar.yaml")
 
 
 def working_minutes_between(start: datetime, end: datetime, calendar: Calendar) -> float:

@@ -9,7 +9,8 @@ complaint at 3 a.m. It is called once per process (the runtime holds the result)
 A config directory holds all of these files (``intake config init DIR`` copies the shipped
 ones to start from)::
 
-    opd.yaml  routing.yaml  sop.yaml  calendar.yaml  replies/<lang>.yaml (id required)  data/wilayah.csv
+    opd.yaml  routing.yaml  sop.yaml  calendar.yaml  complaint_classes.yaml  replies/<lang>.yaml (id required)
+    data/wilayah.csv
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from config.classes import CLASSES_FILE, read_classes
 from config.model import (
     DEFAULT_LANGUAGE,
     WEEKDAYS,
@@ -64,7 +66,7 @@ __all__ = [
 OPD_FILE, ROUTING_FILE, SOP_FILE, REPLIES_DIR = Path("opd.yaml"), Path("routing.yaml"), Path("sop.yaml"), "replies"
 CALENDAR_FILE = Path("calendar.yaml")  # part-clock: working hours and days off of the SLA clock
 # Every file a config directory must hold, besides replies/<lang>.yaml.
-CONFIG_FILES = (OPD_FILE, ROUTING_FILE, SOP_FILE, REGIONS_FILE, CALENDAR_FILE)
+CONFIG_FILES = (OPD_FILE, ROUTING_FILE, SOP_FILE, REGIONS_FILE, CALENDAR_FILE, CLASSES_FILE)
 # Shipped beside the region list: where it comes from and under which licence.
 _NOTICE_FILES = (REGIONS_FILE.parent / "README.md",)
 
@@ -96,11 +98,12 @@ def load_city_config(config_dir: Path, *, home_region: str = "32.71") -> CityCon
     sop = _read_sop(directory / SOP_FILE, problems)
     replies = _read_replies(directory / REPLIES_DIR, problems)
     calendar = _read_calendar(directory / CALENDAR_FILE, problems)  # part-clock
+    classes = read_classes(directory / CLASSES_FILE, problems, set(opds) if opds is not None else None)  # issue 14
     problems.raise_if_any()
     # No problem recorded means every file was read.
     assert opds is not None and routing is not None and sop is not None and replies is not None  # noqa: S101
-    assert calendar is not None  # noqa: S101
-    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions, calendar)
+    assert calendar is not None and classes is not None  # noqa: S101
+    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions, calendar, classes)
 
 
 def load_replies(config_dir: Path) -> Replies:

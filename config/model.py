@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
+from config.classes import ClassesConfig
 from config.regions import Regions
 
 DEFAULT_LANGUAGE = "id"
@@ -210,6 +211,7 @@ class CityConfig:
     replies: Replies
     regions: Regions
     calendar: CalendarConfig = field(default_factory=lambda: CalendarConfig())  # part-clock: calendar.yaml
+    classes: ClassesConfig = field(default_factory=ClassesConfig)  # issue 14: complaint_classes.yaml
 
     def opd(self, code: str | None) -> Opd | None:
         """The OPD with ``code``, or None (no code, or not in the directory)."""
@@ -219,7 +221,8 @@ class CityConfig:
         """One line for operators: what this config holds."""
         return (
             f"{len(self.opds)} OPDs, {len(self.routing.rules)} routing rules, {len(self.sop.steps)} SOP steps, "
-            f"languages {','.join(self.replies.available)}, {len(self.regions)} regions"
+            f"languages {','.join(self.replies.available)}, {len(self.regions)} regions, "
+            f"{len(self.classes.classes)} complaint classes"
         )
 
 

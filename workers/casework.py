@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from complaints import lifecycle, sla, store
+from complaints import complaint_class, lifecycle, sla, store
 from complaints.identity_reply import identity_missing_reply
 from complaints.models import Complaint
 from complaints.replies import field_labels, render_reply
@@ -45,6 +45,9 @@ def check_case(
             # Completed by the citizen (issue 13): routed afresh, so with AUTO_DISPOSE=false the
             # proposal is made again and the citizen acknowledged, as for a new complaint.
             complaint.opd_code = None
+        if complaint.complaint_class is None:
+            # Issue 14: verified without an operator, the case gets the proposed class (and deadline).
+            complaint_class.assign(complaint, complaint_class.suggest(complaint, runtime.config), runtime.config)
         lifecycle.transition(
             session,
             complaint,

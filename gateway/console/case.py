@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from channels.storage import attachment_path
-from complaints import actions, duplicates, merging
+from complaints import actions, complaint_class, duplicates, merging
 from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, pending_state
 from complaints.confidential import identity_withheld
 from complaints.queries import Viewer
@@ -57,6 +57,8 @@ class Loaded:
     """The ticket of the main case this one was merged into."""
     merged: tuple[str, ...] = ()
     """The tickets of the cases merged into this one."""
+    class_proposal: str | None = None
+    """Issue 14: the complaint class the verify form proposes (only when the viewer may verify)."""
 
 
 def local_time(moment: datetime | None) -> str:
@@ -96,13 +98,15 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
             min_similarity=settings.duplicate_min_similarity,
         )
         main = merging.main_of(db, complaint)
+        available = actions.available(complaint, viewer)
         return Loaded(
             case=file,
-            actions=actions.available(complaint, viewer),
+            actions=available,
             delivery=delivery,
             duplicates=similar,
             merged_into=main.ticket if main is not None else None,
             merged=tuple(c.ticket for c in merging.merged_into(db, complaint)),
+            class_proposal=complaint_class.suggest(complaint, config) if "verify" in available else None,
         )
 
     if not reveal:
@@ -177,6 +181,12 @@ async def render_case(
         when=local_time,
         channel_label=lambda c: t.get("channel_" + c, c),
         opds=[(o.code, o.name) for o in config.opds.values()],
+        # issue 14: the classes the operator picks from at verification, the proposal preselected
+        classes=[
+            (c.code, t["form_class_days"].format(label=c.label(lang), n=c.working_days))
+            for c in config.classes.classes.values()
+        ],
+        class_proposal=loaded.class_proposal,
         reasons=actions.return_reasons(config, lang),
         field_labels=config.replies.of(lang).fields,
         source_words=lambda key: source_words(t, key, case.identity.sources.get(key), when=local_time),
