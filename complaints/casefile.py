@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from complaints import deadlines, lifecycle, sla
+from complaints import complaint_class, deadlines, lifecycle, sla
 from complaints.confidential import identity_withheld, scrub
 from complaints.escalation import STAFF_MAIL_KINDS
 from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
@@ -349,9 +349,7 @@ def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> S
         closed_at=case.closed_at,
         class_label=_class_label(config, case.complaint_class, lang),
         class_deadline_at=case.class_deadline_at,
-        class_overdue=case.class_deadline_at is not None
-        and case.closed_at is None
-        and sla.as_utc(case.class_deadline_at) < now,
+        class_overdue=complaint_class.is_class_overdue(case, now),
         rahasia=bool(case.rahasia),
         anonim=bool(case.anonim),
     )

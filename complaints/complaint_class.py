@@ -17,7 +17,7 @@ from complaints.models import Complaint
 from config.classes import ComplaintClass
 from config.model import CityConfig
 
-__all__ = ["assign", "class_deadline", "suggest"]
+__all__ = ["assign", "class_deadline", "is_class_overdue", "suggest"]
 
 
 def suggest(case: Complaint, config: CityConfig) -> str:
@@ -43,3 +43,9 @@ def assign(case: Complaint, code: str, config: CityConfig) -> None:
         raise ValueError(f"unknown complaint class {code!r}")
     case.complaint_class = chosen.code
     case.class_deadline_at = class_deadline(sla.as_utc(case.created_at), chosen, config)
+
+
+def is_class_overdue(case: Complaint, now: datetime) -> bool:
+    """True when ``case`` is open and its class deadline has passed."""
+    due = case.class_deadline_at
+    return due is not None and case.closed_at is None and sla.as_utc(due) < now

@@ -15,7 +15,7 @@ import aiohttp_session
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from complaints import deadlines, lifecycle
+from complaints import complaint_class, deadlines, lifecycle
 from complaints.models import Complaint
 from complaints.queries import InboxFilters, InboxPage, Viewer, inbox, waiting_statuses
 from config.model import CityConfig
@@ -47,6 +47,9 @@ class Row:
     """Why the case needs an operator beyond its status, in words (a failed delivery, a new message)."""
     deadline: str = ""
     """part-clock: the step deadline as a date in WIB ("07-12-2026 08:30 WIB"), empty without a clock."""
+    class_deadline: str = ""
+    """Issue 14: the class and its overall deadline in WIB ("Ringan: 19-08-2026 16:00 WIB"), empty before."""
+    class_overdue: bool = False
 
 
 def _hours(delta_seconds: float) -> int:
@@ -99,7 +102,17 @@ def _row(case: Complaint, t: dict[str, str], config: CityConfig, lang: str, now:
         overdue=overdue,
         attention=t.get("attention_" + case.attention, case.attention) if case.attention else None,
         deadline=local_time(case.step_deadline_at),
+        class_deadline=_class_deadline(case, config, lang),
+        class_overdue=complaint_class.is_class_overdue(case, now),
     )
+
+
+def _class_deadline(case: Complaint, config: CityConfig, lang: str) -> str:
+    if case.class_deadline_at is None:
+        return ""
+    chosen = config.classes.get(case.complaint_class)
+    label = chosen.label(lang) if chosen is not None else case.complaint_class
+    return f"{label}: {local_time(case.class_deadline_at)}"
 
 
 def _filters(query: dict[str, str], user: StaffView) -> InboxFilters:

@@ -156,3 +156,25 @@ async def test_picking_a_class_in_the_console_sets_it_and_the_page_shows_the_dea
         page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
         # Due 19-08-2026 16:00 WIB, long past: shown late beside the step clock.
         assert "Ringan" in page and re.search(r'class="late" id="class-deadline"><strong>19-08-2026 16:00 WIB', page)
+
+
+@pytest.mark.asyncio
+async def test_the_inbox_shows_the_class_deadline_beside_the_step_clock(tmp_path: Path) -> None:
+    """A classified case's row names its class and deadline, red once passed; an unclassified row has none."""
+    t = STRINGS["id"]
+    async with console_site(tmp_path) as site:
+        await login_as(site, "operator")
+        due = datetime(2026, 8, 19, 9, 0, tzinfo=UTC)
+        late = seed_on_site(site, "triase", opd_code=None, complaint_class="ringan", class_deadline_at=due)
+        plain = seed_on_site(site, "triase", opd_code=None)
+        page = await (await site.client.get("/ops/")).text()
+        rows = {ticket: _row_of(page, ticket) for ticket in (late, plain)}
+        expected = f'<small class="late class-deadline">{t["col_class_deadline"]} Ringan: 19-08-2026 16:00 WIB</small>'
+        assert expected in rows[late]
+        assert "class-deadline" not in rows[plain]
+
+
+def _row_of(page: str, ticket: str) -> str:
+    """The inbox table row of ``ticket``."""
+    start = page.index(ticket)
+    return page[start : page.index("</tr>", start)]
