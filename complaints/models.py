@@ -187,6 +187,8 @@ class Complaint(Base):
     """The class picked at verification (a code of config/complaint_classes.yaml); NULL before."""
     class_deadline_at: Mapped[datetime | None]
     """The overall deadline of that class: close of office on its n-th working day after receipt."""
+    class_escalated_at: Mapped[datetime | None]
+    """When the scheduler escalated the passed class deadline (once a case; migration 0022)."""
 
 
 class HistoryEntry(Base):

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from complaints import deadlines, digest, escalation, lease
+from complaints import class_escalation, deadlines, digest, escalation, lease
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import utcnow
 
@@ -62,6 +62,17 @@ def escalation_job(runtime: Runtime, now: datetime) -> escalation.EscalationOutc
     return outcome
 
 
+def class_deadline_job(runtime: Runtime, now: datetime) -> class_escalation.ClassEscalationOutcome:
+    """Escalate cases past their class deadline (issue 14) and hand the queued e-mails to the senders."""
+    outcome = class_escalation.escalate_class_deadlines(
+        runtime.sf, config=runtime.config, settings=runtime.settings, now=now
+    )
+    _send(runtime, outcome.reply_ids)
+    if outcome.escalated:
+        log.info("class_deadlines_escalated", count=len(outcome.escalated))
+    return outcome
+
+
 def digest_job(runtime: Runtime, now: datetime) -> list[str]:
     """Queue the morning digests due at ``now`` (once per OPD and day) and hand them to the senders."""
     with runtime.sf.begin() as session:
@@ -76,6 +87,7 @@ def digest_job(runtime: Runtime, now: datetime) -> list[str]:
 JOBS: tuple[tuple[str, Job], ...] = (
     ("deadlines", deadlines_job),
     ("escalation", escalation_job),
+    ("class_deadlines", class_deadline_job),
     ("digest", digest_job),
 )
 

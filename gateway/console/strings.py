@@ -542,6 +542,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "terlambat, dieskalasi",
+        "attention_class_overdue": "lewat batas klasifikasi, dieskalasi",
         "hist_action_escalated": "eskalasi langkah terlambat",
         "hist_action_escalation_cleared": "tanda eskalasi dihapus (langkah selesai)",
         "delivery_kind_escalation": "Eskalasi ke OPD",
@@ -1219,6 +1220,7 @@ STRINGS: dict[str, dict[str, str]] = {
         # --- end part-manual
         # --- part-escalation: the scheduler's escalation marker in the inbox and its mail in the delivery list
         "attention_escalated": "overdue, escalated",
+        "attention_class_overdue": "past its class deadline, escalated",
         "hist_action_escalated": "overdue step escalated",
         "hist_action_escalation_cleared": "escalation flag cleared (step done)",
         "delivery_kind_escalation": "Escalation to the OPD",
