@@ -174,6 +174,11 @@ class Complaint(Base):
     # issue 10, duplicates (migration 0016)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
     """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
+    # issue 14, confidential and anonymous reports (migration 0023)
+    rahasia: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Confidential: the text, photos and answer never show on public pages (counts only)."""
+    anonim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Anonymous toward the OPD: its staff see "Pelapor", never the identity (operators still do)."""
     deadline_clock: Mapped[str | None] = mapped_column(String(8))
     """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
     deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
