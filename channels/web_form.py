@@ -37,6 +37,8 @@ IDENTITY_FIELDS: dict[str, str] = {
     "email": "email",
 }
 TEXT_FIELD = "isi"
+FLAG_FIELDS = ("rahasia", "anonim")
+"""Issue 14's checkboxes (value ``1``): confidential, and anonymous toward the OPD."""
 PHOTO_FIELD = "foto"
 CLIENT_SENDER_PREFIX = "client:"
 """part-abuse: a web-form sender named by the gateway after the client's address (a keyed digest,
@@ -153,6 +155,8 @@ class WebForm:
             attachments=attachments,
             language=lang,
             kind="complaint",
+            rahasia=fields.get("rahasia") == "1",
+            anonim=fields.get("anonim") == "1",
         )
 
     def photo_attachment(self, photo: UploadedPhoto | None) -> Attachment | None:

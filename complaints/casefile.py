@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from complaints import complaint_class, deadlines, lifecycle, sla
+from complaints.confidential import identity_withheld, scrub
 from complaints.escalation import STAFF_MAIL_KINDS
 from complaints.masking import HIDDEN, mask_digits, mask_email, mask_name
 from complaints.models import CaseNote, Complaint, HistoryEntry, InboxMessage, PersonalDataView, Reply
@@ -56,6 +57,8 @@ class Identity:
     """The automatic identity check's findings: (field, problem code)."""
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Field -> where its value was read from (``Complaint.identity_sources``; no values in it)."""
+    withheld: bool = False
+    """The viewer is an OPD user the reporter is hidden from (issue 14): no value, not even masked."""
 
     @property
     def empty(self) -> bool:
@@ -98,6 +101,10 @@ class Summary:
     class_deadline_at: datetime | None = None
     class_overdue: bool = False
     """The class deadline has passed while the case is open."""
+    rahasia: bool = False
+    """Confidential (issue 14): nothing of it on public pages."""
+    anonim: bool = False
+    """The citizen asked to stay anonymous toward the OPD (issue 14)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +159,9 @@ class CaseFile:
     """What the approve form starts from: the approved answer, else the OPD's latest answer note."""
 
 
-def _identity(case: Complaint, reveal: bool) -> Identity:
+def _identity(case: Complaint, reveal: bool, withheld: bool = False) -> Identity:
+    if withheld:
+        return Identity(None, None, None, None, None, revealed=False, problems=(), withheld=True)
     problems = tuple(
         (field, code)
         for field, _, code in (item.partition(":") for item in (case.identity_problems or "").split(","))
@@ -206,6 +215,7 @@ def load_case(
     config: CityConfig,
     lang: str = "id",
     now: datetime | None = None,
+    opd_sees_identity: bool = True,
 ) -> CaseFile | None:
     """The case ``ticket`` as ``viewer`` may see it, or None (unknown, or not theirs).
 
@@ -215,7 +225,10 @@ def load_case(
     case = find_case(session, viewer, ticket)
     if case is None:
         return None
-    return case_file(session, case, reveal=reveal, user_id=user_id, config=config, lang=lang, now=now)
+    withheld = identity_withheld(viewer, case, opd_sees_identity=opd_sees_identity)
+    return case_file(
+        session, case, reveal=reveal, user_id=user_id, config=config, lang=lang, now=now, withheld=withheld
+    )
 
 
 def case_file(
@@ -227,8 +240,14 @@ def case_file(
     config: CityConfig,
     lang: str = "id",
     now: datetime | None = None,
+    withheld: bool = False,
 ) -> CaseFile:
-    """:func:`load_case` for a case already found through :func:`find_case` (the caller checked who asks)."""
+    """:func:`load_case` for a case already found through :func:`find_case` (the caller checked who asks).
+
+    ``withheld`` (:func:`complaints.confidential.identity_withheld`): the reporter is hidden from
+    the viewer; nothing is revealed (nor recorded as a look) and every text is scrubbed of them.
+    """
+    reveal = reveal and not withheld
     if reveal:
         session.add(PersonalDataView(complaint_id=case.id, user_id=user_id, at=utcnow()))
     notes = list(session.scalars(select(CaseNote).where(CaseNote.complaint_id == case.id).order_by(CaseNote.id)))
@@ -250,15 +269,38 @@ def case_file(
     )
     # The text the operator moderates: the approved one once there is one, else the OPD's latest answer.
     draft = case.answer_text or next((n.text for n in reversed(notes) if n.kind == "answer"), None)
-    return CaseFile(
+    file = CaseFile(
         summary=_summary(case, config, lang, now or utcnow()),
-        identity=_identity(case, reveal),
+        identity=_identity(case, reveal, withheld),
         subject=case.subject,
         text=case.text,
         attachments=attachments_of(case.attachments),
         conversation=_conversation(case, notes, replies, staff),
         history=tuple(_history_line(h, staff, config, lang) for h in history),
         draft_answer=draft,
+    )
+    return _without_reporter(file, case) if withheld else file
+
+
+def _without_reporter(file: CaseFile, case: Complaint) -> CaseFile:
+    """``file`` with the reporter scrubbed from every text an OPD user reads (issue 14)."""
+
+    def clean(text: str | None) -> str | None:
+        return scrub(text, case) if text else text
+
+    summary = replace(
+        file.summary,
+        answer_text=clean(file.summary.answer_text),
+        source_details=tuple((k, scrub(v, case)) for k, v in file.summary.source_details),
+    )
+    return replace(
+        file,
+        summary=summary,
+        subject=clean(file.subject),
+        text=scrub(file.text, case),
+        conversation=tuple(replace(m, text=scrub(m.text, case), reply_error=None) for m in file.conversation),
+        history=tuple(replace(h, note=clean(h.note)) for h in file.history),
+        draft_answer=clean(file.draft_answer),
     )
 
 
@@ -308,6 +350,8 @@ def _summary(case: Complaint, config: CityConfig, lang: str, now: datetime) -> S
         class_label=_class_label(config, case.complaint_class, lang),
         class_deadline_at=case.class_deadline_at,
         class_overdue=complaint_class.is_class_overdue(case, now),
+        rahasia=bool(case.rahasia),
+        anonim=bool(case.anonim),
     )
 
 

@@ -278,6 +278,8 @@ def open_case(
         identity_sources={f: {"from": s} for f, s in envelope.identity_sources.items()}
         if envelope.identity_sources
         else None,
+        rahasia=envelope.rahasia,
+        anonim=envelope.anonim,
         created_at=received_at,
         updated_at=received_at,
     )

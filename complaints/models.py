@@ -174,6 +174,11 @@ class Complaint(Base):
     # issue 10, duplicates (migration 0016)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("complaints.id", name="fk_complaints_merged_into"))
     """The main case this one was merged into: it leaves the inbox and lists and follows the main case."""
+    # issue 14, confidential and anonymous reports (migration 0023)
+    rahasia: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Confidential: the text, photos and answer never show on public pages (counts only)."""
+    anonim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Anonymous toward the OPD: its staff see "Pelapor", never the identity (operators still do)."""
     deadline_clock: Mapped[str | None] = mapped_column(String(8))
     """The clock ``step_deadline_at`` counts on (``working`` | ``wall``, migration 0017); NULL on a
     deadline of the old wall-clock rule that complaints/deadlines.py has not recomputed yet."""
@@ -184,7 +189,7 @@ class Complaint(Base):
     """The overall deadline of that class: close of office on its n-th working day after receipt."""
     class_escalated_at: Mapped[datetime | None]
     """When the scheduler escalated the passed class deadline (once a case; migration 0022)."""
-    # issue 14, close the loop (migration 0023)
+    # issue 14, close the loop (migration 0024)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How often the citizen's ``TIDAK PUAS`` reopened the case to its OPD (complaints/rating.py)."""
 

@@ -330,6 +330,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="How alike (0..1, cosine of stemmed words) a case must be to be proposed as a duplicate.",
     )
+    # issue 14, confidential and anonymous reports (complaints/confidential.py)
+    opd_sees_identity: bool = Field(
+        default=False,
+        description="OPD staff see the reporter's identity (masked, revealed on request) on cases not marked"
+        " anonymous; false: every case is anonymous toward the OPD (it answers to 'Pelapor').",
+    )
     # part-hostile: request-level limits, applied to every route in one place (gateway/limits.py).
     request_read_timeout_seconds: float = Field(
         default=30.0,

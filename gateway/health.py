@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -12,8 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from complaints import merging, store
+from complaints.confidential import public_text_hidden, scrub
 from complaints.models import Complaint, HistoryEntry
-from config.logging import mask
 from config.model import CityConfig
 from gateway.keys import ACCEPTOR, RUNTIME
 from gateway.rate_limits import LOOKUP, limited
@@ -145,20 +144,10 @@ def public_answer(complaint: Complaint, also: Iterable[Complaint] = ()) -> dict[
     """
     if complaint.status != "selesai":
         return None
+    # A confidential case's answer is never published, whatever the operator ticked (issue 14).
     published = bool(complaint.answer_public and (complaint.answer_text or "").strip())
-    shown = None
-    if published:
-        shown = complaint.answer_text or ""
-        for person in (complaint, *also):
-            for value in (person.nik, person.name, person.address, person.phone, person.email):
-                if value and len(value.strip()) >= 3:
-                    # Whole words only, so a short name does not cut into other words.
-                    shown = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "***", shown, flags=re.IGNORECASE)
-            if person.phone and person.phone.startswith("+62"):
-                # The number as people write it: 0812-9876-5432, +62 812 9876 5432...
-                spaced = r"[\s.-]?".join(person.phone[3:])
-                shown = re.sub(rf"(?<!\d)(?:\+?62|0)[\s.-]?{spaced}(?!\d)", "***", shown)
-        shown = mask(shown)
+    published = published and not public_text_hidden(complaint)
+    shown = scrub(complaint.answer_text or "", complaint, *also, replacement="***") if published else None
     return {"published": published, "text": shown, "sent_on": complaint.reply_channel}
 
 

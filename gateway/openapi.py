@@ -125,6 +125,18 @@ def _complaint_properties(*, form: bool) -> dict[str, Any]:
         "description": "Idempotency key chosen by the app (e.g. a UUID without dashes): a retry with the same "
         "client_id answers 200 with the first ticket instead of making a second complaint.",
     }
+    # issue 14: the citizen's protection choices (in a form: the words true / false).
+    properties["rahasia"] = {
+        "type": "boolean",
+        "nullable": not form,
+        "description": "Confidential: the text, photos and answer never appear on public pages (counts only).",
+    }
+    properties["anonim"] = {
+        "type": "boolean",
+        "nullable": not form,
+        "description": "Anonymous toward the OPD: its staff never see the reporter's identity "
+        "(the operator still checks it).",
+    }
     return properties
 
 

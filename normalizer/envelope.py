@@ -170,6 +170,11 @@ class Intake:
     copied to the case (``Complaint.source_details``); JSON primitives only."""
     raw: dict[str, Any] | None = None
     """The provider's facts for the record; no worker reads them."""
+    rahasia: bool = False
+    """The citizen ticked "confidential" (a form checkbox, an app field; issue 14). A leading
+    ``RAHASIA`` keyword in the text sets it too (:mod:`normalizer.confidential`)."""
+    anonim: bool = False
+    """The citizen asked to stay anonymous toward the OPD (checkbox, app field or ``ANONIM`` keyword)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +215,10 @@ class ComplaintEnvelope:
     text_label: str | None = None
     """The label the complaint text stood behind ("Isi", "LAPOR#"): a whole complaint, not a short
     reply completing a returned one (issue 13)."""
+    rahasia: bool = False
+    """Confidential (issue 14): text, photos and answer never on public pages; counts only."""
+    anonim: bool = False
+    """Anonymous toward the OPD (issue 14): its staff never see the reporter's identity."""
     version: int = ENVELOPE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +269,8 @@ class ComplaintEnvelope:
             raw=data.get("raw"),
             identity_sources=data.get("identity_sources"),
             text_label=data.get("text_label"),
+            rahasia=bool(data.get("rahasia", False)),
+            anonim=bool(data.get("anonim", False)),
             version=ENVELOPE_VERSION,
         )
 

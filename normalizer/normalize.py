@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from normalizer.chat import parse_command
+from normalizer.confidential import read_keywords
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, Intake, new_id, utcnow
 from normalizer.identity import merge_identity, normalize_phone, parse_identity_parts
 from normalizer.text import clean_text, has_unstorable, storable
@@ -98,12 +99,16 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
     identity = intake.identity
     sources: dict[str, str] | None = None
     text_label: str | None = None
+    rahasia, anonim = intake.rahasia, intake.anonim
     if kind is None:
         query = parse_status_query(text)
         kind = "status_query" if query is not None else "complaint"
         if query is not None:
             query_ticket = query
     if kind == "complaint":
+        # RAHASIA / ANONIM lead the text on channels without a checkbox (issue 14); never kept in it.
+        protection = read_keywords(text)
+        rahasia, anonim, text = rahasia or protection.rahasia, anonim or protection.anonim, protection.text
         labelled, unlabelled, body, read_from, text_label = parse_identity_parts(text)
         given = _given_sources(intake)
         if intake.channel in PHONE_CHANNELS and not identity.phone:
@@ -146,6 +151,8 @@ def build_envelope(intake: Intake) -> ComplaintEnvelope:
         source_details=intake.source_details,
         raw=intake.raw,
         text_label=text_label,
+        rahasia=rahasia,
+        anonim=anonim,
         identity_sources={f: v for f, v in sources.items() if getattr(identity, f)} if sources is not None else None,
     )
     # part-hostile: cleaned here, at the one edge every channel passes, so text no database can

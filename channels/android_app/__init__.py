@@ -138,6 +138,8 @@ class AndroidApp:
             location=complaint.location,
             language=device.language,
             kind="complaint",
+            rahasia=complaint.rahasia,
+            anonim=complaint.anonim,
         )
 
     def parse_message(self, device: AppDevice, ticket: str, data: Mapping[str, Any]) -> Intake:

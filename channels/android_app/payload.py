@@ -62,6 +62,10 @@ class ComplaintInput:
     identity: Identity
     location: tuple[float, float] | None = None
     client_id: str | None = None
+    rahasia: bool = False
+    """Confidential: nothing of it on public pages (issue 14)."""
+    anonim: bool = False
+    """Anonymous toward the OPD (issue 14)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +110,12 @@ def parse_complaint(data: Mapping[str, Any], *, regions: Regions) -> ComplaintIn
         errors.setdefault(problem.field, problem.code)
     location = _location(data.get("location"), errors)
     client_id = _client_id(data, errors)
+    rahasia, anonim = _flag(data, "rahasia", errors), _flag(data, "anonim", errors)
     if errors:
         raise FieldErrors(errors)
-    return ComplaintInput(text=text, identity=identity, location=location, client_id=client_id)
+    return ComplaintInput(
+        text=text, identity=identity, location=location, client_id=client_id, rahasia=rahasia, anonim=anonim
+    )
 
 
 def parse_message(data: Mapping[str, Any]) -> MessageInput:
@@ -193,6 +200,17 @@ def _choice(
         errors[name] = NOT_ALLOWED
         return None
     return str(value)
+
+
+def _flag(data: Mapping[str, Any], name: str, errors: dict[str, str]) -> bool:
+    """An optional JSON boolean (absent or null: false); anything else is a type error."""
+    value = data.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        errors[name] = WRONG_TYPE
+        return False
+    return value
 
 
 def _client_id(data: Mapping[str, Any], errors: dict[str, str]) -> str | None:

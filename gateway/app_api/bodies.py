@@ -24,6 +24,7 @@ MULTIPART = "multipart/form-data"
 PHOTO_PART = "photo"
 MAX_PARTS = 64  # far more than the form has; bounds the work an endless stream of tiny parts causes
 LOCATION_PART = "location"
+FLAG_PARTS = frozenset({"rahasia", "anonim"})  # issue 14: booleans, "true"/"false" in a form
 
 
 class BodyError(Exception):
@@ -152,6 +153,9 @@ def _form_value(name: str, raw: bytes) -> Any:
             return text
         # A form has no null: "null" is a wrongly typed location, not a missing one.
         return text if value is None else value
+    if name in FLAG_PARTS:
+        # Only the two JSON words are booleans; anything else stays text and fails the type check.
+        return {"true": True, "false": False}.get(text, text)
     # Kept as sent (CRLF included): the length limits are those of the value as sent, and
     # the normalizer tidies line ends anyway.
     return text

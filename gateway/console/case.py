@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from channels.storage import attachment_path
 from complaints import actions, complaint_class, duplicates, merging
 from complaints.casefile import Attachment, CaseFile, case_attachment, case_file, find_case, pending_state
+from complaints.confidential import identity_withheld
 from complaints.queries import Viewer
 from config.model import CityConfig
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
@@ -83,8 +84,11 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
         complaint = find_case(db, viewer, ticket)
         if complaint is None:
             return None
-        file = case_file(db, complaint, reveal=reveal, user_id=user.id, config=config, lang=lang, now=utcnow())
-        delivery = delivery_section(db, complaint, user.role, lang)
+        withheld = identity_withheld(viewer, complaint, opd_sees_identity=settings.opd_sees_identity)
+        file = case_file(
+            db, complaint, reveal=reveal, user_id=user.id, config=config, lang=lang, now=utcnow(), withheld=withheld
+        )
+        delivery = delivery_section(db, complaint, user.role, lang, withheld=withheld)
         similar = duplicates.proposals(
             db,
             complaint,
@@ -114,7 +118,7 @@ async def _load(request: web.Request, ticket: str, *, reveal: bool, lang: str) -
             return read(db)
 
     result = await asyncio.get_running_loop().run_in_executor(None, read_and_record)
-    if result is not None:
+    if result is not None and result.case.identity.revealed:
         # Who looked at which case is in the database; the log says only that someone did (no data).
         log.info("personal_data_viewed", user_id=user.id, ticket=ticket)
     return result

@@ -27,6 +27,7 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from complaints import answers, attention, rating
+from complaints.confidential import REPORTER, identity_withheld
 from complaints.models import Complaint
 from complaints.queries import STAFF_ROLES, Viewer, visible_cases
 from gateway.console.auth import PREFIX, USER_KEY, StaffView
@@ -80,14 +81,17 @@ def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "–"
 
 
-def delivery_section(session: Session, complaint: Complaint, role: str, lang: str) -> DeliverySection:
-    """The delivery section of ``complaint`` for a viewer of ``role`` in ``lang`` (read inside ``session``)."""
+def delivery_section(
+    session: Session, complaint: Complaint, role: str, lang: str, *, withheld: bool = False
+) -> DeliverySection:
+    """The delivery section of ``complaint`` for a viewer of ``role`` in ``lang`` (read inside ``session``);
+    ``withheld``: the reporter is hidden from this viewer (issue 14), so no address is shown, even masked."""
     t = STRINGS[lang]
     rows = tuple(
         DeliveryRow(
             kind=t.get("delivery_kind_" + d.kind, d.kind),
             channel=t.get("channel_" + d.channel, d.channel),
-            address=d.address,
+            address=REPORTER if withheld else d.address,
             status=t.get("delivery_status_" + d.status, d.status),
             status_code=d.status,
             # Provider errors can quote the address: staff who may act see them, OPD users do not.
@@ -101,8 +105,8 @@ def delivery_section(session: Session, complaint: Complaint, role: str, lang: st
         rows=rows,
         attention=complaint.attention,
         can_act=role in STAFF_ROLES,
-        has_email=bool(complaint.email),
-        has_phone=bool(complaint.phone),
+        has_email=bool(complaint.email) and not withheld,
+        has_phone=bool(complaint.phone) and not withheld,
     )
 
 
@@ -130,10 +134,14 @@ async def delivery_page(request: web.Request) -> web.Response:
     lang = lang_of(request)
     ticket = _ticket(request)
     viewer = _viewer(user)
+    opd_sees_identity = request.config_dict[SETTINGS].opd_sees_identity
 
     def load(db: Session) -> DeliverySection | None:
         case = db.scalar(visible_cases(viewer).where(Complaint.ticket == ticket))
-        return delivery_section(db, case, user.role, lang) if case is not None else None
+        if case is None:
+            return None
+        withheld = identity_withheld(viewer, case, opd_sees_identity=opd_sees_identity)
+        return delivery_section(db, case, user.role, lang, withheld=withheld)
 
     section = await request.config_dict[ACCEPTOR].read(load)
     if section is None:

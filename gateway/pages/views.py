@@ -25,6 +25,7 @@ from aiohttp.typedefs import Handler
 
 from channels.storage import attachment_path, held_uploads_dir, hold_upload, release_held_upload, save_attachment
 from channels.web_form import (
+    FLAG_FIELDS,
     IDENTITY_FIELDS,
     MAX_TEXT_CHARS,
     PHOTO_FIELD,
@@ -331,7 +332,7 @@ async def submit(request: web.Request) -> web.Response:
         for attachment in attachments:
             assert photo is not None
             await asyncio.to_thread(hold_upload, settings.data_dir, attachment.sha256, photo.data)
-        values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD)}
+        values = {name: fields.get(name, "") for name in (*IDENTITY_FIELDS, TEXT_FIELD, *FLAG_FIELDS)}
         kept = {"sha256": attachments[0].sha256, "name": attachments[0].filename or "foto"} if attachments else None
         log.info("web_form_rejected", fields=sorted(errors))
         return _form(

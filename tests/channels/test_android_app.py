@@ -341,6 +341,16 @@ def test_complaint_becomes_an_app_intake(app_adapter: AndroidApp) -> None:
     assert [a.content_type for a in intake.attachments] == ["image/png"]
 
 
+def test_complaint_carries_the_protection_flags(app_adapter: AndroidApp) -> None:
+    """Issue 14: ``rahasia`` / ``anonim`` (JSON booleans) reach the intake; absent means neither."""
+    both = app_adapter.parse_complaint(
+        AppDevice(DEVICE), {**FIELDS, "rahasia": True, "anonim": True}, [], regions=REGIONS
+    )
+    assert both.rahasia and both.anonim
+    plain = app_adapter.parse_complaint(AppDevice(DEVICE), FIELDS, [], regions=REGIONS)
+    assert not plain.rahasia and not plain.anonim
+
+
 def test_complaint_without_client_id_is_left_to_the_fingerprint(app_adapter: AndroidApp) -> None:
     """Without client_id the normalizer's content fingerprint deduplicates (external id None)."""
     assert app_adapter.parse_complaint(AppDevice(DEVICE), FIELDS, [], regions=REGIONS).external_id is None
@@ -355,6 +365,7 @@ def test_complaint_without_client_id_is_left_to_the_fingerprint(app_adapter: And
         ({"email": "x@"}, [], {"email": "invalid"}),
         ({"text": "\x00\x01 "}, [], {"text": "missing"}),
         ({"client_id": "short"}, [], {"client_id": "format"}),
+        ({"rahasia": "yes", "anonim": 1}, [], {"rahasia": "type", "anonim": "type"}),
         ({"location": {"lat": 1e400, "lon": 0}}, [], {"location": "range"}),
         ({}, [UploadedPhoto(b"GIF89a...")], {"photo": "image_type"}),
         ({}, [UploadedPhoto(png() + b"\0" * 2048)], {"photo": "too_large"}),

@@ -51,6 +51,13 @@ def test_valid_submission_becomes_an_intake(form: WebForm) -> None:
     assert intake.attachments == ()
 
 
+def test_protection_checkboxes_set_the_flags(form: WebForm) -> None:
+    """Issue 14: the ticked "anonim" / "rahasia" boxes (value 1) reach the intake; unticked (absent) means neither."""
+    ticked = form.parse_submission({**FIELDS, "rahasia": "1", "anonim": "1"}, None, lang="id")
+    assert ticked.rahasia and ticked.anonim
+    assert not form.parse_submission(FIELDS, None, lang="id").anonim
+
+
 def test_identity_is_not_validated_by_the_adapter(form: WebForm) -> None:
     """A missing NIK still gives an intake: the worker returns it to the citizen (SOP step 3)."""
     intake = form.parse_submission({**FIELDS, "nik": "  "}, None, lang="id")

@@ -98,8 +98,9 @@ async def test_operator_sees_masked_data_and_a_reveal_is_recorded(tmp_path: Path
 
 @pytest.mark.asyncio
 async def test_opd_sees_its_own_case_and_another_opd_gets_404_everywhere(tmp_path: Path) -> None:
-    """A DLH user opens (and may reveal) a DLH case; a Dishub user gets 404 for the page, the reveal and the file."""
-    async with console_site(tmp_path) as site:
+    """A DLH user opens (and, where OPDs see identities, reveals) a DLH case; a Dishub user gets 404 for the
+    page, the reveal and the file."""
+    async with console_site(tmp_path, opd_sees_identity=True) as site:
         ids = _users(site)
         photo = png(4, 4)
         sha = store_bytes(site.settings.attachments_dir, photo)

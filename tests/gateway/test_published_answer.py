@@ -142,3 +142,17 @@ async def test_personal_data_in_a_published_answer_is_masked_and_the_text_escape
         data = await (await site.client.get(f"/api/v1/complaints/{ticket}")).json()
         assert "jalan sudah diperbaiki" in data["answer"]["text"]
         _no_personal_data(data["answer"]["text"])
+
+
+@pytest.mark.asyncio
+async def test_a_confidential_case_never_shows_its_answer_even_when_published(tmp_path: Path) -> None:
+    """Rahasia (issue 14): a published answer stays off /lacak and the public API; only where it was sent shows."""
+    async with console_site(tmp_path) as site:
+        ticket = _closed_case(site, public=True, rahasia=True)
+        resp = await site.client.get(f"/lacak/{ticket}")
+        page = await resp.text()
+        assert resp.status == 200 and ANSWER not in page and "berlubang" not in page
+        assert ID["answer_sent_on"].format(channel=ID["channel_sms"]) in page
+        _no_personal_data(page)
+        data = await (await site.client.get(f"/api/v1/complaints/{ticket}")).json()
+        assert data["answer"] == {"published": False, "text": None, "sent_on": "sms"}
