@@ -189,6 +189,9 @@ class Complaint(Base):
     """The overall deadline of that class: close of office on its n-th working day after receipt."""
     class_escalated_at: Mapped[datetime | None]
     """When the scheduler escalated the passed class deadline (once a case; migration 0022)."""
+    # issue 14, close the loop (migration 0024)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How often the citizen's ``TIDAK PUAS`` reopened the case to its OPD (complaints/rating.py)."""
 
 
 class HistoryEntry(Base):
@@ -233,6 +236,33 @@ class CaseNote(Base):
     text: Mapped[str] = mapped_column(Text)
     attachments: Mapped[dict[str, Any] | None]
     internal: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class CaseRating(Base):
+    """The citizen's rating of a delivered answer (issue 14): ``PUAS`` / ``TIDAK PUAS <alasan>`` or 1–5.
+
+    One row per rating message; the newest is the case's rating. ``opd_code`` is the OPD whose answer
+    was rated, so reports give each rating to the OPD that earned it even after a re-route.
+    """
+
+    __tablename__ = "case_ratings"
+    __table_args__ = (
+        Index("ix_case_ratings_complaint", "complaint_id", "id"),
+        Index("ix_case_ratings_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"))
+    at: Mapped[datetime]
+    satisfied: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[int | None] = mapped_column(Integer)
+    """1–5 when the citizen sent a number; None for a plain PUAS / TIDAK PUAS."""
+    reason: Mapped[str | None] = mapped_column(Text)
+    via: Mapped[str] = mapped_column(String(32))
+    """The provider the rating came through (``kannel``, ``imap``...)."""
+    outcome: Mapped[str] = mapped_column(String(20))
+    """``recorded`` | ``reopened`` (back to the OPD) | ``to_operator`` (a second reopen: the operator decides)."""
+    opd_code: Mapped[str | None] = mapped_column(String(40))
 
 
 class PersonalDataView(Base):

@@ -10,7 +10,8 @@ and returns plain numbers:
   done within the standard, per step and per OPD (:mod:`complaints.step_times`); a step counts in
   the period in which it *ended*;
 - returns to the citizen (by reason) and to the operator (by OPD, with the OPD's words);
-- answers sent per channel: delivered, still on their way, failed.
+- answers sent per channel: delivered, still on their way, failed;
+- class deadlines (issue 14) due in the period and met, per class (:mod:`complaints.class_report`).
 
 The period is a range of city dates (``calendar.yaml``'s time zone), both ends included.
 Nothing here formats words: :mod:`gateway.console.report_tables` does that.
@@ -28,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from complaints import sla
 from complaints.answers import ANSWER
+from complaints.class_report import ClassCompliance, class_compliance
 from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from complaints.queries import Viewer, visible_cases
 from complaints.step_times import Change, Stay, median, percentile, stays
@@ -160,6 +162,8 @@ class Report:
     operator_returns_by_opd: tuple[tuple[str | None, int], ...]
     operator_returns: tuple[OperatorReturn, ...]
     answers: tuple[AnswerDelivery, ...]
+    class_compliance: tuple[ClassCompliance, ...] = ()
+    """Issue 14: class deadlines due in the period (and passed) and how many were met, per class."""
 
 
 def status_key(status: str, merged_into_id: str | None) -> str:
@@ -352,8 +356,21 @@ def _answers(session: Session, viewer: Viewer, start: datetime, end: datetime) -
     )
 
 
-def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfig, calendar: sla.Calendar) -> Report:
-    """Every figure of the report for ``period`` over the cases ``viewer`` may see (blocking: run in a thread)."""
+def build_report(
+    session: Session,
+    viewer: Viewer,
+    period: Period,
+    sop: SopConfig,
+    calendar: sla.Calendar,
+    *,
+    class_order: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> Report:
+    """Every figure of the report for ``period`` over the cases ``viewer`` may see (blocking: run in a thread).
+
+    ``class_order`` lists the complaint classes in the config's order; ``now`` (default: the clock)
+    bounds the class deadlines counted (one still ahead may yet be met).
+    """
     start, end = period.bounds(calendar)
     received = _received(session, viewer, start, end, calendar)
     found = finished_stays(session, viewer, start, end, sop, calendar)
@@ -378,4 +395,5 @@ def build_report(session: Session, viewer: Viewer, period: Period, sop: SopConfi
         operator_returns_by_opd=_by_count(Counter(r.opd_code for r in operator_returns)),
         operator_returns=tuple(operator_returns),
         answers=_answers(session, viewer, start, end),
+        class_compliance=class_compliance(session, viewer, start, end, now or datetime.now(UTC), class_order),
     )

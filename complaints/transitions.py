@@ -85,6 +85,9 @@ TABLE: tuple[Transition, ...] = (
     Transition(ANSWER_RECEIVED, FOLLOWED_UP, "send_back", _STAFF, 9),
     # Step 9: the operator approves the (edited) answer; it leaves on the citizen's channel; closed.
     Transition(ANSWER_RECEIVED, CLOSED, "approve", _STAFF, 9),
+    # Issue 14, close the loop: the citizen's TIDAK PUAS with a reason (through the workers) sends the
+    # case back to its OPD's follow-up with a fresh step clock (complaints/rating.py).
+    Transition(CLOSED, FOLLOWED_UP, "reopen", _SYSTEM, 6),
 )
 
 _BY_MOVE: dict[tuple[str, str], Transition] = {(t.from_status, t.to_status): t for t in TABLE}

@@ -228,6 +228,15 @@ class Settings(BaseSettings):
             "phone, e-mail address or chat completes it under the same ticket; later, a message is a new complaint."
         ),
     )
+    # issue 14: the citizen rates the answer (complaints/rating.py)
+    rating_period_working_days: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Working days after a case is closed in which the citizen's PUAS / TIDAK PUAS (or 1-5) reply rates "
+            "its answer; a TIDAK PUAS with a reason in this period reopens the case to its OPD."
+        ),
+    )
     x_webhook_enabled: bool = Field(
         default=False, description="Serve the Account Activity webhook at /channels/x (plans that include it)."
     )

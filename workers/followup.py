@@ -46,7 +46,7 @@ def find_case(session: Session, envelope: ComplaintEnvelope, *, window_days: flo
     identity within ``window_days`` (COMPLETE_REPLY_WINDOW_DAYS); a case returned longer ago
     takes nothing more, whatever the message names (:mod:`workers.completion`).
     """
-    case = _continued_case(session, envelope)
+    case = continued_case(session, envelope)
     # The app names the case itself ("add a message"): its explicit choice stands after the window.
     replies = envelope.channel in completion.REPLY_CHANNELS
     if case is not None and replies and completion.past_window(session, case, window_days):
@@ -59,7 +59,7 @@ def find_case(session: Session, envelope: ComplaintEnvelope, *, window_days: flo
     return case
 
 
-def _continued_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
+def continued_case(session: Session, envelope: ComplaintEnvelope) -> Complaint | None:
     """The case the message's thread, client or ticket names, if it is the sender's own."""
     thread, route = envelope.thread, envelope.reply_route
     if thread.case_ticket:

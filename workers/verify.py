@@ -18,7 +18,7 @@ from sqlalchemy import update
 from complaints import lifecycle, sla
 from complaints.models import InboxMessage
 from normalizer.envelope import ComplaintEnvelope, utcnow
-from workers import conversation, followup, sender_limits
+from workers import conversation, followup, rating_reply, sender_limits
 from workers.batch import FollowUps, StageResult, each_in_savepoint
 from workers.budget import attempt_budget, retry_delay
 from workers.casework import check_case
@@ -94,6 +94,9 @@ def verify_one(runtime: Runtime, session: Session, inbox_id: str) -> FollowUps:
         if bounced is not None and bounced.settled is not None:
             runtime.activity.outbound(bounced.provider, bounced.settled)
         return {}
+    rated = rating_reply.handle_rating(runtime, session, inbox, envelope)  # issue 14: PUAS / TIDAK PUAS
+    if rated is not None:
+        return rated
     case = followup.find_case(session, envelope, window_days=runtime.settings.complete_reply_window_days)
     if case is not None:
         return followup.add_to_case(runtime, session, case, inbox, envelope)

@@ -7,8 +7,8 @@
   ``delivery_failed``): ``via`` = ``email`` | ``sms`` and an optional ``address`` typed by the
   operator; queues the answer again (:func:`complaints.answers.resend_answer`), then hands it
   to ``send_reply`` after the commit.
-- ``POST /ops/kasus/{ticket}/tandai`` (operator, admin; the case flagged ``citizen_message`` or ``sender_limit``):
-  the citizen's new message was read.
+- ``POST /ops/kasus/{ticket}/tandai`` (operator, admin; the case flagged ``citizen_message``,
+  ``sender_limit``, ``reopened`` or ``reopen_requested``): the citizen's new message was read.
 
 A case the user may not see is a 404 (never "exists but not yours"); an OPD user acting on
 their own case is a 403. Logs carry the ticket and the outcome, never an address.
@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from complaints import answers, attention
+from complaints import answers, attention, rating
 from complaints.confidential import REPORTER, identity_withheld
 from complaints.models import Complaint
 from complaints.queries import STAFF_ROLES, Viewer, visible_cases
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from workers.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+MARKABLE = (attention.CITIZEN_MESSAGE, attention.SENDER_LIMIT, rating.REOPENED, rating.REOPEN_REQUESTED)
+"""Flags an operator clears by marking the citizen's message read (issue 14: a reopen is seen, or decided)."""
 
 MAX_ADDRESS_LENGTH = 320
 
@@ -236,7 +239,7 @@ async def mark_read(request: web.Request) -> web.Response:
                 return 404, None
             if user.role not in STAFF_ROLES:
                 return 403, None
-            if case.attention not in (attention.CITIZEN_MESSAGE, attention.SENDER_LIMIT):
+            if case.attention not in MARKABLE:
                 return 409, delivery_section(db, case, user.role, lang)
             attention.clear(db, case, actor=f"user:{user.id}", action="citizen_message_read")
             return 303, None

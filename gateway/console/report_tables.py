@@ -53,6 +53,11 @@ def _status(config: CityConfig, status: str, lang: str, t: dict[str, str]) -> st
     return config.sop.label(status, lang) if status in config.sop.statuses else status
 
 
+def _class(config: CityConfig, code: str, lang: str) -> str:
+    chosen = config.classes.get(code)
+    return chosen.label(lang) if chosen is not None else code
+
+
 def citizen_reason(config: CityConfig, reason: str, lang: str, t: dict[str, str]) -> str:
     """A return-to-citizen reason in words: an identity problem (``nik:missing``) or a reason template."""
     replies = config.replies.of(lang)
@@ -111,6 +116,15 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
             (_opd(config, c.opd_code, t), c.count, c.within, share(c.within, c.count)) for c in report.opd_compliance
         ),
     )
+    classes = Table(
+        "class_compliance",
+        t["report_class_compliance"],
+        (t["report_col_class"], t["report_col_class_due"], t["report_col_class_met"], t["report_col_class_share"]),
+        tuple(
+            (_class(config, c.complaint_class, lang), c.due, c.met, share(c.met, c.due))
+            for c in report.class_compliance
+        ),
+    )
     operator_returns = Table(
         "returns_operator_reasons",
         t["report_operator_reasons"],
@@ -150,7 +164,7 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
         ),
     )
     tables = [_counts(name, t[title], t[first], t, rows) for name, title, first, rows in received_by]
-    tables += [steps, compliance]
+    tables += [steps, compliance, classes]
     tables.append(
         _counts(
             "returns_citizen",

@@ -119,7 +119,7 @@ async def load_report(request: web.Request, period: Period, *, fresh: bool = Fal
     if report is None:
 
         def load(db: Session) -> Report:
-            return build_report(db, viewer, period, config.sop, calendar)
+            return build_report(db, viewer, period, config.sop, calendar, class_order=tuple(config.classes.classes))
 
         report = await request.config_dict[ACCEPTOR].read(load)
         assert report is not None  # noqa: S101 - build_report always returns one

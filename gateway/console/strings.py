@@ -429,6 +429,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "attention_delivery_failed": "pengiriman jawaban gagal",
         "attention_citizen_message": "pesan baru dari pelapor",
         "attention_sender_limit": "banyak pesan dari pelapor",
+        "attention_reopened": "dibuka kembali oleh pelapor (TIDAK PUAS)",
+        "attention_reopen_requested": "pelapor TIDAK PUAS lagi: perlu keputusan",
         "sender_limit_notice": (
             "Pelapor mengirim lebih banyak pesan daripada batas (SENDER_RATE_LIMIT). Pesan-pesan itu disimpan"
             " di percakapan kasus ini tanpa diperiksa dan tanpa balasan satu per satu; pelapor diberi tahu sekali."
@@ -477,6 +479,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "resend_bad_via": "Pilih email atau SMS.",
         "resend_not_needed": "Pengiriman kasus ini tidak sedang gagal.",
         "citizen_message_notice": "Pelapor mengirim pesan baru setelah kasus selesai.",
+        "reopened_notice": "Pelapor tidak puas dengan jawaban; kasus dikirim kembali ke OPD yang sama.",
+        "reopen_requested_notice": (
+            "Pelapor tidak puas lagi setelah kasus pernah dibuka kembali; "
+            "kasus tetap selesai sampai petugas memutuskan."
+        ),
         "mark_read_submit": "Tandai sudah dibaca",
         "mark_read_done": "Pesan pelapor ditandai sudah dibaca.",
         "mark_read_not_needed": "Tidak ada pesan baru dari pelapor.",
@@ -1117,6 +1124,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "attention_delivery_failed": "answer delivery failed",
         "attention_citizen_message": "new message from the citizen",
         "attention_sender_limit": "many messages from the citizen",
+        "attention_reopened": "reopened by the citizen (TIDAK PUAS)",
+        "attention_reopen_requested": "citizen TIDAK PUAS again: decision needed",
         "sender_limit_notice": (
             "The citizen sent more messages than the limit (SENDER_RATE_LIMIT). They are kept in the conversation"
             " of this case, not checked and not answered one by one; the citizen was told once."
@@ -1165,6 +1174,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "resend_bad_via": "Choose e-mail or SMS.",
         "resend_not_needed": "This case's delivery has not failed.",
         "citizen_message_notice": "The citizen wrote again after the case was closed.",
+        "reopened_notice": "The citizen was not satisfied with the answer; the case went back to the same OPD.",
+        "reopen_requested_notice": (
+            "The citizen is dissatisfied again after one reopen; the case stays closed until staff decide."
+        ),
         "mark_read_submit": "Mark as read",
         "mark_read_done": "The citizen's message is marked as read.",
         "mark_read_not_needed": "There is no new message from the citizen.",

@@ -31,6 +31,9 @@ TWILIO = {"twilio_account_sid": "AC123", "twilio_auth_token": "secret", "twilio_
 SMTP = {"smtp_host": "127.0.0.1", "mail_from": "pengaduan@kotabogor.go.id"}
 BASE = "https://lapor.kotabogor.go.id"
 SHORT = "Lubang di Jl. Pajajaran sudah ditambal pada 3 Desember."
+# Issue 14: the answer invites the citizen to rate it (config/replies/id.yaml).
+RATE_INVITE = "\n\nPuas dengan jawaban ini? Balas PUAS, atau TIDAK PUAS diikuti alasannya."
+RATE_INVITE_SMS = " Balas PUAS/TIDAK PUAS+alasan"
 # About 900 characters: six SMS parts, more than the default four.
 LONG = " ".join(f"Kalimat {i} dari jawaban dinas tentang perbaikan jalan di wilayah Anda." for i in range(12))
 MAIL_THREAD = '{"subject": "Jalan rusak", "message_id": "<c1@warga.example>", "references": ["<c0@warga.example>"]}'
@@ -65,14 +68,14 @@ def test_sms_answer_goes_back_through_the_provider_it_came_from(runtime: Runtime
     """A short answer to an SMS complaint: one row to the sender's number via Kannel, ticket and answer in it."""
     (row,), _ = answer(runtime, "BGR-2A2A2A2", reply_channel="sms", reply_provider="kannel", reply_address=PHONE)
     assert (row.kind, row.channel, row.provider, row.address) == ("answer", "sms", "kannel", PHONE)
-    assert row.text == f"BGR-2A2A2A2: {SHORT}"
+    assert row.text == f"BGR-2A2A2A2: {SHORT}{RATE_INVITE_SMS}"
 
 
 def test_long_sms_answer_goes_whole_as_concatenated_parts(runtime: Runtime) -> None:
     """An answer of three SMS parts is sent whole (no link, nothing cut)."""
-    text = LONG[:420].strip()
+    text = LONG[:390].strip()  # with the rating invitation, three parts
     (row,), _ = answer(runtime, "BGR-2A2A2A3", text, reply_channel="sms", reply_provider="kannel")
-    assert row.text == f"BGR-2A2A2A3: {text}"
+    assert row.text == f"BGR-2A2A2A3: {text}{RATE_INVITE_SMS}"
     assert sms_segments(row.text) == 3
 
 
@@ -175,7 +178,7 @@ def test_web_form_answer_goes_by_email_when_given(runtime: Runtime) -> None:
     """A web-form complaint with an e-mail address is answered by e-mail (subject carries the ticket)."""
     (row,), _ = answer(runtime, "BGR-2A2A2A9", reply_channel="web", reply_provider="web", reply_address=EMAIL)
     assert (row.channel, row.provider, row.address) == ("email", "email", EMAIL)
-    assert row.text == f"Jawaban atas pengaduan BGR-2A2A2A9: {SHORT}"
+    assert row.text == f"Jawaban atas pengaduan BGR-2A2A2A9: {SHORT}{RATE_INVITE}"
     message = EmailSender(runtime.settings).build_message(
         OutboundReply(
             id=row.id,
@@ -199,7 +202,7 @@ def test_web_form_without_email_is_answered_by_sms_to_the_phone(tmp_path: Path) 
     try:
         (row,), _ = answer(rt, "BGR-2A2A2AA", reply_channel="web", reply_provider="web", reply_address=PHONE)
         assert (row.channel, row.provider, row.address) == ("sms", "twilio", PHONE)
-        assert row.text == f"BGR-2A2A2AA: {SHORT}"
+        assert row.text == f"BGR-2A2A2AA: {SHORT}{RATE_INVITE_SMS}"
     finally:
         rt.close()
 

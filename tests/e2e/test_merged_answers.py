@@ -199,7 +199,7 @@ async def test_three_merged_reporters_each_get_the_one_answer_on_their_channel(w
     await asyncio.to_thread(runtime.send, "send_reply", reply_ids)
     # Then each citizen receives the one answer on their own channel, under their own ticket
     sms = await w.kannel.wait_for_mt_async(PHONE, timeout=30, predicate=lambda m: "ditambal" in m.text)
-    assert sms.text == f"{sms_ticket}: {ANSWER}"
+    assert sms.text == f"{sms_ticket}: {ANSWER} Balas PUAS/TIDAK PUAS+alasan"
     email = await w.sink.wait_for_async(lambda m: CITIZEN_MAIL in m.rcpt_tos and "ditambal" in m.text(), timeout=30)
     assert mail_ticket in email.subject and ANSWER in email.text() and sms_ticket not in email.text()
     chat = await w.tg.wait_for_message(chat_id=str(CHAT), after=tg_before, timeout=30)

@@ -207,7 +207,7 @@ def test_long_answer_arrives_whole_as_one_concatenated_sms(sms_system: tuple[Kan
     answer = " ".join(ANSWER_SENTENCES)
     (reply_id,) = _approve(system, ticket, answer)
     sms = kannel.wait_for_mt(PHONE, timeout=20)
-    assert sms.text == f"{ticket}: {answer}"
+    assert sms.text == f"{ticket}: {answer} Balas PUAS/TIDAK PUAS+alasan"
     assert sms.parts == 3
     system.wait_for(lambda s: s.get(Reply, reply_id).status == "delivered")
 

@@ -1,0 +1,181 @@
+"""The citizen rates the answer and may reopen the case (issue 14, "close the loop").
+
+After the answer of a case is delivered (the case is ``selesai``), the citizen may reply on the
+same channel ``PUAS`` or ``TIDAK PUAS <alasan>`` (also ``BELUM SELESAI <alasan>``), or a number
+1–5. Every rating is a :class:`~complaints.models.CaseRating` row. A dissatisfied rating (TIDAK
+PUAS, BELUM SELESAI, 1 or 2) that gives a reason reopens the case to the same OPD: back to
+``ditindaklanjuti`` through the transition table, so the step gets its own fresh clock from
+sop.yaml, the reopen count grows, and the case is flagged for the operator. A case already reopened
+once is not reopened again by the citizen: the operator decides (the case is flagged
+``reopen_requested``).
+
+Ratings are taken for ``RATING_PERIOD_WORKING_DAYS`` working days after closing, on the city's
+calendar (:func:`rating_open_until`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from complaints import attention, lifecycle, sla
+from complaints.models import CaseRating, Complaint
+from config.model import SopConfig
+from config.statuses import CLOSED, FOLLOWED_UP
+from normalizer.envelope import utcnow
+
+__all__ = [
+    "MAX_REOPENS_BY_CITIZEN",
+    "REOPENED",
+    "REOPEN_REQUESTED",
+    "Rating",
+    "closed_case_of_sender",
+    "parse_rating",
+    "rate",
+    "rating_open_until",
+]
+
+REOPENED = "reopened"
+"""Attention flag: the citizen's TIDAK PUAS sent the case back to its OPD (the operator sees it)."""
+REOPEN_REQUESTED = "reopen_requested"
+"""Attention flag: a second TIDAK PUAS; the case stays closed until the operator decides."""
+MAX_REOPENS_BY_CITIZEN = 1
+"""Reopens the citizen's reply makes on its own; after that the operator decides."""
+
+# The keyword opens the message; the rest is the reason. "TIDAK PUAS" must be tried before "PUAS".
+_RATING = re.compile(
+    r"^\s*(?P<word>tidak\s+puas|tdk\s+puas|belum\s+selesai|puas|(?P<score>[1-5]))(?![\w])[\s.,:;!-]*(?P<reason>.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+MAX_REASON_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """What a rating reply says: satisfied or not, the 1–5 score if given, the reason if any."""
+
+    satisfied: bool
+    score: int | None
+    reason: str | None
+
+
+def parse_rating(text: str | None) -> Rating | None:
+    """The rating a message gives, or None when it is not a rating reply.
+
+    ``PUAS`` (satisfied), ``TIDAK PUAS`` / ``BELUM SELESAI`` (not), or a lone digit 1–5 (1–2 not
+    satisfied); what follows is the reason. A longer number ("12 lampu mati") is not a rating.
+    """
+    found = _RATING.match(text or "")
+    if found is None:
+        return None
+    word = " ".join(found["word"].lower().split())
+    reason = " ".join(found["reason"].split())[:MAX_REASON_CHARS] or None
+    if found["score"]:
+        score = int(found["score"])
+        return Rating(satisfied=score >= 3, score=score, reason=reason)
+    return Rating(satisfied=word == "puas", score=None, reason=reason)
+
+
+def rating_open_until(closed_at: datetime, days: int, calendar: sla.Calendar) -> datetime:
+    """The end of the ``days``-th working day after the closing day: the last moment a rating counts.
+
+    A case closed on Friday with 10 working days takes ratings until the close of business on the
+    Friday two weeks later (later still across holidays).
+    """
+    day = calendar.local_date(closed_at)
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if calendar.is_working_day(day):
+            counted += 1
+    window = calendar.window(day)
+    return window[1] if window is not None else closed_at + timedelta(days=days)
+
+
+def closed_case_of_sender(
+    session: Session, channel: str, address: str, *, days: int, calendar: sla.Calendar, now: datetime | None = None
+) -> Complaint | None:
+    """The sender's newest closed case still open for a rating, matched on the case's reply route."""
+    newest = session.scalar(
+        select(Complaint)
+        .where(
+            Complaint.reply_channel == channel,
+            Complaint.reply_address == address,
+            Complaint.status == CLOSED,
+            Complaint.closed_at.is_not(None),
+            Complaint.merged_into_id.is_(None),
+        )
+        .order_by(Complaint.closed_at.desc())
+        .limit(1)
+    )
+    if newest is None or newest.closed_at is None:
+        return None
+    if (now or utcnow()) > rating_open_until(newest.closed_at, days, calendar):
+        return None
+    return newest
+
+
+def rate(
+    session: Session,
+    complaint: Complaint,
+    rating: Rating,
+    *,
+    via: str,
+    sop: SopConfig,
+    calendar: sla.Calendar,
+) -> str:
+    """Record ``rating`` on the closed ``complaint``; reopen it or hand it to the operator when asked.
+
+    Returns the outcome: ``recorded``, ``reopened`` (back to the OPD's follow-up with a fresh step
+    clock) or ``to_operator`` (a second reopen: flagged for the operator's decision).
+    """
+    outcome = "recorded"
+    if not rating.satisfied and rating.reason:
+        if complaint.reopen_count >= MAX_REOPENS_BY_CITIZEN:
+            outcome = "to_operator"
+        elif lifecycle.allows(complaint, FOLLOWED_UP, "system"):
+            outcome = "reopened"
+    session.add(
+        CaseRating(
+            complaint_id=complaint.id,
+            at=utcnow(),
+            satisfied=rating.satisfied,
+            score=rating.score,
+            reason=rating.reason,
+            via=via,
+            outcome=outcome,
+            opd_code=complaint.opd_code,
+        )
+    )
+    wording = "PUAS" if rating.satisfied else "TIDAK PUAS"
+    score = f" ({rating.score}/5)" if rating.score else ""
+    if outcome == "reopened":
+        lifecycle.transition(
+            session,
+            complaint,
+            FOLLOWED_UP,
+            sop=sop,
+            calendar=calendar,
+            actor="citizen",
+            role="system",
+            action="reopen",
+            note=f"{wording}{score} via {via}",
+        )
+        complaint.reopen_count += 1
+        complaint.closed_at = None  # open again: it closes anew when the new answer is approved
+        attention.flag(session, complaint, REOPENED, actor="citizen", note=f"reopen {complaint.reopen_count}")
+    elif outcome == "to_operator":
+        attention.flag(
+            session,
+            complaint,
+            REOPEN_REQUESTED,
+            actor="citizen",
+            note=f"{wording}{score} via {via}; reopened {complaint.reopen_count}x already: operator decides",
+        )
+    else:
+        lifecycle.note(session, complaint, actor="citizen", action="rated", note=f"{wording}{score} via {via}")
+    return outcome
