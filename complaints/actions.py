@@ -12,7 +12,8 @@ The form contract (field names) the case page renders and the POST handler reads
 =====================  =========================================================
 action                 fields
 =====================  =========================================================
-``verify``             ``complaint_class`` (a code of complaint_classes.yaml; empty: the proposal)
+``verify``             ``complaint_class`` (a code of complaint_classes.yaml; empty: the proposal),
+                       ``rahasia`` / ``anonim`` ("1" adds that protection; issue 14)
 ``dispose``            ``opd``
 ``reroute``            ``opd``, ``reason`` (required)
 ``return_to_citizen``  ``reason_template`` (a key of :func:`return_reasons`), ``reason`` (edited text)
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, complaint_class, lifecycle, merging, notify, sla, store, transitions
+from complaints import answers, complaint_class, confidential, lifecycle, merging, notify, sla, store, transitions
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -336,6 +337,9 @@ def _verify(ctx: _Context) -> dict[str, list[str]]:
         raise ActionInvalid({"complaint_class": "class_unknown"})
     complaint_class.assign(ctx.complaint, code, ctx.config)
     ctx.move(lifecycle.VERIFIED, "verify", note=code)
+    # Issue 14: the operator may add a protection the citizen did not ask for (never remove one).
+    wanted = [flag for flag in confidential.FLAGS if ctx.request.fields.get(flag) == "1"]
+    confidential.add_protection(ctx.session, ctx.complaint, wanted, actor=ctx.actor)
     return {"route_to_opd": [ctx.complaint.id]}
 
 

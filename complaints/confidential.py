@@ -13,13 +13,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from sqlalchemy.orm import Session
+
+from complaints import lifecycle
 from complaints.models import Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from config.logging import mask
 
 REPORTER = "Pelapor"
 """How a reporter hidden from the OPD is named on its pages (the OPD writes its answer to them)."""
+
+FLAGS = ("rahasia", "anonim")
+"""The two protections, as form fields, history notes and ``Complaint`` attributes."""
+LIFTING_ROLE = "admin"
+"""Only an admin lifts a protection (an operator may only add one, at verification)."""
 
 _SHORTEST_VALUE = 3  # a one- or two-letter "name" would blank out ordinary words
 
@@ -56,3 +65,34 @@ def scrub(text: str, *cases: Complaint, replacement: str = REPORTER) -> str:
             spaced = r"[\s.-]?".join(person.phone[3:])
             text = re.sub(rf"(?<!\d)(?:\+?62|0)[\s.-]?{spaced}(?!\d)", replacement, text)
     return mask(text)
+
+
+class LiftForbidden(Exception):
+    """Someone other than an admin tried to lift a protection (a 403)."""
+
+
+def add_protection(session: Session, case: Complaint, flags: Iterable[str], *, actor: str) -> tuple[str, ...]:
+    """Turn on ``flags`` (of :data:`FLAGS`) the case does not have yet; an operator does this at
+    verification. The change is a ``protection_set`` history line naming the flags; returns them."""
+    added = tuple(f for f in FLAGS if f in set(flags) and not getattr(case, f))
+    for flag in added:
+        setattr(case, flag, True)
+    if added:
+        lifecycle.note(session, case, actor=actor, action="protection_set", note=",".join(added))
+    return added
+
+
+def lift_protection(
+    session: Session, case: Complaint, flags: Iterable[str], *, viewer: Viewer, actor: str, reason: str
+) -> tuple[str, ...]:
+    """Turn off ``flags`` the case has, as an admin only (raises :class:`LiftForbidden` otherwise).
+
+    Recorded as a ``protection_lifted`` history line: the flags and the admin's reason."""
+    if viewer.role != LIFTING_ROLE:
+        raise LiftForbidden(viewer.role)
+    lifted = tuple(f for f in FLAGS if f in set(flags) and getattr(case, f))
+    for flag in lifted:
+        setattr(case, flag, False)
+    if lifted:
+        lifecycle.note(session, case, actor=actor, action="protection_lifted", note=f"{','.join(lifted)}: {reason}")
+    return lifted

@@ -24,6 +24,7 @@ from gateway.console.health import add_health_routes  # part-health
 from gateway.console.inbox import inbox_page
 from gateway.console.manual import manual_page, manual_submit
 from gateway.console.merge import add_merge_routes
+from gateway.console.protection import add_protection_routes
 from gateway.console.render import lang_of, render
 from gateway.console.reports import add_report_routes
 from gateway.console.strings import STRINGS
@@ -179,6 +180,7 @@ def add_routes(console: web.Application) -> None:
     console.router.add_static("/static/", HERE / "static", name="console_static")
     # Delivery part (issue 8): answer delivery status, resend, mark a citizen's message read.
     add_delivery_routes(console)
+    add_protection_routes(console)  # issue 14: an admin lifts rahasia / anonim
     # part-health: the system health page (operators and admins).
     add_health_routes(console)
     # part-dlq: dead letters under /ops/health/dead-letters (operators and admins)

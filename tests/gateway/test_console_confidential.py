@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from complaints.models import CaseNote, PersonalDataView, Reply
+from complaints.models import CaseNote, Complaint, HistoryEntry, PersonalDataView, Reply
 from gateway.console.strings import STRINGS
 from normalizer.envelope import new_id, utcnow
 from normalizer.tickets import new_ticket
@@ -124,3 +124,56 @@ async def test_the_operator_still_sees_and_reveals_the_identity_of_an_anonymous_
         page = await (await site.client.get(f"/ops/kasus/{ticket}?identitas=1")).text()
         assert NIK in page and ADDRESS in page
         assert _pii_views(site) == 1
+
+
+def _case_and_history(site: Console, ticket: str) -> tuple[bool, bool, list[tuple[str, str | None]]]:
+    with site.runtime.sf() as db:
+        case = db.scalar(select(Complaint).where(Complaint.ticket == ticket))
+        assert case is not None
+        rows = db.scalars(select(HistoryEntry).where(HistoryEntry.complaint_id == case.id).order_by(HistoryEntry.id))
+        return case.rahasia, case.anonim, [(h.action, h.note) for h in rows if h.action.startswith("protection")]
+
+
+@pytest.mark.asyncio
+async def test_the_operator_adds_a_protection_at_verification_and_only_an_admin_lifts_it(tmp_path: Path) -> None:
+    """Verify with "anonim" ticked protects the case (history says so); an operator's lift is a 403, an admin's is
+    recorded with its reason."""
+    async with console_site(tmp_path) as site:
+        operator(site)
+        operator(site, email="admin@example.org", name="Adi Admin", role="admin")
+        ticket = new_ticket()
+        with site.runtime.sf.begin() as db:
+            seed_case(db, ticket, "diterima", rahasia=True)
+        await _login_as(site, "Operator@Example.org")
+        page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
+        assert 'id="verify-anonim"' in page and 'id="form-lift_protection"' not in page
+        token = await site.csrf(f"/ops/kasus/{ticket}")
+        fields = {"csrf_token": token, "action": "verify", "version": "1", "lang": "id", "anonim": "1"}
+        resp = await site.client.post(f"/ops/kasus/{ticket}/aksi", data=fields, allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        assert _case_and_history(site, ticket) == (True, True, [("protection_set", "anonim")])
+
+        lift = {"csrf_token": token, "lang": "id", "lift": "anonim", "reason": "Pelapor setuju identitasnya dibuka"}
+        resp = await site.client.post(f"/ops/kasus/{ticket}/perlindungan", data=lift, allow_redirects=False)
+        assert resp.status == 403
+        assert _case_and_history(site, ticket)[:2] == (True, True)
+
+        await _login_as(site, "admin@example.org")
+        page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
+        assert 'id="form-lift_protection"' in page
+        token = await site.csrf(f"/ops/kasus/{ticket}")
+        resp = await site.client.post(
+            f"/ops/kasus/{ticket}/perlindungan", data={**lift, "csrf_token": token, "reason": ""}, allow_redirects=False
+        )
+        assert resp.status == 422 and _case_and_history(site, ticket)[:2] == (True, True)  # no reason, no lift
+        resp = await site.client.post(
+            f"/ops/kasus/{ticket}/perlindungan", data={**lift, "csrf_token": token}, allow_redirects=False
+        )
+        assert resp.status == 303
+        assert _case_and_history(site, ticket) == (
+            True,
+            False,
+            [("protection_set", "anonim"), ("protection_lifted", "anonim: Pelapor setuju identitasnya dibuka")],
+        )
+        page = await (await site.client.get(f"/ops/kasus/{ticket}")).text()
+        assert ID["hist_action_protection_lifted"] in page and ID["protection_lifted"] in page
