@@ -61,6 +61,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC) if value is not None else None
 
 
+_CLASS_TO_ESCALATE = text("class_escalated_at IS NULL AND closed_at IS NULL AND merged_into_id IS NULL")
 _TO_RECOMPUTE = text("deadline_clock IS NULL AND step_deadline_at IS NOT NULL AND closed_at IS NULL")
 
 
@@ -121,6 +122,14 @@ class Complaint(Base):
             postgresql_where=_TO_RECOMPUTE,
         ),
         Index("ix_complaints_created", "created_at"),  # part-reports (0018): complaints received in a period
+        # issue 14 (0025): class deadlines due in a report's period; open ones the scheduler escalates.
+        Index("ix_complaints_class_deadline", "class_deadline_at"),
+        Index(
+            "ix_complaints_class_to_escalate",
+            "class_deadline_at",
+            sqlite_where=_CLASS_TO_ESCALATE,
+            postgresql_where=_CLASS_TO_ESCALATE,
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
