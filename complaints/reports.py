@@ -11,7 +11,8 @@ and returns plain numbers:
   the period in which it *ended*;
 - returns to the citizen (by reason) and to the operator (by OPD, with the OPD's words);
 - answers sent per channel: delivered, still on their way, failed;
-- class deadlines (issue 14) due in the period and met, per class (:mod:`complaints.class_report`).
+- class deadlines (issue 14) due in the period and met, per class (:mod:`complaints.class_report`);
+- answers rated PUAS and cases reopened, per OPD (issue 14, :mod:`complaints.rating_report`).
 
 The period is a range of city dates (``calendar.yaml``'s time zone), both ends included.
 Nothing here formats words: :mod:`gateway.console.report_tables` does that.
@@ -32,6 +33,7 @@ from complaints.answers import ANSWER
 from complaints.class_report import ClassCompliance, class_compliance
 from complaints.models import CaseNote, Complaint, HistoryEntry, Reply
 from complaints.queries import Viewer, visible_cases
+from complaints.rating_report import OpdRatings, opd_ratings
 from complaints.step_times import Change, Stay, median, percentile, stays
 from config.model import SopConfig
 from config.statuses import RETURNED_TO_CITIZEN, RETURNED_TO_OPERATOR
@@ -163,6 +165,8 @@ class Report:
     operator_returns: tuple[OperatorReturn, ...]
     answers: tuple[AnswerDelivery, ...]
     class_compliance: tuple[ClassCompliance, ...] = ()
+    ratings: tuple[OpdRatings, ...] = ()
+    """Issue 14: per OPD, answers closed, the citizens' ratings and the reopens (:mod:`complaints.rating_report`)."""
     """Issue 14: class deadlines due in the period (and passed) and how many were met, per class."""
 
 
@@ -396,4 +400,5 @@ def build_report(
         operator_returns=tuple(operator_returns),
         answers=_answers(session, viewer, start, end),
         class_compliance=class_compliance(session, viewer, start, end, now or datetime.now(UTC), class_order),
+        ratings=opd_ratings(session, viewer, start, end),
     )

@@ -125,6 +125,31 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
             for c in report.class_compliance
         ),
     )
+    ratings = Table(
+        "ratings",
+        t["report_ratings"],
+        (
+            t["report_col_opd"],
+            t["report_col_answered"],
+            t["report_col_ratings"],
+            t["report_col_satisfied"],
+            t["report_col_satisfied_share"],
+            t["report_col_reopened"],
+            t["report_col_reopened_share"],
+        ),
+        tuple(
+            (
+                _opd(config, r.opd_code, t),
+                r.answered,
+                r.ratings,
+                r.satisfied,
+                share(r.satisfied, r.ratings),
+                r.reopened,
+                share(r.reopened, r.answered),
+            )
+            for r in report.ratings
+        ),
+    )
     operator_returns = Table(
         "returns_operator_reasons",
         t["report_operator_reasons"],
@@ -164,7 +189,7 @@ def build_tables(report: Report, config: CityConfig, lang: str, t: dict[str, str
         ),
     )
     tables = [_counts(name, t[title], t[first], t, rows) for name, title, first, rows in received_by]
-    tables += [steps, compliance, classes]
+    tables += [steps, compliance, classes, ratings]
     tables.append(
         _counts(
             "returns_citizen",
