@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from complaints.confidential import scrub
 from complaints.models import Complaint
 from complaints.replies import render_reply
 from complaints.store import queue_reply
@@ -63,13 +64,17 @@ def queue_opd_notice(session: Session, complaint: Complaint, *, config: CityConf
 
 def opd_notice_topic(complaint: Complaint, *, clean: Callable[[str], str] | None = None) -> str:
     """What the case is about, without personal data: the reporter's subject line, else the
-    routing's matched words. Never the complaint text, which may hold a NIK or an address.
+    routing's matched words. Never the complaint text, which may hold a NIK or an address; the
+    reporter's own NIK, name, address, phone and e-mail in the subject read "Pelapor"
+    (:func:`complaints.confidential.scrub`, which also masks any NIK, mobile number or e-mail).
 
     ``clean`` (part-escfix: ``config.logging.mask`` for escalation mail) is applied to the subject
     before it is shortened, so a NIK cut at the end cannot slip past it."""
     subject = " ".join((complaint.subject or "").split())
     if clean is not None:
         subject = clean(subject)
+    # Issue 14: the OPD is never told who reported it, even when their name is in the subject line.
+    subject = scrub(subject, complaint)
     if subject:
         return subject if len(subject) <= TOPIC_LENGTH else subject[: TOPIC_LENGTH - 3].rstrip() + "..."
     matched = [w.strip() for w in (complaint.routing_matched or "").split(",") if w.strip()]

@@ -78,6 +78,19 @@ def test_notice_is_queued_to_the_opd_contact_with_ticket_topic_and_link_but_no_p
         assert personal not in reply.text
 
 
+def test_the_reporter_named_in_the_subject_is_pelapor_in_the_notice(db: Session, city: CityConfig) -> None:
+    """Issue 14: the OPD's e-mail never names the reporter, even when the subject line does."""
+    subject = f"{NAME} ({PHONE}) melaporkan sampah di {ADDRESS}"
+    case = seed_case(db, "BGR-7KQ2XMR", "disposisi", opd_code="dlh", subject=subject)
+
+    queue_opd_notice(db, case, config=city, settings=_mail_settings())
+
+    (reply,) = _replies(db)
+    assert "Pelapor (Pelapor) melaporkan sampah di Pelapor" in reply.text
+    for personal in (NAME, "Rahmawati", PHONE, ADDRESS, "Pajajaran"):
+        assert personal not in reply.text
+
+
 def test_without_a_subject_the_topic_is_the_matched_words_never_the_complaint_text(
     db: Session, city: CityConfig
 ) -> None:

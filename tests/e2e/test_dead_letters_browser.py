@@ -13,6 +13,7 @@ from complaints.models import Complaint, InboxMessage
 from gateway.console.strings import STRINGS
 from tests.conftest import base_settings
 from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_x import wait_until
 from tests.support.dead_letters import ERROR, Outage, envelope, spend_budget
 from tests.support.system import running_system
 from tests.workers.test_dead_letters import FlakyAdapter
@@ -47,7 +48,8 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
             spend_budget(session, accepted.inbox_id)
         runtime.send("verify_intake", [accepted.inbox_id])
         system.wait_for(lambda s: s.get(InboxMessage, accepted.inbox_id).state == "dead")
-        [letter], _ = dead_letters(runtime)
+        # The inbox row turns dead in the stage; the dead-letter recorder files the message just after.
+        [letter], _ = wait_until(lambda: dead_letters(runtime)[0] and dead_letters(runtime))
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1024, "height": 700})
