@@ -36,7 +36,7 @@ from normalizer.confidential import Protection, read_keywords
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
 from normalizer.identity import merge_identity, parse_identity_parts, parse_identity_text, read_identity
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
-from workers import completion, followup
+from workers import completion, followup, rating_reply
 from workers.batch import FollowUps
 from workers.casework import check_case
 from workers.chat_input import COMMANDS, IDENTITY_FIELDS, check_answer, has_identity_fields
@@ -162,6 +162,10 @@ class _Turn:
         if query is not None and (not self._in_flow() or normalize_ticket(query)):
             return self._status(query) if query else self._say_and_reply("chat_cek_usage")
         if not self._in_flow():
+            # Issue 14: PUAS / TIDAK PUAS <alasan> rates the chat's answered case, outside a report.
+            rated = rating_reply.handle_rating(self.runtime, self.session, self.inbox, self.envelope, chat=True)
+            if rated is not None:
+                return rated
             completed = self._complete_returned_case(text)
             if completed is not None:
                 return completed

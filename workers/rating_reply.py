@@ -1,7 +1,8 @@
 """A citizen's ``PUAS`` / ``TIDAK PUAS <alasan>`` (or 1–5) reply to a delivered answer (issue 14).
 
-The verify stage asks :func:`handle_rating` before treating a message as a follow-up or a new
-complaint. The rated case is the one the message's thread or ticket names (an e-mail reply to the
+The verify stage asks :func:`handle_rating` before treating a message (SMS, e-mail, X) as a
+follow-up or a new complaint, and a chat's conversation (Telegram, WhatsApp) asks it for a text
+outside a report. The rated case is the one the message's thread or ticket names (an e-mail reply to the
 answer), else the sender's newest closed case within ``RATING_PERIOD_WORKING_DAYS`` on the same
 reply route (an SMS has no thread). What the rating does to the case is
 :func:`complaints.rating.rate`; here the message is kept in the case's conversation and the
@@ -34,14 +35,16 @@ _REPLY_OF_OUTCOME = {"recorded": "rating_thanks", "reopened": "rating_reopened",
 
 
 def handle_rating(
-    runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope
+    runtime: Runtime, session: Session, inbox: InboxMessage, envelope: ComplaintEnvelope, *, chat: bool = False
 ) -> FollowUps | None:
     """Record the message as a rating of the sender's answered case; None when it is not one.
+
+    ``chat``: a chat channel's turn outside a report (``workers.conversation``), matched on the chat.
 
     A bare number counts only in a short message: "1 lampu mati di Jl. Pajajaran ..." from someone
     whose last case closed last week is a new complaint, not a rating of 1.
     """
-    if envelope.channel not in completion.REPLY_CHANNELS:
+    if not chat and envelope.channel not in completion.REPLY_CHANNELS:
         return None
     given = rating.parse_rating(envelope.text)
     if given is None or (given.score is not None and not completion.is_short_reply(envelope)):

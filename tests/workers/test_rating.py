@@ -6,6 +6,7 @@ Each message goes in as an accepted SMS through the verify worker, as in product
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,11 +15,14 @@ from complaints.models import CaseNote, CaseRating, Complaint, HistoryEntry, Rep
 from complaints.queries import InboxFilters, Viewer, inbox
 from complaints.rating import parse_rating, rating_open_until
 from normalizer.envelope import utcnow
+from tests.conftest import base_settings
 from tests.support.cases import seed_case
 from tests.support.city import shipped_city
 from tests.workers.test_answer_delivery import _incoming, runtime  # noqa: F401 - runtime is a fixture
+from tests.workers.test_conversation_any_channel import CHANNEL, CHAT, Chat
 from workers import scheduler
 from workers.runtime import Runtime
+from workers.setup import build_runtime
 
 TICKET = "BGR-4C4C4C2"
 
@@ -182,3 +186,27 @@ def test_a_finished_case_takes_no_rating(runtime: Runtime) -> None:  # noqa: F81
     assert _case(runtime, case_id).status == "selesai"
     assert len(_ratings(runtime, case_id)) == 1
     assert "rating_period_ended" in _history(runtime, case_id)
+
+
+def test_tidak_puas_in_a_chat_reopens_the_chats_case(tmp_path: Path) -> None:
+    """On a chat channel, TIDAK PUAS with a reason outside a report reopens the chat's answered case."""
+    rt = build_runtime(base_settings(tmp_path))
+    try:
+        with rt.sf.begin() as session:
+            case = seed_case(
+                session,
+                TICKET,
+                "selesai",
+                opd_code="pupr",
+                channel=CHANNEL,
+                reply_channel=CHANNEL,
+                reply_address=CHAT,
+                deadline_in=None,
+                closed_at=utcnow() - timedelta(hours=1),
+            )
+            case_id = case.id
+        told = Chat(rt).send("tidak puas, lubangnya masih ada")
+        assert TICKET in told and "dibuka kembali" in told
+        assert (_case(rt, case_id).status, _case(rt, case_id).reopen_count) == ("ditindaklanjuti", 1)
+    finally:
+        rt.close()
