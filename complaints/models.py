@@ -201,6 +201,9 @@ class Complaint(Base):
     # issue 14, close the loop (migration 0024)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How often the citizen's ``TIDAK PUAS`` reopened the case to its OPD (complaints/rating.py)."""
+    rating_ended_at: Mapped[datetime | None]
+    """When the scheduler finished the closed case after ``RATING_PERIOD_WORKING_DAYS`` (migration 0026):
+    from then on no reply rates or reopens it (complaints/rating.py)."""
 
 
 class HistoryEntry(Base):

@@ -10,7 +10,8 @@ once is not reopened again by the citizen: the operator decides (the case is fla
 ``reopen_requested``).
 
 Ratings are taken for ``RATING_PERIOD_WORKING_DAYS`` working days after closing, on the city's
-calendar (:func:`rating_open_until`).
+calendar (:func:`rating_open_until`). After that the scheduler finishes the case
+(:func:`finish_unrated`): ``rating_ended_at`` is stamped and the history says whether it was rated.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "REOPEN_REQUESTED",
     "Rating",
     "closed_case_of_sender",
+    "finish_unrated",
     "parse_rating",
     "rate",
     "rating_open_until",
@@ -112,11 +114,44 @@ def closed_case_of_sender(
         .order_by(Complaint.closed_at.desc())
         .limit(1)
     )
-    if newest is None or newest.closed_at is None:
+    if newest is None or newest.closed_at is None or newest.rating_ended_at is not None:
         return None
     if (now or utcnow()) > rating_open_until(newest.closed_at, days, calendar):
         return None
     return newest
+
+
+def finish_unrated(
+    session: Session, *, days: int, calendar: sla.Calendar, now: datetime, limit: int
+) -> tuple[list[str], list[str]]:
+    """Finish the closed cases whose rating period ended by ``now``: stamp ``rating_ended_at`` and
+    write a history note. Returns (tickets finished without a rating, tickets finished rated).
+
+    Ten working days are never fewer than ten calendar days, so only cases closed before that are
+    read; each is then checked on the calendar. Idempotent: a finished case is not read again.
+    """
+    cases = session.scalars(
+        select(Complaint)
+        .where(
+            Complaint.status == CLOSED,
+            Complaint.rating_ended_at.is_(None),
+            Complaint.closed_at < now - timedelta(days=days),
+            Complaint.merged_into_id.is_(None),
+        )
+        .order_by(Complaint.closed_at)
+        .limit(limit)
+    ).all()
+    unrated: list[str] = []
+    rated: list[str] = []
+    for case in cases:
+        if case.closed_at is None or now <= rating_open_until(case.closed_at, days, calendar):
+            continue
+        case.rating_ended_at = now
+        given = session.scalar(select(CaseRating.id).where(CaseRating.complaint_id == case.id).limit(1))
+        (rated if given is not None else unrated).append(case.ticket)
+        action = "rating_period_ended" if given is not None else "finished_unrated"
+        lifecycle.note(session, case, actor="scheduler", action=action, note=f"{days} working days after closing")
+    return unrated, rated
 
 
 def rate(

@@ -32,6 +32,7 @@ import structlog
 from complaints import lifecycle, sla, store
 from complaints.models import Conversation
 from complaints.replies import field_labels, render_reply
+from normalizer.confidential import Protection, read_keywords
 from normalizer.envelope import ChatTurn, ComplaintEnvelope, Identity, RemoteFile, utcnow
 from normalizer.identity import merge_identity, parse_identity_parts, parse_identity_text, read_identity
 from normalizer.tickets import new_ticket, normalize_ticket, parse_status_query
@@ -152,6 +153,9 @@ class _Turn:
         return self._continue() if self._in_flow() else self._reply()
 
     def _text(self, text: str) -> FollowUps:
+        protection = read_keywords(text)
+        if protection.rahasia or protection.anonim:
+            return self._protect(protection)
         query = parse_status_query(text)
         # "CEK <ticket>" as typed on SMS; inside a report only with a real ticket, so an answer
         # such as "cek lampu" is still an answer.
@@ -166,6 +170,17 @@ class _Turn:
                 return self._say_and_reply("chat_welcome")
             self._reset(flow=True)
         self._answer(text)
+        return self._continue()
+
+    def _protect(self, protection: Protection) -> FollowUps:
+        """``RAHASIA`` / ``ANONIM`` leading a chat message (issue 14): a report starts (or goes on)
+        with that protection kept for its case; the rest of the message is read as an answer."""
+        self._start_flow_if_needed()
+        for flag in ("rahasia", "anonim"):
+            if getattr(protection, flag):
+                self.state[flag] = True
+        if protection.text.strip():
+            self._answer(protection.text.strip())
         return self._continue()
 
     def _edit(self, text: str) -> FollowUps:
@@ -369,6 +384,8 @@ class _Turn:
             language=self.lang,
             turn=None,
             attachments_to_fetch=files,
+            rahasia=bool(state.get("rahasia")),
+            anonim=bool(state.get("anonim")),
         )
         complaint = lifecycle.open_case(
             self.session,

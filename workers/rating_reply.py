@@ -62,7 +62,8 @@ def _rated_case(runtime: Runtime, session: Session, envelope: ComplaintEnvelope)
     days, calendar = runtime.settings.rating_period_working_days, sla.calendar_of(runtime.config.calendar)
     named = followup.continued_case(session, envelope)
     if named is not None:
-        closed_at = named.closed_at if named.status == CLOSED and named.merged_into_id is None else None
+        finished = named.status != CLOSED or named.merged_into_id is not None or named.rating_ended_at is not None
+        closed_at = None if finished else named.closed_at
         if closed_at is None or utcnow() > rating.rating_open_until(closed_at, days, calendar):
             return None  # an open case's follow-up, or a rating too late: the usual paths take it
         return named

@@ -5,6 +5,7 @@ Jobs are plain functions of ``(runtime, now)``, so tests call them with a frozen
 - :func:`deadlines_job` recomputes deadlines of the old wall-clock rule on the working clock
   (complaints/deadlines.py), before the escalation looks at them;
 - :func:`escalation_job` escalates overdue SOP steps (complaints/escalation.py);
+- :func:`rating_period_job` finishes closed cases whose rating period ended (complaints/rating.py);
 - :func:`digest_job` queues each OPD's morning digest once a day (complaints/digest.py).
 
 It runs as its own process (``intake scheduler``, the Procfile's ``scheduler``) and inside
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
-from complaints import class_escalation, deadlines, digest, escalation, lease
+from complaints import class_escalation, deadlines, digest, escalation, lease, rating, sla
 from config.settings import ConfigurationError, Settings
 from normalizer.envelope import utcnow
 
@@ -73,6 +74,21 @@ def class_deadline_job(runtime: Runtime, now: datetime) -> class_escalation.Clas
     return outcome
 
 
+def rating_period_job(runtime: Runtime, now: datetime) -> tuple[list[str], list[str]]:
+    """Finish the closed cases whose RATING_PERIOD_WORKING_DAYS ended (complaints/rating.py)."""
+    with runtime.sf.begin() as session:
+        unrated, rated = rating.finish_unrated(
+            session,
+            days=runtime.settings.rating_period_working_days,
+            calendar=sla.calendar_of(runtime.config.calendar),
+            now=now,
+            limit=runtime.settings.escalation_max_per_pass,
+        )
+    if unrated or rated:
+        log.info("rating_periods_ended", unrated=len(unrated), rated=len(rated))
+    return unrated, rated
+
+
 def digest_job(runtime: Runtime, now: datetime) -> list[str]:
     """Queue the morning digests due at ``now`` (once per OPD and day) and hand them to the senders."""
     with runtime.sf.begin() as session:
@@ -88,6 +104,7 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("deadlines", deadlines_job),
     ("escalation", escalation_job),
     ("class_deadlines", class_deadline_job),
+    ("rating_period", rating_period_job),
     ("digest", digest_job),
 )
 

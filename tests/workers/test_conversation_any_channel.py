@@ -107,6 +107,21 @@ def test_a_new_chat_channel_runs_the_whole_guided_report(chat: Chat) -> None:
         assert session.get(Conversation, f"{CHANNEL}:{CHAT}").state == {"lang": "id"}
 
 
+def test_rahasia_and_anonim_in_a_chat_protect_the_case_it_opens(chat: Chat) -> None:
+    """Issue 14: "RAHASIA ANONIM" leading a chat message starts a report whose case carries both flags;
+    the words are not part of the complaint text."""
+    assert "NIK" in chat.send("RAHASIA ANONIM Pungli di kantor kelurahan setiap mengurus surat")
+    chat.send(NIK)
+    chat.send("Siti Aminah")
+    chat.send(ADDRESS)
+    chat.send(turn=ChatTurn("contact", contact_phone="+6281234567890"))
+    assert "BGR-" in chat.send("-")
+    with chat.runtime.read_sf() as session:
+        case = session.scalars(select(Complaint)).one()
+        assert case.rahasia and case.anonim
+        assert case.text.startswith("Pungli di kantor") and "RAHASIA" not in case.text
+
+
 def test_status_command_and_unusable_content(chat: Chat) -> None:
     """/cek answers the status on the same channel, and content the chat cannot use is named."""
     assert "BGR-2222222" in chat.send("/cek BGR-2222222")

@@ -5,18 +5,19 @@ Each message goes in as an accepted SMS through the verify worker, as in product
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from complaints import sla
-from complaints.models import CaseNote, CaseRating, Complaint, Reply
+from complaints.models import CaseNote, CaseRating, Complaint, HistoryEntry, Reply
 from complaints.queries import InboxFilters, Viewer, inbox
 from complaints.rating import parse_rating, rating_open_until
 from normalizer.envelope import utcnow
 from tests.support.cases import seed_case
 from tests.support.city import shipped_city
 from tests.workers.test_answer_delivery import _incoming, runtime  # noqa: F401 - runtime is a fixture
+from workers import scheduler
 from workers.runtime import Runtime
 
 TICKET = "BGR-4C4C4C2"
@@ -146,3 +147,38 @@ def test_a_new_complaint_starting_with_a_number_is_not_a_rating(runtime: Runtime
     assert _ratings(runtime, case_id) == []
     with runtime.read_sf() as session:
         assert len(session.scalars(select(Complaint)).all()) == 2
+
+
+def _history(rt: Runtime, case_id: str) -> list[str]:
+    with rt.read_sf() as session:
+        return list(session.scalars(select(HistoryEntry.action).where(HistoryEntry.complaint_id == case_id)))
+
+
+def test_scheduler_finishes_a_silent_case_after_the_rating_period(runtime: Runtime) -> None:  # noqa: F811
+    """Frozen clock: a minute before the tenth working day's close the case is untouched; a minute
+    after, the scheduler finishes it once (history says unrated); later passes leave it alone."""
+    case_id = _closed_case(runtime, closed_ago=timedelta(0))
+    closed = datetime(2026, 12, 17, 3, 0, tzinfo=UTC)  # Thursday before Christmas, 10:00 WIB
+    with runtime.sf.begin() as session:
+        case = session.get(Complaint, case_id)
+        assert case is not None
+        case.closed_at = closed
+    end = rating_open_until(closed, 10, sla.calendar_of(runtime.config.calendar))
+    assert scheduler.rating_period_job(runtime, end - timedelta(minutes=1)) == ([], [])
+    assert _case(runtime, case_id).rating_ended_at is None
+    assert scheduler.rating_period_job(runtime, end + timedelta(minutes=1)) == ([TICKET], [])
+    assert _case(runtime, case_id).rating_ended_at is not None
+    assert _history(runtime, case_id).count("finished_unrated") == 1
+    assert scheduler.rating_period_job(runtime, end + timedelta(days=3)) == ([], [])
+    assert _history(runtime, case_id).count("finished_unrated") == 1
+
+
+def test_a_finished_case_takes_no_rating(runtime: Runtime) -> None:  # noqa: F811
+    """After the scheduler finished a rated case, a late TIDAK PUAS neither rates nor reopens it."""
+    case_id = _closed_case(runtime)
+    _incoming(runtime, "PUAS")
+    assert scheduler.rating_period_job(runtime, utcnow() + timedelta(days=40)) == ([], [TICKET])
+    _incoming(runtime, "TIDAK PUAS ternyata rusak lagi")
+    assert _case(runtime, case_id).status == "selesai"
+    assert len(_ratings(runtime, case_id)) == 1
+    assert "rating_period_ended" in _history(runtime, case_id)
