@@ -34,9 +34,12 @@ lint: setup-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Set up, lint and run the whole test suite.
+## Set up, lint and run the whole test suite, then the raw-socket hostile sweep and the quick chaos
+## run (issue 12: CI proves hostile input and faults on every landing).
 test: setup-test services lint
 	$(BIN)/python -m pytest
+	@log=$$(mktemp); $(BIN)/python scripts/hostile_sweep.py >$$log 2>&1; status=$$?; tail -1 $$log; rm -f $$log; exit $$status
+	$(BIN)/python scripts/chaos.py --complaints 240 --window 60 --drain 90
 
 ## Fault injection (issue 12): >= 2,000 mixed complaints while processes, Redis and PostgreSQL are hurt.
 chaos: setup-test services
