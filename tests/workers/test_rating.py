@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -27,18 +28,19 @@ from workers.setup import build_runtime
 TICKET = "BGR-4C4C4C2"
 
 
-def _closed_case(rt: Runtime, *, closed_ago: timedelta = timedelta(hours=1), reopen_count: int = 0) -> str:
+def _closed_case(rt: Runtime, *, closed_ago: timedelta = timedelta(hours=1), **fields: Any) -> str:
+    """A PUPR case answered and closed ``closed_ago``, to the SMS sender of tests.support.cases (or ``fields``)."""
+    fields.setdefault("channel", "sms")
     with rt.sf.begin() as session:
         case = seed_case(
             session,
             TICKET,
             "selesai",
             opd_code="pupr",
-            channel="sms",
             deadline_in=None,
             answer_text="Lubang sudah ditambal.",
             closed_at=utcnow() - closed_ago,
-            reopen_count=reopen_count,
+            **fields,
         )
         return case.id
 
@@ -192,19 +194,7 @@ def test_tidak_puas_in_a_chat_reopens_the_chats_case(tmp_path: Path) -> None:
     """On a chat channel, TIDAK PUAS with a reason outside a report reopens the chat's answered case."""
     rt = build_runtime(base_settings(tmp_path))
     try:
-        with rt.sf.begin() as session:
-            case = seed_case(
-                session,
-                TICKET,
-                "selesai",
-                opd_code="pupr",
-                channel=CHANNEL,
-                reply_channel=CHANNEL,
-                reply_address=CHAT,
-                deadline_in=None,
-                closed_at=utcnow() - timedelta(hours=1),
-            )
-            case_id = case.id
+        case_id = _closed_case(rt, channel=CHANNEL, reply_channel=CHANNEL, reply_address=CHAT)
         told = Chat(rt).send("tidak puas, lubangnya masih ada")
         assert TICKET in told and "dibuka kembali" in told
         assert (_case(rt, case_id).status, _case(rt, case_id).reopen_count) == ("ditindaklanjuti", 1)
