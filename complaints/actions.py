@@ -24,6 +24,7 @@ action                 fields
 ``answer``             ``answer`` (required)
 ``receive_answer``     –
 ``send_back``          ``note`` (required)
+``reopen``             ``note`` (required; for the OPD) — only on a case flagged ``reopen_requested``
 ``approve``            ``answer`` (the edited text, required), ``publish`` ("1" to publish),
                        ``phone_note`` (required when the citizen is answered by phone)
 =====================  =========================================================
@@ -42,7 +43,18 @@ from dataclasses import dataclass, field
 import structlog
 from sqlalchemy.orm import Session
 
-from complaints import answers, complaint_class, confidential, lifecycle, merging, notify, sla, store, transitions
+from complaints import (
+    answers,
+    complaint_class,
+    confidential,
+    lifecycle,
+    merging,
+    notify,
+    rating,
+    sla,
+    store,
+    transitions,
+)
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
@@ -61,7 +73,7 @@ NOTE_STATUSES_OPD: tuple[str, ...] = ("dianalisa", "ditindaklanjuti")
 """Where an OPD user may add a note without moving the case (follow-ups after the first)."""
 
 OPERATOR_ACTIONS: frozenset[str] = frozenset(
-    {"verify", "dispose", "reroute", "return_to_citizen", "receive_answer", "send_back", "approve", NOTE}
+    {"verify", "dispose", "reroute", "return_to_citizen", "receive_answer", "send_back", "approve", "reopen", NOTE}
 )
 """What operators (and admins) may ever do from the console; anything else of the contract is a 403."""
 
@@ -146,6 +158,9 @@ def available(complaint: Complaint, viewer: Viewer) -> tuple[str, ...]:
         return ()  # issue 10: a merged case follows its main case; nobody moves it on its own
     role = "operator" if viewer.role in STAFF_ROLES else viewer.role
     moves = lifecycle.allowed_actions(complaint, role)
+    if complaint.attention != rating.REOPEN_REQUESTED:
+        # Issue 14: staff reopen a closed case only to decide on a citizen's second TIDAK PUAS.
+        moves = tuple(m for m in moves if m != "reopen")
     if viewer.role in STAFF_ROLES or complaint.status in NOTE_STATUSES_OPD:
         moves = (*moves, NOTE)
     return moves
@@ -440,6 +455,18 @@ def _send_back(ctx: _Context) -> dict[str, list[str]]:
     return {}
 
 
+def _reopen(ctx: _Context) -> dict[str, list[str]]:
+    """Issue 14: the operator decides a second TIDAK PUAS by sending the case back to its OPD once more."""
+    note = ctx.text("note")
+    ctx.move(lifecycle.FOLLOWED_UP, "reopen")
+    c = ctx.complaint
+    c.reopen_count += 1
+    c.closed_at = None
+    c.attention = None  # the decision is the answer to the flag
+    ctx.add_note("send_back", note)  # for the OPD to read; internal: never the citizen's
+    return {}
+
+
 def _approve(ctx: _Context) -> dict[str, list[str]]:
     c = ctx.complaint
     answer = ctx.text("answer")
@@ -473,5 +500,6 @@ _HANDLERS: dict[str, Callable[[_Context], dict[str, list[str]]]] = {
     "answer": _answer,
     "receive_answer": _receive_answer,
     "send_back": _send_back,
+    "reopen": _reopen,
     "approve": _approve,
 }

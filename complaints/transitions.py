@@ -86,8 +86,9 @@ TABLE: tuple[Transition, ...] = (
     # Step 9: the operator approves the (edited) answer; it leaves on the citizen's channel; closed.
     Transition(ANSWER_RECEIVED, CLOSED, "approve", _STAFF, 9),
     # Issue 14, close the loop: the citizen's TIDAK PUAS with a reason (through the workers) sends the
-    # case back to its OPD's follow-up with a fresh step clock (complaints/rating.py).
-    Transition(CLOSED, FOLLOWED_UP, "reopen", _SYSTEM, 6),
+    # case back to its OPD's follow-up with a fresh step clock (complaints/rating.py); after a second
+    # TIDAK PUAS the operator decides (the console offers it only on a case flagged reopen_requested).
+    Transition(CLOSED, FOLLOWED_UP, "reopen", _SYSTEM_OR_STAFF, 6),
 )
 
 _BY_MOVE: dict[tuple[str, str], Transition] = {(t.from_status, t.to_status): t for t in TABLE}

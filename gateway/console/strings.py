@@ -205,6 +205,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_done_answer": "Jawaban dikirim ke operator.",
         "action_done_receive_answer": "Jawaban OPD diterima.",
         "action_done_send_back": "Jawaban dikembalikan ke OPD dengan catatan.",
+        "action_done_reopen": "Kasus dibuka kembali dan dikirim ke OPD dengan catatan.",
         "action_done_approve": "Jawaban disetujui dan pengaduan selesai.",
         "action_invalid_title": "Formulir belum lengkap",
         "action_invalid_body": "Tindakan belum disimpan. Perbaiki hal berikut lalu kirim lagi:",
@@ -378,6 +379,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_answer": "Kirim jawaban ke operator",
         "action_receive_answer": "Terima jawaban untuk moderasi",
         "action_send_back": "Kembalikan jawaban ke OPD",
+        "action_reopen": "Buka kembali ke OPD",
         "action_approve": "Setujui dan kirim jawaban",
         "action_hint_return_to_citizen": "Alasan ini dikirim kepada pelapor lewat kanalnya.",
         "action_hint_note": "Catatan ini internal: tidak dikirim kepada pelapor.",
@@ -423,6 +425,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "flash_answer": "Jawaban dikirim ke operator untuk moderasi.",
         "flash_receive_answer": "Jawaban diterima untuk moderasi.",
         "flash_send_back": "Jawaban dikembalikan ke OPD.",
+        "flash_reopen": "Kasus dibuka kembali ke OPD.",
         "flash_approve": "Jawaban disetujui dan sedang dikirim kepada pelapor.",
         # --- end part casepage
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages
@@ -900,6 +903,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_done_answer": "Answer sent to the operator.",
         "action_done_receive_answer": "OPD answer received.",
         "action_done_send_back": "Answer sent back to the OPD with a note.",
+        "action_done_reopen": "Case reopened and sent to the OPD with a note.",
         "action_done_approve": "Answer approved and the complaint closed.",
         "action_invalid_title": "The form is incomplete",
         "action_invalid_body": "Nothing was saved. Correct the following and send again:",
@@ -1073,6 +1077,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "action_answer": "Send the answer to the operator",
         "action_receive_answer": "Receive the answer for moderation",
         "action_send_back": "Send the answer back to the OPD",
+        "action_reopen": "Reopen to the OPD",
         "action_approve": "Approve and send the answer",
         "action_hint_return_to_citizen": "The reason goes to the citizen on their channel.",
         "action_hint_note": "This note is internal: it is not sent to the citizen.",
@@ -1118,6 +1123,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "flash_answer": "The answer was sent to the operator for moderation.",
         "flash_receive_answer": "The answer was received for moderation.",
         "flash_send_back": "The answer was sent back to the OPD.",
+        "flash_reopen": "The case was reopened to the OPD.",
         "flash_approve": "The answer was approved and is being sent to the citizen.",
         # --- end part casepage
         # --- delivery part (issue 8): answer delivery status, resend, citizen messages

@@ -171,9 +171,10 @@ def test_allowed_actions_list_only_the_roles_moves(session: Session) -> None:
     assert lifecycle.allowed_actions(disposed, "opd") == ("accept", "return_to_operator")
     assert lifecycle.allowed_actions(disposed, "operator") == ("reroute",)
     closed = make_case(session, lifecycle.CLOSED, ticket="BGR-TEST-0003")
-    # Only the citizen's TIDAK PUAS (through the workers) moves a closed case: back to its OPD.
-    assert lifecycle.allowed_actions(closed, "system") == ("reopen",)
-    assert all(lifecycle.allowed_actions(closed, role) == () for role in ROLES if role != "system")
+    # Only a TIDAK PUAS moves a closed case back to its OPD: the citizen's (through the workers), or
+    # the operator's decision on a second one (the console offers it only then: complaints/actions.py).
+    assert all(lifecycle.allowed_actions(closed, role) == ("reopen",) for role in ("system", "operator", "admin"))
+    assert lifecycle.allowed_actions(closed, "opd") == ()
     for status in FROM_STATUSES:
         operator_moves = transitions.moves_from(status, "operator")
         assert operator_moves == transitions.moves_from(status, "admin")
@@ -187,8 +188,8 @@ def test_the_table_matches_sop_yaml() -> None:
         assert 1 <= state.step <= 9 and dict(state.labels).keys() >= {"id", "en"}
         movers = {role for role in ROLES for _ in transitions.moves_from(status, role)}
         if state.terminal:
-            # After the end only the citizen, through the workers, may reopen (issue 14).
-            assert movers <= {"system"}, status
+            # After the end only a TIDAK PUAS reopens: the citizen's or the operator's decision (issue 14).
+            assert movers <= {"system", "operator", "admin"}, status
         else:
             # Who acts next in sop.yaml can make a move; a citizen acts through the workers.
             assert {"citizen": "system"}.get(state.actor or "", state.actor) in movers, status
