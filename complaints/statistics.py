@@ -16,7 +16,9 @@ statuses and of its OPD, never as answered: its answer is its main case's, count
 (:data:`complaints.reports.MERGED_STATUS` says why).
 
 OPDs with fewer than ``min_cases`` complaints in the window are left out (a handful of cases
-could point at the people behind them); the page says how many were left out.
+could point at the people behind them); the page says how many were left out. Issue 14: the share
+of PUAS ratings and of reopened answers are shown as shares only, and only over at least
+``min_cases`` ratings (answers) of the OPD.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from complaints import sla
-from complaints.models import Complaint, HistoryEntry
+from complaints.models import CaseRating, Complaint, HistoryEntry
 from complaints.reports import Period, status_key, statuses_in_order
 from complaints.step_times import REROUTE
 from config.model import SopConfig
@@ -48,6 +50,12 @@ class OpdFigure:
     answered_within: int
     merged: int = 0
     """Of ``received``, cases merged into another case (answered with it, not counted in ``answered``)."""
+    ratings: int = 0
+    """Issue 14: the citizens' ratings of the OPD's answers in the window (``case_ratings``)."""
+    satisfied: int = 0
+    """Of ``ratings``, PUAS (or 3-5)."""
+    reopened: int = 0
+    """Cases a TIDAK PUAS (or the operator's decision on one) reopened to the OPD in the window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,27 @@ def _answers(
     return answered, within
 
 
+def _ratings(
+    session: Session, start: datetime, end: datetime
+) -> tuple[Counter[str | None], Counter[str | None], Counter[str | None]]:
+    """Per OPD: ratings and PUAS ratings given in [start, end), and reopens made in it (issue 14)."""
+    rated: Counter[str | None] = Counter()
+    satisfied: Counter[str | None] = Counter()
+    for opd, happy in session.execute(
+        select(CaseRating.opd_code, CaseRating.satisfied).where(CaseRating.at >= start, CaseRating.at < end)
+    ):
+        rated[opd] += 1
+        satisfied[opd] += int(happy)
+    reopened: Counter[str | None] = Counter(
+        session.scalars(
+            select(HistoryEntry.opd_code).where(
+                HistoryEntry.action == "reopen", HistoryEntry.at >= start, HistoryEntry.at < end
+            )
+        )
+    )
+    return rated, satisfied, reopened
+
+
 def public_figures(
     session: Session, sop: SopConfig, calendar: sla.Calendar, today: date, min_cases: int
 ) -> PublicFigures:
@@ -145,6 +174,7 @@ def public_figures(
             opds[opd] += 1
             merged[opd] += merged_into is not None
     answered, within = _answers(session, start, end, sop, calendar)
+    rated, satisfied, reopened = _ratings(session, start, end)
     shown = sorted(code for code, n in opds.items() if n >= min_cases)
     month_starts = []
     cursor = period.first
@@ -155,7 +185,19 @@ def public_figures(
         period=period,
         per_month=tuple((m, months[m]) for m in month_starts),
         per_status=statuses_in_order(statuses, sop),
-        per_opd=tuple(OpdFigure(code, opds[code], answered[code], within[code], merged[code]) for code in shown),
+        per_opd=tuple(
+            OpdFigure(
+                code,
+                opds[code],
+                answered[code],
+                within[code],
+                merged[code],
+                rated[code],
+                satisfied[code],
+                reopened[code],
+            )
+            for code in shown
+        ),
         hidden_opds=len(opds) - len(shown),
         min_cases=min_cases,
     )

@@ -67,6 +67,9 @@ async def statistik_page(request: web.Request) -> web.Response:
             "answered": f.answered,
             "merged": f.merged,
             "share": round(100 * f.answered_within / f.answered, 1) if f.answered else None,
+            # Issue 14: shares only, and only over enough ratings (answers) not to point at anyone.
+            "satisfied": round(100 * f.satisfied / f.ratings, 1) if f.ratings >= figures.min_cases else None,
+            "reopened": round(100 * f.reopened / f.answered, 1) if f.answered >= figures.min_cases else None,
         }
         for f in figures.per_opd
     ]

@@ -26,6 +26,12 @@ STATISTIK_STRINGS: dict[str, dict[str, str]] = {
             "jawaban pengaduan utama, yang dihitung satu kali sebagai dijawab."
         ),
         "statistik_share": "% dijawab dalam waktu standar",
+        "statistik_satisfied": "% pelapor PUAS",
+        "statistik_reopened": "% dibuka kembali",
+        "statistik_rating_note": (
+            "% pelapor PUAS: dari penilaian pelapor atas jawaban OPD; % dibuka kembali: jawaban yang dinilai "
+            "TIDAK PUAS dan dikirim kembali ke OPD. Ditampilkan bila ada sedikitnya {min} penilaian (jawaban)."
+        ),
         "statistik_standard_note": (
             "Dalam waktu standar: OPD menjawab paling lama {hours} jam kerja sejak pengaduan didisposisikan "
             "kepadanya (Mutu Baku SOP langkah 4 sampai 6)."
@@ -56,6 +62,12 @@ STATISTIK_STRINGS: dict[str, dict[str, str]] = {
             "receive the main complaint's answer, which counts once as answered."
         ),
         "statistik_share": "% answered within the standard",
+        "statistik_satisfied": "% citizens satisfied",
+        "statistik_reopened": "% reopened",
+        "statistik_rating_note": (
+            "% citizens satisfied: of the citizens' ratings of the OPD's answers; % reopened: answers rated "
+            "TIDAK PUAS and sent back to the OPD. Shown over at least {min} ratings (answers)."
+        ),
         "statistik_standard_note": (
             "Within the standard: the OPD answered within {hours} working hours of the complaint being "
             "assigned to it (the SOP's time standard of steps 4 to 6)."
