@@ -412,7 +412,10 @@ def _return_to_operator(ctx: _Context) -> dict[str, list[str]]:
     reason = ctx.text("reason")
     ctx.move(lifecycle.RETURNED_TO_OPERATOR, "return_to_operator")
     ctx.add_note("return_reason", reason)
-    return {}
+    # Issue 14: never a dead end. The citizen hears, in plain words, that the case is being re-routed;
+    # the OPD's own reason stays internal.
+    opd = ctx.config.opd(ctx.complaint.opd_code)
+    return {"send_reply": ctx.reply("rerouting", "rerouting", opd=opd.short_name if opd else "-")}
 
 
 def _follow_up(ctx: _Context) -> dict[str, list[str]]:
