@@ -41,7 +41,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "section_protection": "Perlindungan pelapor",
         "label_anonim": "Anonim: jangan tampilkan identitas saya kepada OPD",
         "hint_anonim": 'Operator tetap memeriksa identitas Anda; OPD hanya melihat "Pelapor".',
-        "label_rahasia": "Rahasia: jangan tampilkan isi pengaduan di halaman publik",
+        "label_rahasia": "Rahasia: jangan tampilkan laporan saya di halaman publik",
         "hint_rahasia": "Isi, foto dan jawaban tidak tampil di halaman lacak maupun statistik; hanya jumlahnya.",
         "label_isi": "Isi pengaduan",
         "hint_isi": "Jelaskan apa, di mana dan sejak kapan. Maksimal {max} karakter.",
