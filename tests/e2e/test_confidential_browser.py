@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from complaints.accounts import Accounts
-from config.settings import Settings
 from gateway.console.strings import STRINGS
 from normalizer.tickets import new_ticket
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cases import ADDRESS, EMAIL, NAME, NIK, PHONE, seed_case
+from tests.support.console_browser import add_staff, console_page, console_settings, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -22,26 +18,17 @@ SECRETS = (NIK, NAME, PHONE, EMAIL, ADDRESS, "Rahmawati", "5432", "0001")
 
 def test_an_opd_user_never_sees_the_reporter_of_an_anonymous_case(tmp_path: Path) -> None:
     """Inbox → case page → delivery page → a typed ?identitas=1: "Pelapor" everywhere, no identity, no reveal link."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
+    settings = console_settings(
+        tmp_path,
         opd_sees_identity=True,  # OPDs see identities in general: the case's own flag must still hide it
     )
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="dewi@example.org", name="Dewi DLH", role="opd", opd_code="dlh", password=PASSWORD
-        )
+        add_staff(runtime, email="dewi@example.org", name="Dewi DLH", role="opd", opd_code="dlh", password=PASSWORD)
         ticket = new_ticket()
         with runtime.sf.begin() as session:
             seed_case(
@@ -52,14 +39,7 @@ def test_an_opd_user_never_sees_the_reporter_of_an_anonymous_case(tmp_path: Path
                 anonim=True,
                 text=f"Saya {NAME} ({PHONE}), pungli di kelurahan.",
             )
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 700})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("dewi@example.org")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "dewi@example.org", PASSWORD) as page:
             page.get_by_role("link", name=ticket).click()
             page.wait_for_url(f"{system.url}/ops/kasus/{ticket}")
             expect(page.locator(".identity")).to_contain_text(ID["case_identity_withheld"])
@@ -74,5 +54,3 @@ def test_an_opd_user_never_sees_the_reporter_of_an_anonymous_case(tmp_path: Path
                 html = page.content()
                 for secret in SECRETS:
                     assert secret not in html, (url, secret)
-        finally:
-            browser.close()

@@ -6,14 +6,11 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from config.settings import Settings
 from gateway.cli_users import first_admin_lines
 from gateway.console.strings import STRINGS
 from normalizer.tickets import new_ticket
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cases import NAME, NIK, PHONE, seed_case
+from tests.support.console_browser import chromium, console_settings, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -24,19 +21,10 @@ IMG = '<img src=x onerror="window.pwned = 2">'
 
 def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_path: Path) -> None:
     """One-time password → forced new password → inbox with seeded cases, filtered by keyboard → logout."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
-    )
+    settings = console_settings(tmp_path)
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         # What `intake serve` (and so `make run`) prints on the first start of an empty database.
@@ -74,8 +62,7 @@ def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_pa
                 routing_matched="jalan,lubang",
                 deadline_in=timedelta(minutes=40),
             )
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
+        with chromium(pw) as browser:
             page = browser.new_page(viewport={"width": 1024, "height": 700})
             page.goto(f"{system.url}/ops/")
             page.wait_for_url(f"{system.url}/ops/login")
@@ -119,5 +106,3 @@ def test_admin_logs_in_with_the_one_time_password_changes_it_and_logs_out(tmp_pa
             expect(page.get_by_text(ID["logged_out"])).to_be_visible()
             page.goto(f"{system.url}/ops/")
             page.wait_for_url(f"{system.url}/ops/login")
-        finally:
-            browser.close()

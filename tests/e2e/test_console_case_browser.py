@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from complaints.accounts import Accounts
 from complaints.models import CaseNote, HistoryEntry, Reply
-from config.settings import Settings
 from gateway.console.strings import STRINGS
 from normalizer.envelope import new_id, utcnow
 from normalizer.tickets import new_ticket
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cases import NAME, NIK, PHONE, seed_case
+from tests.support.console_browser import add_staff, console_page, console_settings, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -27,25 +25,14 @@ IMG = '<img src=x onerror="window.pwned = 2">'
 
 def test_operator_opens_a_case_reveals_it_by_keyboard_and_nothing_runs(tmp_path: Path) -> None:
     """Inbox → case page: escaped citizen text, a failed reply, an internal note; reveal by keyboard; phone width."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
-    )
+    settings = console_settings(tmp_path)
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD
-        )
+        add_staff(runtime, email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD)
         ticket = new_ticket()
         now = utcnow()
         with runtime.sf.begin() as session:
@@ -106,14 +93,7 @@ def test_operator_opens_a_case_reveals_it_by_keyboard_and_nothing_runs(tmp_path:
                     ),
                 ]
             )
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 700})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@example.org")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "rina@example.org", PASSWORD) as page:
             page.get_by_role("link", name=ticket).click()
             page.wait_for_url(f"{system.url}/ops/kasus/{ticket}")
             expect(page.get_by_role("heading", name=ID["case_title"].format(ticket=ticket))).to_be_visible()
@@ -148,5 +128,3 @@ def test_operator_opens_a_case_reveals_it_by_keyboard_and_nothing_runs(tmp_path:
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, overflow
             page.screenshot(path=str(tmp_path / "console-case-phone.png"), full_page=True)
-        finally:
-            browser.close()

@@ -7,15 +7,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from complaints.accounts import Accounts
 from complaints.models import Complaint
 from config.settings import Settings
 from gateway.console.strings import STRINGS
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cases import ADDRESS, NAME, NIK
+from tests.support.console_browser import console_page, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -31,8 +30,7 @@ def field(page: Any, key: str, required: bool) -> Any:
 
 def test_operator_enters_a_newspaper_complaint_and_gets_its_ticket(tmp_path: Path) -> None:
     """Menu → form → a missing text is shown with the rest kept → saved → ticket → a routed newspaper case."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     settings = Settings(  # type: ignore[call-arg]
@@ -44,14 +42,7 @@ def test_operator_enters_a_newspaper_complaint_and_gets_its_ticket(tmp_path: Pat
         accounts = Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds))
         user = accounts.create_user(email="rina@kotabogor.go.id", name="Rina", role="operator", password=PASSWORD)
         published = (date.today() - timedelta(days=1)).isoformat()
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 800})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@kotabogor.go.id")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "rina@kotabogor.go.id", PASSWORD, height=800) as page:
             page.get_by_role("navigation", name=ID["nav_label"]).get_by_role("link", name=ID["nav_manual"]).click()
             page.wait_for_url(f"{system.url}/ops/baru")
             expect(page.get_by_role("heading", name=ID["manual_title"])).to_be_visible()
@@ -82,8 +73,6 @@ def test_operator_enters_a_newspaper_complaint_and_gets_its_ticket(tmp_path: Pat
                 "href", f"/ops/kasus/{ticket}"
             )
             page.screenshot(path=str(tmp_path / "manual-entry.png"), full_page=True)
-        finally:
-            browser.close()
 
         case = system.wait_for(
             lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket, Complaint.opd_code.is_not(None)))

@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-from config.settings import Settings
 from gateway.cli_users import first_admin_lines
 from gateway.console.strings import STRINGS
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.console_browser import chromium, console_settings, log_in, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -20,31 +17,17 @@ OPD_PASSWORD = "istana bogor 1745 baru"
 
 def test_admin_adds_an_opd_user_who_logs_in_with_the_one_time_password(tmp_path: Path) -> None:
     """Admin: banner password → new password → Pengguna → add an OPD user; that user logs in and must change it."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
-    )
+    settings = console_settings(tmp_path)
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         match = re.search(r"one-time password: (\S+)", "\n".join(first_admin_lines(system.system.runtime)))
         assert match
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
+        with chromium(pw) as browser:
             page = browser.new_page(viewport={"width": 1024, "height": 700})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("admin@localhost")
-            page.get_by_label(ID["label_password"]).fill(match.group(1))
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/password")
+            log_in(page, system.url, "admin@localhost", match.group(1), lands_on="/ops/password")
             page.get_by_label(ID["label_new_password"], exact=True).fill(ADMIN_PASSWORD)
             page.get_by_label(ID["label_new_password2"]).fill(ADMIN_PASSWORD)
             page.keyboard.press("Enter")
@@ -73,11 +56,7 @@ def test_admin_adds_an_opd_user_who_logs_in_with_the_one_time_password(tmp_path:
             page.screenshot(path=str(tmp_path / "console-users.png"), full_page=True)
 
             other = browser.new_context().new_page()  # the new colleague, on their own browser
-            other.goto(f"{system.url}/ops/login")
-            other.get_by_label(ID["label_email"]).fill("ppid.dlh@example.org")
-            other.get_by_label(ID["label_password"]).fill(one_time)
-            other.keyboard.press("Enter")
-            other.wait_for_url(f"{system.url}/ops/password")
+            log_in(other, system.url, "ppid.dlh@example.org", one_time, lands_on="/ops/password")
             other.get_by_label(ID["label_new_password"], exact=True).fill(OPD_PASSWORD)
             other.get_by_label(ID["label_new_password2"]).fill(OPD_PASSWORD)
             other.keyboard.press("Enter")
@@ -86,5 +65,3 @@ def test_admin_adds_an_opd_user_who_logs_in_with_the_one_time_password(tmp_path:
             assert other.get_by_role("link", name=ID["nav_users"]).count() == 0
             other.goto(f"{system.url}/ops/pengguna")
             expect(other.get_by_role("heading", name=ID["users_forbidden_title"])).to_be_visible()
-        finally:
-            browser.close()

@@ -8,12 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from complaints import store
-from complaints.accounts import Accounts
 from complaints.models import Complaint, InboxMessage
 from gateway.console.strings import STRINGS
 from tests.conftest import base_settings
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_x import wait_until
+from tests.support.console_browser import add_staff, console_page, require_chromium
 from tests.support.dead_letters import ERROR, Outage, envelope, spend_budget
 from tests.support.system import running_system
 from tests.workers.test_dead_letters import FlakyAdapter
@@ -29,8 +28,7 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
     tmp_path: Path, backend: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Dead message listed with its error → fix → tick it → "Antrekan ulang terpilih" → list empty, case exists."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     outage = Outage()
@@ -40,9 +38,7 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
         assert system.system is not None and system.system.runtime.outbound is not None
         runtime = system.system.runtime
         runtime.outbound.adapters = {"test": FlakyAdapter([])}
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="rina@kotabogor.go.id", name="Rina Operator", role="operator", password=PASSWORD
-        )
+        add_staff(runtime, email="rina@kotabogor.go.id", name="Rina Operator", role="operator", password=PASSWORD)
         [accepted] = store.accept_batch(runtime.sf, [envelope("browser-dead")])
         with runtime.sf.begin() as session:
             spend_budget(session, accepted.inbox_id)
@@ -50,14 +46,7 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
         system.wait_for(lambda s: s.get(InboxMessage, accepted.inbox_id).state == "dead")
         # The inbox row turns dead in the stage; the dead-letter recorder files the message just after.
         [letter], _ = wait_until(lambda: dead_letters(runtime)[0] and dead_letters(runtime))
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 700})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@kotabogor.go.id")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "rina@kotabogor.go.id", PASSWORD) as page:
             page.goto(f"{system.url}/ops/health/dead-letters")
             expect(page.get_by_role("heading", name=ID["dlq_title"])).to_be_visible()
             rows = page.locator("table.dead-letters tbody tr")
@@ -82,6 +71,4 @@ def test_operator_requeues_a_dead_message_and_sees_the_case_made(
             page.goto(f"{system.url}/ops/kasus/{ticket}")
             expect(page.locator("main")).to_contain_text(ticket)
             page.screenshot(path=str(tmp_path / "dead-letter-requeued.png"), full_page=True)
-        finally:
-            browser.close()
         assert system.db(lambda s: s.get(InboxMessage, accepted.inbox_id).state) == "done"

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from complaints import store
-from complaints.accounts import Accounts
 from complaints.models import Complaint, Reply
-from config.settings import Settings
 from gateway.console.strings import STRINGS
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.cases import PHONE, seed_case
+from tests.support.console_browser import add_staff, console_page, console_settings, require_chromium
 from tests.support.system import running_system
 
 ID = STRINGS["id"]
@@ -23,18 +20,11 @@ TICKET = "BGR-5D5D5D2"
 
 def test_operator_sees_the_failed_answer_and_sends_it_again_by_sms(tmp_path: Path) -> None:
     """Inbox row marked "pengiriman jawaban gagal" → filter → delivery section → SMS to a typed number."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
+    settings = console_settings(
+        tmp_path,
         kannel_sendsms_url="http://127.0.0.1:9/cgi-bin/sendsms",
         kannel_username="u",
         kannel_password="p",
@@ -43,9 +33,7 @@ def test_operator_sees_the_failed_answer_and_sends_it_again_by_sms(tmp_path: Pat
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="rina@kotabogor.go.id", name="Rina Operator", role="operator", password=PASSWORD
-        )
+        add_staff(runtime, email="rina@kotabogor.go.id", name="Rina Operator", role="operator", password=PASSWORD)
         with runtime.sf.begin() as session:
             case = seed_case(
                 session,
@@ -69,14 +57,7 @@ def test_operator_sees_the_failed_answer_and_sends_it_again_by_sms(tmp_path: Pat
             )
             session.get(Reply, reply_id).status = "failed"  # type: ignore[union-attr]
             seed_case(session, "BGR-5D5D5D3", "triase")
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 700})
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@kotabogor.go.id")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "rina@kotabogor.go.id", PASSWORD) as page:
             rows = page.locator("table.inbox tbody tr")
             expect(rows).to_have_count(2)
             expect(rows.filter(has_text=TICKET)).to_contain_text(ID["attention_delivery_failed"])
@@ -100,8 +81,6 @@ def test_operator_sees_the_failed_answer_and_sends_it_again_by_sms(tmp_path: Pat
             page.get_by_label(ID["resend_address"]).fill("0813 1111 2222")
             page.keyboard.press("Enter")
             page.wait_for_url(f"{system.url}/ops/kasus/{TICKET}?lang=id#pengiriman")
-        finally:
-            browser.close()
         with runtime.read_sf() as session:
             case_now = session.scalar(select(Complaint).where(Complaint.ticket == TICKET))
             assert case_now is not None and case_now.attention is None

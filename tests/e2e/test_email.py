@@ -24,7 +24,7 @@ from complaints.models import ChannelCursor, Complaint, HistoryEntry, InboxMessa
 from gateway.accept import GroupCommitAcceptor
 from gateway.pollers import poll_context
 from tests.conftest import base_settings
-from tests.support.dovecot import DovecotHarness, running_dovecot
+from tests.support.dovecot import DovecotHarness
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import SystemThread, free_port, running_system
 from workers.runtime import Runtime
@@ -48,20 +48,6 @@ def mail(subject: str, body: str, *, sender: str = CITIZEN, headers: dict[str, s
         message[name] = value
     message.set_content(body)
     return message
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    """The city's outbound SMTP server, capturing what we send."""
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
-    """The city's IMAP mailbox on a real Dovecot."""
-    with running_dovecot(tmp_path / "dovecot") as dovecot:
-        yield dovecot
 
 
 def email_settings(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink, **extra: Any) -> Any:

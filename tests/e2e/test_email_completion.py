@@ -6,34 +6,18 @@ new mail instead, and a reply comes after the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from complaints.models import Complaint, HistoryEntry
 from tests.e2e.test_email import CITIZEN, NIK, email_settings, mail
-from tests.support.dovecot import DovecotHarness, running_dovecot
+from tests.support.dovecot import DovecotHarness
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import running_system
 
 FIRST = "Nama: Siti Aminah\nAlamat: Jl. Pajajaran 5, Bogor Tengah\nTelp: 081234567890\n\nSampah menumpuk di TPS pasar."
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    """The city's outbound SMTP server, capturing what we send."""
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
-    """The city's IMAP mailbox on a real Dovecot."""
-    with running_dovecot(tmp_path / "dovecot") as dovecot:
-        yield dovecot
 
 
 def test_a_new_mail_with_only_the_missing_nik_completes_the_returned_case(

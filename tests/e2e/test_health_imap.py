@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from complaints.models import PollerState
-from tests.e2e.test_email import email_settings, mailbox, sink  # noqa: F401 - pytest fixtures
+from tests.e2e.test_email import email_settings
 from tests.support.console_session import OperatorBrowser, add_operator
 from tests.support.dovecot import DovecotHarness
 from tests.support.smtp_sink import SmtpSink
@@ -16,7 +16,7 @@ from tests.support.system import running_system
 EMAIL, PASSWORD = "ops@example.org", "correct horse battery"
 
 
-def test_wrong_imap_password_shows_on_the_health_page(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:  # noqa: F811
+def test_wrong_imap_password_shows_on_the_health_page(tmp_path: Path, mailbox: DovecotHarness, sink: SmtpSink) -> None:
     """The poller cannot log in: the operator reads "IMAP poller cannot connect: authentication failed"
     at the top of /ops/health, and the mailbox address appears nowhere on the page."""
     settings = email_settings(tmp_path, mailbox, sink, imap_password="not-the-password")

@@ -17,16 +17,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 from sqlalchemy import select
 
-from complaints.accounts import Accounts
 from complaints.models import Complaint
-from config.settings import Settings
 from gateway.console.strings import STRINGS
 from normalizer.tickets import new_ticket
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS, NIK, PHONE
+from tests.e2e.test_web_form_browser import NIK, PHONE
 from tests.support.cases import seed_case
+from tests.support.console_browser import add_staff, chromium, console_settings, log_in, require_chromium
 from tests.support.images import png
 from tests.support.system import running_system
 
@@ -63,28 +61,18 @@ def assert_nothing_ran(page: Page, where: str, dialogs: list[str]) -> None:
 
 def test_payloads_in_every_field_stay_text_on_every_page(tmp_path: Path) -> None:
     """Refused form, receipt, tracking, look-up, inbox, case page (masked and revealed), delivery: nothing runs."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
+    settings = console_settings(
+        tmp_path,
         auto_dispose=False,  # the case stays in the operator's inbox
     )
     with running_system(settings) as system, sync_playwright() as pw:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD
-        )
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
+        add_staff(runtime, email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD)
+        with chromium(pw) as browser:
             page = browser.new_page(viewport={"width": 1024, "height": 800})
             dialogs: list[str] = []
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -122,11 +110,7 @@ def test_payloads_in_every_field_stay_text_on_every_page(tmp_path: Path) -> None
             case = system.wait_for(lambda s: s.scalar(select(Complaint).where(Complaint.ticket == ticket)), timeout=20)
             assert case.text is not None and TEXT.replace("\r\n", "\n") in case.text  # SQL stayed data
 
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@example.org")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+            log_in(page, system.url, "rina@example.org", PASSWORD)
             assert_nothing_ran(page, "inbox", dialogs)
             page.get_by_role("link", name=ticket).click()
             page.wait_for_url(f"{system.url}/ops/kasus/{ticket}")
@@ -152,5 +136,3 @@ def test_payloads_in_every_field_stay_text_on_every_page(tmp_path: Path) -> None
             for path in ("/ops/reports", "/ops/health", "/statistik"):
                 page.goto(f"{system.url}{path}")
                 assert_nothing_ran(page, path, dialogs)
-        finally:
-            browser.close()

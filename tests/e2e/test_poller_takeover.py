@@ -8,20 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from channels.email.imap_poller import parse_position
 from complaints.db import upgrade
 from complaints.models import ChannelCursor, Complaint, InboxMessage
-from tests.support.dovecot import DovecotHarness, running_dovecot
+from tests.support.dovecot import DovecotHarness
 from tests.support.processes import distributed_env, mailbox_env, stop_processes
 
 LEASE_SECONDS = 4.0
@@ -36,12 +34,6 @@ def citizen_mail(n: int) -> bytes:
     message["Message-ID"] = make_msgid(domain="example.org")
     message.set_content(f"NIK: 3271014505900002\nNama: Warga {n}\nAlamat: Jl. Pajajaran {n}\nJalan berlubang.\n")
     return message.as_bytes()
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
-    with running_dovecot(tmp_path / "dovecot") as dovecot:
-        yield dovecot
 
 
 def events(log: Path, name: str) -> list[dict[str, Any]]:

@@ -3,33 +3,17 @@ answer's thread is recorded as a rating and reopens the case to its OPD."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from complaints.answers import queue_answer
 from complaints.models import CaseRating, Complaint
 from normalizer.envelope import utcnow
 from tests.e2e.test_email import CITIZEN, IDENTITY, email_settings, mail
-from tests.support.dovecot import DovecotHarness, running_dovecot
+from tests.support.dovecot import DovecotHarness
 from tests.support.smtp_sink import SmtpSink
 from tests.support.system import running_system
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    """The city's outbound SMTP server, capturing what we send."""
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[DovecotHarness]:
-    """The city's IMAP mailbox on a real Dovecot."""
-    with running_dovecot(tmp_path / "dovecot") as dovecot:
-        yield dovecot
 
 
 def test_tidak_puas_in_the_answers_thread_reopens_the_case(

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from complaints.accounts import Accounts
-from config.settings import Settings
 from gateway.console.strings import STRINGS
-from tests.e2e.test_web_form_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.console_browser import add_staff, console_page, console_settings, require_chromium
 from tests.support.report_cases import seed_november
 from tests.support.system import running_system
 
@@ -19,35 +15,17 @@ PASSWORD = "kebun raya bogor 1817"
 
 def test_report_charts_render_in_chromium(tmp_path: Path) -> None:
     """An operator opens November's report: two SVG images with a real size, no JavaScript; then prints PUPR's month."""
-    if not CHROMIUM.exists():
-        pytest.fail("install Debian chromium: apt-get install -y chromium", pytrace=False)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        data_dir=tmp_path / "var",
-        host="127.0.0.1",
-        port=0,
-        redis_url=None,
-        database_url=None,
-        worker_threads=1,
-    )
+    settings = console_settings(tmp_path)
     with running_system(settings, with_workers=False) as system, sync_playwright() as pw:
         assert system.system is not None
         runtime = system.system.runtime
-        Accounts(sf=runtime.sf, read_sf=runtime.read_sf, opd_codes=frozenset(runtime.config.opds)).create_user(
-            email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD
-        )
+        add_staff(runtime, email="rina@example.org", name="Rina Operator", role="operator", password=PASSWORD)
         with runtime.sf.begin() as session:
             seed_november(session)
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 800}, java_script_enabled=True)
-            page.goto(f"{system.url}/ops/login")
-            page.get_by_label(ID["label_email"]).fill("rina@example.org")
-            page.get_by_label(ID["label_password"]).fill(PASSWORD)
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"{system.url}/ops/")
+        with console_page(pw, system.url, "rina@example.org", PASSWORD, height=800, java_script_enabled=True) as page:
             page.get_by_role("link", name=ID["nav_reports"]).click()
             page.get_by_label(ID["report_from"]).fill("2026-11-01")
             page.get_by_label(ID["report_to"]).fill("2026-11-30")
@@ -72,5 +50,3 @@ def test_report_charts_render_in_chromium(tmp_path: Path) -> None:
             expect(page.get_by_text(ID["report_opd_sign"])).to_be_visible()
             pdf = page.pdf(format="A4")
             assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
-        finally:
-            browser.close()

@@ -11,20 +11,10 @@ import pytest
 from config.settings import Settings
 from normalizer.identity import validate_nik
 from tests.support.city import shipped_city
+from tests.support.console_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.images import png
 from tests.support.system import running_system
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NIK = "3271014501900002"  # 32.71.01 Bogor Selatan, woman (day 45 = 5), 5 Jan 1990, serial 0002
 NAME = "Siti Aminah"
 ADDRESS = "Jl. Pajajaran No. 5, RT 02/RW 03, Baranangsiang, Bogor Timur"
