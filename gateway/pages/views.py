@@ -262,6 +262,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
     return fields, photo
 
 
+def _token_refused(request: web.Request, lang: str, fields: dict[str, str], event: str) -> web.Response | None:
+    """The 403 page when the post lacks this browser's CSRF token, else None."""
+    if csrf.token_matches(request, fields.get(csrf.FIELD)):
+        return None
+    # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
+    log.info(event, has_cookie=csrf.COOKIE in request.cookies)
+    return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
+
+
 async def _load_kept_photo(root: Path, sha256: str, filename: str | None) -> UploadedPhoto | None:
     """The photo stored on an earlier, rejected submission of this form (or None)."""
     if not _SHA256.fullmatch(sha256):
@@ -297,10 +306,8 @@ async def submit(request: web.Request) -> web.Response:
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
 
     lang = _pick_lang(request, fields.get("lang"))
-    if not csrf.token_matches(request, fields.get(csrf.FIELD)):
-        # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
-        log.info("web_form_token_refused", has_cookie=csrf.COOKIE in request.cookies)
-        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
+    if (refused := _token_refused(request, lang, fields, "web_form_token_refused")) is not None:
+        return refused
     submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
     fields["submission_id"] = submission_id
     if photo is None and fields.get("foto_ref"):
@@ -452,9 +459,8 @@ async def rate_answer(request: web.Request) -> web.Response:
         log.info("rating_unreadable", reason=type(exc).__name__)
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
     lang = _pick_lang(request, fields.get("lang"))
-    if not csrf.token_matches(request, fields.get(csrf.FIELD)):
-        log.info("rating_token_refused", has_cookie=csrf.COOKIE in request.cookies)
-        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
+    if (refused := _token_refused(request, lang, fields, "rating_token_refused")) is not None:
+        return refused
     given = rating_page.rating_of_form(fields)
     if given is None:
         log.info("rating_choice_invalid")
