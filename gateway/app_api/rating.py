@@ -17,11 +17,10 @@ from aiohttp import web
 
 from complaints import rating, sla
 from gateway.app_api import queries
-from gateway.app_api.bodies import BodyError, read_json
+from gateway.app_api.complaints import owned_json
 from gateway.app_api.devices import DeviceRecord
 from gateway.app_api.responses import NO_STORE, error, validation_error
 from gateway.keys import ACCEPTOR, RUNTIME, SETTINGS
-from normalizer.tickets import normalize_ticket
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -65,14 +64,10 @@ def _record(sf: sessionmaker[Session], config: CityConfig, ticket: str, given: r
 async def rate_answer(request: web.Request, device: DeviceRecord) -> web.Response:
     """POST /api/v1/complaints/{ticket}/rating: rate the answer of this device's complaint."""
     settings, runtime = request.app[SETTINGS], request.app[RUNTIME]
-    ticket = normalize_ticket(request.match_info["ticket"])
-    owned = await request.app[ACCEPTOR].read(queries.ownership, device.id, ticket) if ticket else None
-    if ticket is None or owned is None:
-        return error(404, "not_found", "no complaint of this device has that ticket")
-    try:
-        data = await read_json(request, settings)
-    except BodyError as exc:
-        return error(exc.status, exc.code, exc.detail)
+    got = await owned_json(request, device)
+    if isinstance(got, web.Response):
+        return got
+    ticket, _, data = got
     given = rating_of_body(data)
     if isinstance(given, dict):
         return validation_error(given, device.language, settings)
