@@ -34,10 +34,12 @@ __all__ = [
     "REOPENED",
     "REOPEN_REQUESTED",
     "Rating",
+    "accepts_rating",
     "closed_case_of_sender",
     "finish_unrated",
     "parse_rating",
     "rate",
+    "rated_since_closing",
     "rating_open_until",
 ]
 
@@ -114,11 +116,28 @@ def closed_case_of_sender(
         .order_by(Complaint.closed_at.desc())
         .limit(1)
     )
-    if newest is None or newest.closed_at is None or newest.rating_ended_at is not None:
-        return None
-    if (now or utcnow()) > rating_open_until(newest.closed_at, days, calendar):
+    if newest is None or not accepts_rating(newest, days=days, calendar=calendar, now=now):
         return None
     return newest
+
+
+def accepts_rating(case: Complaint, *, days: int, calendar: sla.Calendar, now: datetime | None = None) -> bool:
+    """True while ``case`` takes a rating: closed, not merged or finished, within the rating period."""
+    if case.status != CLOSED or case.closed_at is None or case.merged_into_id is not None:
+        return False
+    if case.rating_ended_at is not None:
+        return False
+    return (now or utcnow()) <= rating_open_until(case.closed_at, days, calendar)
+
+
+def rated_since_closing(session: Session, case: Complaint) -> bool:
+    """True when the case's current answer (closed at ``closed_at``) has been rated already."""
+    if case.closed_at is None:
+        return False
+    given = session.scalar(
+        select(CaseRating.id).where(CaseRating.complaint_id == case.id, CaseRating.at >= case.closed_at).limit(1)
+    )
+    return given is not None
 
 
 def finish_unrated(

@@ -17,8 +17,6 @@ import structlog
 
 from complaints import rating, sla, store
 from complaints.replies import render_reply
-from config.statuses import CLOSED
-from normalizer.envelope import utcnow
 from workers import completion, followup
 from workers.batch import FollowUps
 
@@ -65,9 +63,7 @@ def _rated_case(runtime: Runtime, session: Session, envelope: ComplaintEnvelope)
     days, calendar = runtime.settings.rating_period_working_days, sla.calendar_of(runtime.config.calendar)
     named = followup.continued_case(session, envelope)
     if named is not None:
-        finished = named.status != CLOSED or named.merged_into_id is not None or named.rating_ended_at is not None
-        closed_at = None if finished else named.closed_at
-        if closed_at is None or utcnow() > rating.rating_open_until(closed_at, days, calendar):
+        if not rating.accepts_rating(named, days=days, calendar=calendar):
             return None  # an open case's follow-up, or a rating too late: the usual paths take it
         return named
     route = envelope.reply_route

@@ -36,10 +36,11 @@ def form_token(request: web.Request) -> str:
     return current if _TOKEN.fullmatch(current) else secrets.token_urlsafe(32)
 
 
-def remember_token(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    """Set the token cookie (only for /lapor, never readable by scripts or sent by other sites)."""
+def remember_token(request: web.Request, response: web.StreamResponse, token: str, *, path: str = "/lapor") -> None:
+    """Set the token cookie (only for ``path``: /lapor, or /lacak for the rating form; never readable
+    by scripts or sent by other sites)."""
     secure = request.secure or request.app[SETTINGS].public_base_url.startswith("https://")
-    response.set_cookie(COOKIE, token, path="/lapor", httponly=True, samesite="Strict", secure=secure)
+    response.set_cookie(COOKIE, token, path=path, httponly=True, samesite="Strict", secure=secure)
 
 
 def _origin(url: str) -> str:

@@ -122,6 +122,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "channel_app": "aplikasi",
         "channel_phone": "telepon",
         "channel_other": "kanal yang Anda gunakan",
+        # --- issue 14: rating the answer on the tracking page
+        "rating_heading": "Nilai jawaban ini",
+        "rating_intro": "Apakah jawaban ini menyelesaikan pengaduan Anda?",
+        "rating_puas": "PUAS",
+        "rating_tidak_puas": "TIDAK PUAS",
+        "rating_reason": "Alasan (jika tidak puas)",
+        "rating_reason_hint": "Dengan alasan, pengaduan dibuka kembali dan dikirim lagi ke OPD yang sama.",
+        "rating_done_recorded": "Terima kasih, penilaian Anda sudah tercatat.",
+        "rating_done_reopened": "Terima kasih. Pengaduan Anda dibuka kembali dan dikirim lagi ke OPD yang sama.",
+        "rating_done_to_operator": (
+            "Terima kasih. Pengaduan ini sudah pernah dibuka kembali; petugas akan memutuskan tindak lanjutnya."
+        ),
+        "rating_closed_title": "Penilaian tidak dapat diterima",
+        "rating_closed_body": "Jawaban pengaduan ini sudah dinilai, atau masa penilaiannya sudah berakhir.",
         # --- errors
         "error_404_title": "Halaman tidak ditemukan",
         "error_404_body": "Nomor tiket atau halaman yang Anda cari tidak ditemukan.",
@@ -256,6 +270,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "channel_app": "the app",
         "channel_phone": "telephone",
         "channel_other": "the channel you used",
+        # --- issue 14: rating the answer on the tracking page
+        "rating_heading": "Rate this answer",
+        "rating_intro": "Did this answer resolve your complaint?",
+        "rating_puas": "SATISFIED",
+        "rating_tidak_puas": "NOT SATISFIED",
+        "rating_reason": "Reason (if not satisfied)",
+        "rating_reason_hint": "With a reason, the complaint is reopened and sent back to the same agency.",
+        "rating_done_recorded": "Thank you, your rating has been recorded.",
+        "rating_done_reopened": "Thank you. Your complaint has been reopened and sent back to the same agency.",
+        "rating_done_to_operator": (
+            "Thank you. This complaint was reopened once already; an officer will decide what happens next."
+        ),
+        "rating_closed_title": "Rating not accepted",
+        "rating_closed_body": "The answer to this complaint has been rated already, or its rating period has ended.",
         "error_404_title": "Page not found",
         "error_404_body": "The ticket number or page you are looking for was not found.",
         "error_413_title": "Submission too large",

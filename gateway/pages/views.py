@@ -37,13 +37,14 @@ from channels.web_form import (
     new_submission_id,
     valid_submission_id,
 )
+from config.statuses import CLOSED
 from gateway.health import public_status
 from gateway.html import html_response, pick_language
 from gateway.http import read_body
 from gateway.intake_counting import count_intake_route
 from gateway.keys import ACCEPTOR, ADAPTERS, RUNTIME, SETTINGS
 from gateway.limits import BodyTooLarge, FormBudget, TooManyFields  # part-hostile
-from gateway.pages import csrf  # part-hostile
+from gateway.pages import csrf, rating_page  # part-hostile; issue 14
 from gateway.pages.strings import LANGUAGES, STRINGS
 from gateway.rate_limits import ADDRESS_LIMITER, LOOKUP, limited
 from gateway.unreadable import traceback_text
@@ -261,6 +262,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, str], UploadedPhot
     return fields, photo
 
 
+def _token_refused(request: web.Request, lang: str, fields: dict[str, str], event: str) -> web.Response | None:
+    """The 403 page when the post lacks this browser's CSRF token, else None."""
+    if csrf.token_matches(request, fields.get(csrf.FIELD)):
+        return None
+    # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
+    log.info(event, has_cookie=csrf.COOKIE in request.cookies)
+    return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
+
+
 async def _load_kept_photo(root: Path, sha256: str, filename: str | None) -> UploadedPhoto | None:
     """The photo stored on an earlier, rejected submission of this form (or None)."""
     if not _SHA256.fullmatch(sha256):
@@ -296,10 +306,8 @@ async def submit(request: web.Request) -> web.Response:
         return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
 
     lang = _pick_lang(request, fields.get("lang"))
-    if not csrf.token_matches(request, fields.get(csrf.FIELD)):
-        # part-hostile: no token, or not this browser's (a forged post, or cookies off): nothing is kept.
-        log.info("web_form_token_refused", has_cookie=csrf.COOKIE in request.cookies)
-        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_expired"])
+    if (refused := _token_refused(request, lang, fields, "web_form_token_refused")) is not None:
+        return refused
     submission_id = valid_submission_id(fields.get("submission_id")) or new_submission_id()
     fields["submission_id"] = submission_id
     if photo is None and fields.get("foto_ref"):
@@ -422,7 +430,48 @@ async def track_page(request: web.Request) -> web.Response:
         "answer": _answer_view(data.get("answer"), lang),
         "merged_into": data.get("merged_into"),  # issue 10: merged into another reporter's case
     }
-    return _render(request, "track.html", lang, case=view)
+    # issue 14: an answered case may be rated here, once, within its rating period.
+    done = request.query.get("dinilai")
+    rated = STRINGS[lang][f"rating_done_{done}"] if done in rating_page.OUTCOMES else None
+    token = None
+    if data["status"] == CLOSED and not data.get("merged_into"):
+        days = request.app[SETTINGS].rating_period_working_days
+        if await request.app[ACCEPTOR].read(rating_page.offers_rating, request.app[RUNTIME].config, ticket, days):
+            token = csrf.form_token(request)
+    response = _render(request, "track.html", lang, case=view, rating_token=token, rated=rated)
+    if token is not None:
+        csrf.remember_token(request, response, token, path="/lacak")
+    return response
+
+
+async def rate_answer(request: web.Request) -> web.Response:
+    """POST /lacak/{ticket}/nilai: the tracking page's PUAS / TIDAK PUAS, recorded like an SMS reply."""
+    lang = _pick_lang(request)
+    ticket = normalize_ticket(request.match_info["ticket"])
+    if ticket is None:
+        return _not_found(request, lang)
+    if csrf.cross_site(request):
+        log.info("rating_cross_site", fetch_site=request.headers.get("Sec-Fetch-Site"))
+        return _error_page(request, lang, 403, "error_403_title", STRINGS[lang]["error_403_cross_site"])
+    try:
+        fields, _ = await _read_form(request)
+    except (_TooLarge, _Unreadable, HttpProcessingError) as exc:
+        log.info("rating_unreadable", reason=type(exc).__name__)
+        return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
+    lang = _pick_lang(request, fields.get("lang"))
+    if (refused := _token_refused(request, lang, fields, "rating_token_refused")) is not None:
+        return refused
+    given = rating_page.rating_of_form(fields)
+    if given is None:
+        log.info("rating_choice_invalid")
+        return _error_page(request, lang, 400, "error_400_title", STRINGS[lang]["error_400_body"])
+    runtime, days = request.app[RUNTIME], request.app[SETTINGS].rating_period_working_days
+    outcome = await asyncio.to_thread(rating_page.record_rating, runtime.sf, runtime.config, ticket, given, days)
+    if outcome is None:
+        log.info("rating_not_taken", ticket=ticket)
+        return _error_page(request, lang, 409, "rating_closed_title", STRINGS[lang]["rating_closed_body"])
+    log.info("case_rated", ticket=ticket, satisfied=given.satisfied, outcome=outcome, via=rating_page.VIA)
+    raise web.HTTPSeeOther(f"/lacak/{ticket}?dinilai={outcome}")
 
 
 def _answer_view(answer: dict[str, Any] | None, lang: str) -> dict[str, str | None] | None:
@@ -471,4 +520,5 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/lapor/terima/{ticket}", receipt_page)
     app.router.add_get("/lacak", track_form)
     app.router.add_get("/lacak/{ticket}", limited(LOOKUP, track_page, _too_many))  # part-abuse: per address
+    app.router.add_post("/lacak/{ticket}/nilai", limited(LOOKUP, rate_answer, _too_many))  # issue 14
     app.router.add_static("/static/", HERE / "static", name="static")
