@@ -16,7 +16,9 @@ action                 fields
                        ``rahasia`` / ``anonim`` ("1" adds that protection; issue 14)
 ``dispose``            ``opd``
 ``reroute``            ``opd``, ``reason`` (required)
-``return_to_citizen``  ``reason_template`` (a key of :func:`return_reasons`), ``reason`` (edited text)
+``return_to_citizen``  ``reason_template`` (a key of :func:`return_reasons`), ``reason`` (edited text),
+                       ``institution`` (with ``bukan_wewenang_pemkot``: a code of institutions.yaml;
+                       empty: the first whose keywords are in the text)
 ``accept``             –
 ``return_to_operator`` ``reason`` (required)
 ``follow_up``          ``note`` (required), ``photos`` (files, optional)
@@ -58,6 +60,7 @@ from complaints import (
 from complaints.models import CaseNote, Complaint
 from complaints.queries import STAFF_ROLES, Viewer
 from complaints.replies import render_reply
+from config.institutions import Institution
 from config.model import DEFAULT_LANGUAGE, CityConfig
 from config.settings import Settings
 from normalizer.envelope import utcnow
@@ -65,6 +68,9 @@ from normalizer.envelope import utcnow
 log = structlog.get_logger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+NOT_CITY_AUTHORITY = "bukan_wewenang_pemkot"
+"""The return reason for a matter outside the city's authority: the citizen is told who can handle it."""
 
 NOTE = "note"
 """Not a move in the transition table: a note (OPD follow-up while working, staff internal remark)."""
@@ -397,10 +403,34 @@ def _return_to_citizen(ctx: _Context) -> dict[str, list[str]]:
     if template and template not in keys:
         raise ActionInvalid({"reason_template": "reason_template_unknown"})
     reason = ctx.text("reason")
+    institution = _institution(ctx) if template == NOT_CITY_AUTHORITY else None
     ctx.move(lifecycle.RETURNED_TO_CITIZEN, "return_to_citizen", note=template or None)
     ctx.add_note("return_reason", reason, internal=False)
+    if institution is not None:
+        # Issue 14: a national matter names, in plain words, the institution that can handle it.
+        return {
+            "send_reply": ctx.reply(
+                "national_matter",
+                "national_matter",
+                sms_segments=2,
+                institution=institution.name,
+                contact=institution.contact,
+            )
+        }
     # Two SMS at most: a reason cut after a few words would leave the citizen guessing.
     return {"send_reply": ctx.reply("returned_by_operator", "returned_by_operator", sms_segments=2, reason=reason)}
+
+
+def _institution(ctx: _Context) -> Institution | None:
+    """The institution the operator picked (``institution``), else the first whose keywords are in the text."""
+    code = (ctx.request.fields.get("institution") or "").strip()
+    institutions = ctx.config.institutions
+    if code:
+        picked = institutions.get(code)
+        if picked is None:
+            raise ActionInvalid({"institution": "institution_unknown"})
+        return picked
+    return institutions.match(f"{ctx.complaint.subject or ''} {ctx.complaint.text}")
 
 
 def _accept(ctx: _Context) -> dict[str, list[str]]:

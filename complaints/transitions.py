@@ -72,6 +72,9 @@ TABLE: tuple[Transition, ...] = (
     Transition(ANALYSED, RETURNED_TO_OPERATOR, "return_to_operator", _OPD, 5),
     # Re-route: the operator sends the case to another OPD (a returned one, or any still with an OPD).
     Transition(RETURNED_TO_OPERATOR, DISPOSED, "reroute", _STAFF, 4),
+    # Issue 14: the operator confirms an OPD's "bukan wewenang" as a national matter the city cannot
+    # handle at all, and returns it to the citizen naming the institution that can (institutions.yaml).
+    Transition(RETURNED_TO_OPERATOR, RETURNED_TO_CITIZEN, "return_to_citizen", _STAFF, 3),
     Transition(DISPOSED, DISPOSED, "reroute", _STAFF, 4),
     Transition(ANALYSED, DISPOSED, "reroute", _STAFF, 4),
     Transition(FOLLOWED_UP, DISPOSED, "reroute", _STAFF, 4),

@@ -10,6 +10,7 @@ A config directory holds all of these files (``intake config init DIR`` copies t
 ones to start from)::
 
     opd.yaml  routing.yaml  sop.yaml  calendar.yaml  complaint_classes.yaml  replies/<lang>.yaml (id required)
+    institutions.yaml (optional)
     data/wilayah.csv
 """
 
@@ -26,6 +27,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from config.classes import CLASSES_FILE, read_classes
+from config.institutions import INSTITUTIONS_FILE, read_institutions
 from config.model import (
     DEFAULT_LANGUAGE,
     WEEKDAYS,
@@ -99,11 +101,14 @@ def load_city_config(config_dir: Path, *, home_region: str = "32.71") -> CityCon
     replies = _read_replies(directory / REPLIES_DIR, problems)
     calendar = _read_calendar(directory / CALENDAR_FILE, problems)  # part-clock
     classes = read_classes(directory / CLASSES_FILE, problems, set(opds) if opds is not None else None)  # issue 14
+    institutions = read_institutions(directory / INSTITUTIONS_FILE, problems)  # issue 14: national matters
     problems.raise_if_any()
     # No problem recorded means every file was read.
     assert opds is not None and routing is not None and sop is not None and replies is not None  # noqa: S101
-    assert calendar is not None and classes is not None  # noqa: S101
-    return CityConfig(directory, home_region, MappingProxyType(opds), routing, sop, replies, regions, calendar, classes)
+    assert calendar is not None and classes is not None and institutions is not None  # noqa: S101
+    return CityConfig(
+        directory, home_region, MappingProxyType(opds), routing, sop, replies, regions, calendar, classes, institutions
+    )
 
 
 def load_replies(config_dir: Path) -> Replies:
@@ -119,7 +124,7 @@ def load_replies(config_dir: Path) -> Replies:
 def shipped_files() -> list[Path]:
     """Every shipped config file, relative to the shipped directory: what `intake config init` copies."""
     replies = sorted(p.relative_to(SHIPPED_CONFIG_DIR) for p in (SHIPPED_CONFIG_DIR / REPLIES_DIR).glob("*.yaml"))
-    return [*CONFIG_FILES, *replies, *_NOTICE_FILES]
+    return [*CONFIG_FILES, INSTITUTIONS_FILE, *replies, *_NOTICE_FILES]
 
 
 # --------------------------------------------------------------------------- OPD directory

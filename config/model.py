@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from config.classes import ClassesConfig
+from config.institutions import InstitutionsConfig
 from config.regions import Regions
 
 DEFAULT_LANGUAGE = "id"
@@ -212,6 +213,7 @@ class CityConfig:
     regions: Regions
     calendar: CalendarConfig = field(default_factory=lambda: CalendarConfig())  # part-clock: calendar.yaml
     classes: ClassesConfig = field(default_factory=ClassesConfig)  # issue 14: complaint_classes.yaml
+    institutions: InstitutionsConfig = field(default_factory=InstitutionsConfig)  # issue 14: institutions.yaml
 
     def opd(self, code: str | None) -> Opd | None:
         """The OPD with ``code``, or None (no code, or not in the directory)."""

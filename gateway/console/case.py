@@ -188,6 +188,8 @@ async def render_case(
         ],
         class_proposal=loaded.class_proposal,
         reasons=actions.return_reasons(config, lang),
+        # issue 14: with "bukan wewenang", the national institution the citizen is pointed to
+        institutions=[(i.code, i.name) for i in config.institutions.institutions.values()],
         field_labels=config.replies.of(lang).fields,
         source_words=lambda key: source_words(t, key, case.identity.sources.get(key), when=local_time),
         problem_labels=config.replies.of(lang).problems,

@@ -28,6 +28,7 @@ def test_config_init_copies_a_directory_that_checks(tmp_path: Path) -> None:
         "sop.yaml",
         "calendar.yaml",
         "complaint_classes.yaml",
+        "institutions.yaml",
         "replies/id.yaml",
         "replies/en.yaml",
         "data/wilayah.csv",
