@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import structlog
-from telegram import Bot, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import (
     ChatMigrated,
@@ -50,7 +50,7 @@ from channels.base import (
     read_json,
     same_secret,
 )
-from channels.telegram.updates import ALLOWED_UPDATES, parse_update
+from channels.telegram.updates import ALLOWED_UPDATES, RATING_BUTTONS, parse_update
 from config.settings import ConfigurationError, Settings
 from normalizer.text import split_for_messages, utf16_units
 
@@ -67,6 +67,10 @@ MAX_MESSAGE_UTF16 = 4096  # sendMessage text: 1-4096 characters, counted in UTF-
 # after six idle days the poll asks without one (everything earlier is confirmed by then).
 IDLE_OFFSET_RESET_SECONDS = 6 * 24 * 3600
 # httpx failures that happen before a request leaves: retrying after them cannot send twice.
+# Issue 14: one row of buttons under an answer; a press comes back as a callback_query (updates.py).
+_RATING_KEYBOARD = InlineKeyboardMarkup(
+    [[InlineKeyboardButton(keyword, callback_data=data) for data, keyword in RATING_BUTTONS.items()]]
+)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -154,8 +158,12 @@ class TelegramChannel:
             # allow_sending_without_reply: the citizen may have deleted their message; the
             # answer must still arrive.
             params = ReplyParameters(message_id=int(quote), allow_sending_without_reply=True) if quote else None
+            # Issue 14: the answer's last part carries the PUAS / TIDAK PUAS buttons.
+            buttons = _RATING_KEYBOARD if reply.kind == "answer" and index == len(parts) - 1 else None
             try:
-                message = await bot.send_message(chat_id=reply.address, text=parts[index], reply_parameters=params)
+                message = await bot.send_message(
+                    chat_id=reply.address, text=parts[index], reply_parameters=params, reply_markup=buttons
+                )
             except TelegramError as exc:
                 error = self._send_error(exc, index, len(parts))
                 raise SendError(

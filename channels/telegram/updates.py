@@ -22,10 +22,14 @@ from config.loader import base_language
 from normalizer.envelope import ChatContent, ChatTurn, Identity, Intake, RemoteFile, ReplyRoute
 from normalizer.geo import coordinates
 
-# The two Update fields we ask Telegram for (getUpdates/setWebhook ``allowed_updates``), so
+# The Update fields we ask Telegram for (getUpdates/setWebhook ``allowed_updates``), so
 # the rest is normally never sent; if it is (allowed_updates left at its default on the
-# webhook), IGNORED_UPDATES says why each kind is dropped.
-ALLOWED_UPDATES = ("message", "edited_message")
+# webhook), IGNORED_UPDATES says why each kind is dropped. callback_query: the PUAS / TIDAK PUAS
+# buttons under an answer (issue 14).
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+
+RATING_BUTTONS: dict[str, str] = {"rate:puas": "PUAS", "rate:tidak_puas": "TIDAK PUAS"}
+"""Callback data of the answer's inline buttons → the rating keyword the chat's rating path reads."""
 
 IGNORED_UPDATES: dict[str, str] = {
     "channel_post": "posts in channels are broadcasts, not a citizen talking to the bot",
@@ -38,7 +42,6 @@ IGNORED_UPDATES: dict[str, str] = {
     "message_reaction_count": "a reaction carries no complaint",
     "inline_query": "the bot offers no inline mode",
     "chosen_inline_result": "the bot offers no inline mode",
-    "callback_query": "the bot sends no inline keyboards, so there are no button presses to answer",
     "shipping_query": "the bot sells nothing",
     "pre_checkout_query": "the bot sells nothing",
     "purchased_paid_media": "the bot sells nothing",
@@ -98,8 +101,46 @@ def parse_update(data: Any) -> InboundResult:
         return InboundResult(ignored=f"{kind[:40]}: {reason}")
     message = data[kind]
     if not isinstance(message, dict):
-        raise BadRequest(f"{kind} must be a Message object")
+        raise BadRequest(f"{kind} must be a {'CallbackQuery' if kind == 'callback_query' else 'Message'} object")
+    if kind == "callback_query":
+        return _parse_button(update_id, message)
     return _parse_message(update_id, message, edited=kind == "edited_message")
+
+
+def _parse_button(update_id: int, query: dict[str, Any]) -> InboundResult:
+    """A press of the answer's PUAS / TIDAK PUAS button (https://core.telegram.org/bots/api#callbackquery)
+    → a chat turn whose text is the rating keyword, as if the citizen had typed it."""
+    query_id = _str(query, "id", "CallbackQuery", required=True)
+    keyword = RATING_BUTTONS.get(_str(query, "data", "CallbackQuery") or "")
+    if keyword is None:
+        return InboundResult(ignored="callback_query: not one of the bot's rating buttons")
+    message = _dict(query, "message", "CallbackQuery")
+    if message is None:
+        return InboundResult(ignored="callback_query: a button of an inline message, not of our chat")
+    chat = _dict(message, "chat", "Message", required=True)
+    chat_id = _int(chat, "id", "Chat")
+    chat_type = _str(chat, "type", "Chat", required=True)
+    if chat_type != "private":
+        return InboundResult(ignored=f"{chat_type} chat: {NOT_PRIVATE}")
+    answer_id = _int(message, "message_id", "Message")
+    sender = _dict(query, "from", "CallbackQuery", required=True)
+    address = str(chat_id)
+    intake = Intake(
+        channel="telegram",
+        provider="telegram",
+        # The query id is unique per press: a webhook retry or poll overlap is the same press.
+        external_id=f"telegram:{update_id}:{chat_id}:callback:{query_id}",
+        sender=address,
+        text=keyword,
+        # The reply quotes the answer whose button was pressed.
+        reply_route=ReplyRoute(channel="telegram", address=address, thread_ref=str(answer_id), provider="telegram"),
+        language="en" if base_language(_str(sender, "language_code", "User") or "") == "en" else "id",
+        received_at=datetime.now(UTC),  # a CallbackQuery carries no date
+        kind="conversation",
+        turn=ChatTurn(content="text", message_id=f"callback:{query_id}", edited=False),
+        raw={"update_id": update_id, "content": "callback_query"},
+    )
+    return InboundResult(intakes=[intake])
 
 
 def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> InboundResult:

@@ -175,20 +175,20 @@ def test_edited_message() -> None:
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("callback_query.json", IGNORED_UPDATES["callback_query"]),
+        ("callback_query.json", "not one of the bot's rating buttons"),
         ("my_chat_member.json", IGNORED_UPDATES["my_chat_member"]),
         ("message_group.json", "only private chats are served"),
     ],
 )
 def test_ignored_updates_say_why(name: str, reason: str) -> None:
-    """Button presses, membership changes and group chats are ignored (200) with the listed reason."""
+    """Other bots' buttons, membership changes and group chats are ignored (200) with the listed reason."""
     result = channel().parse(request(fixture(name)))
     assert result.intakes == [] and result.ignored is not None
     assert reason in result.ignored
 
 
 def test_every_update_type_but_messages_is_listed_as_ignored() -> None:
-    """Each Update field of the Bot API other than the two we read has a written reason."""
+    """Each Update field of the Bot API other than the three we read has a written reason."""
     documented = {
         "channel_post",
         "edited_channel_post",
@@ -200,7 +200,6 @@ def test_every_update_type_but_messages_is_listed_as_ignored() -> None:
         "message_reaction_count",
         "inline_query",
         "chosen_inline_result",
-        "callback_query",
         "shipping_query",
         "pre_checkout_query",
         "purchased_paid_media",
@@ -488,7 +487,7 @@ async def test_set_webhook_registers_secret_and_update_types() -> None:
     assert tg.webhook == {
         "url": "https://lapor.kotabogor.example/channels/telegram",
         "secret_token": SECRET,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": ["message", "edited_message", "callback_query"],
     }
 
 
@@ -566,7 +565,7 @@ async def test_poll_accepts_then_moves_the_offset_and_stops_promptly() -> None:
     assert names[:3] == ["getme", "deletewebhook", "getupdates"]
     polls = tg.calls_of("getUpdates")
     assert polls[0]["offset"] == "500" and polls[1]["offset"] == "503"
-    assert polls[0]["allowed_updates"] == ["message", "edited_message"]
+    assert polls[0]["allowed_updates"] == ["message", "edited_message", "callback_query"]
     assert tg.webhook == {}
     assert ctx.health and {(h.poller, h.status, h.polled) for h in ctx.health} == {("telegram", "connected", True)}
 
@@ -589,3 +588,49 @@ async def test_poll_with_a_bad_token_raises_without_the_token() -> None:
         with pytest.raises(Exception) as err:
             await asyncio.wait_for(adapter.poll(FakePollContext().context()), 10)
     assert TOKEN not in str(err.value) and "InvalidToken" in str(err.value)
+
+
+# -- issue 14: the answer's PUAS / TIDAK PUAS buttons ----------------------------------------
+
+
+def button_press(data: str, *, chat_type: str = "private") -> bytes:
+    """The callback_query fixture with the button's ``data`` and the chat's type replaced."""
+    update = json.loads(fixture("callback_query.json"))
+    update["callback_query"]["data"] = data
+    update["callback_query"]["message"]["chat"]["type"] = chat_type
+    return json.dumps(update).encode()
+
+
+@pytest.mark.parametrize(("data", "keyword"), [("rate:puas", "PUAS"), ("rate:tidak_puas", "TIDAK PUAS")])
+def test_a_rating_button_press_is_a_chat_turn_with_the_keyword(data: str, keyword: str) -> None:
+    """A press of PUAS / TIDAK PUAS arrives as the chat's turn saying the keyword, quoting the answer."""
+    (intake,) = channel().parse(request(button_press(data))).intakes
+    assert intake.kind == "conversation" and intake.text == keyword and intake.sender == "1111111"
+    assert intake.reply_route.channel == "telegram" and intake.reply_route.address == "1111111"
+    assert intake.reply_route.thread_ref == "1368"
+    assert intake.external_id == "telegram:10004:1111111:callback:4382bfdwdsb323b2d9"
+    assert intake.turn is not None and intake.turn.content == "text"
+
+
+def test_a_rating_button_in_a_group_is_ignored() -> None:
+    result = channel().parse(request(button_press("rate:puas", chat_type="group")))
+    assert result.intakes == [] and "only private chats are served" in (result.ignored or "")
+
+
+async def test_an_answer_carries_the_rating_buttons_and_a_status_does_not() -> None:
+    """sendMessage of an answer has an inline keyboard PUAS / TIDAK PUAS; other replies have none."""
+    async with FakeTelegram(TOKEN) as tg:
+        adapter = channel(telegram_api_base=tg.url)
+        await adapter.send(dataclasses.replace(reply("Jawaban: lubang sudah ditambal."), kind="answer"))
+        await adapter.send(reply())
+        await adapter.close()
+    answer, status = tg.messages
+    assert answer.params["reply_markup"] == {
+        "inline_keyboard": [
+            [
+                {"text": "PUAS", "callback_data": "rate:puas"},
+                {"text": "TIDAK PUAS", "callback_data": "rate:tidak_puas"},
+            ]
+        ]
+    }
+    assert "reply_markup" not in status.params
