@@ -39,6 +39,7 @@ __all__ = [
     "finish_unrated",
     "parse_rating",
     "rate",
+    "rate_ticket",
     "rated_since_closing",
     "rating_open_until",
 ]
@@ -233,3 +234,24 @@ def rate(
     else:
         lifecycle.note(session, complaint, actor="citizen", action="rated", note=f"{wording}{score} via {via}")
     return outcome
+
+
+def rate_ticket(
+    session: Session,
+    ticket: str,
+    rating: Rating,
+    *,
+    via: str,
+    days: int,
+    sop: SopConfig,
+    calendar: sla.Calendar,
+    once_per_answer: bool = False,
+) -> str | None:
+    """Rate the case ``ticket`` through :func:`rate` when it takes a rating now (closed, within the
+    period; with ``once_per_answer``, not yet rated since closing): the outcome, else None."""
+    case = session.scalar(select(Complaint).where(Complaint.ticket == ticket))
+    if case is None or not accepts_rating(case, days=days, calendar=calendar):
+        return None
+    if once_per_answer and rated_since_closing(session, case):
+        return None
+    return rate(session, case, rating, via=via, sop=sop, calendar=calendar)

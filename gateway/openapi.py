@@ -25,6 +25,7 @@ from channels.android_app.payload import (
     REQUIRED_IDENTITY,
 )
 from channels.web_form import MAX_TEXT_CHARS
+from complaints.rating import MAX_REASON_CHARS
 from config.settings import Settings
 from normalizer.normalize import FIELD_LIMITS
 from normalizer.tickets import TICKET_ALPHABET, TICKET_LENGTH, TICKET_PREFIX
@@ -326,6 +327,33 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
+        "RatingSubmission": {  # issue 14: the app's PUAS / TIDAK PUAS
+            "type": "object",
+            "required": ["rating"],
+            "properties": {
+                "rating": {"type": "string", "enum": ["puas", "tidak_puas"]},
+                "reason": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Why not satisfied; with `tidak_puas` it reopens the case to its OPD "
+                    f"(a second time the operator decides). Kept up to {MAX_REASON_CHARS} characters.",
+                },
+            },
+        },
+        "RatingOutcome": {
+            "type": "object",
+            "required": ["ticket", "outcome", "status"],
+            "properties": {
+                "ticket": {"type": "string", "pattern": TICKET_PATTERN},
+                "outcome": {
+                    "type": "string",
+                    "enum": ["recorded", "reopened", "to_operator"],
+                    "description": "recorded; reopened (back to the OPD); to_operator (reopened once "
+                    "already: the operator decides).",
+                },
+                "status": {"type": "string", "description": "The case's status after the rating."},
+            },
+        },
         "Receipt": {
             "type": "object",
             "required": ["ticket", "status_url"],
@@ -571,6 +599,38 @@ def _paths() -> dict[str, Any]:
                     422,
                     503,
                 ),
+            }
+        },
+        "/api/v1/complaints/{ticket}/rating": {
+            "post": {
+                "operationId": "rateAnswer",
+                "tags": ["complaints"],
+                "summary": "Rate the delivered answer of one of this device's complaints (PUAS / TIDAK PUAS).",
+                "parameters": [_ticket_parameter()],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _ref("RatingSubmission"),
+                            "example": {"rating": "tidak_puas", "reason": "Lubang di depan sekolah masih ada."},
+                        }
+                    },
+                },
+                "responses": {
+                    **_responses(
+                        {200: {"description": "Recorded.", "content": _json(_ref("RatingOutcome"))}},
+                        400,
+                        401,
+                        404,
+                        413,
+                        415,
+                        422,
+                        429,
+                    ),
+                    "409": _error(
+                        "The answer is not delivered yet, or the rating period (RATING_PERIOD_WORKING_DAYS) ended."
+                    ),
+                },
             }
         },
         "/api/v1/openapi.json": {

@@ -8,6 +8,7 @@
 | ``GET /api/v1/complaints`` | this device's complaints |
 | ``GET /api/v1/complaints/{ticket}/mine`` | one of them: public history + replies sent to it |
 | ``POST /api/v1/complaints/{ticket}/messages`` | add a message to one of them |
+| ``POST /api/v1/complaints/{ticket}/rating`` | rate its delivered answer: PUAS / TIDAK PUAS (issue 14) |
 | ``GET /api/v1/complaints/{ticket}`` | public status, no login (``gateway/health.py``) |
 
 Everything but registration, the public status and the document itself needs
@@ -25,6 +26,7 @@ from aiohttp.typedefs import Handler
 from channels.android_app import CHANNEL
 from gateway.app_api.complaints import add_message, list_my_complaints, read_my_complaint, submit_complaint
 from gateway.app_api.devices import register_device, requires_device, show_device, update_device
+from gateway.app_api.rating import rate_answer
 from gateway.app_api.responses import error
 from gateway.intake_counting import count_intake_route
 from gateway.keys import SETTINGS
@@ -74,3 +76,5 @@ def setup_app_api(app: web.Application) -> None:
     router.add_get(f"{API}/complaints/{{ticket}}/mine", limited(LOOKUP, requires_device(read_my_complaint)))
     message_route = router.add_post(f"{API}/complaints/{{ticket}}/messages", requires_device(add_message))
     count_intake_route(app, message_route, CHANNEL)
+    # issue 14: the rating is a look-up-sized write; it counts against the look-up limit.
+    router.add_post(f"{API}/complaints/{{ticket}}/rating", limited(LOOKUP, requires_device(rate_answer)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -107,18 +108,29 @@ async def read_my_complaint(request: web.Request, device: DeviceRecord) -> web.R
     return web.json_response(data, headers=NO_STORE)
 
 
-async def add_message(request: web.Request, device: DeviceRecord) -> web.Response:
-    """POST /api/v1/complaints/{ticket}/messages: more information on the device's complaint."""
-    settings = request.app[SETTINGS]
+async def owned_json(request: web.Request, device: DeviceRecord) -> tuple[str, str, dict[str, Any]] | web.Response:
+    """The path's ticket, its ownership (``case`` / ``pending``) and the JSON body, for a route on
+    one of the device's complaints; else the error answer (404 not the device's, 4xx body)."""
     ticket = normalize_ticket(request.match_info["ticket"])
     owned = await request.app[ACCEPTOR].read(queries.ownership, device.id, ticket) if ticket else None
     if ticket is None or owned is None:
         return error(404, "not_found", "no complaint of this device has that ticket")
     try:
-        data = await read_json(request, settings)
-        intake = _adapter(request).parse_message(device.app_device, ticket, data)
+        data = await read_json(request, request.app[SETTINGS])
     except BodyError as exc:
         return error(exc.status, exc.code, exc.detail)
+    return ticket, owned, data
+
+
+async def add_message(request: web.Request, device: DeviceRecord) -> web.Response:
+    """POST /api/v1/complaints/{ticket}/messages: more information on the device's complaint."""
+    settings = request.app[SETTINGS]
+    got = await owned_json(request, device)
+    if isinstance(got, web.Response):
+        return got
+    ticket, owned, data = got
+    try:
+        intake = _adapter(request).parse_message(device.app_device, ticket, data)
     except FieldErrors as exc:
         return validation_error(exc.errors, device.language, settings)
     if owned == "pending":

@@ -54,6 +54,11 @@ def ownership(session: Session, device_id: str, ticket: str) -> Ownership | None
     return None
 
 
+def case_status(session: Session, ticket: str) -> str | None:
+    """The status of the case ``ticket`` (None when there is none)."""
+    return session.scalar(select(Complaint.status).where(Complaint.ticket == ticket))
+
+
 def _opd(config: CityConfig, code: str | None) -> dict[str, str] | None:
     opd = config.opd(code)
     return {"code": opd.code, "name": opd.name} if opd else None

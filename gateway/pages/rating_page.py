@@ -17,7 +17,6 @@ from complaints import rating, sla, store
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-    from complaints.models import Complaint
     from config.model import CityConfig
 
 __all__ = ["CHOICE_FIELD", "OUTCOMES", "REASON_FIELD", "VIA", "offers_rating", "rating_of_form", "record_rating"]
@@ -39,26 +38,20 @@ def rating_of_form(fields: dict[str, str]) -> rating.Rating | None:
     return rating.Rating(satisfied=satisfied, score=None, reason=reason)
 
 
-def _rateable(session: Session, config: CityConfig, ticket: str, days: int) -> Complaint | None:
-    """The case of ``ticket`` when it takes a web rating now: answered, in its period, not yet rated."""
-    case = store.complaint_by_ticket(session, ticket)
-    if case is None or not rating.accepts_rating(case, days=days, calendar=sla.calendar_of(config.calendar)):
-        return None
-    return None if rating.rated_since_closing(session, case) else case
-
-
 def offers_rating(session: Session, config: CityConfig, ticket: str, days: int) -> bool:
     """True when the tracking page of ``ticket`` shows the rating form (read-only)."""
-    return _rateable(session, config, ticket, days) is not None
+    case = store.complaint_by_ticket(session, ticket)
+    if case is None or not rating.accepts_rating(case, days=days, calendar=sla.calendar_of(config.calendar)):
+        return False
+    return not rating.rated_since_closing(session, case)
 
 
 def record_rating(
     sf: sessionmaker[Session], config: CityConfig, ticket: str, given: rating.Rating, days: int
 ) -> str | None:
     """Record the tracking page's rating of ``ticket``: the outcome, or None when it takes none now."""
+    calendar = sla.calendar_of(config.calendar)
     with sf.begin() as session:
-        case = _rateable(session, config, ticket, days)
-        if case is None:
-            return None
-        calendar = sla.calendar_of(config.calendar)
-        return rating.rate(session, case, given, via=VIA, sop=config.sop, calendar=calendar)
+        return rating.rate_ticket(
+            session, ticket, given, via=VIA, days=days, sop=config.sop, calendar=calendar, once_per_answer=True
+        )

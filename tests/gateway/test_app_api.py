@@ -540,6 +540,7 @@ async def test_openapi_document_is_served_and_lists_every_route(api: Api) -> Non
         "/api/v1/complaints/{ticket}",
         "/api/v1/complaints/{ticket}/mine",
         "/api/v1/complaints/{ticket}/messages",
+        "/api/v1/complaints/{ticket}/rating",
         "/api/v1/openapi.json",
     }
     submit = doc["paths"]["/api/v1/complaints"]["post"]
