@@ -198,6 +198,8 @@ class Complaint(Base):
     """The overall deadline of that class: close of office on its n-th working day after receipt."""
     class_escalated_at: Mapped[datetime | None]
     """When the scheduler escalated the passed class deadline (once a case; migration 0022)."""
+    class_escalated2_at: Mapped[datetime | None]
+    """When it escalated it further to the operator supervisor (level 2, once a case; migration 0027)."""
     # issue 14, close the loop (migration 0024)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """How often the citizen's ``TIDAK PUAS`` reopened the case to its OPD (complaints/rating.py)."""

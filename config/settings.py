@@ -311,6 +311,11 @@ class Settings(BaseSettings):
     escalation_level2_after_minutes: int = Field(
         default=240, description="Minutes after a step's deadline before it is escalated to the supervisor."
     )
+    class_escalation_level2_after_minutes: int = Field(
+        default=480,
+        ge=0,
+        description="Working minutes after a class deadline before the case is escalated to the supervisor.",
+    )
     escalation_max_per_pass: int = Field(
         default=100,
         ge=1,

@@ -69,8 +69,8 @@ def class_deadline_job(runtime: Runtime, now: datetime) -> class_escalation.Clas
         runtime.sf, config=runtime.config, settings=runtime.settings, now=now
     )
     _send(runtime, outcome.reply_ids)
-    if outcome.escalated:
-        log.info("class_deadlines_escalated", count=len(outcome.escalated))
+    if outcome.escalated or outcome.level2:
+        log.info("class_deadlines_escalated", count=len(outcome.escalated), level2=len(outcome.level2))
     return outcome
 
 

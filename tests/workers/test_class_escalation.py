@@ -14,7 +14,7 @@ from complaints.models import Complaint
 from config.model import CityConfig
 from normalizer.tickets import new_ticket
 from tests.support.cases import NIK, seed_case
-from tests.workers.test_escalation import DLH_ESCALATION, city, mails, make_runtime, scheduler_history
+from tests.workers.test_escalation import DLH_ESCALATION, SUPERVISOR, city, mails, make_runtime, scheduler_history
 from workers.runtime import Runtime
 from workers.scheduler import run_jobs
 
@@ -78,3 +78,42 @@ def test_a_closed_case_is_not_escalated_and_its_flag_is_cleared(runtime: Runtime
         session.execute(sa.update(Complaint).where(Complaint.ticket == flagged).values(closed_at=NOW))
     outcome = run_jobs(runtime, NOW + timedelta(minutes=5))["class_deadlines"]
     assert outcome.cleared == [flagged] and attention_of(runtime, flagged) is None  # type: ignore[attr-defined]
+
+
+def test_level_two_mails_the_supervisor_once_after_the_working_delay(tmp_path: Path, city: CityConfig) -> None:
+    """Level 2 waits for its own pass and CLASS_ESCALATION_LEVEL2_AFTER_MINUTES of working time (a
+    weekend does not count), then e-mails the supervisor once, without personal data."""
+    rt = make_runtime(tmp_path, city, class_escalation_level2_after_minutes=240)
+    try:
+        friday_1500 = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)  # Friday 15:00 WIB
+        ticket = seed(rt, friday_1500)
+        # Monday 10:00 WIB: 1 working hour on Friday + 2 on Monday = 180 working minutes late.
+        first = run_jobs(rt, NOW)["class_deadlines"]
+        assert first.escalated == [ticket] and first.level2 == []  # type: ignore[attr-defined]
+        assert run_jobs(rt, NOW + timedelta(minutes=30))["class_deadlines"].level2 == []  # type: ignore[attr-defined]
+        assert mails(rt, "escalation_class_supervisor") == []
+        # Monday 11:00 WIB: 240 working minutes late, two days and 20 hours of wall time.
+        second = run_jobs(rt, NOW + timedelta(hours=1))["class_deadlines"]
+        assert second.level2 == [ticket]  # type: ignore[attr-defined]
+        [mail] = mails(rt, "escalation_class_supervisor")
+        assert mail.address == SUPERVISOR and ticket in mail.text and "Ringan" in mail.text
+        assert "4 jam 0 menit kerja" in mail.text and "04-12-2026 15:00 WIB" in mail.text and NIK not in mail.text
+        later = run_jobs(rt, NOW + timedelta(days=1))["class_deadlines"]
+        assert later.level2 == [] and len(mails(rt, "escalation_class_supervisor")) == 1  # type: ignore[attr-defined]
+        notes = [n for a, n in scheduler_history(rt, ticket) if a == "class_escalated"]
+        assert len(notes) == 2 and notes[1].startswith("level 2")
+    finally:
+        rt.close()
+
+
+def test_no_level_two_without_a_supervisor_address(tmp_path: Path, city: CityConfig) -> None:
+    """ESCALATION_SUPERVISOR_EMAIL unset: a long-overdue case gets level 1 only."""
+    rt = make_runtime(tmp_path, city, escalation_supervisor_email=None, class_escalation_level2_after_minutes=0)
+    try:
+        ticket = seed(rt, NOW - timedelta(days=5))
+        run_jobs(rt, NOW)
+        assert run_jobs(rt, NOW + timedelta(days=1))["class_deadlines"].level2 == []  # type: ignore[attr-defined]
+        assert mails(rt, "escalation_class_supervisor") == []
+        assert [a for a, _ in scheduler_history(rt, ticket)] == ["class_escalated"]
+    finally:
+        rt.close()
