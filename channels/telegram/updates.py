@@ -117,24 +117,20 @@ def _parse_button(update_id: int, query: dict[str, Any]) -> InboundResult:
     message = _dict(query, "message", "CallbackQuery")
     if message is None:
         return InboundResult(ignored="callback_query: a button of an inline message, not of our chat")
-    chat = _dict(message, "chat", "Message", required=True)
-    chat_id = _int(chat, "id", "Chat")
-    chat_type = _str(chat, "type", "Chat", required=True)
+    chat_id, chat_type = _chat(message)
     if chat_type != "private":
         return InboundResult(ignored=f"{chat_type} chat: {NOT_PRIVATE}")
     answer_id = _int(message, "message_id", "Message")
     sender = _dict(query, "from", "CallbackQuery", required=True)
-    address = str(chat_id)
     intake = Intake(
         channel="telegram",
         provider="telegram",
         # The query id is unique per press: a webhook retry or poll overlap is the same press.
         external_id=f"telegram:{update_id}:{chat_id}:callback:{query_id}",
-        sender=address,
+        sender=str(chat_id),
         text=keyword,
-        # The reply quotes the answer whose button was pressed.
-        reply_route=ReplyRoute(channel="telegram", address=address, thread_ref=str(answer_id), provider="telegram"),
-        language="en" if base_language(_str(sender, "language_code", "User") or "") == "en" else "id",
+        reply_route=_route(chat_id, answer_id),  # the reply quotes the answer whose button was pressed
+        language=_language(sender),
         received_at=datetime.now(UTC),  # a CallbackQuery carries no date
         kind="conversation",
         turn=ChatTurn(content="text", message_id=f"callback:{query_id}", edited=False),
@@ -145,9 +141,7 @@ def _parse_button(update_id: int, query: dict[str, Any]) -> InboundResult:
 
 def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> InboundResult:
     """One Message (https://core.telegram.org/bots/api#message) from a private chat → a turn."""
-    chat = _dict(message, "chat", "Message", required=True)
-    chat_id = _int(chat, "id", "Chat")
-    chat_type = _str(chat, "type", "Chat", required=True)
+    chat_id, chat_type = _chat(message)
     if chat_type != "private":
         return InboundResult(ignored=f"{chat_type} chat: {NOT_PRIVATE}")
     message_id = _int(message, "message_id", "Message")
@@ -178,12 +172,12 @@ def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> 
         external_id=f"telegram:{update_id}:{chat_id}:{message_id}",
         sender=address,
         text=text,
-        reply_route=ReplyRoute(channel="telegram", address=address, thread_ref=str(message_id), provider="telegram"),
+        reply_route=_route(chat_id, message_id),
         # The profile name is whatever the citizen typed into Telegram: a hint, never the
         # identity the SOP asks for (the conversation asks for the name on the KTP).
         identity=Identity(name=name or None),
         location=_location(message),
-        language="en" if base_language(_str(sender, "language_code", "User") or "") == "en" else "id",
+        language=_language(sender),
         received_at=_timestamp(stamp),
         kind="conversation",
         turn=turn,
@@ -192,6 +186,22 @@ def _parse_message(update_id: int, message: dict[str, Any], *, edited: bool) -> 
         raw={"update_id": update_id, "content": content},
     )
     return InboundResult(intakes=[intake])
+
+
+def _chat(message: dict[str, Any]) -> tuple[int, str | None]:
+    """(id, type) of the message's chat (https://core.telegram.org/bots/api#chat)."""
+    chat = _dict(message, "chat", "Message", required=True)
+    return _int(chat, "id", "Chat"), _str(chat, "type", "Chat", required=True)
+
+
+def _route(chat_id: int, quoted_message_id: int) -> ReplyRoute:
+    """Replies go to the chat, quoting ``quoted_message_id``."""
+    return ReplyRoute(channel="telegram", address=str(chat_id), thread_ref=str(quoted_message_id), provider="telegram")
+
+
+def _language(sender: dict[str, Any]) -> str:
+    """en for a user whose Telegram is in English, else id."""
+    return "en" if base_language(_str(sender, "language_code", "User") or "") == "en" else "id"
 
 
 def _remote_file(ref: dict[str, Any]) -> RemoteFile:

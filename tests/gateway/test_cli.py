@@ -164,7 +164,11 @@ async def test_telegram_set_webhook_registers_our_url_and_secret(
             },
         )
     assert code == 0, err
-    assert tg.webhook == {"url": url, "secret_token": TELEGRAM_SECRET, "allowed_updates": ["message", "edited_message"]}
+    assert tg.webhook == {
+        "url": url,
+        "secret_token": TELEGRAM_SECRET,
+        "allowed_updates": ["message", "edited_message", "callback_query"],
+    }
     assert url in out and TELEGRAM_TOKEN not in out + err and TELEGRAM_SECRET not in out + err
 
 
