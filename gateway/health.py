@@ -66,6 +66,7 @@ def public_status(session: Session, config: CityConfig, ticket: str, lang: str =
             "opd": None,
             "received_at": pending.created_at.isoformat(),
             "step_deadline_at": None,
+            "class_deadline_at": None,
             "history": [],
         }
     main = merging.main_of(session, complaint)
@@ -86,6 +87,8 @@ def _case_status(session: Session, config: CityConfig, complaint: Complaint, lan
         "channel": complaint.channel,
         "received_at": complaint.created_at.isoformat(),
         "step_deadline_at": complaint.step_deadline_at.isoformat() if complaint.step_deadline_at else None,
+        # issue 14: the overall deadline of the case's class (working days), set at verification
+        "class_deadline_at": complaint.class_deadline_at.isoformat() if complaint.class_deadline_at else None,
         "history": _public_history(session, config, complaint, lang),
         "answer": public_answer(complaint),
     }

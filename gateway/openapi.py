@@ -170,6 +170,12 @@ def _schemas() -> dict[str, Any]:
             "channel": {"type": "string"},
             "received_at": _DATE_TIME,
             "step_deadline_at": {**_DATE_TIME, "nullable": True},
+            "class_deadline_at": {
+                **_DATE_TIME,
+                "nullable": True,
+                "description": "The overall deadline of the complaint's class (issue 14; working days from receipt, "
+                "set when the complaint is verified); null before.",
+            },
             "merged_into": {
                 "type": "string",
                 "pattern": TICKET_PATTERN,

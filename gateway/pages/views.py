@@ -422,6 +422,7 @@ async def track_page(request: web.Request) -> web.Response:
         "opd_name": (data.get("opd") or {}).get("name"),
         "received_at": _format_time(data.get("received_at"), lang),
         "deadline": _format_time(data.get("step_deadline_at"), lang),
+        "class_deadline": _format_time(data.get("class_deadline_at"), lang),  # issue 14
         "history": [
             {"at": _format_time(h.get("at"), lang), "status_label": h.get("status_label") or ""}
             for h in data.get("history") or ()
