@@ -155,7 +155,7 @@ async def test_openapi_documents_429_where_the_limits_apply(tmp_path: Path) -> N
         for op in path.values()
         if "429" in op["responses"] and "Retry-After" in op["responses"]["429"]["headers"]
     }
-    assert with_429 == {"registerDevice", "publicStatus", "listMyComplaints", "getMyComplaint"}
+    assert with_429 == {"registerDevice", "publicStatus", "listMyComplaints", "getMyComplaint", "rateAnswer"}
 
 
 @pytest.mark.parametrize(
